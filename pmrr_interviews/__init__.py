@@ -1,0 +1,1 @@
+"""pmrr_interviews package."""

@@ -1,0 +1,1 @@
+"""PMRR: pyramid-based mesh refinement regression (PyMAF-style) and its body model."""

@@ -1,0 +1,93 @@
+"""SMPL through smplx, extended with the seed's 49 training joints.
+
+The reference network and its losses read 49 joints: smplx's 45 SMPL joints (24 kinematic + 21
+vertex keypoints) plus 9 joints regressed by ``J_regressor_extra.npy``, re-ordered by JOINT_MAP.
+This module builds the same set from an :class:`AssetSet`, for real SMPL or the stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import smplx
+import torch
+from torch import nn
+
+from pmrr_model.assets import AssetError, AssetSet
+from pmrr_model.constants import JOINT_INDICES
+from pmrr_model.geometry import axis_angle_to_rotmat
+
+
+@dataclass
+class BodyOutput:
+    vertices: torch.Tensor  # (B, V, 3) metres, body frame (no translation)
+    joints: torch.Tensor  # (B, 49, 3) the seed's joint set
+    smpl_joints: torch.Tensor  # (B, 24, 3) kinematic joints
+
+
+class BodyModel(nn.Module):
+    """SMPL with the seed's extra joints; accepts axis-angle (B, 72) or rotation matrices."""
+
+    def __init__(self, assets: AssetSet, batch_size: int = 1) -> None:
+        super().__init__()
+        smpl_file = assets.smpl_dir / "SMPL_NEUTRAL.pkl"
+        if not smpl_file.exists():
+            raise AssetError(f"{smpl_file}: SMPL model file not found")
+        kwargs = {}
+        if assets.vertex_ids is not None:
+            kwargs["vertex_ids"] = json.loads(assets.vertex_ids.read_text())
+        try:
+            self.smpl = smplx.create(
+                str(smpl_file),
+                model_type="smpl",
+                gender="neutral",
+                create_transl=False,
+                batch_size=batch_size,
+                **kwargs,
+            )
+        except Exception as error:  # smplx raises bare errors; name the file for the user
+            raise AssetError(f"{smpl_file}: cannot be loaded as an SMPL model ({error})") from error
+        extra = np.load(assets.j_regressor_extra)
+        if extra.shape != (9, self.smpl.v_template.shape[0]):
+            raise AssetError(
+                f"{assets.j_regressor_extra}: shape {extra.shape}, expected (9, {self.smpl.v_template.shape[0]})"
+            )
+        self.register_buffer("J_regressor_extra", torch.tensor(extra, dtype=torch.float32))
+        self.register_buffer(
+            "joint_map", torch.tensor(JOINT_INDICES, dtype=torch.long), persistent=False
+        )
+        self.asset_id = assets.describe()
+
+    @property
+    def faces(self) -> np.ndarray:
+        return np.asarray(self.smpl.faces, dtype=np.int64)
+
+    @property
+    def num_vertices(self) -> int:
+        return int(self.smpl.v_template.shape[0])
+
+    def forward(
+        self, betas: torch.Tensor, body_pose: torch.Tensor, global_orient: torch.Tensor
+    ) -> BodyOutput:
+        """``body_pose``/``global_orient`` as axis-angle (B, 69)/(B, 3) or matrices (B, 23, 3, 3)/(B, 1, 3, 3)."""
+        if body_pose.shape[-1] != 3 or body_pose.dim() < 4:
+            body_pose = axis_angle_to_rotmat(body_pose.reshape(-1, 23, 3))
+            global_orient = axis_angle_to_rotmat(global_orient.reshape(-1, 1, 3))
+        batch = betas.shape[0]
+        out = self.smpl(
+            betas=betas,
+            body_pose=body_pose.reshape(batch, 23, 3, 3),
+            global_orient=global_orient.reshape(batch, 1, 3, 3),
+            pose2rot=False,
+        )
+        extra = torch.einsum(
+            "jv,bvc->bjc", self.J_regressor_extra.to(out.vertices.dtype), out.vertices
+        )
+        all_joints = torch.cat([out.joints, extra], dim=1)
+        return BodyOutput(
+            vertices=out.vertices,
+            joints=all_joints[:, self.joint_map],
+            smpl_joints=out.joints[:, :24],
+        )

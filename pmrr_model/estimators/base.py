@@ -1,0 +1,69 @@
+"""One interface for every way of turning people in a frame into SMPL bodies.
+
+The pipeline and the demos only see :class:`Estimator`; which implementation ran (``pmrr`` with a
+checkpoint, or the offline ``landmark-fit`` default) is recorded in every output through
+``Estimator.name`` and ``BodyEstimates.estimator``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class BodyEstimates:
+    """SMPL bodies for N people (one row per person box), all numpy, camera frame of the image.
+
+    Coordinates: ``transl_m`` and ``joints3d_m`` are in the full image's camera frame (x right,
+    y down, z forward, metres) for a pinhole camera with ``focal_px`` at the image centre;
+    ``joints2d_px`` are pixel coordinates in the full image. ``joints3d_m`` holds the 49 joints of
+    ``pmrr_model.constants.JOINT_NAMES`` (24 SMPL-style ones from index 25).
+    """
+
+    global_orient: np.ndarray  # (N, 3) axis-angle, camera frame
+    body_pose: np.ndarray  # (N, 69) axis-angle
+    betas: np.ndarray  # (N, 10)
+    cam: np.ndarray  # (N, 3) weak-perspective [s, tx, ty] of the person's 224 crop
+    transl_m: np.ndarray  # (N, 3) body-root translation, camera frame
+    joints3d_m: np.ndarray  # (N, 49, 3) camera frame (translation applied)
+    joints2d_px: np.ndarray  # (N, 49, 2)
+    vertices_m: np.ndarray  # (N, V, 3) camera frame (translation applied)
+    confidence: np.ndarray  # (N,) in [0, 1]
+    focal_px: float
+    estimator: str  # e.g. "landmark-fit" or "pmrr:<checkpoint id>"
+    assets: str  # AssetSet.describe(), e.g. "standin:3f2a..."
+
+    def __len__(self) -> int:
+        return int(self.betas.shape[0])
+
+
+class Estimator(ABC):
+    """Frames + person boxes in, SMPL bodies out. Implementations are batched per call."""
+
+    name: str = "estimator"
+
+    @abstractmethod
+    def estimate(
+        self,
+        frame_rgb: np.ndarray,
+        boxes_xyxy: np.ndarray,
+        track_ids: np.ndarray | None = None,
+    ) -> BodyEstimates:
+        """``frame_rgb`` (H, W, 3) uint8; ``boxes_xyxy`` (N, 4) pixels. ``track_ids`` lets
+        temporal implementations warm-start each person from its previous frame."""
+
+    def estimate_batch(
+        self,
+        frames_rgb: list[np.ndarray],
+        boxes_xyxy: list[np.ndarray],
+        track_ids: list[np.ndarray] | None = None,
+    ) -> list[BodyEstimates]:
+        """Several frames at once; implementations that batch on a device override this."""
+        ids = track_ids or [None] * len(frames_rgb)
+        return [self.estimate(f, b, t) for f, b, t in zip(frames_rgb, boxes_xyxy, ids, strict=True)]
+
+    def reset(self) -> None:  # noqa: B027 - optional hook
+        """Forget temporal state (called at shot cuts)."""
