@@ -23,7 +23,10 @@ class UnsafePickleError(pickle.UnpicklingError):
 
 class _RestrictedUnpickler(pickle.Unpickler):
     def find_class(self, module: str, name: str):
-        if module == "builtins" and name in _ALLOWED_BUILTINS:
+        if (module in ("builtins", "__builtin__") and name in _ALLOWED_BUILTINS) or (
+            module,
+            name,
+        ) == ("_codecs", "encode"):
             return super().find_class(module, name)
         if module.startswith(_ALLOWED_MODULE_PREFIXES):
             return super().find_class(module, name)
