@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -182,3 +183,21 @@ def test_code_in_a_checkpoint_is_refused(tmp_path):
     torch.save({"model": {}, "payload": Payload()}, path)
     with pytest.raises(CheckpointError, match="evil.pt: .*refused for safety"):
         load_into(torch.nn.Linear(1, 1), path)
+
+
+def test_predictor_batches_and_precisions(smpl_sized, tmp_path):
+    from pmrr_model.inference import PMRRPredictor
+
+    assets, model, _ = smpl_sized
+    checkpoint = save_checkpoint(model, tmp_path / "ours.pt")
+    crops = np.random.default_rng(0).integers(0, 255, (5, 224, 224, 3), dtype=np.uint8)
+    fp32 = PMRRPredictor(assets, checkpoint, precision="fp32")
+    whole = fp32.predict(crops, batch_size=8)
+    chunked = fp32.predict(crops, batch_size=2)
+    assert whole.final.vertices.shape == (5, N_VERTICES, 3)
+    assert torch.allclose(whole.final.vertices, chunked.final.vertices, atol=1e-5)
+    assert not whole.final.vertices.requires_grad and fp32.name == "pmrr:ours.pt"
+    bf16 = PMRRPredictor(assets, checkpoint, precision="bf16").predict(crops)
+    assert (bf16.final.vertices - whole.final.vertices).abs().max() < 0.05
+    with pytest.raises(ValueError, match="crops must be"):
+        fp32.predict(np.zeros((1, 100, 100, 3), np.uint8))
