@@ -1,0 +1,50 @@
+"""PMRR network throughput on person crops: crops per second by batch size and precision.
+
+    python benchmarks/pmrr_inference.py [--device cuda] [--batch-sizes 1 8 32] [--repeats 3]
+
+Weights are the untrained initial ones (speed does not depend on their values); the body model
+is whatever ``resolve_assets`` picks (the stand-in by default).
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import torch
+
+from pmrr_model.inference import PMRRPredictor
+
+
+def measure(predictor: PMRRPredictor, batch_size: int, repeats: int) -> float:
+    crops = np.random.default_rng(0).integers(0, 255, (batch_size, 224, 224, 3), dtype=np.uint8)
+    predictor.predict(crops, batch_size=batch_size)  # warm-up (allocations, autotuning)
+    if predictor.device.type == "cuda":
+        torch.cuda.synchronize()
+    start = time.perf_counter()
+    for _ in range(repeats):
+        predictor.predict(crops, batch_size=batch_size)
+    if predictor.device.type == "cuda":
+        torch.cuda.synchronize()
+    return batch_size * repeats / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()}")
+    print(f"{'precision':>9} {'batch':>5} {'crops/s':>9} {'ms/crop':>8}")
+    for precision in args.precisions:
+        predictor = PMRRPredictor(device=args.device, precision=precision)
+        for batch_size in args.batch_sizes:
+            rate = measure(predictor, batch_size, args.repeats)
+            print(f"{precision:>9} {batch_size:>5} {rate:>9.1f} {1000 / rate:>8.1f}")
+
+
+if __name__ == "__main__":
+    main()
