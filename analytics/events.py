@@ -1,0 +1,148 @@
+"""Event detection on per-frame measures: gesture strokes, head nods and shakes, posture
+shifts and touching episodes. Loops run over detected runs/segments, never over frames.
+
+Every detector returns a list of dicts with the `events` table columns (minus the ids);
+frames are inclusive, ``start_s = start_frame / fps`` and ``end_s = (end_frame + 1) / fps``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.signal import butter, sosfiltfilt
+
+#: Nod / shake detector (after Hadar et al. 1983 and later head-gesture work: nods and shakes
+#: are 1-4 Hz oscillations of pitch / yaw).
+OSC_BAND_HZ = (1.0, 4.0)
+OSC_MIN_HALF_CYCLES = 2
+OSC_MIN_SWING_DEG = 5.0  # peak-to-peak excursion of each half-cycle, band-passed signal
+#: Posture shift: change of the mean trunk lean between the 1 s before and the 1 s after a frame.
+POSTURE_HALF_WINDOW_S = 1.0
+POSTURE_SHIFT_DEG = 8.0
+#: Gesture strokes: runs of "gesturing" frames, gaps this short are bridged, runs this short dropped.
+STROKE_MAX_GAP_S = 0.1
+STROKE_MIN_S = 0.1
+EPISODE_MAX_GAP_S = 0.1
+EPISODE_MIN_S = 0.2
+
+
+def runs(mask: np.ndarray, max_gap: int = 0, min_len: int = 1) -> list[tuple[int, int]]:
+    """(start, end_inclusive) of True runs; gaps <= max_gap frames are bridged, short runs dropped."""
+    m = np.asarray(mask, dtype=bool)
+    d = np.diff(np.concatenate([[0], m.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(d == 1), np.flatnonzero(d == -1)  # ends exclusive
+    if len(starts) and max_gap > 0:
+        keep = np.concatenate([[True], starts[1:] - ends[:-1] > max_gap])
+        starts, ends = starts[keep], ends[np.concatenate([keep[1:], [True]])]
+    return [(int(s), int(e) - 1) for s, e in zip(starts, ends, strict=True) if e - s >= min_len]
+
+
+def _event(kind: str, s: int, e: int, fps: float, **values: object) -> dict:
+    return {
+        "event_type": kind,
+        "start_frame": s,
+        "end_frame": e,
+        "start_s": s / fps,
+        "end_s": (e + 1) / fps,
+        "duration_s": (e + 1 - s) / fps,
+        **values,
+    }
+
+
+def episode_events(kind: str, mask: np.ndarray, fps: float, side: str | None = None) -> list[dict]:
+    """Touching (or any boolean state) episodes: runs of at least EPISODE_MIN_S."""
+    found = runs(mask, round(EPISODE_MAX_GAP_S * fps), max(1, round(EPISODE_MIN_S * fps)))
+    return [_event(kind, s, e, fps, side=side) for s, e in found]
+
+
+def gesture_strokes(speed: np.ndarray, threshold: float, fps: float, side: str) -> list[dict]:
+    """Strokes of one hand: runs of trunk-relative wrist speed above ``threshold``."""
+    found = runs(
+        np.nan_to_num(speed) > threshold,
+        round(STROKE_MAX_GAP_S * fps),
+        max(1, round(STROKE_MIN_S * fps)),
+    )
+    return [
+        _event(
+            "gesture_stroke",
+            s,
+            e,
+            fps,
+            side=side,
+            peak_speed_m_per_s=float(np.nanmax(speed[s : e + 1])),
+        )
+        for s, e in found
+    ]
+
+
+def bandpass(x: np.ndarray, fps: float, band: tuple[float, float] = OSC_BAND_HZ) -> np.ndarray:
+    """Zero-phase 2nd-order Butterworth band-pass of a NaN-free signal (mean removed first)."""
+    hi = min(band[1], 0.45 * fps)
+    sos = butter(2, [band[0], hi], btype="bandpass", fs=fps, output="sos")
+    padlen = min(len(x) - 1, 3 * round(fps / band[0]))
+    return sosfiltfilt(sos, x - np.mean(x), padlen=padlen)
+
+
+def oscillation_events(
+    kind: str,
+    angle_deg: np.ndarray,
+    fps: float,
+    band: tuple[float, float] = OSC_BAND_HZ,
+    min_half_cycles: int = OSC_MIN_HALF_CYCLES,
+    min_swing_deg: float = OSC_MIN_SWING_DEG,
+) -> list[dict]:
+    """Nods (pitch) or shakes (yaw): >= ``min_half_cycles`` consecutive half-cycles of the
+    band-passed angle, each swinging >= ``min_swing_deg`` peak-to-peak and lasting
+    1/(2 f_hi) .. 1/(2 f_lo) seconds. Runs of valid frames shorter than 1/f_lo are skipped."""
+    out: list[dict] = []
+    for s0, e0 in runs(~np.isnan(angle_deg), 0, max(9, round(fps / band[0]))):
+        x = bandpass(angle_deg[s0 : e0 + 1], fps, band)
+        d = np.sign(np.diff(x))
+        ext = np.flatnonzero(d[1:] * d[:-1] < 0) + 1  # local extrema
+        if len(ext) < 2:
+            continue
+        swing = np.abs(np.diff(x[ext]))
+        dur = np.diff(ext) / fps
+        ok = (swing >= min_swing_deg) & (dur >= 0.5 / band[1]) & (dur <= 0.5 / band[0])
+        for a, b in runs(ok, 0, min_half_cycles):
+            s, e = s0 + int(ext[a]), s0 + int(ext[b + 1])
+            n = b - a + 1
+            out.append(
+                _event(
+                    kind, s, e, fps,
+                    n_half_cycles=n,
+                    amplitude_deg=float(np.mean(swing[a : b + 1])),
+                    frequency_hz=n / (2.0 * (ext[b + 1] - ext[a]) / fps),
+                )
+            )  # fmt: skip
+    return out
+
+
+def posture_shift_score_deg(lean_deg: np.ndarray, fps: float) -> np.ndarray:
+    """|mean lean in the next POSTURE_HALF_WINDOW_S - mean in the previous one| per frame (T,).
+
+    ``lean_deg`` is (T, k) (forward and sideways lean); NaN where either side has < 50% data.
+    """
+    w = max(1, round(POSTURE_HALF_WINDOW_S * fps))
+    t = len(lean_deg)
+    valid = ~np.isnan(lean_deg).any(axis=1)
+    cs = np.concatenate(
+        [np.zeros((1, lean_deg.shape[1])), np.cumsum(np.where(valid[:, None], lean_deg, 0.0), 0)]
+    )
+    cn = np.concatenate([[0], np.cumsum(valid)])
+    i = np.arange(t)
+    lo, hi = np.clip(i - w, 0, t), np.clip(i + w, 0, t)
+    n_before, n_after = cn[i] - cn[lo], cn[hi] - cn[i]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        before = (cs[i] - cs[lo]) / n_before[:, None]
+        after = (cs[hi] - cs[i]) / n_after[:, None]
+    score = np.linalg.norm(after - before, axis=1)
+    return np.where((n_before >= w / 2) & (n_after >= w / 2), score, np.nan)
+
+
+def posture_shift_events(lean_deg: np.ndarray, fps: float) -> list[dict]:
+    """Change points of trunk pose: runs where the before/after lean change exceeds POSTURE_SHIFT_DEG."""
+    score = posture_shift_score_deg(lean_deg, fps)
+    return [
+        _event("posture_shift", s, e, fps, amplitude_deg=float(np.nanmax(score[s : e + 1])))
+        for s, e in runs(np.nan_to_num(score) > POSTURE_SHIFT_DEG)
+    ]

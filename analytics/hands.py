@@ -1,0 +1,107 @@
+"""Hand measures: hand-to-face touch, hands together, self-touch and crossed arms.
+
+The 49 joints stop at the wrists, so the hand is placed HAND_EXTENSION forearm lengths beyond
+the wrist along the forearm (the palm centre of an adult is ~0.3 forearm lengths past the wrist).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from analytics import joints as J
+from analytics.body_frame import to_frame, trunk_frame
+
+HAND_EXTENSION = 0.3
+#: Head sphere: centred between the ears, radius = HEAD_RADIUS_EAR_RATIO x ear-to-ear distance.
+HEAD_RADIUS_EAR_RATIO = 0.6
+#: A hand point this close to the head sphere (or to a head vertex) counts as touching the face;
+#: it allows for the hand's own half-thickness and for estimation noise.
+FACE_TOUCH_MARGIN_M = 0.07
+FACE_TOUCH_MARGIN_VERTICES_M = 0.05
+HANDS_TOGETHER_M = 0.10
+ARM_TOUCH_M = 0.08
+#: Softness (metres) of the crossed-arms confidence around its geometric margin.
+ARMS_CROSSED_SOFTNESS_M = 0.02
+
+
+def hand_points(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Estimated palm centres (T, 3) of the left and right hand."""
+    left = j[:, J.L_WRIST] + HAND_EXTENSION * (j[:, J.L_WRIST] - j[:, J.L_ELBOW])
+    right = j[:, J.R_WRIST] + HAND_EXTENSION * (j[:, J.R_WRIST] - j[:, J.R_ELBOW])
+    return left, right
+
+
+def head_sphere(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Centre (T, 3) and radius (T,) of a sphere approximating the head from the ears."""
+    ears = np.linalg.norm(j[:, J.L_EAR] - j[:, J.R_EAR], axis=-1)
+    return J.head_center(j), HEAD_RADIUS_EAR_RATIO * ears
+
+
+def hand_face_distance_m(j: np.ndarray, head_vertices: np.ndarray | None = None) -> np.ndarray:
+    """Smallest distance (T,) from either hand point or wrist to the head surface.
+
+    With ``head_vertices`` (T, K, 3) the surface is the vertices' point cloud; otherwise the
+    head sphere (distance can be negative inside it). NaN without data.
+    """
+    left, right = hand_points(j)
+    pts = np.stack([left, right, j[:, J.L_WRIST], j[:, J.R_WRIST]], axis=1)  # (T, 4, 3)
+    if head_vertices is not None:
+        d = np.linalg.norm(pts[:, :, None] - head_vertices[:, None], axis=-1)
+        return np.min(d, axis=(1, 2))
+    centre, radius = head_sphere(j)
+    return np.min(np.linalg.norm(pts - centre[:, None], axis=-1), axis=1) - radius
+
+
+def hands_distance_m(j: np.ndarray) -> np.ndarray:
+    """Distance between the two hand points (T,)."""
+    left, right = hand_points(j)
+    return np.linalg.norm(left - right, axis=-1)
+
+
+def _point_segment_distance(p: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    ab = b - a
+    t = np.clip(np.sum((p - a) * ab, -1) / np.maximum(np.sum(ab * ab, -1), 1e-12), 0.0, 1.0)
+    return np.linalg.norm(p - (a + t[..., None] * ab), axis=-1)
+
+
+def hand_to_other_arm_m(j: np.ndarray) -> np.ndarray:
+    """Smallest distance (T,) from a hand point to the opposite upper arm or forearm axis."""
+    left, right = hand_points(j)
+    d = [
+        _point_segment_distance(left, j[:, J.R_SHOULDER], j[:, J.R_ELBOW]),
+        _point_segment_distance(left, j[:, J.R_ELBOW], j[:, J.R_WRIST]),
+        _point_segment_distance(right, j[:, J.L_SHOULDER], j[:, J.L_ELBOW]),
+        _point_segment_distance(right, j[:, J.L_ELBOW], j[:, J.L_WRIST]),
+    ]
+    return np.min(np.stack(d, axis=1), axis=1)
+
+
+def arms_crossed_confidence(j: np.ndarray) -> np.ndarray:
+    """Confidence in [0, 1] (T,) that the arms are folded across the trunk; > 0.5 = crossed.
+
+    In the trunk frame (origin pelvis, X = subject's left) all of these must hold: each wrist is
+    past the body midline on the opposite side, each elbow stays on its own side, and both wrists
+    are between pelvis and neck height. The smallest of these margins (metres) goes through a
+    logistic of width ARMS_CROSSED_SOFTNESS_M, so confidence is 0.5 exactly at the boundary.
+    """
+    rot = trunk_frame(j)
+    pts = np.stack(
+        [j[:, J.L_WRIST], j[:, J.R_WRIST], j[:, J.L_ELBOW], j[:, J.R_ELBOW], j[:, J.NECK]], 1
+    )
+    lw, rw, le, re, neck = np.moveaxis(to_frame(rot, pts - j[:, J.PELVIS][:, None]), 1, 0)
+    margins = np.stack(
+        [
+            -lw[:, 0],
+            rw[:, 0],
+            le[:, 0],
+            -re[:, 0],
+            lw[:, 1],
+            rw[:, 1],
+            neck[:, 1] - lw[:, 1],
+            neck[:, 1] - rw[:, 1],
+        ],
+        axis=1,
+    )
+    m = np.min(margins, axis=1)
+    with np.errstate(over="ignore"):
+        return 1.0 / (1.0 + np.exp(-m / ARMS_CROSSED_SOFTNESS_M))

@@ -1,0 +1,62 @@
+"""Joint indices into the 49-joint set and conversion of the `smpl` table to dense arrays.
+
+Only joints that are SMPL kinematic joints or skinned surface keypoints are used (pelvis, hips,
+neck, shoulders, elbows, wrists, nose, ears): they are exact functions of the pose, whereas the
+learned extra regressors (H36M / LSP / MPII joints) differ between body-model asset sets.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pmrr_model.constants import JOINT_NAMES
+
+N_JOINTS = len(JOINT_NAMES)
+
+
+def _idx(name: str) -> int:
+    return JOINT_NAMES.index(name)
+
+
+NOSE = _idx("OP Nose")
+NECK = _idx("OP Neck")  # SMPL neck (12)
+PELVIS = _idx("OP MidHip")  # SMPL pelvis (0)
+R_HIP, L_HIP = _idx("OP RHip"), _idx("OP LHip")  # SMPL hips (2, 1)
+R_SHOULDER, L_SHOULDER = _idx("OP RShoulder"), _idx("OP LShoulder")
+R_ELBOW, L_ELBOW = _idx("OP RElbow"), _idx("OP LElbow")
+R_WRIST, L_WRIST = _idx("OP RWrist"), _idx("OP LWrist")
+R_EAR, L_EAR = _idx("OP REar"), _idx("OP LEar")
+R_KNEE, L_KNEE = _idx("OP RKnee"), _idx("OP LKnee")
+R_ANKLE, L_ANKLE = _idx("OP RAnkle"), _idx("OP LAnkle")
+
+#: Joints averaged into the motion energy (one per body segment end, head as the ear midpoint).
+MOTION_JOINTS = (
+    PELVIS, L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE,
+    NECK, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST, NOSE,
+)  # fmt: skip
+
+
+def head_center(j: np.ndarray) -> np.ndarray:
+    """Midpoint of the ears: the centre of rotation-ish of the skull, (..., 3)."""
+    return 0.5 * (j[..., L_EAR, :] + j[..., R_EAR, :])
+
+
+def dense_joints(track: pd.DataFrame, n_frames: int) -> np.ndarray:
+    """Rows of one track -> (n_frames, 49, 3) float64, NaN where the person has no row.
+
+    Missing frames stay NaN on purpose: researchers must see gaps, not invented poses.
+    Rows outside ``[0, n_frames)`` are dropped; for a duplicated frame the last row wins.
+    """
+    out = np.full((n_frames, N_JOINTS, 3), np.nan)
+    if len(track) == 0:
+        return out
+    frames = track["frame"].to_numpy(dtype=np.int64)
+    values = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in track["joints3d_m"]])
+    if values.shape[1] != N_JOINTS * 3:
+        raise ValueError(
+            f"joints3d_m has {values.shape[1]} values per row, expected {N_JOINTS * 3}"
+        )
+    keep = (frames >= 0) & (frames < n_frames)
+    out[frames[keep]] = values[keep].reshape(-1, N_JOINTS, 3)
+    return out

@@ -1,0 +1,153 @@
+"""Entry point: the `smpl` table of one video -> the four analytics tables."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics import events as ev
+from analytics import joints as J
+from analytics import synchrony
+from analytics.body_frame import DEFAULT_NEUTRAL, Neutral
+from analytics.measures import frame_measures
+from analytics.motion import GESTURE_SPEED_M_PER_S
+from analytics.roles import assign_roles, main_pair
+from analytics.tables import FRAME_BOOLS, conform
+from analytics.windows import summary_row, window_table
+
+
+def _track_events(f: pd.DataFrame, fps: float) -> list[dict]:
+    """All events of one person from their per-frame measures."""
+    out: list[dict] = []
+    for side in ("left", "right"):
+        speed = f[f"wrist_rel_speed_{side}_m_per_s"].to_numpy()
+        out += ev.gesture_strokes(speed, GESTURE_SPEED_M_PER_S, fps, side)
+    out += ev.oscillation_events("nod", f["head_pitch_deg"].to_numpy(), fps)
+    out += ev.oscillation_events("shake", f["head_yaw_deg"].to_numpy(), fps)
+    lean = f[["trunk_lean_forward_deg", "trunk_lean_side_deg"]].to_numpy()
+    out += ev.posture_shift_events(lean, fps)
+    for kind, col in (
+        ("face_touch", "is_touching_face"),
+        ("hands_together", "is_hands_together"),
+        ("arms_crossed", "is_arms_crossed"),
+    ):
+        out += ev.episode_events(kind, f[col].fillna(False).to_numpy(dtype=bool), fps)
+    return out
+
+
+def _sync_signals(f: pd.DataFrame) -> dict[str, np.ndarray]:
+    return {
+        "motion": f["motion_energy_m_per_s"].to_numpy(),
+        "head": f["head_angular_speed_deg_per_s"].to_numpy(),
+    }
+
+
+def compute_video_features(
+    smpl: pd.DataFrame,
+    fps: float,
+    n_frames: int,
+    roles: dict[int, str] | None = None,
+    window_s: tuple[float, ...] = (1.0, 10.0),
+    neutral: Neutral | None = None,
+    head_vertices: dict[int, np.ndarray] | None = None,
+) -> dict[str, pd.DataFrame]:
+    """-> {'features_frames', 'features_windows', 'features_summary', 'events'} DataFrames.
+
+    ``smpl``: rows (video_id, track_id, frame, t_s, joints3d_m) of one video, camera frame.
+    ``roles``: explicit track_id -> role mapping (overrides the framing heuristic).
+    ``neutral``: zero-pose calibration of the body model used (default: the stand-in's).
+    ``head_vertices``: optional track_id -> (n_frames, K, 3) head-mesh vertices for face touch.
+    Per-frame rows cover every frame of the video; missing frames are NaN/NA, never interpolated.
+    The role mapping is also in ``tables['features_summary'].attrs['tracks_roles']``.
+    """
+    neutral = neutral or DEFAULT_NEUTRAL
+    video_id = str(smpl["video_id"].iloc[0]) if len(smpl) else ""
+    tracks = sorted(int(t) for t in smpl["track_id"].unique()) if len(smpl) else []
+    joints = {t: J.dense_joints(smpl[smpl["track_id"] == t], n_frames) for t in tracks}
+    track_roles = assign_roles(joints, roles)
+    pair = main_pair(track_roles)
+    partner = {pair[0]: pair[1], pair[1]: pair[0]} if pair else {}
+
+    frames, events, windows, summary = [], [], [], []
+    frame_idx = np.arange(n_frames)
+    for t in tracks:
+        other = joints[partner[t]] if t in partner else None
+        verts = head_vertices.get(t) if head_vertices else None
+        cols = frame_measures(joints[t], fps, neutral, other, verts)
+        f = pd.DataFrame(
+            {
+                "video_id": video_id,
+                "track_id": t,
+                "frame": frame_idx,
+                "t_s": frame_idx / fps,
+                **cols,
+            }
+        )
+        for b in FRAME_BOOLS:
+            f[b] = f[b].astype("boolean").mask(~f["has_data"])
+        found = _track_events(f, fps)
+        e = pd.DataFrame(found) if found else pd.DataFrame(columns=["event_type", "start_frame"])
+        e["video_id"], e["track_id"] = video_id, t
+        for w in window_s:
+            win = window_table(f, e, fps, w)
+            win["video_id"], win["track_id"] = video_id, t
+            windows.append(win)
+        s = summary_row(f, e, fps)
+        s["video_id"], s["track_id"], s["role"] = video_id, t, track_roles[t]
+        s["partner_track_id"] = partner.get(t, pd.NA)
+        frames.append(f)
+        events.append(e)
+        summary.append(s)
+
+    frames_df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    windows_df = pd.concat(windows, ignore_index=True) if windows else pd.DataFrame()
+    summary_df = pd.concat(summary, ignore_index=True) if summary else pd.DataFrame()
+    if pair and len(frames_df):
+        windows_df, summary_df = _add_synchrony(
+            frames_df, windows_df, summary_df, pair, fps, window_s
+        )
+    tables = {
+        "features_frames": conform(frames_df, "features_frames"),
+        "features_windows": conform(windows_df, "features_windows"),
+        "features_summary": conform(summary_df, "features_summary"),
+        "events": conform(
+            pd.concat(events, ignore_index=True) if events else pd.DataFrame(), "events"
+        ),
+    }
+    tables["features_summary"].attrs["tracks_roles"] = dict(track_roles)
+    return tables
+
+
+def _add_synchrony(
+    frames: pd.DataFrame,
+    windows: pd.DataFrame,
+    summary: pd.DataFrame,
+    pair: tuple[int, int],
+    fps: float,
+    window_s: tuple[float, ...],
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Synchrony of the main pair, per window and for the video (Fisher-z mean over the
+    longest windows). Lags are written from each person's side: > 0 = that person leads."""
+    a_sig = _sync_signals(frames[frames["track_id"] == pair[0]])
+    b_sig = _sync_signals(frames[frames["track_id"] == pair[1]])
+    windows = windows.copy()
+    summary = summary.copy()
+    for name in a_sig:
+        r_col, lag_col = f"sync_{name}_peak_r_ratio", f"sync_{name}_peak_lag_s"
+        for w in window_s:
+            lags, r = synchrony.windowed_lagged_xcorr(a_sig[name], b_sig[name], fps, w)
+            lag, best = synchrony.peak(lags, r)
+            for track, sign in ((pair[0], 1.0), (pair[1], -1.0)):
+                rows = (windows["track_id"] == track) & (windows["window_s"] == w)
+                order = windows.loc[rows, "window_index"].to_numpy()
+                windows.loc[rows, r_col] = best[order]
+                windows.loc[rows, lag_col] = sign * lag[order]
+        w = max(window_s)
+        lags, r = synchrony.windowed_lagged_xcorr(a_sig[name], b_sig[name], fps, w)
+        lag, best = synchrony.peak(lags, synchrony.mean_curve(r))
+        for track, sign in ((pair[0], 1.0), (pair[1], -1.0)):
+            rows = summary["track_id"] == track
+            summary.loc[rows, r_col] = best[0]
+            summary.loc[rows, lag_col] = sign * lag[0]
+            summary.loc[rows, "sync_window_s"] = float(w)
+    return windows, summary

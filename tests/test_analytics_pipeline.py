@@ -1,0 +1,231 @@
+"""compute_video_features end to end on posed bodies: events, windows, synchrony, orientation,
+invariance, missing frames, motion energy, tables and plots."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import synthetic as S
+from analytics.pipeline import compute_video_features
+from analytics.plots import plot_video_features
+from analytics.tables import FRAME_FLOATS, SCHEMAS, to_arrow
+
+FPS = 25.0
+
+
+@pytest.fixture(scope="module")
+def body():
+    from pmrr_model.assets import resolve_assets
+    from pmrr_model.body_model import BodyModel
+
+    return BodyModel(resolve_assets())
+
+
+@pytest.fixture(scope="module")
+def neutral(body):
+    return S.neutral_from_body_model(body)
+
+
+def table(*people: np.ndarray, frames: list[np.ndarray] | None = None) -> pd.DataFrame:
+    return pd.concat(
+        [
+            S.smpl_table(j, "vid", k + 1, FPS, None if frames is None else frames[k])
+            for k, j in enumerate(people)
+        ],
+        ignore_index=True,
+    )
+
+
+def head_sequence(body, pitch_deg=None, yaw_deg=None, n=None, **place) -> np.ndarray:
+    n = n or len(pitch_deg if pitch_deg is not None else yaw_deg)
+    aa = np.zeros((n, 3))
+    if pitch_deg is not None:
+        aa[:, 0] = np.radians(pitch_deg)
+    if yaw_deg is not None:
+        aa[:, 1] = np.radians(yaw_deg)
+    poses = np.repeat(S.RELAXED[None], n, axis=0)
+    poses[:, 14 * 3 : 15 * 3] = aa  # SMPL joint 15 = head
+    return S.camera_joints(body, poses, **place)
+
+
+def test_nod_counted_still_head_not(body, neutral):
+    t = np.arange(0, 7.0, 1 / FPS)
+    nod = np.where((t >= 2) & (t < 5), 10 * np.sin(2 * np.pi * 2.0 * (t - 2)), 0.0)
+    j = head_sequence(body, pitch_deg=nod)
+    still = head_sequence(body, pitch_deg=np.zeros_like(t), position=(1.0, 0.0, 3.0))
+    out = compute_video_features(table(j, still), FPS, len(t), neutral=neutral)
+    ev = out["events"]
+    nods = ev[(ev["event_type"] == "nod") & (ev["track_id"] == 1)]
+    assert len(nods) == 1
+    assert nods["frequency_hz"].iloc[0] == pytest.approx(2.0, abs=0.25)
+    assert nods["n_half_cycles"].iloc[0] >= 10
+    assert nods["amplitude_deg"].iloc[0] == pytest.approx(20.0, abs=3.0)  # peak-to-peak
+    assert not ev["event_type"].isin(["shake"]).any()
+    assert len(ev[ev["track_id"] == 2]) == 0
+    s = out["features_summary"].set_index("track_id")
+    assert s.loc[1, "nod_count"] == 1 and s.loc[2, "nod_count"] == 0
+
+
+def test_shake_counted(body, neutral):
+    t = np.arange(0, 6.0, 1 / FPS)
+    shake = np.where((t >= 1.5) & (t < 4.0), 15 * np.sin(2 * np.pi * 2.5 * (t - 1.5)), 0.0)
+    out = compute_video_features(
+        table(head_sequence(body, yaw_deg=shake)), FPS, len(t), neutral=neutral
+    )
+    ev = out["events"]
+    assert (ev["event_type"] == "shake").sum() == 1
+    assert (ev["event_type"] == "nod").sum() == 0
+    assert ev.loc[ev["event_type"] == "shake", "frequency_hz"].iloc[0] == pytest.approx(
+        2.5, abs=0.3
+    )
+
+
+def _sway(seed: int, n: int) -> np.ndarray:
+    """Smooth random 1D signal (unit scale): non-periodic, so the lag peak is unique."""
+    x = np.random.default_rng(seed).normal(size=n + 40)
+    return np.convolve(x, np.hanning(15) / np.hanning(15).sum(), mode="same")[20 : 20 + n]
+
+
+def test_synchrony_peak_at_half_second_lag(body, neutral):
+    n, shift = 750, round(0.5 * FPS)  # 30 s; B does what A did 0.5 s earlier
+    sway = _sway(3, n + shift)
+    a_sig, b_sig = sway[shift:], sway[:n]
+    poses_a = np.repeat(S.RELAXED[None], n, 0)
+    poses_b = poses_a.copy()
+    poses_a[:, 42] = 0.4 * a_sig  # head pitch (rad)
+    poses_b[:, 42] = 0.4 * b_sig
+    ja = S.camera_joints(body, poses_a, yaw_deg=90, position=(-0.8, 0, 3.0))
+    jb = S.camera_joints(body, poses_b, yaw_deg=-90, position=(0.8, 0, 3.0))
+    ja += 0.3 * np.cumsum(a_sig)[:, None, None] / FPS * np.array([0, 0, 1.0])  # body sway
+    jb += 0.3 * np.cumsum(b_sig)[:, None, None] / FPS * np.array([0, 0, 1.0])
+    out = compute_video_features(
+        table(ja, jb), FPS, n, roles={1: "interviewer", 2: "interviewee"}, neutral=neutral
+    )
+    s = out["features_summary"].set_index("track_id")
+    for sig in ("motion", "head"):
+        assert s.loc[1, f"sync_{sig}_peak_lag_s"] == pytest.approx(0.5, abs=1 / FPS + 1e-9), sig
+        assert s.loc[2, f"sync_{sig}_peak_lag_s"] == pytest.approx(-0.5, abs=1 / FPS + 1e-9), sig
+        assert s.loc[1, f"sync_{sig}_peak_r_ratio"] > 0.8
+    w = out["features_windows"]
+    w10 = w[(w["track_id"] == 1) & (w["window_s"] == 10.0)]
+    np.testing.assert_allclose(w10["sync_motion_peak_lag_s"], 0.5, atol=1 / FPS + 1e-9)
+    assert out["features_summary"].attrs["tracks_roles"] == {1: "interviewer", 2: "interviewee"}
+
+
+@pytest.mark.parametrize(
+    ("turn", "expected"), [(0.0, 0.0), (90.0, 90.0), (-90.0, 90.0), (180.0, 180.0)]
+)
+def test_orientation_toward_other(body, neutral, turn, expected):
+    # A at x=-1 faces +x (yaw 90) toward B at x=+1; B faces A (yaw -90); A then turns by `turn`
+    ja = S.camera_joints(
+        body, np.repeat(S.RELAXED[None], 3, 0), yaw_deg=90 + turn, position=(-1.0, 0.1, 3.0)
+    )
+    jb = S.camera_joints(
+        body, np.repeat(S.RELAXED[None], 3, 0), yaw_deg=-90, position=(1.0, 0.0, 3.0)
+    )
+    f = compute_video_features(table(ja, jb), FPS, 3, neutral=neutral)["features_frames"].set_index(
+        "track_id"
+    )
+    assert f.loc[1, "orientation_to_other_deg"].to_numpy() == pytest.approx(expected, abs=2.0)
+    assert f.loc[2, "orientation_to_other_deg"].to_numpy() == pytest.approx(0.0, abs=2.0)
+
+
+def _scene(body) -> tuple[pd.DataFrame, int]:
+    n = 100
+    t = np.arange(n) / FPS
+    pitch = 12 * np.sin(2 * np.pi * 1.5 * t)
+    poses = np.repeat(S.RELAXED[None], n, 0)
+    poses[:, 42] = np.radians(pitch)
+    poses[:, 43] = np.radians(10 * np.sin(2 * np.pi * 0.7 * t))
+    poses[:, 15 * 3 + 2] = np.radians(-70 + 60 * np.sin(2 * np.pi * 0.5 * t))  # left arm waves
+    go = np.radians(np.c_[8 * np.sin(2 * np.pi * 0.2 * t), np.zeros(n), np.zeros(n)])
+    ja = S.camera_joints(body, poses, go, yaw_deg=70, position=(-0.9, 0.1, 3.2))
+    jb = S.camera_joints(body, poses[::-1].copy(), yaw_deg=-110, position=(0.7, 0.0, 2.6))
+    jb += 0.2 * t[:, None, None] * np.array([1.0, 0, 0])
+    return table(ja, jb), n
+
+
+def _rigid(df: pd.DataFrame, yaw_deg: float, shift: np.ndarray) -> pd.DataFrame:
+    c, s = np.cos(np.radians(yaw_deg)), np.sin(np.radians(yaw_deg))
+    rot = np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]])  # about the camera's vertical axis
+    out = df.copy()
+    out["joints3d_m"] = [
+        (np.asarray(v).reshape(49, 3) @ rot.T + shift).reshape(-1) for v in df["joints3d_m"]
+    ]
+    return out
+
+
+def test_invariance_to_scene_translation_and_camera_yaw(body, neutral):
+    df, n = _scene(body)
+    base = compute_video_features(df, FPS, n, neutral=neutral)
+    moved = compute_video_features(
+        _rigid(df, 63.0, np.array([1.5, -0.4, 2.0])), FPS, n, neutral=neutral
+    )
+    for name in ("features_frames", "features_windows", "features_summary"):
+        a, b = base[name], moved[name]
+        num = [c for c in a.columns if a[c].dtype == "float64"]
+        np.testing.assert_allclose(
+            a[num].to_numpy(), b[num].to_numpy(), atol=1e-6, rtol=1e-6, err_msg=name
+        )
+        other = [c for c in a.columns if c not in num]
+        pd.testing.assert_frame_equal(a[other], b[other])
+    pd.testing.assert_frame_equal(base["events"], moved["events"], atol=1e-6)
+
+
+def test_missing_frames_are_nan_rows_and_lower_coverage(body, neutral):
+    df, n = _scene(body)
+    df = df[~((df["track_id"] == 1) & df["frame"].between(10, 19))]
+    out = compute_video_features(df, FPS, n, neutral=neutral)
+    f = out["features_frames"]
+    one = f[f["track_id"] == 1].set_index("frame")
+    assert len(one) == n
+    gap = one.loc[10:19]
+    assert not gap["has_data"].any()
+    assert gap[list(FRAME_FLOATS)].isna().all().all()
+    assert gap["is_touching_face"].isna().all()
+    # the neighbours' speeds are not computed across the gap either
+    assert np.isnan(one.loc[9, "motion_energy_m_per_s"]) and np.isnan(
+        one.loc[20, "motion_energy_m_per_s"]
+    )
+    assert one.loc[[0, 8, 21, 99], "trunk_lean_forward_deg"].notna().all()
+    w = out["features_windows"]
+    w1 = w[(w["track_id"] == 1) & (w["window_s"] == 1.0)].set_index("window_index")
+    assert w1.loc[0, "coverage_ratio"] == pytest.approx(15 / 25)
+    assert w1.loc[1, "coverage_ratio"] == 1.0
+    s = out["features_summary"].set_index("track_id")
+    assert s.loc[1, "coverage_ratio"] == pytest.approx(0.9) and s.loc[2, "coverage_ratio"] == 1.0
+
+
+def test_motion_energy_still_and_constant_velocity(body, neutral):
+    n = 50
+    still = S.camera_joints(body, np.repeat(S.RELAXED[None], n, 0), yaw_deg=30)
+    v = np.array([0.3, 0.0, -0.4])  # 0.5 m/s
+    moving = still + (np.arange(n) / FPS)[:, None, None] * v
+    f = compute_video_features(table(still, moving + [2.0, 0, 0]), FPS, n, neutral=neutral)[
+        "features_frames"
+    ]
+    me = f.set_index("track_id")["motion_energy_m_per_s"]
+    np.testing.assert_allclose(me.loc[1], 0.0, atol=1e-9)
+    np.testing.assert_allclose(me.loc[2], 0.5, atol=1e-6)
+    assert not f["is_gesturing"].any()
+
+
+def test_tables_match_schemas_and_plots(body, neutral, tmp_path):
+    df, n = _scene(body)
+    out = compute_video_features(df, FPS, n, neutral=neutral)
+    assert set(out) == set(SCHEMAS)
+    for name, frame in out.items():
+        assert to_arrow(frame, name).schema.equals(SCHEMAS[name])
+    assert len(out["features_frames"]) == 2 * n
+    assert set(out["features_windows"]["window_s"]) == {1.0, 10.0}
+    paths = plot_video_features(out, tmp_path)
+    assert [p.name for p in paths] == ["vid_timeseries.png", "vid_events.png"]
+    assert all(p.stat().st_size > 10_000 for p in paths)
+
+
+def test_empty_input():
+    empty = pd.DataFrame(columns=["video_id", "track_id", "frame", "t_s", "joints3d_m"])
+    out = compute_video_features(empty, FPS, 10)
+    assert all(len(v) == 0 for v in out.values())

@@ -1,0 +1,147 @@
+"""Every measure on bodies posed through the project's body model to a known answer.
+
+Bodies are built in SMPL's frame and moved to the camera frame (180 deg about x, ~3 m away,
+various headings), so each test also exercises the body-centred frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from analytics import synthetic as S
+from analytics.body_frame import DEFAULT_NEUTRAL
+from analytics.hands import FACE_TOUCH_MARGIN_M, FACE_TOUCH_MARGIN_VERTICES_M
+from analytics.measures import frame_measures
+
+FPS = 25.0
+
+
+@pytest.fixture(scope="module")
+def body():
+    from pmrr_model.assets import resolve_assets
+    from pmrr_model.body_model import BodyModel
+
+    return BodyModel(resolve_assets())
+
+
+@pytest.fixture(scope="module")
+def neutral(body):
+    return S.neutral_from_body_model(body)
+
+
+@pytest.fixture(scope="module")
+def arm_poses(body):
+    """Arm poses solved once: hands on both cheeks, on one cheek, arms crossed, hands in lap."""
+    return {
+        "cheeks": S.solve_hands(body, {"left": (0.09, 0.70, 0.11), "right": (-0.09, 0.70, 0.11)}),
+        "cheek": S.solve_hands(body, {"right": (-0.09, 0.69, 0.12)}),
+        "crossed": S.solve_hands(body, {"left": (-0.17, 0.36, 0.17), "right": (0.17, 0.40, 0.22)}),
+        "lap": S.solve_hands(body, {"left": (0.12, 0.05, 0.25), "right": (-0.12, 0.05, 0.25)}),
+    }
+
+
+def measures(body, neutral, body_pose, global_orient=None, yaw_deg=25.0, **kw):
+    j = S.camera_joints(body, body_pose, global_orient, yaw_deg=yaw_deg, position=(0.4, 0.2, 3.0))
+    return frame_measures(j, FPS, neutral, **kw)
+
+
+def test_default_neutral_is_the_standin_zero_pose(neutral):
+    np.testing.assert_allclose(neutral.trunk_dir, DEFAULT_NEUTRAL.trunk_dir, atol=1e-5)
+    np.testing.assert_allclose(
+        neutral.head_offset_matrix, DEFAULT_NEUTRAL.head_offset_matrix, atol=1e-5
+    )
+
+
+def test_zero_pose_reads_upright_and_level(body, neutral):
+    m = measures(body, neutral, np.zeros(69))
+    for col in (
+        "trunk_lean_forward_deg",
+        "trunk_lean_side_deg",
+        "head_pitch_deg",
+        "head_yaw_deg",
+        "head_roll_deg",
+    ):
+        assert m[col][0] == pytest.approx(0.0, abs=1e-3), col
+
+
+@pytest.mark.parametrize("angle", [20.0, -10.0])
+def test_trunk_pitched_forward_from_the_hips(body, neutral, angle):
+    # the upper body pitches by `angle` about the hip axis, the legs stay put
+    p = S.pose(left_hip=(-angle, 0, 0), right_hip=(-angle, 0, 0))
+    m = measures(body, neutral, p, np.radians([angle, 0, 0]))
+    assert m["trunk_lean_forward_deg"][0] == pytest.approx(angle, abs=1.0)
+    assert m["trunk_lean_side_deg"][0] == pytest.approx(0.0, abs=1.0)
+
+
+def test_trunk_leaning_sideways(body, neutral):
+    # +15 deg about the forward axis tilts the trunk toward the subject's right
+    p = S.pose(left_hip=(0, 0, -15), right_hip=(0, 0, -15))
+    m = measures(body, neutral, p, np.radians([0, 0, 15]), yaw_deg=-60)
+    assert m["trunk_lean_side_deg"][0] == pytest.approx(15.0, abs=1.0)
+    assert m["trunk_lean_forward_deg"][0] == pytest.approx(0.0, abs=1.0)
+
+
+@pytest.mark.parametrize(
+    ("aa", "expected"),
+    [((20, 0, 0), (20, 0, 0)), ((-15, 0, 0), (-15, 0, 0)), ((0, 30, 0), (0, 30, 0)),
+     ((0, -40, 0), (0, -40, 0)), ((0, 0, 25), (0, 0, 25))],
+)  # fmt: skip
+def test_head_angles_relative_to_trunk(body, neutral, aa, expected):
+    # also with the whole body pitched and turned: the head is measured against the trunk
+    m = measures(body, neutral, S.pose(head=aa), np.radians([10, 30, 0]))
+    got = (m["head_pitch_deg"][0], m["head_yaw_deg"][0], m["head_roll_deg"][0])
+    np.testing.assert_allclose(got, expected, atol=1.0)
+
+
+def test_hands_on_cheek_touch_face_hands_in_lap_do_not(body, neutral, arm_poses):
+    ids = S.head_vertex_ids(body)
+    for name, touching in (("cheeks", True), ("cheek", True), ("lap", False), ("crossed", False)):
+        m = measures(body, neutral, arm_poses[name])
+        assert bool(m["is_touching_face"][0]) is touching, name
+        # the vertex-based distance agrees
+        out = S.forward(body, arm_poses[name])
+        verts = S.to_camera(out.vertices.numpy()[:, ids], 25.0, (0.4, 0.2, 3.0))
+        mv = measures(body, neutral, arm_poses[name], head_vertices=verts)
+        assert bool(mv["hand_face_dist_m"][0] <= FACE_TOUCH_MARGIN_VERTICES_M) is touching, name
+    assert measures(body, neutral, S.RELAXED)["hand_face_dist_m"][0] > 3 * FACE_TOUCH_MARGIN_M
+
+
+def test_arms_crossed(body, neutral, arm_poses):
+    crossed = measures(body, neutral, arm_poses["crossed"])
+    assert crossed["is_arms_crossed"][0] and crossed["arms_crossed_conf_ratio"][0] > 0.9
+    assert crossed["is_self_touch"][0]  # each hand lies on the other arm
+    for name, p in (
+        ("relaxed", S.RELAXED),
+        ("lap", arm_poses["lap"]),
+        ("cheeks", arm_poses["cheeks"]),
+    ):
+        m = measures(body, neutral, p)
+        assert not m["is_arms_crossed"][0] and m["arms_crossed_conf_ratio"][0] < 0.1, name
+
+
+def test_hands_together(body, neutral):
+    p = S.solve_hands(body, {"left": (0.03, 0.35, 0.30), "right": (-0.03, 0.35, 0.30)})
+    m = measures(body, neutral, p)
+    assert m["is_hands_together"][0] and m["is_self_touch"][0]
+    assert not measures(body, neutral, S.RELAXED)["is_self_touch"][0]
+
+
+def test_expansiveness_and_arm_openness_tpose_above_relaxed(body, neutral, arm_poses):
+    tpose = measures(body, neutral, np.zeros(69))
+    relaxed = measures(body, neutral, S.RELAXED)
+    crossed = measures(body, neutral, arm_poses["crossed"])
+    for col in ("expansiveness_ratio", "arm_openness_ratio"):
+        assert tpose[col][0] > relaxed[col][0] > crossed[col][0], col
+    # T-pose: wrists are 2 x (shoulder->wrist) + shoulder width apart, in shoulder widths
+    assert tpose["arm_openness_ratio"][0] == pytest.approx(3.77, abs=0.05)
+
+
+def test_shrug_against_own_baseline(body, neutral):
+    shrug = S.pose(left_collar=(0, 0, 20), right_collar=(0, 0, -20))
+    poses = np.stack([np.zeros(69)] * 40 + [shrug] * 20)
+    m = measures(body, neutral, poses)
+    raise_m = m["shoulder_raise_m"]
+    np.testing.assert_allclose(raise_m[:40], 0.0, atol=1e-6)
+    assert np.all(raise_m[40:] > 0.02)
+    assert not m["is_shrugging"][:40].any() and m["is_shrugging"][40:].all()

@@ -1,0 +1,130 @@
+"""Analytics building blocks on hand-made arrays (no body model needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+from scipy.spatial import ConvexHull
+
+from analytics import events, synchrony
+from analytics.posture import convex_hull_area
+from analytics.roles import assign_roles, main_pair
+from analytics.tables import SCHEMA_VERSION, SCHEMAS, conform, to_arrow
+
+
+def test_convex_hull_area_matches_scipy_and_degenerate_cases():
+    rng = np.random.default_rng(0)
+    pts = rng.normal(size=(40, 9, 2))
+    expected = [ConvexHull(p).volume for p in pts]
+    np.testing.assert_allclose(convex_hull_area(pts), expected, atol=1e-12)
+    square = np.array([[[0, 0], [1, 0], [1, 1], [0, 1], [0.5, 0.5], [0.5, 0], [1, 1]]], float)
+    assert convex_hull_area(square)[0] == pytest.approx(1.0)
+    line = np.array([[[0, 0], [1, 1], [2, 2], [0, 0], [3, 3], [1, 1], [2, 2]]], float)
+    assert convex_hull_area(line)[0] == pytest.approx(0.0)
+    assert np.isnan(convex_hull_area(np.full((1, 5, 2), np.nan))[0])
+
+
+def test_runs_bridge_gaps_and_drop_short():
+    m = np.array([0, 1, 1, 0, 1, 1, 0, 0, 0, 1, 0], bool)
+    assert events.runs(m) == [(1, 2), (4, 5), (9, 9)]
+    assert events.runs(m, max_gap=1) == [(1, 5), (9, 9)]
+    assert events.runs(m, max_gap=1, min_len=2) == [(1, 5)]
+
+
+def _nod(fps=30.0, f=2.0, amp=10.0, dur=3.0, pad=2.0):
+    t = np.arange(0, dur + 2 * pad, 1 / fps)
+    x = np.where((t >= pad) & (t < pad + dur), amp * np.sin(2 * np.pi * f * (t - pad)), 0.0)
+    return t, x
+
+
+def test_oscillation_detects_2hz_nod_and_not_still_or_slow_or_small():
+    fps = 30.0
+    _, x = _nod(fps)
+    found = events.oscillation_events("nod", x, fps)
+    assert len(found) == 1
+    e = found[0]
+    assert e["frequency_hz"] == pytest.approx(2.0, abs=0.25)
+    assert e["n_half_cycles"] >= 10
+    assert 1.8 <= e["start_s"] <= 2.5 and 4.5 <= e["end_s"] <= 5.2
+    assert events.oscillation_events("nod", np.zeros(200), fps) == []
+    _, slow = _nod(fps, f=0.3, amp=20.0, dur=2 / 0.3)  # whole cycles: no step
+    assert events.oscillation_events("nod", slow, fps) == []
+    _, small = _nod(fps, amp=1.5)
+    assert events.oscillation_events("nod", small, fps) == []
+
+
+def test_oscillation_skips_nan_gaps():
+    fps = 30.0
+    _, x = _nod(fps)
+    x[:20] = np.nan
+    assert len(events.oscillation_events("nod", x, fps)) == 1
+
+
+def test_posture_shift_single_step():
+    fps = 25.0
+    lean = np.zeros((250, 2))
+    lean[125:, 0] = 20.0
+    found = events.posture_shift_events(lean, fps)
+    assert len(found) == 1
+    assert found[0]["start_frame"] <= 125 <= found[0]["end_frame"]
+    assert found[0]["amplitude_deg"] == pytest.approx(20.0, abs=0.5)
+    assert events.posture_shift_events(np.zeros((250, 2)), fps) == []
+
+
+def test_synchrony_lag_sign():
+    fps = 25.0
+    rng = np.random.default_rng(1)
+    a = np.convolve(rng.normal(size=1000), np.ones(7) / 7, mode="same")
+    b = np.roll(a, 12)  # b repeats a 12 frames (0.48 s) later: a leads
+    lags, r = synchrony.windowed_lagged_xcorr(a, b, fps, 10.0)
+    lag, best = synchrony.peak(lags, synchrony.mean_curve(r))
+    assert lag[0] == pytest.approx(12 / fps)
+    assert best[0] > 0.95
+    lag_w, _ = synchrony.peak(lags, r)
+    np.testing.assert_allclose(lag_w, 12 / fps)
+
+
+def test_synchrony_nan_and_constant_windows():
+    fps = 10.0
+    a = np.r_[np.zeros(50), np.random.default_rng(2).normal(size=50)]
+    b = a.copy()
+    b[60:] = np.nan
+    lags, r = synchrony.windowed_lagged_xcorr(a, b, fps, 5.0)
+    assert np.isnan(r[0]).all()  # a constant in window 0
+    zero = np.flatnonzero(lags == 0)[0]
+    assert np.isnan(r[1, zero])  # only 10 of 50 pairs valid at lag 0
+    assert np.isfinite(r[1, 0])  # b read 2.5 s earlier: 35 valid pairs
+
+
+def test_roles_override_and_heuristic():
+    near = np.zeros((10, 49, 3))
+    near[:, 5, 0], near[:, 2, 0], near[:, 1, 2] = 0.2, -0.2, 2.0  # wide shoulders, close
+    far = near.copy()
+    far[:, 1, 2] = 4.0
+    assert assign_roles({1: far, 2: near}) == {1: "interviewer", 2: "interviewee"}
+    assert assign_roles({1: far, 2: near}, {1: "interviewee", 2: "interviewer"}) == {
+        1: "interviewee",
+        2: "interviewer",
+    }
+    assert assign_roles({1: far, 2: near, 3: near}, {1: "interviewee"})[3] == "other"
+    with pytest.raises(ValueError):
+        assign_roles({1: far}, {1: "host"})
+    assert main_pair({4: "interviewer", 2: "interviewee", 7: "other"}) == (4, 2)
+
+
+def test_schemas_versioned_and_unit_suffixes():
+    units = ("_deg", "_m", "_m_per_s", "_deg_per_s", "_s", "_hz", "_ratio", "_per_min", "_count")
+    ids = {"video_id", "track_id", "frame", "event_type", "side", "role", "partner_track_id"}
+    ids |= {"window_index", "start_frame", "end_frame", "n_frames", "n_half_cycles"}
+    for name, schema in SCHEMAS.items():
+        assert schema.metadata[b"schema_version"] == SCHEMA_VERSION.encode()
+        for field in schema:
+            if field.type == pa.bool_():
+                assert field.name.startswith(("is_", "has_")), field.name
+            elif field.name not in ids:
+                assert field.name.endswith(units), (name, field.name)
+        empty = conform(pd.DataFrame(), name)
+        assert list(empty.columns) == schema.names
+        assert to_arrow(empty, name).schema.equals(schema)
