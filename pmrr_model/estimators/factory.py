@@ -1,0 +1,54 @@
+"""``create_estimator``: pick an estimator by name, failing early with a clear message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pmrr_model.checkpoint import CheckpointError
+from pmrr_model.estimators.base import Estimator
+
+ESTIMATORS = ("landmark-fit", "pmrr")
+
+
+class EstimatorError(ValueError):
+    """Unknown estimator name or unusable options; the message lists the choices."""
+
+
+def create_estimator(
+    name: str = "landmark-fit",
+    checkpoint: str | None = None,
+    data_dir: str | None = None,
+    device: str = "cpu",
+    refine: bool = False,
+) -> Estimator:
+    """``landmark-fit`` (offline default, no weights) or ``pmrr`` (needs ``checkpoint``).
+
+    ``refine=True`` with ``pmrr`` starts the landmark fit from the network's estimate.
+    Wrong or missing checkpoints raise :class:`CheckpointError` naming the file.
+    """
+    from pmrr_model.assets import resolve_assets
+
+    if name not in ESTIMATORS:
+        raise EstimatorError(f"unknown estimator {name!r}; choose one of {ESTIMATORS}")
+    if name == "pmrr":
+        if checkpoint is None:
+            raise CheckpointError(
+                "the pmrr estimator needs a checkpoint (--checkpoint data/pretrained_model/"
+                "PyMAF_model_checkpoint.pt or a file from `pmrr train`); "
+                "use --estimator landmark-fit to run without one"
+            )
+        if not Path(checkpoint).is_file():
+            raise CheckpointError(f"{checkpoint}: checkpoint file not found")
+    assets = resolve_assets(data_dir)
+    if name == "landmark-fit":
+        from pmrr_model.estimators.landmark_fit import LandmarkFitEstimator
+
+        return LandmarkFitEstimator(assets=assets)
+    from pmrr_model.estimators.pmrr_estimator import PMRREstimator, RefinedPMRREstimator
+
+    pmrr = PMRREstimator(checkpoint, assets=assets, device=device)
+    if refine:
+        from pmrr_model.estimators.landmark_fit import LandmarkFitEstimator
+
+        return RefinedPMRREstimator(pmrr, LandmarkFitEstimator(assets=assets))
+    return pmrr

@@ -1,0 +1,213 @@
+"""Batched SMPL fitting to landmark targets (SMPLify-style, with MediaPipe's 3D directions).
+
+Energy per person, all terms normalised so the weights read as "how much one unit matters":
+- 2D: Geman-McClure robust reprojection error of the OpenPose-block joints, in units of the
+  person's box height, through the full-image pinhole camera (so position and size in the frame
+  fix the translation; no crop camera is involved).
+- bones: squared difference of unit bone directions to MediaPipe's world-landmark directions
+  (these carry depth: which way a forearm points towards the camera, which 2D alone cannot tell).
+- pose prior: L2 on the body pose, stronger on joints no landmark observes (spine, neck, head,
+  collars, hands, feet); hinge limits so elbows and knees only bend the anatomical way, and
+  L2 on the two non-hinge axes of those joints.
+- shape prior: L2 on betas.
+Adam on (global orient, body pose, betas, translation), batched over people; a warm start from
+the previous frame's solution needs a fraction of the cold iterations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from pmrr_model.estimators.landmark_targets import BONE_FROM_J, BONE_TO_J, FitTargets
+from pmrr_model.estimators.sparse_joints import SparseJoints
+
+
+@dataclass
+class FitWeights:
+    reprojection: float = 50.0
+    bones: float = 1.0
+    pose: float = 0.002
+    pose_unobserved: float = 0.05
+    hinge: float = 1.0
+    betas: float = 0.005
+    robust_sigma: float = 0.1  # box heights
+
+
+@dataclass
+class FitParams:
+    """SMPL parameters of N people, numpy (camera frame)."""
+
+    global_orient: np.ndarray  # (N, 3)
+    body_pose: np.ndarray  # (N, 69)
+    betas: np.ndarray  # (N, 10)
+    transl: np.ndarray  # (N, 3)
+
+    def row(self, i: int) -> FitParams:
+        return FitParams(*(a[i : i + 1].copy() for a in self.as_tuple()))
+
+    def as_tuple(self) -> tuple[np.ndarray, ...]:
+        return self.global_orient, self.body_pose, self.betas, self.transl
+
+    @staticmethod
+    def stack(rows: list[FitParams]) -> FitParams:
+        return FitParams(
+            *(np.concatenate(parts) for parts in zip(*(r.as_tuple() for r in rows), strict=True))
+        )
+
+
+# SMPL joint numbers (body_pose row = joint - 1) of joints no MediaPipe landmark pins down.
+UNOBSERVED = (3, 6, 9, 12, 13, 14, 15, 22, 23)  # spine1-3, neck, collars, head, hands
+HINGES = {  # joint: (bending axis, sign of allowed bend); SMPL's elbows bend about y, knees about x
+    4: (0, 1.0), 5: (0, 1.0), 18: (1, -1.0), 19: (1, 1.0),
+}  # fmt: skip
+
+
+def _pose_weights(w: FitWeights) -> torch.Tensor:
+    weights = torch.full((23, 3), w.pose)
+    for joint in UNOBSERVED:
+        weights[joint - 1] = w.pose_unobserved
+    for joint, (axis, _) in HINGES.items():
+        weights[joint - 1] = w.pose_unobserved
+        weights[joint - 1, axis] = w.pose
+    return weights.reshape(69)
+
+
+def kabsch(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Rotation R minimising |R source_i - target_i| over centred point sets (N, 3)."""
+    a = source - source.mean(0)
+    b = target - target.mean(0)
+    u, _, vt = np.linalg.svd(a.T @ b)
+    d = np.sign(np.linalg.det(vt.T @ u.T))
+    return vt.T @ np.diag([1.0, 1.0, d]) @ u.T
+
+
+class LandmarkFitter:
+    """Fits :class:`FitParams` to :class:`FitTargets` for a batch of people."""
+
+    def __init__(
+        self,
+        joints_fn: SparseJoints,
+        start_body_pose: np.ndarray,
+        weights: FitWeights | None = None,
+        lr: float = 0.05,
+    ) -> None:
+        self.joints_fn = joints_fn
+        self.start_body_pose = np.asarray(start_body_pose, np.float64).reshape(69)
+        self.w = weights or FitWeights()
+        self.lr = lr
+        self.pose_weights = _pose_weights(self.w)
+        self.bone_from = torch.tensor(BONE_FROM_J, dtype=torch.float32)
+        self.bone_to = torch.tensor(BONE_TO_J, dtype=torch.float32)
+
+    # ---- start values -------------------------------------------------------------------
+    def initial(
+        self,
+        targets: list[FitTargets],
+        boxes: np.ndarray,
+        focal_px: float,
+        image_size_hw: tuple[int, int],
+    ) -> FitParams:
+        """Cold start: mean pose, torso orientation from MediaPipe's 3D torso (Kabsch), scale and
+        position from a weak-perspective least-squares fit of the joints to the 2D targets."""
+        n = len(targets)
+        body_pose = np.tile(self.start_body_pose, (n, 1))
+        betas = np.zeros((n, 10))
+        with torch.no_grad():
+            rest = self.joints_fn(
+                torch.zeros(n, 10), torch.tensor(body_pose, dtype=torch.float32), torch.zeros(n, 3)
+            ).numpy()
+        # left/right shoulder, left/right hip on the OP block
+        torso_idx = [5, 2, 12, 9]
+        orient = np.zeros((n, 3))
+        transl = np.zeros((n, 3))
+        height, width = image_size_hw
+        c = np.array([width / 2.0, height / 2.0])
+        for i, t in enumerate(targets):
+            if t.confidence > 0:
+                rot = kabsch(rest[i, torso_idx], t.torso_world)
+            else:  # nobody to fit: upright and facing the camera (180 degrees about x)
+                rot = np.diag([1.0, -1.0, -1.0])
+            orient[i] = _rotmat_to_axis_angle(rot)
+            joints = rest[i] @ rot.T
+            w = t.weights2d
+            box_h = max(boxes[i, 3] - boxes[i, 1], 1.0)
+            if (w > 0).sum() >= 3:
+                s, offset = _weak_perspective_fit(joints[:, :2], t.joints2d_px, w)
+            else:  # assume the box holds a 1.7 m body
+                s = box_h / 1.7
+                offset = (boxes[i, :2] + boxes[i, 2:]) / 2 - s * joints[:, :2].mean(0)
+            s = max(s, 1e-3)
+            transl[i, 2] = focal_px / s
+            transl[i, :2] = (offset - c) / s
+        return FitParams(orient, body_pose, betas, transl)
+
+    # ---- optimisation -------------------------------------------------------------------
+    def fit(
+        self,
+        start: FitParams,
+        targets: list[FitTargets],
+        boxes: np.ndarray,
+        focal_px: float,
+        image_size_hw: tuple[int, int],
+        iterations: int,
+    ) -> FitParams:
+        f32 = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
+        params = [f32(a).requires_grad_(True) for a in start.as_tuple()]
+        orient, pose, betas, transl = params
+        tgt2d = f32(np.stack([t.joints2d_px for t in targets]))
+        w2d = f32(np.stack([t.weights2d for t in targets]))
+        dirs = f32(np.stack([t.bone_dirs for t in targets]))
+        wb = f32(np.stack([t.bone_weights for t in targets]))
+        box_h = f32(np.maximum(boxes[:, 3] - boxes[:, 1], 1.0))[:, None, None]
+        height, width = image_size_hw
+        center = torch.tensor([width / 2.0, height / 2.0])
+        sigma2 = self.w.robust_sigma**2
+        hinge_idx = [(j - 1) * 3 + axis for j, (axis, _) in HINGES.items()]
+        hinge_sign = torch.tensor([sign for _, sign in HINGES.values()])
+        optimiser = torch.optim.Adam(params, lr=self.lr)
+        for _ in range(iterations):
+            optimiser.zero_grad(set_to_none=True)
+            joints = self.joints_fn(betas, pose, orient)
+            cam_pts = joints + transl[:, None]
+            proj = focal_px * cam_pts[..., :2] / cam_pts[..., 2:].clamp_min(1e-3) + center
+            r2 = (((proj - tgt2d) / box_h) ** 2).sum(-1)
+            robust = r2 * sigma2 / (r2 + sigma2) / sigma2
+            loss_2d = (w2d * robust).sum(1) / w2d.sum(1).clamp_min(1e-6)
+            bones = self.bone_to @ joints - self.bone_from @ joints
+            bones = bones / bones.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+            loss_b = (wb * ((bones - dirs) ** 2).sum(-1)).sum(1) / wb.sum(1).clamp_min(1e-6)
+            loss_pose = (self.pose_weights * pose**2).sum(1)
+            loss_hinge = torch.relu(-hinge_sign * pose[:, hinge_idx]).pow(2).sum(1)
+            loss_betas = (betas**2).sum(1)
+            loss = (
+                self.w.reprojection * loss_2d
+                + self.w.bones * loss_b
+                + loss_pose
+                + self.w.hinge * loss_hinge
+                + self.w.betas * loss_betas
+            ).sum()
+            loss.backward()
+            optimiser.step()
+        return FitParams(*(p.detach().double().numpy() for p in params))
+
+
+def _weak_perspective_fit(
+    points: np.ndarray, target: np.ndarray, weights: np.ndarray
+) -> tuple[float, np.ndarray]:
+    """Weighted least squares for ``target ~ s * points + offset`` (scale s, 2D offset)."""
+    w = weights / weights.sum()
+    pm = (w[:, None] * points).sum(0)
+    tm = (w[:, None] * target).sum(0)
+    p = points - pm
+    q = target - tm
+    s = float((w[:, None] * p * q).sum() / max((w[:, None] * p * p).sum(), 1e-9))
+    return s, tm - s * pm
+
+
+def _rotmat_to_axis_angle(rot: np.ndarray) -> np.ndarray:
+    from scipy.spatial.transform import Rotation
+
+    return Rotation.from_matrix(rot).as_rotvec()

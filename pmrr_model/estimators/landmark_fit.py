@@ -1,0 +1,179 @@
+"""``landmark-fit``: the offline default estimator.
+
+MediaPipe Pose (weights inside the wheel) gives each person's 2D landmarks and metric 3D
+directions; SMPL is fitted to them (see :mod:`pmrr_model.estimators.fitting`). No trained PMRR
+weights are needed, so the pipeline produces real, image-aligned bodies on any machine. With
+``track_ids`` each person starts from their previous frame's solution (fewer iterations).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import numpy as np
+
+from pmrr_model.assets import AssetSet, resolve_assets
+from pmrr_model.body_model import BodyModel
+from pmrr_model.crop import box_to_center_scale, crop_side_px, default_focal_px
+from pmrr_model.detection.landmarks import MP, PoseLandmarker, PoseLandmarks
+from pmrr_model.estimators.base import BodyEstimates, Estimator
+from pmrr_model.estimators.common import assemble_estimates, torch_threads
+from pmrr_model.estimators.fitting import FitParams, FitWeights, LandmarkFitter
+from pmrr_model.estimators.landmark_targets import FitTargets, build_targets
+from pmrr_model.estimators.sparse_joints import SparseJoints
+
+logger = logging.getLogger(__name__)
+
+LANDMARK_RESCALE = 1.2  # MediaPipe sees the box enlarged by the seed's 1.2 crop margin
+
+
+def start_body_pose() -> np.ndarray:
+    """Cold-start body pose: arms lowered 65 degrees from SMPL's T-pose (shoulders about z).
+
+    Closer to how people stand or sit than the T-pose, and independent of the asset set (the
+    stand-in's mean parameters keep the arms level)."""
+    pose = np.zeros((23, 3))
+    pose[16 - 1, 2] = -1.13  # left shoulder: the arm lies along +x; lowering it is -z rotation
+    pose[17 - 1, 2] = 1.13
+    return pose.reshape(69)
+
+
+class LandmarkFitEstimator(Estimator):
+    name = "landmark-fit"
+
+    def __init__(
+        self,
+        assets: AssetSet | None = None,
+        data_dir: str | None = None,
+        cold_iterations: int = 120,
+        warm_iterations: int = 25,
+        focal_px: float | None = None,
+        weights: FitWeights | None = None,
+        threads: int | None = 1,
+    ) -> None:
+        self.assets = assets or resolve_assets(data_dir)
+        self.body_model = BodyModel(self.assets).eval()
+        self.fitter = LandmarkFitter(SparseJoints(self.body_model), start_body_pose(), weights)
+        self.landmarker = PoseLandmarker(model_complexity=1)
+        self.cold_iterations = cold_iterations
+        self.warm_iterations = warm_iterations
+        self.focal_px = focal_px
+        self.threads = threads
+        self._previous: dict[int, FitParams] = {}
+        self.last_timing: dict[str, float] = {}
+        self.last_targets: list[FitTargets] = []
+
+    def reset(self) -> None:
+        self._previous.clear()
+
+    def landmark_targets(
+        self, frame_rgb: np.ndarray, boxes: np.ndarray, focal_px: float
+    ) -> list[FitTargets]:
+        """MediaPipe on each person's square crop (the seed's 1.2-enlarged box).
+
+        When Pose finds nobody there (it does for people cut by the frame edge, where the crop is
+        mostly zero padding), wider crops are tried, then the whole frame with everybody else
+        painted out; a result counts only if its torso lies inside this person's box.
+        """
+        size = frame_rgb.shape[:2]
+        centers, scales = box_to_center_scale(boxes, LANDMARK_RESCALE)
+        targets = []
+        for i, (center, scale) in enumerate(zip(centers, scales, strict=True)):
+            lm = None
+            for factor in (1.0, 2.0):
+                side = float(crop_side_px(scale)) * factor
+                lm = self._accept(self.landmarker.detect_region(frame_rgb, center, side), boxes[i])
+                if lm is not None:
+                    break
+            if lm is None:
+                masked = frame_rgb.copy()
+                fill = frame_rgb.reshape(-1, 3).mean(0).astype(frame_rgb.dtype)
+                for j, other in enumerate(boxes):
+                    if j != i:
+                        x0, y0, x1, y1 = np.clip(other, 0, None).round().astype(int)
+                        masked[y0:y1, x0:x1] = fill
+                lm = self._accept(self.landmarker.detect_full(masked), boxes[i])
+            targets.append(build_targets(lm, size, focal_px, center))
+        return targets
+
+    @staticmethod
+    def _accept(landmarks: PoseLandmarks | None, box: np.ndarray) -> PoseLandmarks | None:
+        """Keep landmarks whose torso centre lies in ``box`` (not a neighbour's)."""
+        if landmarks is None:
+            return None
+        torso = landmarks.image_px[
+            [MP["left_shoulder"], MP["right_shoulder"], MP["left_hip"], MP["right_hip"]]
+        ]
+        cx, cy = torso.mean(0)
+        inside = box[0] <= cx <= box[2] and box[1] <= cy <= box[3]
+        return landmarks if inside else None
+
+    def estimate(
+        self,
+        frame_rgb: np.ndarray,
+        boxes_xyxy: np.ndarray,
+        track_ids: np.ndarray | None = None,
+        init: FitParams | None = None,
+    ) -> BodyEstimates:
+        """``init`` (e.g. PMRR's estimate) replaces the cold start for people without history."""
+        boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
+        size = frame_rgb.shape[:2]
+        focal = self.focal_px or default_focal_px(size)
+        t0 = time.perf_counter()
+        targets = self.landmark_targets(frame_rgb, boxes, focal)
+        t1 = time.perf_counter()
+        fitted = self._fit(targets, boxes, focal, size, track_ids, init)
+        t2 = time.perf_counter()
+        self.last_targets = targets
+        self.last_timing = {"landmarks_s": t1 - t0, "fit_s": t2 - t1, "people": len(boxes)}
+        return assemble_estimates(
+            self.body_model,
+            global_orient=fitted.global_orient,
+            body_pose=fitted.body_pose,
+            betas=fitted.betas,
+            transl=fitted.transl,
+            boxes_xyxy=boxes,
+            image_size_hw=size,
+            focal_px=focal,
+            confidence=np.array([t.confidence for t in targets]),
+            estimator=self.name,
+            rescale=LANDMARK_RESCALE,
+        )
+
+    def _fit(
+        self,
+        targets: list[FitTargets],
+        boxes: np.ndarray,
+        focal: float,
+        size: tuple[int, int],
+        track_ids: np.ndarray | None,
+        init: FitParams | None,
+    ) -> FitParams:
+        n = len(targets)
+        if n == 0:
+            return FitParams(
+                np.zeros((0, 3)), np.zeros((0, 69)), np.zeros((0, 10)), np.zeros((0, 3))
+            )
+        ids = [None] * n if track_ids is None else [int(t) for t in np.asarray(track_ids)]
+        with torch_threads(self.threads):
+            cold = self.fitter.initial(targets, boxes, focal, size)
+            rows, warm = [], []
+            for i, tid in enumerate(ids):
+                if tid is not None and tid in self._previous:
+                    rows.append(self._previous[tid])
+                    warm.append(True)
+                elif init is not None:
+                    rows.append(init.row(i))
+                    warm.append(True)
+                else:
+                    rows.append(cold.row(i))
+                    warm.append(False)
+            start = FitParams.stack(rows)
+            # One batch, one iteration count: cold people set it when any are present.
+            iterations = self.warm_iterations if all(warm) else self.cold_iterations
+            fitted = self.fitter.fit(start, targets, boxes, focal, size, iterations)
+        for i, tid in enumerate(ids):
+            if tid is not None and targets[i].confidence > 0:
+                self._previous[tid] = fitted.row(i)
+        return fitted

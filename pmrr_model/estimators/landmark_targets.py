@@ -1,0 +1,140 @@
+"""MediaPipe's 33 landmarks as fitting targets on the seed's 49-joint set.
+
+MediaPipe and OpenPose name the same anatomical points for shoulders, elbows, wrists, hips,
+knees, ankles, nose, eyes, ears, heels and big toes (MediaPipe's ``foot_index``), so the
+correspondence is by name onto the OpenPose block (indices 0-24) of ``JOINT_NAMES``. The OpenPose
+neck and mid-hip have no MediaPipe landmark and the small toes have none either: they get
+no 2D target. Bones are pairs of landmarks whose *direction* in MediaPipe's metric world
+coordinates is a fitting target (directions, not positions: MediaPipe's hips sit wider and lower
+than SMPL's joints, and its metric scale is a guess).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pmrr_model.constants import JOINT_NAMES
+from pmrr_model.detection.landmarks import MP, PoseLandmarks
+
+OP_FROM_MP = {
+    "OP Nose": "nose", "OP RShoulder": "right_shoulder", "OP RElbow": "right_elbow",
+    "OP RWrist": "right_wrist", "OP LShoulder": "left_shoulder", "OP LElbow": "left_elbow",
+    "OP LWrist": "left_wrist", "OP RHip": "right_hip", "OP RKnee": "right_knee",
+    "OP RAnkle": "right_ankle", "OP LHip": "left_hip", "OP LKnee": "left_knee",
+    "OP LAnkle": "left_ankle", "OP REye": "right_eye", "OP LEye": "left_eye",
+    "OP REar": "right_ear", "OP LEar": "left_ear", "OP LBigToe": "left_foot_index",
+    "OP LHeel": "left_heel", "OP RBigToe": "right_foot_index", "OP RHeel": "right_heel",
+}  # fmt: skip
+JOINT_IDX = np.array([JOINT_NAMES.index(name) for name in OP_FROM_MP])  # into the 49 (all < 25)
+MP_IDX = np.array([MP[name] for name in OP_FROM_MP.values()])
+# Per-joint 2D weight: face points are many and close together, so they are down-weighted to
+# keep them from out-voting the limbs.
+JOINT_WEIGHT = np.array([0.5 if "Eye" in n or "Ear" in n else 1.0 for n in OP_FROM_MP])
+
+# Bones as (from, to) MediaPipe landmark names; "mid_*" are midpoints of left/right pairs.
+BONES = (
+    ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
+    ("right_shoulder", "right_elbow"), ("right_elbow", "right_wrist"),
+    ("left_hip", "left_knee"), ("left_knee", "left_ankle"),
+    ("right_hip", "right_knee"), ("right_knee", "right_ankle"),
+    ("right_shoulder", "left_shoulder"), ("right_hip", "left_hip"),
+    ("mid_hip", "mid_shoulder"), ("mid_shoulder", "nose"),
+    ("left_ankle", "left_foot_index"), ("right_ankle", "right_foot_index"),
+)  # fmt: skip
+
+
+def _bone_point_matrix(names: list[str], index: dict[str, int], size: int) -> np.ndarray:
+    """(len(names), size) rows that average the named points (midpoints for ``mid_*``)."""
+    rows = np.zeros((len(names), size))
+    for i, name in enumerate(names):
+        if name.startswith("mid_"):
+            part = name[4:]
+            rows[i, index[f"left_{part}"]] = rows[i, index[f"right_{part}"]] = 0.5
+        else:
+            rows[i, index[name]] = 1.0
+    return rows
+
+
+# Joint-space versions of the bone endpoints, using the OP joint names via OP_FROM_MP.
+_MP_TO_JOINT = {mp_name: JOINT_NAMES.index(op) for op, mp_name in OP_FROM_MP.items()}
+BONE_FROM_MP = _bone_point_matrix([b[0] for b in BONES], MP, 33)
+BONE_TO_MP = _bone_point_matrix([b[1] for b in BONES], MP, 33)
+BONE_FROM_J = _bone_point_matrix([b[0] for b in BONES], _MP_TO_JOINT, 25)
+BONE_TO_J = _bone_point_matrix([b[1] for b in BONES], _MP_TO_JOINT, 25)
+
+
+def ray_rotation(
+    center_px: np.ndarray, image_size_hw: tuple[int, int], focal_px: float
+) -> np.ndarray:
+    """Rotation taking the optical axis to the viewing ray through ``center_px``.
+
+    MediaPipe sees one person's crop as if it were a camera looking straight at them, so its
+    world landmarks are expressed around that ray; rotating them by this matrix puts them in the
+    full image's camera frame (matters for people near the frame edge)."""
+    height, width = image_size_hw
+    ray = np.array([center_px[0] - width / 2.0, center_px[1] - height / 2.0, focal_px])
+    ray /= np.linalg.norm(ray)
+    axis = np.cross([0.0, 0.0, 1.0], ray)
+    sin = np.linalg.norm(axis)
+    if sin < 1e-9:
+        return np.eye(3)
+    axis /= sin
+    angle = np.arctan2(sin, ray[2])
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+
+
+@dataclass
+class FitTargets:
+    """Targets for one person, numpy. Zero weights where there is nothing to fit."""
+
+    joints2d_px: np.ndarray  # (25, 2) on the OP block of the 49 joints
+    weights2d: np.ndarray  # (25,)
+    bone_dirs: np.ndarray  # (n_bones, 3) unit vectors, camera frame
+    bone_weights: np.ndarray  # (n_bones,)
+    torso_world: np.ndarray  # (4, 3) L/R shoulder, L/R hip in the camera frame (for the start)
+    confidence: float
+
+
+def empty_targets() -> FitTargets:
+    return FitTargets(
+        np.zeros((25, 2)), np.zeros(25), np.zeros((len(BONES), 3)), np.zeros(len(BONES)),
+        np.zeros((4, 3)), 0.0,
+    )  # fmt: skip
+
+
+def build_targets(
+    landmarks: PoseLandmarks | None,
+    image_size_hw: tuple[int, int],
+    focal_px: float,
+    box_center: np.ndarray,
+    min_visibility: float = 0.5,
+) -> FitTargets:
+    """MediaPipe output for one person -> :class:`FitTargets` (camera frame, pixels)."""
+    if landmarks is None:
+        return empty_targets()
+    vis = landmarks.visibility
+    height, width = image_size_hw
+    pts = landmarks.image_px
+    inside = (pts[:, 0] >= 0) & (pts[:, 0] < width) & (pts[:, 1] >= 0) & (pts[:, 1] < height)
+    usable = np.where((vis >= min_visibility) & inside, vis, 0.0)
+
+    joints2d = np.zeros((25, 2))
+    weights2d = np.zeros(25)
+    joints2d[JOINT_IDX] = pts[MP_IDX]
+    weights2d[JOINT_IDX] = usable[MP_IDX] * JOINT_WEIGHT
+
+    world = landmarks.world_m @ ray_rotation(box_center, image_size_hw, focal_px).T
+    start = BONE_FROM_MP @ world
+    end = BONE_TO_MP @ world
+    dirs = end - start
+    dirs /= np.maximum(np.linalg.norm(dirs, axis=1, keepdims=True), 1e-9)
+    # A bone counts only when both ends are visible and inside the frame: MediaPipe guesses
+    # limbs outside the picture with confident-looking visibilities.
+    members = (BONE_FROM_MP > 0) | (BONE_TO_MP > 0)  # (n_bones, 33)
+    bone_w = np.where(members, usable[None, :], np.inf).min(axis=1)
+    torso = world[[MP["left_shoulder"], MP["right_shoulder"], MP["left_hip"], MP["right_hip"]]]
+    confidence = float(vis[MP_IDX].mean())
+    return FitTargets(joints2d, weights2d, dirs, bone_w, torso, confidence)

@@ -1,0 +1,78 @@
+"""pyrender offscreen backend (the default on CPU machines).
+
+PyOpenGL picks its platform when first imported, so ``PYOPENGL_PLATFORM`` is set before
+pyrender loads: ``egl`` when an NVIDIA device is visible, ``osmesa`` (Debian ``libosmesa6``,
+PyOpenGL >= 3.1.4) otherwise. A user's own setting wins.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+
+_LOCK = threading.Lock()  # one GL context per process; pyrender is not thread-safe
+_RENDERERS: dict[tuple[int, int], object] = {}
+
+# OpenGL's camera looks down -z with y up; ours looks down +z with y down.
+GL_FROM_CAMERA = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
+
+
+def _import_pyrender():
+    if "PYOPENGL_PLATFORM" not in os.environ:
+        has_gpu = os.path.exists("/dev/nvidia0") or bool(os.environ.get("CUDA_VISIBLE_DEVICES"))
+        os.environ["PYOPENGL_PLATFORM"] = "egl" if has_gpu else "osmesa"
+    try:
+        import pyrender
+    except Exception as error:  # ImportError, or OpenGL failing to find its platform library
+        from pmrr_model.render.api import PYRENDER_INSTALL, RendererUnavailableError
+
+        raise RendererUnavailableError(
+            f"pyrender cannot start with PYOPENGL_PLATFORM={os.environ['PYOPENGL_PLATFORM']} "
+            f"({type(error).__name__}: {error}); install: {PYRENDER_INSTALL}"
+        ) from error
+    return pyrender
+
+
+def _renderer(pyrender, height: int, width: int):
+    key = (height, width)
+    if key not in _RENDERERS:
+        _RENDERERS[key] = pyrender.OffscreenRenderer(viewport_width=width, viewport_height=height)
+    return _RENDERERS[key]
+
+
+def render(
+    people: np.ndarray,
+    faces: np.ndarray,
+    focal_px: float,
+    size_hw: tuple[int, int],
+    colors: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """-> (rgb (H, W, 3) uint8, coverage mask (H, W) bool)."""
+    pyrender = _import_pyrender()
+    import trimesh
+
+    height, width = size_hw
+    scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[0.35, 0.35, 0.35])
+    for verts, color in zip(people, colors, strict=True):
+        mesh = trimesh.Trimesh(verts @ GL_FROM_CAMERA.T, faces, process=False)
+        material = pyrender.MetallicRoughnessMaterial(
+            metallicFactor=0.1, roughnessFactor=0.7, alphaMode="OPAQUE",
+            baseColorFactor=(*[float(c) for c in color], 1.0),
+        )  # fmt: skip
+        scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
+    camera = pyrender.IntrinsicsCamera(
+        fx=focal_px, fy=focal_px, cx=width / 2.0, cy=height / 2.0, znear=0.05, zfar=1000.0
+    )
+    scene.add(camera, pose=np.eye(4))
+    # Key light from the camera, fill from above: enough shading to read the body's shape.
+    scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=3.0), pose=np.eye(4))
+    above = np.eye(4)
+    above[:3, :3] = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], dtype=np.float64)
+    scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=1.5), pose=above)
+    with _LOCK:
+        color, depth = _renderer(pyrender, height, width).render(
+            scene, flags=pyrender.RenderFlags.RGBA
+        )
+    return np.ascontiguousarray(color[..., :3]), depth > 0

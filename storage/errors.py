@@ -1,0 +1,7 @@
+"""Storage errors name the URL, so a batch log says which bucket/folder is the problem."""
+
+from __future__ import annotations
+
+
+class StorageError(OSError):
+    """An output location cannot be read or written; the message names the URL."""

@@ -1,0 +1,44 @@
+"""Person detection on every k-th frame of each shot.
+
+Detection is the slowest per-frame step on CPU, so it runs on a subsample; the tracker links the
+detections and boxes are interpolated in between (:mod:`tasks.tracking`). Each shot's first and
+last frames are always detected so that interpolation covers the whole shot and a cut never has
+to borrow boxes from the previous shot.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from tasks.decode import iter_chunks
+from tasks.shots import Shot
+
+
+def detection_frames(shots: list[Shot], every_k: int) -> list[int]:
+    frames: set[int] = set()
+    for shot in shots:
+        frames.update(range(shot.start_frame, shot.end_frame + 1, max(every_k, 1)))
+        frames.add(shot.end_frame)
+    return sorted(frames)
+
+
+def detect_people(
+    path: str,
+    frames: list[int],
+    detector,
+    chunk_size: int = 32,
+    rotation_deg: int = 0,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """Yield ``(frame, boxes_xyxy (N, 4), scores (N,))`` for each requested frame, in order."""
+    for indices, chunk in iter_chunks(
+        path, chunk_size=chunk_size, frames=frames, rotation_deg=rotation_deg
+    ):
+        for index, frame in zip(indices, chunk, strict=True):
+            boxes, scores = detector.detect(frame)
+            yield (
+                int(index),
+                np.asarray(boxes, np.float32).reshape(-1, 4),
+                np.asarray(scores, np.float32).reshape(-1),
+            )

@@ -1,0 +1,106 @@
+"""Mesh-overlay video: decoded frames + the smoothed bodies, encoded to H.264 by ffmpeg.
+
+Frames stream chunk by chunk from decord into ffmpeg's stdin as raw RGB (ffmpeg-python builds the
+command), so memory stays one chunk plus the meshes of that chunk. The input frame rate is the
+source's and every decoded frame is written exactly once, so the output has the source's fps and
+frame count; the source's audio is muxed in (copied when MP4 can carry the codec, AAC otherwise).
+Vertices are recomputed from the parameters with the body model and placed in the camera frame
+by the offset that maps the model's joints onto the (smoothed) ``joints3d_m``, which works for
+any estimator's translation convention.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import ffmpeg
+import numpy as np
+
+from tasks.decode import iter_chunks
+from tasks.errors import VideoError
+from tasks.probe import VideoInfo
+from tasks.sequence import SmplSequence
+
+MP4_AUDIO = {"aac", "mp3", "alac", "opus", "ac3", "eac3", "flac"}
+
+Overlay = Callable[[np.ndarray, np.ndarray, np.ndarray, float], np.ndarray]
+
+
+def camera_vertices(body_model, seq: SmplSequence, rows: np.ndarray) -> np.ndarray:
+    """(len(rows), V, 3) vertices in the camera frame for the given sequence rows."""
+    import torch
+
+    with torch.no_grad():
+        out = body_model(
+            torch.as_tensor(seq.betas[rows], dtype=torch.float32),
+            torch.as_tensor(seq.body_pose[rows], dtype=torch.float32),
+            torch.as_tensor(seq.global_orient[rows], dtype=torch.float32),
+        )
+    joints = out.joints.numpy()
+    offset = np.mean(seq.joints3d_m[rows] - joints, axis=1, keepdims=True)
+    return out.vertices.numpy() + offset
+
+
+def _encoder(info: VideoInfo, out_path: Path, audio_source: str | None):
+    video = ffmpeg.input(
+        "pipe:",
+        format="rawvideo",
+        pix_fmt="rgb24",
+        s=f"{info.width_px}x{info.height_px}",
+        framerate=info.fps,
+    )
+    video = video.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")  # yuv420p needs even sizes
+    streams = [video]
+    kwargs = {"vcodec": "libx264", "pix_fmt": "yuv420p", "preset": "veryfast", "crf": 23}
+    if audio_source is not None:
+        streams.append(ffmpeg.input(audio_source).audio)
+        kwargs["acodec"] = "copy" if info.audio_codec in MP4_AUDIO else "aac"
+    return (
+        ffmpeg.output(*streams, str(out_path), movflags="+faststart", **kwargs)
+        .global_args("-loglevel", "error", "-nostdin")
+        .overwrite_output()
+        .run_async(pipe_stdin=True, pipe_stderr=True)
+    )
+
+
+def render_video(
+    info: VideoInfo,
+    seq: SmplSequence,
+    out_path: Path,
+    body_model,
+    overlay: Overlay,
+    chunk_size: int = 32,
+    on_progress: Callable[[int], None] | None = None,
+) -> Path:
+    """Write ``out_path`` (local .mp4); returns it."""
+    faces = body_model.faces
+    rows_by_frame: dict[int, list[int]] = {}
+    for row, frame in enumerate(seq.frame):
+        rows_by_frame.setdefault(int(frame), []).append(row)
+    process = _encoder(info, out_path, info.path if info.has_audio else None)
+    try:
+        for indices, chunk in iter_chunks(
+            info.path, chunk_size=chunk_size, rotation_deg=info.rotation_deg
+        ):
+            chunk_rows = [r for f in indices for r in rows_by_frame.get(int(f), [])]
+            verts = camera_vertices(body_model, seq, np.asarray(chunk_rows)) if chunk_rows else None
+            position = {row: i for i, row in enumerate(chunk_rows)}
+            for index, frame in zip(indices, chunk, strict=True):
+                rows = rows_by_frame.get(int(index), [])
+                if rows and verts is not None:
+                    frame = overlay(frame, verts[[position[r] for r in rows]], faces, seq.focal_px)
+                process.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+            if on_progress is not None:
+                on_progress(len(indices))
+        process.stdin.close()
+        stderr = process.stderr.read()
+        if process.wait() != 0:
+            raise VideoError(
+                f"{out_path}: ffmpeg failed ({stderr.decode(errors='replace')[-500:]})"
+            )
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    return out_path

@@ -1,0 +1,87 @@
+"""The per-person-frame SMPL sequence passed between stages (and persisted by Prefect).
+
+Plain numpy arrays, one row per (frame, track), sorted by frame then track. Vertices are *not*
+kept (6890 x 3 floats per row would make memory grow with video length); the renderer recomputes
+them from the parameters chunk by chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import numpy as np
+
+ROW_FIELDS = (
+    "frame",
+    "track_id",
+    "shot_id",
+    "bbox_px",
+    "det_score",
+    "global_orient",
+    "body_pose",
+    "betas",
+    "cam",
+    "transl_m",
+    "joints3d_m",
+    "joints2d_px",
+    "confidence",
+)
+
+
+@dataclass
+class SmplSequence:
+    frame: np.ndarray  # (M,) int64
+    track_id: np.ndarray  # (M,) int32
+    shot_id: np.ndarray  # (M,) int32
+    bbox_px: np.ndarray  # (M, 4)
+    det_score: np.ndarray  # (M,)
+    global_orient: np.ndarray  # (M, 3) axis-angle
+    body_pose: np.ndarray  # (M, 69) axis-angle
+    betas: np.ndarray  # (M, 10)
+    cam: np.ndarray  # (M, 3)
+    transl_m: np.ndarray  # (M, 3)
+    joints3d_m: np.ndarray  # (M, J, 3)
+    joints2d_px: np.ndarray  # (M, J, 2)
+    confidence: np.ndarray  # (M,)
+    focal_px: float = 0.0
+    estimator: str = ""
+    assets: str = ""
+    smoothed: bool = False
+
+    def __len__(self) -> int:
+        return int(self.frame.shape[0])
+
+    def take(self, rows: np.ndarray) -> SmplSequence:
+        return replace(self, **{name: getattr(self, name)[rows] for name in ROW_FIELDS})
+
+    def with_rows(self, **arrays: np.ndarray) -> SmplSequence:
+        return replace(self, **arrays)
+
+    @classmethod
+    def concat(cls, parts: list[SmplSequence], **meta) -> SmplSequence:
+        if not parts:
+            return cls.empty(**meta)
+        arrays = {name: np.concatenate([getattr(p, name) for p in parts]) for name in ROW_FIELDS}
+        first = parts[0]
+        base = {f.name: getattr(first, f.name) for f in fields(cls) if f.name not in ROW_FIELDS}
+        return cls(**arrays, **{**base, **meta})
+
+    @classmethod
+    def empty(cls, n_joints: int = 49, **meta) -> SmplSequence:
+        z = np.zeros
+        return cls(
+            frame=z(0, np.int64),
+            track_id=z(0, np.int32),
+            shot_id=z(0, np.int32),
+            bbox_px=z((0, 4), np.float32),
+            det_score=z(0, np.float32),
+            global_orient=z((0, 3), np.float32),
+            body_pose=z((0, 69), np.float32),
+            betas=z((0, 10), np.float32),
+            cam=z((0, 3), np.float32),
+            transl_m=z((0, 3), np.float32),
+            joints3d_m=z((0, n_joints, 3), np.float32),
+            joints2d_px=z((0, n_joints, 2), np.float32),
+            confidence=z(0, np.float32),
+            **meta,
+        )

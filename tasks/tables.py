@@ -1,0 +1,132 @@
+"""Turn stage results into the pyarrow tables of :mod:`storage.schemas`.
+
+Roles are a heuristic (there is no speaker information yet): in a shot with two or more people,
+the one with the largest mean box is the ``interviewee`` (interviews frame the guest larger or
+longer), the next one the ``interviewer``; a lone person is the ``interviewee``; anyone else is
+``other``. Analytics may override roles (``compute_video_features(roles=...)``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow as pa
+
+from storage.schemas import SHOTS, SMPL, TRACKS, VIDEOS
+from tasks.probe import VideoInfo
+from tasks.sequence import SmplSequence
+from tasks.shots import Shot
+
+
+def _fixed(values: np.ndarray, width: int) -> pa.Array:
+    flat = np.ascontiguousarray(np.asarray(values, np.float32).reshape(-1))
+    return pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), width)
+
+
+def assign_roles(seq: SmplSequence) -> dict[int, str]:
+    roles: dict[int, str] = {}
+    for shot in np.unique(seq.shot_id):
+        rows = seq.shot_id == shot
+        tracks = np.unique(seq.track_id[rows])
+        area = []
+        for track in tracks:
+            b = seq.bbox_px[rows & (seq.track_id == track)]
+            area.append(float(np.mean((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))) * len(b))
+        order = tracks[np.argsort(area)[::-1]]
+        for rank, track in enumerate(order):
+            roles[int(track)] = ["interviewee", "interviewer"][rank] if rank < 2 else "other"
+    return roles
+
+
+def videos_table(
+    video_id: str,
+    info: VideoInfo,
+    source_uri: str,
+    n_shots: int,
+    n_tracks: int,
+    focal_px: float,
+    estimator: str,
+    assets: str,
+    code_version: str,
+    config_hash: str,
+) -> pa.Table:
+    row = {
+        "video_id": video_id,
+        "source_uri": source_uri,
+        "duration_s": info.duration_s,
+        "fps": info.fps,
+        "width_px": info.width_px,
+        "height_px": info.height_px,
+        "n_frames": info.n_frames,
+        "n_shots": n_shots,
+        "n_tracks": n_tracks,
+        "rotation_deg": info.rotation_deg,
+        "codec": info.codec,
+        "has_audio": info.has_audio,
+        "focal_px": focal_px,
+        "estimator": estimator,
+        "assets": assets,
+        "code_version": code_version,
+        "config_hash": config_hash,
+        "processed_at": dt.datetime.now(dt.timezone.utc),
+    }
+    return pa.Table.from_pylist([row], schema=VIDEOS)
+
+
+def shots_table(video_id: str, shots: list[Shot], fps: float) -> pa.Table:
+    return pa.Table.from_pylist(
+        [
+            {
+                "video_id": video_id,
+                "shot_id": s.shot_id,
+                "start_frame": s.start_frame,
+                "end_frame": s.end_frame,
+                "start_s": s.start_frame / fps,
+                "end_s": (s.end_frame + 1) / fps,
+            }
+            for s in shots
+        ],
+        schema=SHOTS,
+    )
+
+
+def tracks_table(video_id: str, seq: SmplSequence, roles: dict[int, str]) -> pa.Table:
+    rows = []
+    for track in np.unique(seq.track_id):
+        frames = seq.frame[seq.track_id == track]
+        rows.append(
+            {
+                "video_id": video_id,
+                "track_id": int(track),
+                "shot_id": int(seq.shot_id[seq.track_id == track][0]),
+                "role": roles.get(int(track), "other"),
+                "first_frame": int(frames.min()),
+                "last_frame": int(frames.max()),
+                "n_frames": len(frames),
+            }
+        )
+    return pa.Table.from_pylist(rows, schema=TRACKS)
+
+
+def smpl_table(video_id: str, seq: SmplSequence, fps: float) -> pa.Table:
+    n = len(seq)
+    n_joints = seq.joints3d_m.shape[1] if n else 49
+    columns = {
+        "video_id": pa.array([video_id] * n, pa.string()),
+        "track_id": pa.array(seq.track_id.astype(np.int32)),
+        "frame": pa.array(seq.frame.astype(np.int64)),
+        "t_s": pa.array(seq.frame / fps, pa.float64()),
+        "bbox_px": _fixed(seq.bbox_px, 4),
+        "det_score": pa.array(seq.det_score.astype(np.float32)),
+        "global_orient": _fixed(seq.global_orient, 3),
+        "body_pose": _fixed(seq.body_pose, 69),
+        "betas": _fixed(seq.betas, 10),
+        "cam": _fixed(seq.cam, 3),
+        "transl_m": _fixed(seq.transl_m, 3),
+        "joints3d_m": _fixed(seq.joints3d_m, n_joints * 3),
+        "joints2d_px": _fixed(seq.joints2d_px, n_joints * 2),
+        "confidence": pa.array(seq.confidence.astype(np.float32)),
+        "smoothed": pa.array([seq.smoothed] * n, pa.bool_()),
+    }
+    return pa.table(columns).cast(SMPL)

@@ -1,0 +1,156 @@
+"""Tracking people through a shot with ByteTrack (Roboflow ``trackers`` package).
+
+Library choice: ``trackers`` (Roboflow, Apache-2.0, maintained; ByteTrack, OC-SORT, SORT,
+BoT-SORT) on top of ``supervision`` -- ``supervision`` >= 0.27 moved its ByteTrack there.
+``boxmot`` was rejected: it pins pandas < 3, pyarrow < 24 and opencv-python and needs
+torchvision; ``bytetracker`` is an sdist last released years ago. ``trackers`` declares
+opencv-python, which would overwrite our opencv-python-headless, so it is installed with
+``--no-deps`` (its other needs -- supervision, scipy, rich, requests, pydeprecate -- are regular
+dependencies here); the ByteTrack code path does not use OpenCV's GUI parts.
+
+ByteTrack rather than OC-SORT: detections here are sparse (every k-th frame) and confident;
+ByteTrack's second association of low-score boxes keeps a person through a frame where the
+detector was unsure, and interview people move little, so OC-SORT's observation-centric motion
+model buys nothing. Cuts reset the tracker and new IDs are allocated, so IDs never cross a cut.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+
+from tasks.shots import Shot
+
+
+@dataclass
+class TrackedBoxes:
+    """One row per (frame, person); ``det_score`` is NaN where the box was interpolated."""
+
+    frame: np.ndarray  # (M,) int64
+    track_id: np.ndarray  # (M,) int32, unique in the video
+    shot_id: np.ndarray  # (M,) int32
+    bbox_px: np.ndarray  # (M, 4) float32 xyxy
+    det_score: np.ndarray  # (M,) float32
+
+    def __len__(self) -> int:
+        return int(self.frame.shape[0])
+
+    @classmethod
+    def empty(cls) -> TrackedBoxes:
+        return cls(
+            np.zeros(0, np.int64),
+            np.zeros(0, np.int32),
+            np.zeros(0, np.int32),
+            np.zeros((0, 4), np.float32),
+            np.zeros(0, np.float32),
+        )
+
+    def at_frames(self, frames: np.ndarray) -> dict[int, np.ndarray]:
+        """Row indices per frame, for the frames given."""
+        wanted = set(int(f) for f in frames)
+        rows: dict[int, list[int]] = defaultdict(list)
+        for row, frame in enumerate(self.frame):
+            if int(frame) in wanted:
+                rows[int(frame)].append(row)
+        return {f: np.asarray(r) for f, r in rows.items()}
+
+
+def _make_tracker(fps: float, every_k: int, lost_s: float):
+    from trackers import ByteTrackTracker
+
+    return ByteTrackTracker(
+        lost_track_buffer=max(int(round(lost_s * 30)), 1),  # the library counts 30-fps frames
+        frame_rate=max(fps / max(every_k, 1), 1e-3),
+        # The default detector scores a face-only person (body out of frame, common in close-up
+        # interviews) at half the face score, i.e. >= 0.25: such a person must start a track.
+        track_activation_threshold=0.25,
+        minimum_consecutive_frames=1,  # sparse detections: a person is real at first sight
+        minimum_iou_threshold=0.1,
+        high_conf_det_threshold=0.25,
+    )
+
+
+def track_detections(
+    detections: Iterable[tuple[int, np.ndarray, np.ndarray]],
+    shots: list[Shot],
+    fps: float,
+    every_k: int = 1,
+    lost_s: float = 1.0,
+    max_gap_s: float = 1.0,
+) -> TrackedBoxes:
+    """Link per-frame detections into tracks, shot by shot, and fill the frames in between.
+
+    ``detections`` yields ``(frame, boxes (N, 4), scores (N,))`` in frame order.
+    """
+    import supervision as sv
+
+    shot_of = np.full(shots[-1].end_frame + 1 if shots else 0, -1, np.int32)
+    for shot in shots:
+        shot_of[shot.start_frame : shot.end_frame + 1] = shot.shot_id
+    tracker = _make_tracker(fps, every_k, lost_s)
+    current_shot = -1
+    local_to_global: dict[int, int] = {}
+    next_id = 0
+    observed: dict[int, list[tuple[int, np.ndarray, float]]] = defaultdict(list)
+    track_shot: dict[int, int] = {}
+    for frame, boxes, scores in detections:
+        shot_id = int(shot_of[frame])
+        if shot_id != current_shot:  # a cut: forget everyone
+            tracker.reset()
+            local_to_global = {}
+            current_shot = shot_id
+        result = tracker.update(
+            sv.Detections(xyxy=boxes.astype(np.float32), confidence=scores.astype(np.float32)),
+            timestamp=frame / fps,
+        )
+        for box, score, local in zip(
+            result.xyxy, result.confidence, result.tracker_id, strict=True
+        ):
+            if local < 0:
+                continue
+            if local not in local_to_global:
+                local_to_global[int(local)] = next_id
+                track_shot[next_id] = shot_id
+                next_id += 1
+            observed[local_to_global[int(local)]].append((frame, box, float(score)))
+    return _interpolate(observed, track_shot, max_gap=max(int(round(max_gap_s * fps)), every_k))
+
+
+def _interpolate(
+    observed: dict[int, list[tuple[int, np.ndarray, float]]],
+    track_shot: dict[int, int],
+    max_gap: int,
+) -> TrackedBoxes:
+    """Linear box interpolation between a track's detections (gaps up to ``max_gap`` frames)."""
+    frames, ids, shots, boxes, scores = [], [], [], [], []
+    for track_id, obs in sorted(observed.items()):
+        obs.sort(key=lambda o: o[0])
+        for (f0, b0, s0), (f1, b1, _s1) in zip(obs, obs[1:], strict=False):
+            frames.append(f0)
+            boxes.append(b0)
+            scores.append(s0)
+            if 1 < f1 - f0 <= max_gap:
+                t = (np.arange(f0 + 1, f1) - f0) / (f1 - f0)
+                frames.extend(range(f0 + 1, f1))
+                boxes.extend(b0[None] * (1 - t[:, None]) + b1[None] * t[:, None])
+                scores.extend([np.nan] * (f1 - f0 - 1))
+        last = obs[-1]
+        frames.append(last[0])
+        boxes.append(last[1])
+        scores.append(last[2])
+        n = len(frames) - len(ids)
+        ids.extend([track_id] * n)
+        shots.extend([track_shot[track_id]] * n)
+    if not frames:
+        return TrackedBoxes.empty()
+    order = np.lexsort((np.asarray(ids), np.asarray(frames)))
+    return TrackedBoxes(
+        frame=np.asarray(frames, np.int64)[order],
+        track_id=np.asarray(ids, np.int32)[order],
+        shot_id=np.asarray(shots, np.int32)[order],
+        bbox_px=np.asarray(boxes, np.float32).reshape(-1, 4)[order],
+        det_score=np.asarray(scores, np.float32)[order],
+    )
