@@ -25,8 +25,10 @@ class PipelineConfig:
     device: str = "cpu"
     detector: str = "mediapipe"
     detect_every_k: int = 3  # detection on every k-th frame, boxes interpolated in between
-    smoothing: str = "offline"  # offline (zero-lag Gaussian) | online (One-Euro) | none
-    smoothing_sigma_s: float = 0.08
+    # offline (zero-lag Gaussian, width adapted per joint) | gaussian (fixed width) | online
+    # (One-Euro) | none
+    smoothing: str = "offline"
+    smoothing_sigma_s: float = 0.2  # widest kernel offline may use; the fixed width of gaussian
     chunk_size: int = 32
     render: bool = True
     analytics: bool = True
@@ -56,3 +58,11 @@ def code_version() -> str:
             digest.update(file.relative_to(ROOT).as_posix().encode())
             digest.update(file.read_bytes())
     return f"{base}+{digest.hexdigest()[:8]}"
+
+
+def config_hash_with_roles(config_hash: str, roles: dict[int, str] | None) -> str:
+    """The commit's hash: the config's, extended by a per-video roles override when given."""
+    if not roles:
+        return config_hash
+    text = config_hash + json.dumps(sorted(roles.items()))
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
