@@ -96,27 +96,57 @@ def track_detections(
     next_id = 0
     observed: dict[int, list[tuple[int, np.ndarray, float]]] = defaultdict(list)
     track_shot: dict[int, int] = {}
+    # The library returns a new track's first detection with tracker_id -1 (the track only gets
+    # an ID when it is matched again), which dropped the first k frames of every person of every
+    # shot. The previous update's unassigned detections are kept and given to the track that is
+    # born from them (best IoU), so a track starts where its person was first seen.
+    pending: list[tuple[int, np.ndarray, float]] = []
     for frame, boxes, scores in detections:
         shot_id = int(shot_of[frame])
         if shot_id != current_shot:  # a cut: forget everyone
             tracker.reset()
             local_to_global = {}
+            pending = []
             current_shot = shot_id
         result = tracker.update(
             sv.Detections(xyxy=boxes.astype(np.float32), confidence=scores.astype(np.float32)),
             timestamp=frame / fps,
         )
+        unassigned = []
         for box, score, local in zip(
             result.xyxy, result.confidence, result.tracker_id, strict=True
         ):
             if local < 0:
+                unassigned.append((frame, box, float(score)))
                 continue
             if local not in local_to_global:
                 local_to_global[int(local)] = next_id
                 track_shot[next_id] = shot_id
+                first = _take_best_overlap(pending, box)
+                if first is not None:
+                    observed[next_id].append(first)
                 next_id += 1
             observed[local_to_global[int(local)]].append((frame, box, float(score)))
+        pending = unassigned
     return _interpolate(observed, track_shot, max_gap=max(int(round(max_gap_s * fps)), every_k))
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> float:
+    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return float(w * h / union) if union > 0 else 0.0
+
+
+def _take_best_overlap(
+    pending: list[tuple[int, np.ndarray, float]], box: np.ndarray, min_iou: float = 0.1
+) -> tuple[int, np.ndarray, float] | None:
+    """Remove and return the pending detection that overlaps ``box`` most (if any does)."""
+    if not pending:
+        return None
+    overlaps = [_iou(p[1], box) for p in pending]
+    best = int(np.argmax(overlaps))
+    return pending.pop(best) if overlaps[best] >= min_iou else None
 
 
 def _interpolate(
