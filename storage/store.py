@@ -39,8 +39,12 @@ PART_NAME = "part-0.parquet"
 
 
 def _conform(table: pa.Table, schema: pa.Schema | None) -> pa.Table:
-    """Cast to the declared schema (column order, types) and drop the partition column."""
+    """Cast to the declared schema (column order, types) and drop the partition column.
+
+    ``video_id`` may be absent: it is not stored in the file but taken from the hive path."""
     if schema is not None:
+        if "video_id" not in table.column_names and "video_id" in schema.names:
+            schema = pa.schema([f for f in schema if f.name != "video_id"], schema.metadata)
         missing = [f.name for f in schema if f.name not in table.column_names]
         if missing:
             raise ValueError(f"table lacks columns {missing}")
