@@ -207,7 +207,10 @@ class Transaction:
             for tmp, final, is_dir in self.staged:
                 if fs.exists(final):
                     fs.rm(final, recursive=is_dir)
-                fs.mv(tmp, final, recursive=is_dir)
+                if is_dir:
+                    self._move_dir(tmp, final)
+                else:
+                    fs.mv(tmp, final)
             self._drop_stale(old)
             manifest = {
                 "video_id": self.video_id,
@@ -229,6 +232,15 @@ class Transaction:
         except Exception as error:
             raise StorageError(f"{uri}: commit failed ({error})") from error
         return manifest
+
+    def _move_dir(self, tmp: str, final: str) -> None:
+        """Move a staged folder file by file: object stores have no folders, and s3fs's
+        recursive ``mv`` of a prefix also tries to copy the prefix itself (NoSuchKey)."""
+        fs = self.store.fs
+        for src in fs.find(tmp):
+            fs.mv(src, posixpath.join(final, posixpath.relpath(src, tmp)))
+        if fs.exists(tmp):  # the empty local folder (object stores have none left)
+            fs.rm(tmp, recursive=True)
 
     def _drop_stale(self, old: dict[str, Any] | None) -> None:
         """Remove the previous run's outputs that this run no longer produces."""

@@ -1,0 +1,128 @@
+"""The S3 path against a real S3 server (moto_server on 127.0.0.1, see tests/s3_server.py).
+
+Store writes read back with pandas and pyarrow, the ``process_video`` flow with
+``out=s3://bucket/prefix``, and an endpoint that becomes unreachable just before the write: a
+:class:`StorageError` naming the URL, the committed outputs untouched, and a later run that
+finishes from the cached stages.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pyarrow.dataset as pads
+import pytest
+
+import flows.video
+from flows.video import process_video
+from pmrr_interviews import samples
+from storage import SCHEMAS, StorageError, Store
+from tests.s3_server import S3Server, s3, s3_proxy  # noqa: F401
+from tests.test_storage import commit, shots_table
+
+CONFIG = {"analytics": False, "export_npz": True}
+
+
+def _keys(server: S3Server, prefix: str) -> list[str]:
+    listing = server.client().list_objects_v2(Bucket=server.bucket, Prefix=prefix)
+    return sorted(obj["Key"] for obj in listing.get("Contents", []))
+
+
+def test_store_roundtrip_on_s3(s3: S3Server) -> None:  # noqa: F811
+    store = Store(s3.url("store"))
+    store.check_writable()
+    commit(store, "aaa", 3)
+    txn = store.begin("bbb")
+    txn.write_table("shots", shots_table("bbb", 4), SCHEMAS["shots"])
+    # staged but uncommitted: an object exists, but no reader sees its rows
+    assert any("/." in key for key in _keys(s3, "store/shots/video_id=bbb"))
+    assert store.committed_videos() == ["aaa"]
+    assert store.read_table("shots").num_rows == 3
+    assert len(pd.read_parquet(s3.url("store", "shots"))) == 3
+    txn.commit()
+    assert store.committed_videos() == ["aaa", "bbb"]
+    commit(store, "aaa", 2, offset=50)  # rewrite replaces
+    frame = pd.read_parquet(s3.url("store", "shots"))
+    assert sorted(frame.groupby("video_id", observed=True).size().tolist()) == [2, 4]
+    dataset = pads.dataset(
+        s3.url("store", "shots").removeprefix("s3://"),
+        filesystem=store.fs,
+        format="parquet",
+        partitioning="hive",
+    )
+    assert dataset.to_table().num_rows == 6
+    keys = _keys(s3, "store/")
+    assert not [k for k in keys if k.endswith(".tmp") or "/_probe-" in k]
+    assert "store/_manifests/aaa.json" in keys
+
+
+@pytest.fixture(scope="module")
+def s3_run(s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> dict:  # noqa: F811
+    """The flow on the 1 s real clip (with audio), output on S3; run once for the module."""
+    clip = samples.carphone_clip(samples.cache_dir(), seconds=1.0)
+    cache = tmp_path_factory.mktemp("s3-cache")
+    out = s3.url("pmrr")
+    row = process_video(str(clip), out, config=CONFIG, cache_dir=str(cache))
+    return {"row": row, "out": out, "cache": cache, "clip": clip}
+
+
+def test_flow_writes_to_s3(s3: S3Server, s3_run: dict) -> None:  # noqa: F811
+    row, store = s3_run["row"], Store(s3_run["out"])
+    assert row["status"] == "ok" and row["shots"] == 1 and row["people"] == 1
+    video_id = row["video_id"]
+    assert store.committed_videos() == [video_id]
+    smpl = pd.read_parquet(s3.url("pmrr", "smpl"))
+    assert len(smpl) == row["person_frames"] == 25
+    assert not smpl.duplicated(["track_id", "frame"]).any()
+    assert sorted(smpl.frame) == list(range(25))
+    assert row["render"] == s3.url("pmrr", "renders", f"{video_id}.mp4")
+    keys = _keys(s3, "pmrr/")
+    assert f"pmrr/renders/{video_id}.mp4" in keys
+    assert f"pmrr/exports/{video_id}/track_0.npz" in keys
+    videos = store.read_table("videos").to_pandas()
+    assert videos.video_id.tolist() == [video_id] and videos.has_audio.tolist() == [True]
+
+
+def test_unreachable_bucket_is_named_and_loses_nothing(
+    s3: S3Server,  # noqa: F811
+    s3_run: dict,
+    s3_proxy,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The endpoint goes away after the stages ran, just before the write: the flow fails with
+    a StorageError naming the output URL; the previous commit is intact (same manifest, same
+    rows); once the endpoint is back a forced re-run replaces the rows instead of adding some."""
+    out = s3_run["out"]
+    video_id = s3_run["row"]["video_id"]
+    before = Store(out).manifest(video_id)
+    real_publish = flows.video.publish
+
+    def publish_after_outage(*args, **kwargs):
+        s3_proxy.cut()
+        return real_publish(*args, **kwargs)
+
+    monkeypatch.setattr(flows.video, "publish", publish_after_outage)
+    with pytest.raises(StorageError) as error:
+        process_video(
+            str(s3_run["clip"]), out, config=CONFIG, cache_dir=str(s3_run["cache"]), force=True
+        )
+    assert out in str(error.value)
+    monkeypatch.setattr(flows.video, "publish", real_publish)
+    s3_proxy.restore()
+    store = Store(out)
+    assert store.manifest(video_id)["txn"] == before["txn"]
+    assert len(store.read_table("smpl")) == 25
+    row = process_video(
+        str(s3_run["clip"]), out, config=CONFIG, cache_dir=str(s3_run["cache"]), force=True
+    )
+    assert row["status"] == "ok"
+    assert store.manifest(video_id)["txn"] != before["txn"]
+    smpl = pd.read_parquet(s3.url("pmrr", "smpl"))
+    assert len(smpl) == 25 and not smpl.duplicated(["track_id", "frame"]).any()
+
+
+def test_unreachable_endpoint_fails_early(s3_proxy, tmp_path: Path) -> None:  # noqa: F811
+    s3_proxy.cut()
+    with pytest.raises(StorageError, match="s3://nowhere-bucket/x: output location is not"):
+        Store("s3://nowhere-bucket/x").check_writable()
