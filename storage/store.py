@@ -238,7 +238,9 @@ class Transaction:
         recursive ``mv`` of a prefix also tries to copy the prefix itself (NoSuchKey)."""
         fs = self.store.fs
         for src in fs.find(tmp):
-            fs.mv(src, posixpath.join(final, posixpath.relpath(src, tmp)))
+            dst = posixpath.join(final, posixpath.relpath(src, tmp))
+            fs.makedirs(posixpath.dirname(dst), exist_ok=True)  # local folders; no-op on S3
+            fs.mv(src, dst)
         if fs.exists(tmp):  # the empty local folder (object stores have none left)
             fs.rm(tmp, recursive=True)
 

@@ -151,3 +151,22 @@ def test_discover_and_localize(tmp_path: Path) -> None:
     with pytest.raises(StorageError, match="no such file"):
         discover([str(tmp_path / "missing")])
     assert localize(f"file://{named}", tmp_path / "cache") == str(named)
+
+
+def test_folder_outputs_commit_and_replace(tmp_path: Path) -> None:
+    """Exports are folders: committed whole, replaced whole (a file the new run does not
+    write disappears)."""
+    store = Store(tmp_path / "out")
+    for files in (["track_0.npz", "track_1.npz"], ["track_0.npz"]):
+        local = tmp_path / "stage"
+        local.mkdir(exist_ok=True)
+        for old in local.iterdir():
+            old.unlink()
+        for name in files:
+            (local / name).write_bytes(name.encode())
+        txn = store.begin("aaa")
+        txn.put_dir(local, "exports/aaa", "exports")
+        txn.commit()
+        folder = tmp_path / "out" / "exports" / "aaa"
+        assert sorted(p.name for p in folder.iterdir()) == files
+    assert not [p for p in (tmp_path / "out" / "exports").iterdir() if p.name.startswith(".")]
