@@ -1,0 +1,256 @@
+"""Pipeline throughput and memory: frames/s per stage, end to end (x real time), peak RSS.
+
+    python benchmarks/pipeline.py [--seconds 60 600] [--size 640x360] [--no-render]
+
+Inputs are real footage (the two-person interview sample, looped with ``ffmpeg -stream_loop`` to
+the wanted length and scaled: :func:`pmrr_interviews.samples.looped_clip`). Each input runs in
+its own subprocess, so its peak resident memory (``ru_maxrss``, the kernel's high-water mark) is
+its own and not the maximum of everything measured before it -- that is what shows whether memory
+stays flat in video length. The child runs the same stage functions, in the same order and with
+the same components, as :func:`flows.video.process_video` (without Prefect's bookkeeping, which
+adds a few milliseconds per task): probe, shots, detect+track, estimate, smooth, analytics,
+render and the parquet/npz write. The ffmpeg encoder of the render is a separate process and
+is not counted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _rss_mb() -> float:
+    """Current resident set of this process, MiB (from /proc, no psutil needed)."""
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class PeakSampler:
+    """Samples RSS every 20 ms, so each stage gets its own peak (ru_maxrss only has one)."""
+
+    def __init__(self) -> None:
+        self.peak = 0.0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, _rss_mb())
+            time.sleep(0.02)
+
+    def __enter__(self) -> PeakSampler:
+        self.peak = _rss_mb()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, _rss_mb())
+
+
+def run_one(video: str, render: bool, out_dir: str) -> dict:
+    """Run every stage on ``video`` in this process; returns timings, frame counts, memory."""
+    import dataclasses
+
+    from flows import components
+    from flows.config import PipelineConfig, code_version
+    from storage import Store
+    from tasks import detection, shots, smoothing, tracking
+    from tasks.decode import frame_count
+    from tasks.inference import estimate_sequence
+    from tasks.probe import content_hash, probe_video
+    from tasks.publish import core_tables, publish
+    from tasks.render import render_video
+
+    cfg = PipelineConfig(render=render)
+    stages: list[dict] = []
+
+    def stage(name: str, frames: int, fn, *args, **kwargs):
+        with PeakSampler() as sampler:
+            start = time.perf_counter()
+            result = fn(*args, **kwargs)
+            seconds = time.perf_counter() - start
+        stages.append({"stage": name, "seconds": seconds, "frames": frames, "rss_mb": sampler.peak})
+        return result
+
+    # Heavy components load once per worker in the flow too; keep it out of the stage numbers.
+    load_start = time.perf_counter()
+    detector = components.detector(cfg.detector)
+    estimator = components.estimator(cfg.estimator, cfg.checkpoint, cfg.data_dir, cfg.device)
+    body_model = components.body_model(cfg.data_dir) if render else None
+    load_s = time.perf_counter() - load_start
+    rss_after_load = _rss_mb()
+
+    wall_start = time.perf_counter()
+    video_id = stage("hash", 0, content_hash, video)
+    info = stage("probe", 0, probe_video, video)
+    info = dataclasses.replace(info, n_frames=frame_count(video))
+    n = info.n_frames
+    shot_list = stage("shots", n, shots.detect_shots, video, info.fps)
+    det_frames = detection.detection_frames(shot_list, cfg.detect_every_k)
+    tracked = stage(
+        "detect+track",
+        n,
+        lambda: tracking.track_detections(
+            detection.detect_people(video, det_frames, detector),
+            shot_list,
+            info.fps,
+            cfg.detect_every_k,
+        ),
+    )
+    seq = stage("estimate", n, estimate_sequence, video, tracked, estimator, cfg.chunk_size)
+    seq = stage("smooth", n, smoothing.smooth_sequence, seq, info.fps, cfg.smoothing)
+    core = core_tables(video_id, video, info, shot_list, seq, code_version(), cfg.hash())
+    features = None
+    try:
+        from analytics.pipeline import compute_video_features
+    except ImportError:
+        compute_video_features = None
+    if compute_video_features is not None:
+        features = stage(
+            "analytics", n, compute_video_features, core["smpl"].to_pandas(), info.fps, n
+        )
+    render_path = None
+    if render:
+        render_path = Path(out_dir) / f"{video_id}.mp4"
+        stage(
+            "render",
+            n,
+            render_video,
+            info,
+            seq,
+            render_path,
+            body_model,
+            components.overlay(),
+            cfg.chunk_size,
+        )
+    stage(
+        "write",
+        n,
+        publish,
+        Store(Path(out_dir) / "out"),
+        video_id,
+        core,
+        seq,
+        info.fps,
+        analytics=features,
+        render_path=str(render_path) if render_path else None,
+    )
+    wall = time.perf_counter() - wall_start
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "video": video,
+        "duration_s": info.duration_s,
+        "frames": n,
+        "size": f"{info.width_px}x{info.height_px}",
+        "person_frames": len(seq),
+        "tracks": int(len(set(seq.track_id.tolist()))),
+        "shots": len(shot_list),
+        "stages": stages,
+        "wall_s": wall,
+        "load_s": load_s,
+        "rss_after_load_mb": rss_after_load,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def _child(seconds: float, size: tuple[int, int], render: bool) -> dict:
+    """Run one input in a fresh interpreter (own peak RSS); returns its JSON result."""
+    with tempfile.TemporaryDirectory(prefix="pmrr-bench-") as tmp:
+        result_file = Path(tmp) / "result.json"
+        cmd = [
+            sys.executable,
+            __file__,
+            "--child",
+            str(seconds),
+            "--size",
+            f"{size[0]}x{size[1]}",
+            "--result",
+            str(result_file),
+            "--work",
+            tmp,
+        ]
+        if not render:
+            cmd.append("--no-render")
+        env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        subprocess.run(cmd, check=True, env=env)
+        return json.loads(result_file.read_text())
+
+
+def print_table(results: list[dict]) -> None:
+    names = [s["stage"] for s in results[0]["stages"]]
+    labels = [f"{r['duration_s']:.0f} s input" for r in results]
+    head = f"{'stage':<14}" + "".join(f"{label:>28}" for label in labels)
+    print(head)
+    print(f"{'':<14}" + "".join(f"{'s':>9}{'frames/s':>10}{'RSS MiB':>9}" for _ in results))
+    for name in names:
+        line = f"{name:<14}"
+        for r in results:
+            s = next(x for x in r["stages"] if x["stage"] == name)
+            fps = s["frames"] / s["seconds"] if s["frames"] and s["seconds"] > 0 else float("nan")
+            line += f"{s['seconds']:>9.1f}{fps:>10.1f}{s['rss_mb']:>9.0f}"
+        print(line)
+    print("-" * len(head))
+    rows = [
+        ("frames", lambda r: f"{r['frames']}"),
+        ("person-frames", lambda r: f"{r['person_frames']}"),
+        ("tracks/shots", lambda r: f"{r['tracks']}/{r['shots']}"),
+        ("end-to-end s", lambda r: f"{r['wall_s']:.1f}"),
+        ("frames/s", lambda r: f"{r['frames'] / r['wall_s']:.1f}"),
+        ("x real time", lambda r: f"{r['duration_s'] / r['wall_s']:.3f}"),
+        ("model load s", lambda r: f"{r['load_s']:.1f}"),
+        ("peak RSS MiB", lambda r: f"{r['peak_rss_mb']:.0f}"),
+    ]
+    for label, fmt in rows:
+        print(f"{label:<14}" + "".join(f"{fmt(r):>28}" for r in results))
+    if len(results) > 1:
+        lo, hi = results[0]["peak_rss_mb"], results[-1]["peak_rss_mb"]
+        print(f"peak RSS growth {results[0]['duration_s']:.0f} s -> "
+              f"{results[-1]['duration_s']:.0f} s: {100 * (hi - lo) / lo:+.1f} %")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, nargs="+", default=[60, 600])
+    parser.add_argument("--size", default="640x360")
+    parser.add_argument("--no-render", action="store_true")
+    parser.add_argument("--json", help="also write all results to this file")
+    parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    size = tuple(int(v) for v in args.size.split("x"))
+    from pmrr_interviews.samples import cache_dir, looped_clip
+
+    if args.child is not None:
+        video = looped_clip(cache_dir(), args.child, size)
+        result = run_one(str(video), not args.no_render, args.work)
+        Path(args.result).write_text(json.dumps(result))
+        return
+    results = []
+    for seconds in args.seconds:
+        looped_clip(cache_dir(), seconds, size)  # build outside the measured child
+        results.append(_child(seconds, size, not args.no_render))
+        print(f"done: {seconds:g} s input in {results[-1]['wall_s']:.1f} s", flush=True)
+    print_table(results)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
