@@ -35,7 +35,7 @@ from pmrr_model.detection.landmarks import MP, PoseLandmarker, _import_mediapipe
 @dataclass
 class MediaPipeDetectorConfig:
     face_min_confidence: float = 0.5
-    pose_min_visibility: float = 0.5  # mean visibility of shoulders+hips for a pose to count
+    pose_min_visibility: float = 0.5  # mean visibility of both shoulders for a pose to count
     max_people: int = 6
     min_relative_height: float = 0.35
     duplicate_overlap: float = 0.6  # intersection / smaller area above which boxes are one person
@@ -44,7 +44,10 @@ class MediaPipeDetectorConfig:
     region_below_faces: float = 8.0
 
 
-TORSO = [MP["left_shoulder"], MP["right_shoulder"], MP["left_hip"], MP["right_hip"]]
+# A pose counts when both shoulders are seen. Hips are not required: interviews often frame
+# people from the chest up, where MediaPipe gives the hips visibility ~0, and requiring them
+# (mean over shoulders+hips >= 0.5) rejected every head-and-shoulders person by a hair (0.498).
+SHOULDERS = [MP["left_shoulder"], MP["right_shoulder"]]
 
 
 class MediaPipePersonDetector(PersonDetector):
@@ -135,7 +138,11 @@ class MediaPipePersonDetector(PersonDetector):
         return clipped, face_score * 0.5
 
     def _torso_visible(self, landmarks) -> bool:
-        return float(landmarks.visibility[TORSO].mean()) >= self.config.pose_min_visibility
+        return self._pose_score(landmarks) >= self.config.pose_min_visibility
+
+    @staticmethod
+    def _pose_score(landmarks) -> float:
+        return float(landmarks.visibility[SHOULDERS].mean())
 
     def _masked_pose_passes(self, frame: np.ndarray, boxes: list[np.ndarray], add) -> None:
         masked = frame.copy()
@@ -151,7 +158,7 @@ class MediaPipePersonDetector(PersonDetector):
             body = landmarks.box_xyxy()
             if body is None:
                 return
-            score = float(landmarks.visibility[TORSO].mean())
+            score = self._pose_score(landmarks)
             if not add(body, score):
                 return  # Pose keeps returning a person already found: nobody new is left
             self._paint(masked, boxes[-1], fill)

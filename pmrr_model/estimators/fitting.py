@@ -6,7 +6,10 @@ Energy per person, all terms normalised so the weights read as "how much one uni
   fix the translation; no crop camera is involved).
 - bones: squared difference of unit bone directions to MediaPipe's world-landmark directions
   (these carry depth: which way a forearm points towards the camera, which 2D alone cannot tell).
-- pose prior: L2 on the body pose, stronger on joints no landmark observes (spine, neck, head,
+- pose prior: L2 on the body pose's difference to the start pose (arms lowered, not SMPL's
+  T-pose: an arm whose elbow and wrist are out of the frame, as in every chest-up interview
+  shot, is only held by this prior and was raised to the horizontal by an L2 towards zero),
+  stronger on joints no landmark observes (spine, neck, head,
   collars, hands, feet); hinge limits so elbows and knees only bend the anatomical way, and
   L2 on the two non-hinge axes of those joints.
 - shape prior: L2 on betas.
@@ -99,6 +102,7 @@ class LandmarkFitter:
         self.w = weights or FitWeights()
         self.lr = lr
         self.pose_weights = _pose_weights(self.w)
+        self.prior_pose = torch.tensor(self.start_body_pose, dtype=torch.float32)
         self.bone_from = torch.tensor(BONE_FROM_J, dtype=torch.float32)
         self.bone_to = torch.tensor(BONE_TO_J, dtype=torch.float32)
 
@@ -153,7 +157,9 @@ class LandmarkFitter:
         focal_px: float,
         image_size_hw: tuple[int, int],
         iterations: int,
+        lr: float | None = None,
     ) -> FitParams:
+        """``iterations`` Adam steps from ``start``; ``lr`` overrides the fitter's rate."""
         f32 = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
         params = [f32(a).requires_grad_(True) for a in start.as_tuple()]
         orient, pose, betas, transl = params
@@ -167,7 +173,7 @@ class LandmarkFitter:
         sigma2 = self.w.robust_sigma**2
         hinge_idx = [(j - 1) * 3 + axis for j, (axis, _) in HINGES.items()]
         hinge_sign = torch.tensor([sign for _, sign in HINGES.values()])
-        optimiser = torch.optim.Adam(params, lr=self.lr)
+        optimiser = torch.optim.Adam(params, lr=self.lr if lr is None else lr)
         for _ in range(iterations):
             optimiser.zero_grad(set_to_none=True)
             joints = self.joints_fn(betas, pose, orient)
@@ -179,7 +185,7 @@ class LandmarkFitter:
             bones = self.bone_to @ joints - self.bone_from @ joints
             bones = bones / bones.norm(dim=-1, keepdim=True).clamp_min(1e-6)
             loss_b = (wb * ((bones - dirs) ** 2).sum(-1)).sum(1) / wb.sum(1).clamp_min(1e-6)
-            loss_pose = (self.pose_weights * pose**2).sum(1)
+            loss_pose = (self.pose_weights * (pose - self.prior_pose) ** 2).sum(1)
             loss_hinge = torch.relu(-hinge_sign * pose[:, hinge_idx]).pow(2).sum(1)
             loss_betas = (betas**2).sum(1)
             loss = (

@@ -88,14 +88,16 @@ def render_views(
     background: int = 255,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The seed's demo figure minus the overlay: ``front`` = the meshes alone from the camera,
-    ``side`` = the same meshes turned 90 degrees about the vertical axis through their common
-    centre (so depth errors invisible in the overlay show up as a lean or a wrong distance)."""
+    ``side`` = each mesh turned 90 degrees about the vertical axis through its own centre (so
+    depth errors invisible in the overlay show up as a lean). Each person turns in place:
+    turning side-by-side people about their common centre put them behind one another and off
+    the frame (seen on the two-person sample)."""
     people = _as_people(vertices_m)
     blank = np.full_like(np.asarray(image_rgb), background)
     if len(people) == 0:
         return blank, blank.copy()
     front = render_overlay(blank, people, faces, focal_px, colors, alpha=1.0)
-    center = people.reshape(-1, 3).mean(0)
+    center = people.mean(axis=1, keepdims=True)
     # 90 degrees about the camera's y axis (vertical, pointing down): x -> -z, z -> x.
     rot = np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]], dtype=np.float32)
     side = (people - center) @ rot.T + center
