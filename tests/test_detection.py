@@ -1,0 +1,123 @@
+"""Person detection on real photos and frames: the default MediaPipe detector finds each person
+once with a box around them, finds nobody in a test pattern, and the mmdet backend (not installed
+here) fails with a message naming every missing piece."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pmrr_model.detection import DetectorError, create_detector
+from pmrr_model.detection.base import box_iou, box_overlap_min, clip_boxes
+from tests.images import (
+    astronaut,
+    astronaut_available,
+    carphone_frames,
+    interview_frames,
+    opencv_sample,
+)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return create_detector("mediapipe")
+
+
+def contains(box: np.ndarray, point: tuple[float, float]) -> bool:
+    return bool(box[0] <= point[0] <= box[2] and box[1] <= point[1] <= box[3])
+
+
+@pytest.mark.skipif(not astronaut_available(), reason="scikit-image not installed")
+def test_astronaut_is_one_person_with_a_body_box(detector):
+    boxes, scores = detector.detect(astronaut())
+    assert boxes.shape == (1, 4) and boxes.dtype == np.float32
+    assert scores.shape == (1,) and scores[0] > 0.5
+    box = boxes[0]
+    # Her face is around (190, 100) and her chest around (190, 300) in the 512 x 512 photo.
+    assert contains(box, (190, 100)) and contains(box, (190, 300))
+    assert 300 < box[3] - box[1] <= 512 and box[2] - box[0] < 400
+
+
+def test_messi_photo_finds_the_player_in_front(detector):
+    image = opencv_sample("messi5.jpg")
+    boxes, scores = detector.detect(image)
+    assert len(boxes) >= 1
+    # Messi (the large player, centre left) is found first; his head is near (240, 110).
+    assert contains(boxes[0], (240, 130)) and scores[0] > 0.5
+    assert boxes[0][3] - boxes[0][1] > 0.5 * image.shape[0]
+
+
+def test_basketball_two_players_get_separate_boxes(detector):
+    image = opencv_sample("basketball1.png")
+    boxes, scores = detector.detect(image)
+    assert len(boxes) == 2
+    assert box_iou(boxes[:1], boxes[1:])[0, 0] < 0.05
+    centres = np.sort((boxes[:, 0] + boxes[:, 2]) / 2)
+    assert centres[0] < image.shape[1] / 2 < centres[1]
+    assert (np.diff(scores) <= 0).all(), "best score first"
+
+
+def test_chest_up_person_gets_a_tight_box(detector):
+    """carphone frames show a man from the chest up: MediaPipe sees both shoulders but no hips.
+    The box must come from his pose, not be the whole 176 x 144 frame (the face-derived
+    fallback the detector used when it required visible hips)."""
+    for frame in carphone_frames([0, 25, 40]):
+        boxes, scores = detector.detect(frame)
+        assert len(boxes) == 1
+        area = np.prod(boxes[0, 2:] - boxes[0, :2])
+        assert area < 0.6 * frame.shape[0] * frame.shape[1]
+        assert contains(boxes[0], (85, 70)) and scores[0] > 0.7
+
+
+def test_two_people_side_by_side_are_two_boxes(detector):
+    for frame in interview_frames([0, 30]):
+        boxes, _ = detector.detect(frame)
+        assert len(boxes) == 2
+        left, right = boxes[np.argsort(boxes[:, 0])]
+        # Left person in x < 176, right one in x > 240 (64 grey pixels between them).
+        assert (left[0] + left[2]) / 2 < 176 < 240 < (right[0] + right[2]) / 2
+        assert box_overlap_min(left, right)[0, 0] < 0.3
+
+
+def test_no_person_in_a_test_pattern(detector, tmp_path):
+    from pmrr_interviews.samples import nobody_clip
+    from tests.images import video_frames
+
+    try:
+        clip = nobody_clip(tmp_path)
+    except FileNotFoundError as error:
+        pytest.skip(str(error))
+    frame = video_frames(clip, [10])[0]
+    boxes, scores = detector.detect(frame)
+    assert boxes.shape == (0, 4) and scores.shape == (0,)
+    boxes, _ = detector.detect(np.zeros((240, 320, 3), np.uint8))
+    assert len(boxes) == 0
+
+
+def test_mmdet_missing_names_the_package_and_files(tmp_path):
+    with pytest.raises(DetectorError) as error:
+        create_detector("mmdet")
+    message = str(error.value)
+    assert "mmdet package is not installed" in message and "pip install" in message
+    assert "no mmdet config file given" in message and "no mmdet checkpoint" in message
+
+    config = tmp_path / "faster_rcnn.py"
+    config.write_text("model = dict()")
+    with pytest.raises(DetectorError) as error:
+        create_detector("mmdet", config=str(config), checkpoint=str(tmp_path / "nope.pth"))
+    message = str(error.value)
+    assert f"mmdet checkpoint file not found: {tmp_path / 'nope.pth'}" in message
+    assert "config file not found" not in message
+
+
+def test_unknown_detector_lists_the_choices():
+    with pytest.raises(DetectorError, match=r"unknown detector 'yolo'.*mediapipe.*mmdet"):
+        create_detector("yolo")
+
+
+def test_box_helpers():
+    a = np.array([[0, 0, 10, 10]])
+    b = np.array([[5, 0, 15, 10], [2, 2, 4, 4]])
+    np.testing.assert_allclose(box_iou(a, b), [[50 / 150, 4 / 100]])
+    np.testing.assert_allclose(box_overlap_min(a, b), [[0.5, 1.0]])
+    np.testing.assert_allclose(clip_boxes(np.array([-5, 3, 50, 70]), 60, 40), [[0, 3, 40, 60]])
