@@ -124,13 +124,22 @@ def smooth(
 
 
 @_stage("analytics")
-def analytics(smpl_df, info: VideoInfo, video_id: str, config_hash: str) -> dict | None:
-    """Body-language tables (``analytics`` package); None when it is not installed."""
-    try:
-        from analytics.pipeline import compute_video_features
-    except ImportError:
-        return None
-    return compute_video_features(smpl_df, info.fps, info.n_frames)
+def analytics(
+    smpl_df, info: VideoInfo, roles: dict[int, str] | None, video_id: str, config_hash: str
+) -> dict:
+    """Body-language tables (:mod:`analytics`); ``roles`` overrides the role heuristic."""
+    from analytics.pipeline import compute_video_features
+
+    return compute_video_features(smpl_df, info.fps, info.n_frames, roles=roles)
+
+
+@_stage("plots", cached=False)
+def plots(features: dict, video_id: str) -> list[str]:
+    """Time-series and event-raster PNGs in a temporary folder (committed by :func:`publish`)."""
+    from analytics.plots import plot_video_features
+
+    folder = Path(tempfile.mkdtemp(prefix="pmrr-plots-"))
+    return [str(p) for p in plot_video_features(features, folder)]
 
 
 @_stage("render", cached=False)

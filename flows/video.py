@@ -13,15 +13,21 @@ import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_markdown_artifact
+from prefect.artifacts import (
+    create_image_artifact,
+    create_markdown_artifact,
+    create_table_artifact,
+)
 
 from flows import stages
-from flows.config import PipelineConfig, code_version
+from flows.config import PipelineConfig, code_version, config_hash_with_roles
 from flows.progress import report
 from storage import Store, localize
 from tasks.errors import VideoError
 from tasks.probe import content_hash
 from tasks.publish import core_tables, publish
+
+UNCACHED = ("render", "plots")  # stages that write temporary files instead of returning data
 
 
 class NoPeopleError(VideoError):
@@ -55,6 +61,34 @@ def _artifact(video_id: str, source: str, summary: dict, timings: dict[str, floa
     )
 
 
+SUMMARY_COLUMNS = (
+    "track_id", "role", "coverage_ratio", "trunk_lean_forward_mean_deg",
+    "expansiveness_mean_ratio", "motion_energy_mean_m_per_s", "gesture_stroke_per_min",
+    "nod_per_min", "shake_per_min", "sync_motion_peak_r_ratio", "sync_motion_peak_lag_s",
+)  # fmt: skip
+
+
+def _analytics_artifacts(store: Store, video_id: str, summary, plot_paths: list[str]) -> None:
+    """Per-person summary table and the committed plot PNGs, shown on the flow run's page."""
+    columns = [c for c in SUMMARY_COLUMNS if c in summary.columns]
+    rows = summary[columns].astype(object).where(summary[columns].notna(), None)
+    create_table_artifact(
+        table=[
+            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}
+            for row in rows.to_dict("records")
+        ],
+        key=f"people-{video_id}",
+        description=f"body-language summary per person of {video_id}",
+    )
+    for png in plot_paths:
+        name = Path(png).name
+        create_image_artifact(
+            image_url=store.uri("plots", video_id, name),
+            key=f"plot-{video_id}-{Path(name).stem.rsplit('_', 1)[-1]}",
+            description=f"{name} of {video_id}",
+        )
+
+
 @flow(name="process-video", log_prints=True)
 def process_video(
     source: str,
@@ -62,14 +96,22 @@ def process_video(
     config: dict | None = None,
     cache_dir: str | None = None,
     force: bool = False,
+    roles: dict[int, str] | None = None,
 ) -> dict:
     """Run the pipeline on ``source`` (path or fsspec URL) into the output root ``out``.
 
-    ``config``: fields of :class:`flows.config.PipelineConfig`. Returns a status row.
+    ``config``: fields of :class:`flows.config.PipelineConfig`. ``roles``: track_id -> role
+    (interviewer / interviewee / other) overriding the role heuristic for this video (read the
+    track ids from a first run's ``tracks`` table). Returns a status row.
     """
     logger = get_run_logger()
     cfg = PipelineConfig(**(config or {}))
-    cfg_hash, version = cfg.hash(), code_version()
+    roles = {int(k): str(v) for k, v in roles.items()} if roles else None
+    version = code_version()
+    # Stages up to smoothing depend on the config only; a roles override changes what gets
+    # committed (analytics, tracks.role), so it is part of the commit's hash.
+    stage_hash = cfg.hash()
+    cfg_hash = config_hash_with_roles(stage_hash, roles)
     cache = Path(cache_dir) if cache_dir else default_cache_dir(out)
     store = Store(out)
     timings: dict[str, float] = {}
@@ -78,7 +120,7 @@ def process_video(
         report(source, name)
         start = time.perf_counter()
         result = fn.with_options(
-            **({"result_storage": cache / "results"} if name != "render" else {})
+            **({"result_storage": cache / "results"} if name not in UNCACHED else {})
         )(*args, **kwargs)
         timings[name] = time.perf_counter() - start
         logger.info("%s: %s done in %.2f s", Path(source).name, name, timings[name])
@@ -104,7 +146,7 @@ def process_video(
             **manifest.get("summary", {}),
         }
 
-    ids = {"video_id": video_id, "config_hash": cfg_hash}
+    ids = {"video_id": video_id, "config_hash": stage_hash}
     info = timed("probe", stages.probe, path, **ids)
     info = dataclasses.replace(info, path=path)
     shot_list = timed("shots", stages.detect_shots, path, info, **ids)
@@ -114,16 +156,20 @@ def process_video(
     seq = timed("estimate", stages.estimate, path, info, tracked, cfg.to_dict(), **ids)
     seq = timed("smooth", stages.smooth, seq, info, cfg.to_dict(), **ids)
     core = core_tables(video_id, source, info, shot_list, seq, version, cfg_hash)
-    features = None
+    features, plot_paths = None, []
     if cfg.analytics:
         smpl_df = core["smpl"].to_pandas()
-        features = timed("analytics", stages.analytics, smpl_df, info, **ids)
-        if features is None:
-            logger.warning("analytics package not importable; feature tables skipped")
-        else:
-            roles = features["features_summary"].attrs.get("tracks_roles")
-            if roles:
-                core = core_tables(video_id, source, info, shot_list, seq, version, cfg_hash, roles)
+        features = timed(
+            "analytics", stages.analytics, smpl_df, info, roles, video_id=video_id,
+            config_hash=cfg_hash,
+        )  # fmt: skip
+        track_roles = features["features_summary"].attrs.get("tracks_roles")
+        if track_roles:
+            core = core_tables(
+                video_id, source, info, shot_list, seq, version, cfg_hash, track_roles
+            )
+        plot_paths = timed("plots", stages.plots, features, video_id)
+        features = {**features, "plots": plot_paths}
     render_path = (
         timed("render", stages.render, info, seq, cfg.to_dict(), video_id) if cfg.render else None
     )
@@ -156,9 +202,12 @@ def process_video(
         },
     )
     timings["write"] = time.perf_counter() - start
-    if render_path:
-        Path(render_path).unlink(missing_ok=True)
+    for temporary in [render_path, *plot_paths]:
+        if temporary:
+            Path(temporary).unlink(missing_ok=True)
     _artifact(video_id, source, summary, timings)
+    if features is not None:
+        _analytics_artifacts(store, video_id, features["features_summary"], plot_paths)
     report(source, "done")
     return {
         "source": source,

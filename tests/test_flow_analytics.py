@@ -1,0 +1,75 @@
+"""Analytics inside the per-video flow: plot PNGs committed and attached as Prefect artifacts,
+and a per-video roles override that changes the committed roles (and only re-commits)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+from flows.video import process_video
+from pmrr_interviews import samples
+from storage import Store
+
+CONFIG = {"detect_every_k": 3, "render": False, "analytics": True}
+
+
+@pytest.fixture(scope="module")
+def interview_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    out = tmp_path_factory.mktemp("analytics-flow")
+    clip = samples.interview_clip(samples.cache_dir())
+    row = process_video(str(clip), str(out), config=CONFIG)
+    return {"out": out, "clip": clip, "row": row, "store": Store(out)}
+
+
+async def _artifacts(key: str) -> list:
+    async with get_client() as client:
+        return await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        )
+
+
+def test_plots_are_committed_and_attached(interview_run: dict) -> None:
+    video_id = interview_run["row"]["video_id"]
+    plots = sorted(Path(interview_run["out"], "plots", video_id).glob("*.png"))
+    assert [p.name for p in plots] == [f"{video_id}_events.png", f"{video_id}_timeseries.png"]
+    assert all(p.stat().st_size > 10_000 for p in plots)  # real figures, not empty canvases
+    for kind in ("events", "timeseries"):
+        (artifact,) = asyncio.run(_artifacts(f"plot-{video_id}-{kind}"))[:1]
+        assert artifact.type == "image"
+        assert str(artifact.data).endswith(f"plots/{video_id}/{video_id}_{kind}.png")
+    people = asyncio.run(_artifacts(f"people-{video_id}"))[0]
+    assert people.type == "table"
+    assert "interviewer" in str(people.data) and "interviewee" in str(people.data)
+
+
+def test_roles_override_recommits_with_the_given_roles(interview_run: dict) -> None:
+    store, video_id = interview_run["store"], interview_run["row"]["video_id"]
+    before = store.read_table("tracks", [video_id]).to_pandas()
+    shot0 = before[before["shot_id"] == 0].sort_values("track_id")
+    assert len(shot0) == 2
+    # Swap what the heuristic chose for the two people of shot 0.
+    swapped = {
+        int(t): ("interviewer" if r == "interviewee" else "interviewee")
+        for t, r in zip(shot0["track_id"], shot0["role"], strict=True)
+    }
+    row = process_video(
+        str(interview_run["clip"]), str(interview_run["out"]), config=CONFIG, roles=swapped
+    )
+    assert row["status"] == "ok"  # not "skipped": the override changes what is committed
+    after = store.read_table("tracks", [video_id]).to_pandas()
+    assert len(after) == len(before)
+    got = dict(zip(after["track_id"].astype(int), after["role"], strict=True))
+    assert all(got[t] == r for t, r in swapped.items())
+    summary = store.read_table("features_summary", [video_id]).to_pandas()
+    assert dict(zip(summary["track_id"].astype(int), summary["role"], strict=True))[
+        next(iter(swapped))
+    ] == swapped[next(iter(swapped))]
+    # The same override again is already committed: skipped.
+    again = process_video(
+        str(interview_run["clip"]), str(interview_run["out"]), config=CONFIG, roles=swapped
+    )
+    assert again["status"] == "skipped"
