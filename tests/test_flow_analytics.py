@@ -65,9 +65,12 @@ def test_roles_override_recommits_with_the_given_roles(interview_run: dict) -> N
     got = dict(zip(after["track_id"].astype(int), after["role"], strict=True))
     assert all(got[t] == r for t, r in swapped.items())
     summary = store.read_table("features_summary", [video_id]).to_pandas()
-    assert dict(zip(summary["track_id"].astype(int), summary["role"], strict=True))[
-        next(iter(swapped))
-    ] == swapped[next(iter(swapped))]
+    assert (
+        dict(zip(summary["track_id"].astype(int), summary["role"], strict=True))[
+            next(iter(swapped))
+        ]
+        == swapped[next(iter(swapped))]
+    )
     # The same override again is already committed: skipped.
     again = process_video(
         str(interview_run["clip"]), str(interview_run["out"]), config=CONFIG, roles=swapped
