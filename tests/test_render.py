@@ -118,3 +118,42 @@ def test_nobody_leaves_the_image_as_it_was():
     assert np.array_equal(out, image) and out is not image
     front, side = render_views(image, np.zeros((0, 10, 3)), np.zeros((0, 3), np.int64), FOCAL)
     assert (front == 255).all() and (side == 255).all()
+
+
+RSS_SCRIPT = """
+import numpy as np, torch
+from pmrr_model.assets import resolve_assets
+from pmrr_model.body_model import BodyModel
+from pmrr_model.render import render_overlay
+from pmrr_model.render.pyrender_backend import RECYCLE_EVERY
+
+def rss_mb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+
+model = BodyModel(resolve_assets()).eval()
+with torch.no_grad():
+    out = model(torch.zeros(2, 10), torch.zeros(2, 69), torch.tensor([[np.pi, 0, 0]] * 2))
+verts = out.vertices.numpy() + np.array([[[-0.4, 0, 3.0]], [[0.4, 0, 3.0]]])
+frame = np.zeros((360, 640, 3), np.uint8)
+marks = []
+for i in range(4 * RECYCLE_EVERY):
+    render_overlay(frame, verts + 0.001 * i, model.faces, 500.0)
+    if i in (RECYCLE_EVERY, 4 * RECYCLE_EVERY - 1):
+        marks.append(rss_mb())
+print(marks[0], marks[1])
+"""
+
+
+def test_rendering_memory_stays_flat_over_many_frames():
+    """pyrender on OSMesa kept ~7 MB per frame until its GL context was destroyed; the backend
+    recycles the context, so three more batches of frames must not grow memory by batches."""
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", RSS_SCRIPT], capture_output=True, text=True, check=True
+    )
+    early, late = map(float, result.stdout.split()[-2:])
+    assert late - early < 150, f"RSS grew {late - early:.0f} MB over 75 frames"
