@@ -23,8 +23,9 @@ def _cmd_process(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         render=args.render,
         progress=not args.quiet,
+        force=args.force,
     )
-    failed = [r for r in results if r.get("status") != "ok"]
+    failed = [r for r in results if r.get("status") == "failed"]
     return 1 if failed and len(failed) == len(results) else 0
 
 
@@ -118,6 +119,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="write renders/{video_id}.mp4",
     )
     process.add_argument("--quiet", action="store_true", help="no progress bar")
+    process.add_argument(
+        "--force", action="store_true", help="redo videos already committed (replaces their rows)"
+    )
     add_model_options(process)
     process.set_defaults(func=_cmd_process)
 

@@ -182,6 +182,8 @@ def test_pmrr_batches_people_and_frames(pmrr, photo):
 def test_refined_pmrr_aligns_the_network_start(pmrr_checkpoint, photo):
     image, boxes = photo
     refined = create_estimator("pmrr", checkpoint=str(pmrr_checkpoint), refine=True)
+    by_name = create_estimator("pmrr+fit", checkpoint=str(pmrr_checkpoint))  # the CLI's name
+    assert type(by_name) is type(refined) and type(refined).__name__ == "RefinedPMRREstimator"
     bodies = refined.estimate(image, boxes)
     assert bodies.estimator == "pmrr:test_weights+landmark-fit"
     check_consistent(bodies, 1, image.shape[:2], refined.fit.body_model.num_vertices)

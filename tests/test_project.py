@@ -48,3 +48,28 @@ def test_cli_offers_the_readme_commands():
         ["assets"],
     ):
         assert callable(parser.parse_args(argv).func)
+
+
+def test_cli_samples_then_process(tmp_path, capsys):
+    """The README's main command, on the one-person sample, through the real CLI entry point."""
+    from pmrr_interviews.cli import main
+
+    assert main(["samples", str(tmp_path / "samples")]) == 0
+    carphone = tmp_path / "samples" / "person_carphone.mp4"
+    assert carphone.stat().st_size > 10_000
+    out = tmp_path / "out"
+    assert main(["process", str(carphone), "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    (line,) = [x for x in printed.splitlines() if x.startswith("ok")]
+    video_id = line.split("video_id=")[1].split(",")[0]
+    render = out / "renders" / f"{video_id}.mp4"
+    assert str(render) in line and render.stat().st_size > 10_000
+    import pandas as pd
+
+    smpl = pd.read_parquet(out / "smpl")
+    assert len(smpl) == 100 and smpl["track_id"].nunique() == 1  # 4 s at 25 fps, one person
+    # Second run: skipped; --force: committed again, same rows.
+    assert main(["process", str(carphone), "--out", str(out), "--quiet"]) == 0
+    assert "skipped" in capsys.readouterr().out
+    assert main(["process", str(carphone), "--out", str(out), "--quiet", "--force"]) == 0
+    assert len(pd.read_parquet(out / "smpl")) == 100

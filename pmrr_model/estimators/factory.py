@@ -7,7 +7,7 @@ from pathlib import Path
 from pmrr_model.checkpoint import CheckpointError
 from pmrr_model.estimators.base import Estimator
 
-ESTIMATORS = ("landmark-fit", "pmrr")
+ESTIMATORS = ("landmark-fit", "pmrr", "pmrr+fit")  # pmrr+fit: PMRR refined by the landmark fit
 
 
 class EstimatorError(ValueError):
@@ -30,6 +30,8 @@ def create_estimator(
 
     if name not in ESTIMATORS:
         raise EstimatorError(f"unknown estimator {name!r}; choose one of {ESTIMATORS}")
+    if name == "pmrr+fit":
+        name, refine = "pmrr", True
     if name == "pmrr":
         if checkpoint is None:
             raise CheckpointError(
