@@ -12,6 +12,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
+from flows import components
 from flows.config import PipelineConfig
 from flows.video import process_video
 from storage import Store, discover
@@ -28,6 +29,8 @@ def process_archive(
     estimator: str = "landmark-fit",
     render: bool = True,
     detector: str = "mediapipe",
+    detector_config: str | None = None,
+    detector_checkpoint: str | None = None,
     detect_every_k: int = 3,
     smoothing: str = "offline",
     analytics: bool = True,
@@ -49,11 +52,16 @@ def process_archive(
         data_dir=data_dir,
         device=device,
         detector=detector,
+        detector_config=detector_config,
+        detector_checkpoint=detector_checkpoint,
         detect_every_k=detect_every_k,
         smoothing=smoothing,
         render=render,
         analytics=analytics,
     ).to_dict()
+    # Wrong detector or estimator files would fail every video the same way: fail once, first.
+    components.detector(detector, detector_config, detector_checkpoint, device)
+    components.estimator(estimator, checkpoint, data_dir, device)
     rows: list[dict] = []
     for source in sources:
         state = process_video(

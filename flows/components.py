@@ -10,10 +10,12 @@ from functools import lru_cache
 
 
 @lru_cache(maxsize=4)
-def detector(name: str):
+def detector(
+    name: str, config: str | None = None, checkpoint: str | None = None, device: str = "cpu"
+):
     from pmrr_model.detection import create_detector
 
-    return create_detector(name)
+    return create_detector(name, config=config, checkpoint=checkpoint, device=device)
 
 
 @lru_cache(maxsize=4)

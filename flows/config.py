@@ -23,7 +23,9 @@ class PipelineConfig:
     checkpoint: str | None = None
     data_dir: str | None = None
     device: str = "cpu"
-    detector: str = "mediapipe"
+    detector: str = "mediapipe"  # or "mmdet" with the two files below
+    detector_config: str | None = None  # mmdet config file
+    detector_checkpoint: str | None = None  # mmdet checkpoint (loaded by mmengine)
     detect_every_k: int = 3  # detection on every k-th frame, boxes interpolated in between
     # offline (zero-lag Gaussian, width adapted per joint) | gaussian (fixed width) | online
     # (One-Euro) | none

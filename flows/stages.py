@@ -76,7 +76,12 @@ def track_people(
     def stream():
         nonlocal done
         for item in detection.detect_people(
-            path, frames, components.detector(cfg.detector), rotation_deg=info.rotation_deg
+            path,
+            frames,
+            components.detector(
+                cfg.detector, cfg.detector_config, cfg.detector_checkpoint, cfg.device
+            ),
+            rotation_deg=info.rotation_deg,
         ):
             done += 1
             if done % 16 == 0 or done == len(frames):

@@ -24,6 +24,9 @@ def _cmd_process(args: argparse.Namespace) -> int:
         render=args.render,
         progress=not args.quiet,
         force=args.force,
+        detector=args.detector,
+        detector_config=args.detector_config,
+        detector_checkpoint=args.detector_checkpoint,
     )
     failed = [r for r in results if r.get("status") == "failed"]
     return 1 if failed and len(failed) == len(results) else 0
@@ -119,6 +122,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="write renders/{video_id}.mp4",
     )
     process.add_argument("--quiet", action="store_true", help="no progress bar")
+    process.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mmdet"])
+    process.add_argument("--detector-config", default=None, help="mmdet config file")
+    process.add_argument("--detector-checkpoint", default=None, help="mmdet checkpoint file")
     process.add_argument(
         "--force", action="store_true", help="redo videos already committed (replaces their rows)"
     )
