@@ -107,12 +107,15 @@ def test_small_decode_for_shot_detection(carphone: Path) -> None:
 
 _DECODE_PEAK = textwrap.dedent(
     """
-    import resource, sys
+    import sys
     from tasks.decode import iter_chunks
     n = 0
     for indices, frames in iter_chunks(sys.argv[1], chunk_size=32):
         n += len(indices)
-    print(n, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    # VmHWM, not ru_maxrss: Linux carries ru_maxrss over exec, so a child of a big pytest
+    # process would report the parent's size; VmHWM belongs to this process's own memory.
+    hwm = next(l for l in open("/proc/self/status") if l.startswith("VmHWM:"))
+    print(n, hwm.split()[1])
     """
 )
 

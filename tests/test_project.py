@@ -73,3 +73,16 @@ def test_cli_samples_then_process(tmp_path, capsys):
     assert "skipped" in capsys.readouterr().out
     assert main(["process", str(carphone), "--out", str(out), "--quiet", "--force"]) == 0
     assert len(pd.read_parquet(out / "smpl")) == 100
+
+
+def test_cli_video_demo_writes_the_render(tmp_path, capsys):
+    """The seed's ``demo --vid_file``: one video, rendered, outputs under --output_folder."""
+    from pmrr_interviews import samples
+    from pmrr_interviews.cli import main
+
+    clip = samples.carphone_clip(samples.cache_dir(), seconds=1.0)
+    out = tmp_path / "demo"
+    assert main(["demo", "--vid_file", str(clip), "--output_folder", str(out)]) == 0
+    renders = list((out / "renders").glob("*.mp4"))
+    assert len(renders) == 1 and renders[0].stat().st_size > 5_000
+    assert str(renders[0]) in capsys.readouterr().out
