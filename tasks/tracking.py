@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pmrr_model.detection.base import box_iou
 from tasks.shots import Shot
 
 
@@ -131,20 +132,13 @@ def track_detections(
     return _interpolate(observed, track_shot, max_gap=max(int(round(max_gap_s * fps)), every_k))
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
-    return float(w * h / union) if union > 0 else 0.0
-
-
 def _take_best_overlap(
     pending: list[tuple[int, np.ndarray, float]], box: np.ndarray, min_iou: float = 0.1
 ) -> tuple[int, np.ndarray, float] | None:
     """Remove and return the pending detection that overlaps ``box`` most (if any does)."""
     if not pending:
         return None
-    overlaps = [_iou(p[1], box) for p in pending]
+    overlaps = box_iou(np.stack([p[1] for p in pending]), box)[:, 0]
     best = int(np.argmax(overlaps))
     return pending.pop(best) if overlaps[best] >= min_iou else None
 

@@ -25,28 +25,26 @@ def empty_detections() -> tuple[np.ndarray, np.ndarray]:
     return np.zeros((0, 4), np.float32), np.zeros((0,), np.float32)
 
 
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """(N, 4) x (M, 4) -> (N, M) intersection over union."""
+def _intersections(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(N, 4) x (M, 4) -> intersection areas (N, M) and the two boxes' areas (N,), (M,)."""
     a = np.asarray(a, np.float64).reshape(-1, 4)
     b = np.asarray(b, np.float64).reshape(-1, 4)
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
     inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=-1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=-1)
+    return inter, np.prod(a[:, 2:] - a[:, :2], axis=-1), np.prod(b[:, 2:] - b[:, :2], axis=-1)
+
+
+def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """(N, 4) x (M, 4) -> (N, M) intersection over union."""
+    inter, area_a, area_b = _intersections(a, b)
     return inter / np.maximum(area_a[:, None] + area_b[None, :] - inter, 1e-9)
 
 
 def box_overlap_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Intersection over the smaller box's area: catches a box nested inside another, which
     IoU alone lets through (a face-derived box inside a pose-derived one)."""
-    a = np.asarray(a, np.float64).reshape(-1, 4)
-    b = np.asarray(b, np.float64).reshape(-1, 4)
-    lt = np.maximum(a[:, None, :2], b[None, :, :2])
-    rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=-1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=-1)
+    inter, area_a, area_b = _intersections(a, b)
     return inter / np.maximum(np.minimum(area_a[:, None], area_b[None, :]), 1e-9)
 
 
