@@ -4,6 +4,15 @@ Frames are read in chunks of ``chunk_size`` through ``VideoReader.get_batch``, s
 chunk (``chunk_size`` x H x W x 3 bytes) whatever the video's length; every stage that needs
 pixels iterates this generator instead of holding a video. decord can also decode straight to a
 small size (``width``/``height``), which the shot detector uses to make its pass nearly free.
+
+decord keeps decoding ahead in the background after ``get_batch`` returns, and buffers every
+frame it decodes until the next request: with a slow consumer (detection, fitting) that buffer
+grew with the video's length (measured: 0.74 GB after 500 of 1500 frames of a 640x360 clip, vs
+0.12 GB without read-ahead). Parking the reader on its first key frame after each batch stops
+the read-ahead; the next ``get_batch`` then seeks to the key frame before its first frame and
+decodes forward (full-resolution decode went from ~1250 to ~700 frames/s here, still far above
+every stage that consumes frames). Parking on any other frame is not safe: decord's inexact
+``seek`` leaves its position bookkeeping off, and the next batch returns wrong frames.
 """
 
 from __future__ import annotations
@@ -54,6 +63,7 @@ def iter_chunks(
     wanted = (
         np.arange(len(reader)) if frames is None else np.asarray(sorted(frames), dtype=np.int64)
     )
+    park = int(reader.get_key_indices()[0]) if len(reader) else 0
     for start in range(0, len(wanted), chunk_size):
         indices = wanted[start : start + chunk_size]
         try:
@@ -62,5 +72,6 @@ def iter_chunks(
             raise VideoError(
                 f"{path}: decoding frames {indices[0]}-{indices[-1]} failed ({error})"
             ) from error
+        reader.seek(park)  # stop decord's unbounded read-ahead (see module docstring)
         yield indices, _rotate(batch, rotation_deg)
     del reader
