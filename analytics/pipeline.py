@@ -35,6 +35,29 @@ def _track_events(f: pd.DataFrame, fps: float) -> list[dict]:
     return out
 
 
+def _own_span(track: pd.DataFrame, n_frames: int) -> tuple[int, int]:
+    """First and last frame of a track (inclusive), clipped to the video."""
+    frames = track["frame"].to_numpy(dtype=np.int64)
+    frames = frames[(frames >= 0) & (frames < n_frames)]
+    return (int(frames.min()), int(frames.max())) if len(frames) else (0, 0)
+
+
+def _span_joints(track: pd.DataFrame, span: tuple[int, int]) -> np.ndarray:
+    """(span length, 49, 3) joints of the frames in ``span``, NaN where the person has no row."""
+    shifted = track.assign(frame=track["frame"].to_numpy(dtype=np.int64) - span[0])
+    return J.dense_joints(shifted, span[1] - span[0] + 1)
+
+
+def _shift_event(event: dict, first_frame: int, fps: float) -> dict:
+    """Event detectors count frames from the span's start; tables use video frames."""
+    out = dict(event)
+    out["start_frame"] += first_frame
+    out["end_frame"] += first_frame
+    out["start_s"] = out["start_frame"] / fps
+    out["end_s"] = (out["end_frame"] + 1) / fps
+    return out
+
+
 def _sync_signals(f: pd.DataFrame) -> dict[str, np.ndarray]:
     return {
         "motion": f["motion_energy_m_per_s"].to_numpy(),
@@ -57,20 +80,32 @@ def compute_video_features(
     ``roles``: explicit track_id -> role mapping (overrides the framing heuristic).
     ``neutral``: zero-pose calibration of the body model used (default: the stand-in's).
     ``head_vertices``: optional track_id -> (n_frames, K, 3) head-mesh vertices for face touch.
-    Per-frame rows cover every frame of the video; missing frames are NaN/NA, never interpolated.
+    Per-frame rows cover each person's *span*, not the whole video: from the track's first to its
+    last frame, or for the main pair the union of both spans (so their signals align for
+    synchrony). Inside a span missing frames are NaN/NA, never interpolated. Spanning the whole
+    video made the table tracks x frames, quadratic in video length (a 10-minute clip with a cut
+    every 3 s has ~800 tracks: 12 M mostly-empty rows and 17 GB).
     The role mapping is also in ``tables['features_summary'].attrs['tracks_roles']``.
     """
     neutral = neutral or DEFAULT_NEUTRAL
     video_id = str(smpl["video_id"].iloc[0]) if len(smpl) else ""
     tracks = sorted(int(t) for t in smpl["track_id"].unique()) if len(smpl) else []
-    joints = {t: J.dense_joints(smpl[smpl["track_id"] == t], n_frames) for t in tracks}
+    by_track = {t: smpl[smpl["track_id"] == t] for t in tracks}
+    spans = {t: _own_span(by_track[t], n_frames) for t in tracks}
+    joints = {t: _span_joints(by_track[t], spans[t]) for t in tracks}
     track_roles = assign_roles(joints, roles)
     pair = main_pair(track_roles)
     partner = {pair[0]: pair[1], pair[1]: pair[0]} if pair else {}
+    if pair:  # the pair shares the union of both spans
+        union = (min(spans[p][0] for p in pair), max(spans[p][1] for p in pair))
+        for p in pair:
+            spans[p] = union
+            joints[p] = _span_joints(by_track[p], union)
 
     frames, events, windows, summary = [], [], [], []
-    frame_idx = np.arange(n_frames)
     for t in tracks:
+        first = spans[t][0]
+        frame_idx = np.arange(first, spans[t][1] + 1)
         other = joints[partner[t]] if t in partner else None
         verts = head_vertices.get(t) if head_vertices else None
         cols = frame_measures(joints[t], fps, neutral, other, verts)
@@ -85,7 +120,7 @@ def compute_video_features(
         )
         for b in FRAME_BOOLS:
             f[b] = f[b].astype("boolean").mask(~f["has_data"])
-        found = _track_events(f, fps)
+        found = [_shift_event(e, first, fps) for e in _track_events(f, fps)]
         e = pd.DataFrame(found) if found else pd.DataFrame(columns=["event_type", "start_frame"])
         e["video_id"], e["track_id"] = video_id, t
         for w in window_s:

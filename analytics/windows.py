@@ -50,16 +50,16 @@ def window_table(
     t = frames["frame"].to_numpy() / fps
     group = np.floor(t / window_s + 1e-9).astype(np.int64)
     out = aggregate(frames, events, group, fps)
-    duration = len(frames) / fps
+    end_of_rows = (int(frames["frame"].max()) + 1) / fps if len(frames) else 0.0
     out["window_s"] = float(window_s)
     out["window_index"] = out.index.to_numpy()
     out["start_s"] = out.index.to_numpy() * window_s
-    out["end_s"] = np.minimum((out.index.to_numpy() + 1) * window_s, duration)
+    out["end_s"] = np.minimum((out.index.to_numpy() + 1) * window_s, end_of_rows)
     return out.reset_index(drop=True)
 
 
 def summary_row(frames: pd.DataFrame, events: pd.DataFrame, fps: float) -> pd.DataFrame:
-    """The same aggregates over the whole video (one row)."""
+    """The same aggregates over all of a person's frames (their span; one row)."""
     out = aggregate(frames, events, np.zeros(len(frames), dtype=np.int64), fps)
     out["duration_s"] = len(frames) / fps
     return out.reset_index(drop=True)

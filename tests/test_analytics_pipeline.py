@@ -229,3 +229,33 @@ def test_empty_input():
     empty = pd.DataFrame(columns=["video_id", "track_id", "frame", "t_s", "joints3d_m"])
     out = compute_video_features(empty, FPS, 10)
     assert all(len(v) == 0 for v in out.values())
+
+
+def test_rows_cover_each_persons_span_not_the_whole_video(body, neutral):
+    """A third person seen only in frames 600-774 of 1000 gets 175 frame rows (not 1000), and
+    their nod is reported in video frames and seconds; the main pair keeps every frame."""
+    n = 1000
+    still_a = head_sequence(body, pitch_deg=np.zeros(n), position=(-0.5, 0.0, 3.0))
+    still_b = head_sequence(body, pitch_deg=np.zeros(n), position=(0.5, 0.0, 3.0))
+    t = np.arange(175) / FPS
+    nod = np.where((t >= 2) & (t < 5), 10 * np.sin(2 * np.pi * 2.0 * (t - 2)), 0.0)
+    visitor = head_sequence(body, pitch_deg=nod, position=(0.0, 0.0, 5.0))
+    frames = [np.arange(n), np.arange(n), np.arange(600, 775)]
+    out = compute_video_features(
+        table(still_a, still_b, visitor, frames=frames), FPS, n, neutral=neutral,
+        roles={1: "interviewer", 2: "interviewee", 3: "other"},
+    )  # fmt: skip
+    rows = out["features_frames"].groupby("track_id")["frame"].agg(["min", "max", "size"])
+    assert rows.loc[3].tolist() == [600, 774, 175]
+    assert rows.loc[1].tolist() == rows.loc[2].tolist() == [0, n - 1, n]
+    nods = out["events"][(out["events"]["event_type"] == "nod") & (out["events"]["track_id"] == 3)]
+    assert len(nods) == 1
+    start = int(nods["start_frame"].iloc[0])
+    assert 600 + 2 * FPS - 5 <= start <= 600 + 2 * FPS + 10
+    assert nods["start_s"].iloc[0] == pytest.approx(start / FPS)
+    win = out["features_windows"]
+    visitor_1s = win[(win["track_id"] == 3) & (win["window_s"] == 1.0)]
+    assert visitor_1s["window_index"].min() == 600 // FPS
+    assert visitor_1s["end_s"].max() == pytest.approx(775 / FPS)
+    summary = out["features_summary"].set_index("track_id")
+    assert summary.loc[3, "nod_count"] == 1 and summary.loc[3, "duration_s"] == pytest.approx(7.0)
