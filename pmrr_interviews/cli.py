@@ -25,6 +25,7 @@ def _cmd_process(args: argparse.Namespace) -> int:
         progress=not args.quiet,
         force=args.force,
         detector=args.detector,
+        device=args.device,
         detector_config=args.detector_config,
         detector_checkpoint=args.detector_checkpoint,
     )
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     process.add_argument("--quiet", action="store_true", help="no progress bar")
     process.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mmdet"])
+    process.add_argument("--device", default="cpu", help="torch device for PMRR, e.g. cuda")
     process.add_argument("--detector-config", default=None, help="mmdet config file")
     process.add_argument("--detector-checkpoint", default=None, help="mmdet checkpoint file")
     process.add_argument(

@@ -42,6 +42,7 @@ def test_cli_offers_the_readme_commands():
     for argv in (
         ["samples", "x"],
         ["process", "a.mp4", "--out", "o"],
+        ["process", "a.mp4", "--out", "o", "--estimator", "pmrr", "--device", "cuda"],
         ["demo", "--img_file", "a.png"],
         ["demo", "--vid_file", "a.mp4"],
         ["checkpoint", "inspect", "c.pt"],
