@@ -28,6 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+import flows  # noqa: E402,F401  (first: caps malloc arenas before numpy/torch start threads)
 
 
 def _rss_mb() -> float:
@@ -67,6 +68,7 @@ def run_one(video: str, render: bool, out_dir: str) -> dict:
     """Run every stage on ``video`` in this process; returns timings, frame counts, memory."""
     import dataclasses
 
+    from analytics.pipeline import compute_video_features
     from flows import components
     from flows.config import PipelineConfig, code_version
     from storage import Store
@@ -116,15 +118,7 @@ def run_one(video: str, render: bool, out_dir: str) -> dict:
     seq = stage("estimate", n, estimate_sequence, video, tracked, estimator, cfg.chunk_size)
     seq = stage("smooth", n, smoothing.smooth_sequence, seq, info.fps, cfg.smoothing)
     core = core_tables(video_id, video, info, shot_list, seq, code_version(), cfg.hash())
-    features = None
-    try:
-        from analytics.pipeline import compute_video_features
-    except ImportError:
-        compute_video_features = None
-    if compute_video_features is not None:
-        features = stage(
-            "analytics", n, compute_video_features, core["smpl"].to_pandas(), info.fps, n
-        )
+    features = stage("analytics", n, compute_video_features, core["smpl"].to_pandas(), info.fps, n)
     render_path = None
     if render:
         render_path = Path(out_dir) / f"{video_id}.mp4"

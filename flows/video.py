@@ -23,6 +23,7 @@ from flows import stages
 from flows.config import PipelineConfig, code_version, config_hash_with_roles
 from flows.progress import report
 from storage import Store, localize
+from tasks import tables
 from tasks.errors import VideoError
 from tasks.probe import content_hash
 from tasks.publish import core_tables, publish
@@ -164,10 +165,8 @@ def process_video(
             config_hash=cfg_hash,
         )  # fmt: skip
         track_roles = features["features_summary"].attrs.get("tracks_roles")
-        if track_roles:
-            core = core_tables(
-                video_id, source, info, shot_list, seq, version, cfg_hash, track_roles
-            )
+        if track_roles:  # only the tracks table carries roles; the rest stays as built
+            core["tracks"] = tables.tracks_table(video_id, seq, track_roles)
         plot_paths = timed("plots", stages.plots, features, video_id)
         features = {**features, "plots": plot_paths}
     render_path = (
