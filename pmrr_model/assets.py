@@ -4,12 +4,13 @@ choice (``AssetSet.describe()``), so a table can never be mistaken for real-SMPL
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
+
+from pmrr_model.digest import files_digest
 
 logger = logging.getLogger(__name__)
 
@@ -67,16 +68,13 @@ def _user_assets(root: Path) -> AssetSet:
         raise AssetError(
             f"{root}: missing body-model files {missing} (seed layout: data/smpl/SMPL_NEUTRAL.pkl, data/smpl_mean_params.npz, data/mesh_downsampling.npz, data/J_regressor_extra.npy, data/J_regressor_h36m.npy)"
         )
-    digest = hashlib.sha256()
-    for path in wanted.values():
-        digest.update(path.name.encode())
-        digest.update(str(path.stat().st_size).encode())
-        with open(path, "rb") as handle:
-            digest.update(handle.read(1 << 20))
+    # The id is what outputs record and what re-runs compare, so it covers every byte of every
+    # file (full SHA-256, memoised per file, so it is computed once per process, not per video).
+    asset_id = files_digest(list(wanted.values()))
     return AssetSet(
         root=root,
         kind="smpl",
-        asset_id=digest.hexdigest()[:12],
+        asset_id=asset_id[:12],
         smpl_dir=wanted["smpl"].parent,
         mean_params=wanted["mean_params"],
         mesh_downsampling=wanted["mesh_downsampling"],

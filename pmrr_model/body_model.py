@@ -49,7 +49,7 @@ class BodyModel(nn.Module):
             )
         except Exception as error:  # smplx raises bare errors; name the file for the user
             raise AssetError(f"{smpl_file}: cannot be loaded as an SMPL model ({error})") from error
-        extra = np.load(assets.j_regressor_extra)
+        extra = np.load(assets.j_regressor_extra, allow_pickle=False)
         if extra.shape != (9, self.smpl.v_template.shape[0]):
             raise AssetError(
                 f"{assets.j_regressor_extra}: shape {extra.shape}, expected (9, {self.smpl.v_template.shape[0]})"

@@ -51,6 +51,26 @@ class KeyReport:
             parts.append(f"{len(self.shape_mismatch)} with other shapes (e.g. {shown})")
         return ", ".join(parts)
 
+    def details(self, limit: int = 20) -> str:
+        """One line per kind of misfit, naming up to ``limit`` keys each (with both shapes for
+        shape mismatches), so a user can see which part of the network a file was made for."""
+
+        def listed(keys: list[str]) -> str:
+            more = f" ... and {len(keys) - limit} more" if len(keys) > limit else ""
+            return ", ".join(keys[:limit]) + more
+
+        lines = []
+        if self.missing:
+            lines.append(f"missing from the file ({len(self.missing)}): {listed(self.missing)}")
+        if self.unexpected:
+            lines.append(f"not in the model ({len(self.unexpected)}): {listed(self.unexpected)}")
+        if self.shape_mismatch:
+            shapes = [
+                f"{key} file {tuple(a)} vs model {tuple(b)}" for key, a, b in self.shape_mismatch
+            ]
+            lines.append(f"other shapes ({len(shapes)}): {listed(shapes)}")
+        return "\n".join(lines)
+
 
 def read_checkpoint(path: str | Path) -> dict:
     """The checkpoint dict, read safely; raises CheckpointError with the file name on any problem."""
@@ -130,7 +150,12 @@ def save_checkpoint(model: nn.Module, path: str | Path, **metadata) -> Path:
 
 
 def describe_checkpoint(path: str | Path, model: nn.Module | None = None) -> str:
-    """Human-readable summary for ``pmrr checkpoint inspect``."""
+    """Human-readable summary for ``pmrr checkpoint inspect``.
+
+    With a ``model``, a checkpoint whose keys or shapes do not fit it raises
+    :class:`CheckpointError` carrying the whole description plus the missing, unexpected and
+    reshaped keys; a fitting one returns the text.
+    """
     content = read_checkpoint(path)
     state = state_dict_of(content, path)
     n_params = sum(v.numel() for k, v in state.items() if SMPL_COPY_MARKER not in k)
@@ -149,7 +174,13 @@ def describe_checkpoint(path: str | Path, model: nn.Module | None = None) -> str
         )
     if model is not None:
         report = compare_keys(state, model)
-        lines.append(
-            ("fits the PMRR architecture: " if report.ok else "DOES NOT FIT: ") + report.summary()
-        )
+        if not report.ok:
+            # An error, not just a line of text: ``pmrr checkpoint inspect`` must exit non-zero
+            # so scripts that vet a checkpoint before a long run can rely on its status.
+            lines.append("DOES NOT FIT the PMRR architecture: " + report.summary())
+            lines.append(report.details())
+            raise CheckpointError(
+                f"{path}: does not fit the PMRR architecture\n" + "\n".join(lines)
+            )
+        lines.append("fits the PMRR architecture: " + report.summary())
     return "\n".join(lines)

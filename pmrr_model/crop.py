@@ -88,9 +88,19 @@ def crop_image(
     )
 
 
-def normalize_crops(crops_rgb: np.ndarray) -> np.ndarray:
-    """(N, res, res, 3) uint8 RGB -> (N, 3, res, res) float32, ImageNet mean/std (network input)."""
-    x = np.asarray(crops_rgb, dtype=np.float32) / 255.0
+def normalize_crops(crops_rgb: np.ndarray, res: int = IMG_RES) -> np.ndarray:
+    """(N, res, res, 3) uint8 RGB -> (N, 3, res, res) float32, ImageNet mean/std (network input).
+
+    The only copy of the network's input normalisation (the predictor, the estimator and the
+    benchmarks all come through here). A wrong shape is refused rather than broadcast: a
+    (H, W, 3) frame or a channels-first array would otherwise give silently wrong input.
+    """
+    crops_rgb = np.asarray(crops_rgb)
+    if crops_rgb.ndim != 4 or crops_rgb.shape[1:] != (res, res, 3):
+        raise ValueError(
+            f"crops must be (B, {res}, {res}, 3) uint8 RGB, got {tuple(crops_rgb.shape)}"
+        )
+    x = crops_rgb.astype(np.float32) / 255.0
     x = (x - np.asarray(IMG_NORM_MEAN, np.float32)) / np.asarray(IMG_NORM_STD, np.float32)
     return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
 

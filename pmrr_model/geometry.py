@@ -1,12 +1,35 @@
 """Rotation and camera helpers: the network speaks 6D, SMPL speaks rotation matrices or
-axis-angle, and the crop camera is weak-perspective. Kept small and separately tested."""
+axis-angle, smoothing speaks quaternions, and the crop camera is weak-perspective. This module is
+the project's one place for rotation conversions, so every part uses the same conventions:
+
+- **rotation matrix** (..., 3, 3): acts on column vectors (``R @ v``), right-handed frames.
+- **axis-angle** (..., 3): the rotation vector ``axis * angle`` (radians), as SMPL's pose
+  parameters and scipy's ``as_rotvec``; conversions return angles in [0, pi].
+- **quaternion** (..., 4): **scalar-last (x, y, z, w)**, unit norm - scipy's
+  ``Rotation.as_quat`` order, so numpy code can hand arrays to scipy and back unchanged.
+  ``q`` and ``-q`` are the same rotation; quaternions made from matrices or rotation vectors are
+  returned with ``w >= 0``.
+- **6D** (..., 6): the first two matrix columns read row-major (the reference network's layout).
+
+The conversions take either a ``torch.Tensor`` (differentiable torch code, used inside the
+network, the body model and the fits) or a numpy array (scipy's ``Rotation``, used for time series
+such as the smoother), and return the same kind. ``smplx.lbs.batch_rodrigues`` is not used for the
+torch path: it only takes (N, 3) and biases the angle by its ``+1e-8`` guard (errors near 1e-8),
+while these functions are exact to float64 round-off, including at zero angle.
+"""
 
 from __future__ import annotations
 
+from typing import TypeVar
+
+import numpy as np
 import torch
 import torch.nn.functional as F
+from scipy.spatial.transform import Rotation
 
 from pmrr_model.constants import FOCAL_LENGTH, IMG_RES
+
+Array = TypeVar("Array", np.ndarray, torch.Tensor)
 
 
 def rot6d_to_rotmat(x: torch.Tensor) -> torch.Tensor:
@@ -24,13 +47,31 @@ def rot6d_to_rotmat(x: torch.Tensor) -> torch.Tensor:
     return torch.stack((b1, b2, b3), dim=-1).reshape(*shape, 3, 3)
 
 
-def rotmat_to_rot6d(rotmat: torch.Tensor) -> torch.Tensor:
-    """(..., 3, 3) -> (..., 6): the first two columns, in the layout rot6d_to_rotmat reads."""
+def rotmat_to_rot6d(rotmat: Array) -> Array:
+    """(..., 3, 3) -> (..., 6): the first two columns, in the layout rot6d_to_rotmat reads
+    (plain slicing, so numpy arrays work too)."""
     return rotmat[..., :, :2].reshape(*rotmat.shape[:-2], 6)
 
 
-def axis_angle_to_rotmat(aa: torch.Tensor) -> torch.Tensor:
-    """(..., 3) axis-angle -> (..., 3, 3) with Rodrigues' formula, exact at zero angle."""
+def _scipy(x: np.ndarray, width: int) -> tuple[np.ndarray, tuple[int, ...]]:
+    """(..., width) float64 rows for scipy's ``Rotation`` and the leading shape to restore."""
+    x = np.asarray(x, dtype=np.float64)
+    lead = x.shape[: x.ndim - (2 if width == 9 else 1)]
+    return x.reshape((-1, 3, 3) if width == 9 else (-1, width)), lead
+
+
+def _w_positive(q: Array) -> Array:
+    """The representative with a non-negative scalar part (last entry)."""
+    if isinstance(q, torch.Tensor):
+        return torch.where(q[..., 3:] < 0, -q, q)
+    return np.where(q[..., 3:] < 0, -q, q)
+
+
+def axis_angle_to_rotmat(aa: Array) -> Array:
+    """(..., 3) axis-angle -> (..., 3, 3); torch by Rodrigues' formula, exact at zero angle."""
+    if not isinstance(aa, torch.Tensor):
+        flat, lead = _scipy(aa, 3)
+        return Rotation.from_rotvec(flat).as_matrix().reshape(*lead, 3, 3)
     angle = aa.norm(dim=-1, keepdim=True)
     safe = torch.where(angle > 1e-8, angle, torch.ones_like(angle))
     axis = aa / safe
@@ -44,41 +85,89 @@ def axis_angle_to_rotmat(aa: torch.Tensor) -> torch.Tensor:
     return torch.where((angle > 1e-8)[..., None], rot, eye + k)
 
 
-def rotmat_to_axis_angle(rotmat: torch.Tensor) -> torch.Tensor:
+def rotmat_to_axis_angle(rotmat: Array) -> Array:
     """(..., 3, 3) -> (..., 3), stable near 0 and pi (via the quaternion)."""
+    if not isinstance(rotmat, torch.Tensor):
+        flat, lead = _scipy(rotmat, 9)
+        return Rotation.from_matrix(flat).as_rotvec().reshape(*lead, 3)
     return quaternion_to_axis_angle(rotmat_to_quaternion(rotmat))
 
 
-def rotmat_to_quaternion(rotmat: torch.Tensor) -> torch.Tensor:
-    """(..., 3, 3) -> (..., 4) unit quaternion (w, x, y, z) with w >= 0; branch picked per entry
-    on the largest diagonal term so no division by a small number happens."""
+def rotmat_to_quaternion(rotmat: Array) -> Array:
+    """(..., 3, 3) -> (..., 4) unit quaternion (x, y, z, w) with w >= 0. The torch path picks its
+    formula per entry on the largest diagonal term, so no division by a small number happens."""
+    if not isinstance(rotmat, torch.Tensor):
+        flat, lead = _scipy(rotmat, 9)
+        return _w_positive(Rotation.from_matrix(flat).as_quat()).reshape(*lead, 4)
     m = rotmat
     m00, m11, m22 = m[..., 0, 0], m[..., 1, 1], m[..., 2, 2]
+    # Row b holds 4 * q_b * q (in x, y, z, w order) computed from the entries; b = w, x, y, z.
     candidates = torch.stack(
         [
-            torch.stack([1 + m00 + m11 + m22, m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1]], -1),
-            torch.stack([m[..., 2, 1] - m[..., 1, 2], 1 + m00 - m11 - m22, m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0]], -1),
-            torch.stack([m[..., 0, 2] - m[..., 2, 0], m[..., 0, 1] + m[..., 1, 0], 1 - m00 + m11 - m22, m[..., 1, 2] + m[..., 2, 1]], -1),
-            torch.stack([m[..., 1, 0] - m[..., 0, 1], m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1], 1 - m00 - m11 + m22], -1),
+            torch.stack([m[..., 2, 1] - m[..., 1, 2], m[..., 0, 2] - m[..., 2, 0], m[..., 1, 0] - m[..., 0, 1], 1 + m00 + m11 + m22], -1),
+            torch.stack([1 + m00 - m11 - m22, m[..., 0, 1] + m[..., 1, 0], m[..., 0, 2] + m[..., 2, 0], m[..., 2, 1] - m[..., 1, 2]], -1),
+            torch.stack([m[..., 0, 1] + m[..., 1, 0], 1 - m00 + m11 - m22, m[..., 1, 2] + m[..., 2, 1], m[..., 0, 2] - m[..., 2, 0]], -1),
+            torch.stack([m[..., 0, 2] + m[..., 2, 0], m[..., 1, 2] + m[..., 2, 1], 1 - m00 - m11 + m22, m[..., 1, 0] - m[..., 0, 1]], -1),
         ],
         dim=-2,
     )  # fmt: skip
     diag = torch.stack([m00 + m11 + m22, m00, m11, m22], dim=-1)
     best = diag.argmax(dim=-1)
     q = torch.gather(candidates, -2, best[..., None, None].expand(*best.shape, 1, 4)).squeeze(-2)
-    q = F.normalize(q, dim=-1)
-    return torch.where(q[..., :1] < 0, -q, q)
+    return _w_positive(F.normalize(q, dim=-1))
 
 
-def quaternion_to_axis_angle(q: torch.Tensor) -> torch.Tensor:
-    """(..., 4) (w, x, y, z) -> (..., 3)."""
-    xyz = q[..., 1:]
-    sin_half = xyz.norm(dim=-1, keepdim=True)
-    angle = 2 * torch.atan2(sin_half, q[..., :1])
-    scale = torch.where(
-        sin_half > 1e-8, angle / sin_half.clamp_min(1e-8), 2.0 / q[..., :1].clamp_min(1e-8)
+def axis_angle_to_quaternion(aa: Array) -> Array:
+    """(..., 3) axis-angle -> (..., 4) unit quaternion (x, y, z, w) with w >= 0."""
+    if not isinstance(aa, torch.Tensor):
+        flat, lead = _scipy(aa, 3)
+        return _w_positive(Rotation.from_rotvec(flat).as_quat()).reshape(*lead, 4)
+    angle = aa.norm(dim=-1, keepdim=True)
+    # sin(angle / 2) / angle, by its series where the division would lose precision
+    ratio = torch.where(
+        angle > 1e-4,
+        torch.sin(angle / 2) / torch.where(angle > 1e-4, angle, torch.ones_like(angle)),
+        0.5 - angle**2 / 48,
     )
+    return _w_positive(torch.cat([aa * ratio, torch.cos(angle / 2)], dim=-1))
+
+
+def quaternion_to_axis_angle(q: Array) -> Array:
+    """(..., 4) quaternion (x, y, z, w), any sign -> (..., 3) with angle in [0, pi]."""
+    if not isinstance(q, torch.Tensor):
+        flat, lead = _scipy(q, 4)
+        return Rotation.from_quat(flat).as_rotvec().reshape(*lead, 3)
+    q = _w_positive(q)
+    xyz, w = q[..., :3], q[..., 3:]
+    sin_half = xyz.norm(dim=-1, keepdim=True)
+    angle = 2 * torch.atan2(sin_half, w)
+    scale = torch.where(sin_half > 1e-8, angle / sin_half.clamp_min(1e-8), 2.0 / w.clamp_min(1e-8))
     return xyz * scale
+
+
+def quaternion_sign_continuous(q: np.ndarray) -> np.ndarray:
+    """Flip quaternions (T, ..., 4) along axis 0 so consecutive ones have a non-negative dot
+    product: averaging or filtering over time needs one of q / -q chosen consistently."""
+    q = np.array(q, np.float64, copy=True)
+    for t in range(1, q.shape[0]):
+        flip = np.sum(q[t] * q[t - 1], axis=-1) < 0
+        q[t][flip] *= -1
+    return q
+
+
+def quaternion_slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray | float) -> np.ndarray:
+    """Per-row spherical interpolation of unit quaternions (..., 4) along the shorter arc,
+    ``t`` broadcast as (..., 1); the result is re-normalised."""
+    dot = np.sum(q0 * q1, axis=-1, keepdims=True)
+    q1 = np.where(dot < 0, -q1, q1)
+    dot = np.abs(dot).clip(-1.0, 1.0)
+    theta = np.arccos(dot)
+    sin = np.sin(theta)
+    small = sin < 1e-6
+    w0 = np.where(small, 1 - t, np.sin((1 - t) * theta) / np.where(small, 1, sin))
+    w1 = np.where(small, t, np.sin(t * theta) / np.where(small, 1, sin))
+    out = w0 * q0 + w1 * q1
+    return out / np.linalg.norm(out, axis=-1, keepdims=True)
 
 
 def weak_perspective_to_translation(

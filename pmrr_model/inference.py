@@ -1,8 +1,14 @@
-"""Batched PMRR inference on person crops: the one place that sets eval mode, no-grad, device and
-precision, so the estimator, the demos and the benchmarks all run the network the same way."""
+"""Batched PMRR inference on person crops: the one place that loads the weights and sets eval mode,
+no-grad, device and precision, so the estimator (and through it the pipeline and the demos) and
+the benchmarks all run the network the same way.
+
+Crops are normalised by :func:`pmrr_model.crop.normalize_crops` only: a second copy of the
+ImageNet normalisation could drift from the one the crop helpers document.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from pathlib import Path
 
@@ -11,43 +17,46 @@ import torch
 
 from pmrr_model.assets import AssetSet, resolve_assets
 from pmrr_model.body_model import BodyModel
-from pmrr_model.checkpoint import load_into
-from pmrr_model.constants import IMG_NORM_MEAN, IMG_NORM_STD, IMG_RES
+from pmrr_model.checkpoint import KeyReport, load_into
+from pmrr_model.constants import IMG_RES
+from pmrr_model.crop import normalize_crops
 from pmrr_model.network import PMRROutput, build_pmrr
+from pmrr_model.network.pmrr import SMPLPrediction
 
 logger = logging.getLogger(__name__)
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 
 
-def normalize_crops(crops: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """uint8 (B, 224, 224, 3) RGB crops -> ImageNet-normalised float (B, 3, 224, 224).
-    Float tensors already shaped (B, 3, 224, 224) are taken as normalised."""
-    tensor = torch.as_tensor(crops)
-    if tensor.dtype == torch.uint8:
-        if tensor.shape[1:] != (IMG_RES, IMG_RES, 3):
+def checkpoint_id(path: str | Path) -> str:
+    """Short name recorded in outputs: the checkpoint file's name without its suffix."""
+    return Path(path).stem
+
+
+def network_input(crops: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """The network's input for ``crops``: uint8 (B, 224, 224, 3) RGB crops are normalised by
+    :func:`pmrr_model.crop.normalize_crops`; float (B, 3, 224, 224) input is taken as already
+    normalised (training code and tests feed tensors directly)."""
+    if isinstance(crops, torch.Tensor) and crops.is_floating_point():
+        if crops.shape[1:] != (3, IMG_RES, IMG_RES):
             raise ValueError(
-                f"crops must be (B, {IMG_RES}, {IMG_RES}, 3) uint8, got {tuple(tensor.shape)}"
+                f"normalised crops must be (B, 3, {IMG_RES}, {IMG_RES}), got {tuple(crops.shape)}"
             )
-        tensor = tensor.permute(0, 3, 1, 2).float() / 255.0
-        mean = torch.tensor(IMG_NORM_MEAN).view(1, 3, 1, 1)
-        std = torch.tensor(IMG_NORM_STD).view(1, 3, 1, 1)
-        return (tensor - mean) / std
-    if tensor.shape[1:] != (3, IMG_RES, IMG_RES):
-        raise ValueError(
-            f"normalised crops must be (B, 3, {IMG_RES}, {IMG_RES}), got {tuple(tensor.shape)}"
-        )
-    return tensor.float()
+        return crops.float()
+    if isinstance(crops, torch.Tensor):
+        crops = crops.cpu().numpy()
+    return torch.from_numpy(normalize_crops(crops))
 
 
 class PMRRPredictor:
-    """PMRR + body model on one device. ``checkpoint=None`` keeps the initial weights (for tests
-    and training starts only: the output is then meaningless, and a warning says so)."""
+    """PMRR + body model on one device. ``checkpoint=None`` keeps the initial weights (for tests,
+    benchmarks and training starts only: the output is then meaningless, and a warning says so).
+    A checkpoint that does not fit raises :class:`~pmrr_model.checkpoint.CheckpointError`."""
 
     def __init__(
         self,
         assets: AssetSet | None = None,
         checkpoint: str | Path | None = None,
-        device: str = "cpu",
+        device: str | torch.device = "cpu",
         precision: str = "fp32",
     ) -> None:
         if precision not in PRECISIONS:
@@ -56,46 +65,71 @@ class PMRRPredictor:
         self.device = torch.device(device)
         self.precision = precision
         self.model = build_pmrr(self.assets)
+        self.report: KeyReport | None = None
         if checkpoint is not None:
-            report = load_into(self.model, checkpoint)
-            logger.info("loaded %s: %s", checkpoint, report.summary())
+            self.report = load_into(self.model, checkpoint)
+            logger.info("loaded %s: %s", checkpoint, self.report.summary())
         else:
             logger.warning("PMRR has no checkpoint: its output is not a real estimate")
-        self.checkpoint = str(checkpoint) if checkpoint else None
+        self.checkpoint = str(checkpoint) if checkpoint is not None else None
         self.model.eval().to(self.device)
         self.body_model = BodyModel(self.assets).eval().to(self.device)
 
     @property
     def name(self) -> str:
-        return f"pmrr:{Path(self.checkpoint).name}" if self.checkpoint else "pmrr:untrained"
+        """What outputs record: ``pmrr:<checkpoint file stem>`` or ``pmrr:untrained``."""
+        return f"pmrr:{checkpoint_id(self.checkpoint)}" if self.checkpoint else "pmrr:untrained"
 
     @torch.inference_mode()
     def predict(self, crops: np.ndarray | torch.Tensor, batch_size: int = 64) -> PMRROutput:
         """All refinement iterations for a batch of crops (processed ``batch_size`` at a time)."""
-        images = normalize_crops(crops)
-        outputs = [
-            self._predict_chunk(images[i : i + batch_size])
-            for i in range(0, len(images), batch_size)
-        ]
+        images = network_input(crops)
+        outputs = [self._run(images[i : i + batch_size]) for i in range(0, len(images), batch_size)]
+        if not outputs:
+            raise ValueError("no crops to predict")
         if len(outputs) == 1:
             return outputs[0]
-        return _concatenate(outputs)
+        iterations = [
+            _concatenate([out.iterations[k] for out in outputs])
+            for k in range(len(outputs[0].iterations))
+        ]
+        return PMRROutput(iterations=iterations)
 
-    def _predict_chunk(self, images: torch.Tensor) -> PMRROutput:
+    @torch.inference_mode()
+    def predict_final(
+        self, crops: np.ndarray | torch.Tensor, batch_size: int = 64
+    ) -> SMPLPrediction | None:
+        """The last refinement only, as float32 on the CPU (what estimators keep; dropping the
+        other iterations per chunk keeps memory flat on long batches). ``None`` for no crops."""
+        images = network_input(crops)
+        finals = []
+        for i in range(0, len(images), batch_size):
+            final = self._run(images[i : i + batch_size]).final
+            finals.append(
+                type(final)(
+                    **{f.name: getattr(final, f.name).float().cpu() for f in _fields(final)}
+                )
+            )
+        return _concatenate(finals) if finals else None
+
+    def _run(self, images: torch.Tensor) -> PMRROutput:
         images = images.to(self.device)
-        use_autocast = self.precision != "fp32"
         with torch.autocast(
-            self.device.type, dtype=PRECISIONS[self.precision], enabled=use_autocast
+            self.device.type,
+            dtype=PRECISIONS[self.precision],
+            enabled=self.precision != "fp32",
         ):
             return self.model(images, self.body_model, with_dense=False)
 
 
-def _concatenate(outputs: list[PMRROutput]) -> PMRROutput:
-    """Join chunked outputs field by field."""
-    first = outputs[0]
-    iterations = []
-    for index in range(len(first.iterations)):
-        parts = [out.iterations[index] for out in outputs]
-        fields = {name: torch.cat([getattr(p, name) for p in parts]) for name in vars(parts[0])}
-        iterations.append(type(parts[0])(**fields))
-    return PMRROutput(iterations=iterations)
+def _fields(prediction: SMPLPrediction) -> tuple[dataclasses.Field, ...]:
+    return dataclasses.fields(prediction)
+
+
+def _concatenate(parts: list[SMPLPrediction]) -> SMPLPrediction:
+    """Join chunked predictions field by field."""
+    if len(parts) == 1:
+        return parts[0]
+    return type(parts[0])(
+        **{f.name: torch.cat([getattr(p, f.name) for p in parts]) for f in _fields(parts[0])}
+    )

@@ -34,32 +34,18 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
-from scipy.spatial.transform import Rotation
 
+from pmrr_model.geometry import (
+    axis_angle_to_quaternion,
+    quaternion_sign_continuous,
+    quaternion_slerp,
+    quaternion_to_axis_angle,
+)
 from tasks.sequence import SmplSequence
 
 # ----------------------------------------------------------------------------- rotations ----
-
-
-def axis_angle_to_quat(aa: np.ndarray) -> np.ndarray:
-    """(..., 3) -> (..., 4) as (x, y, z, w)."""
-    flat = np.asarray(aa, np.float64).reshape(-1, 3)
-    return Rotation.from_rotvec(flat).as_quat().reshape(*np.shape(aa)[:-1], 4)
-
-
-def quat_to_axis_angle(q: np.ndarray) -> np.ndarray:
-    flat = np.asarray(q, np.float64).reshape(-1, 4)
-    return Rotation.from_quat(flat).as_rotvec().reshape(*np.shape(q)[:-1], 3)
-
-
-def sign_continuous(q: np.ndarray) -> np.ndarray:
-    """Flip quaternions along axis 0 so consecutive ones have a non-negative dot product."""
-    q = np.array(q, np.float64, copy=True)
-    for t in range(1, q.shape[0]):
-        flip = np.sum(q[t] * q[t - 1], axis=-1) < 0
-        q[t][flip] *= -1
-    return q
-
+# Conversions live in pmrr_model.geometry (the project's one rotation module); quaternions are
+# scalar-last (x, y, z, w) there, as scipy writes them.
 
 MIN_SIGMA_FRAMES = 0.5  # below this a Gaussian kernel barely averages neighbours
 RISK_RATIO = 0.7  # expected per-frame error of the chosen width <= RISK_RATIO x the raw error
@@ -114,14 +100,14 @@ def smooth_rotations(aa: np.ndarray, sigma_frames: float, adaptive: bool = True)
     aa = np.asarray(aa)
     if sigma_frames <= 0 or aa.shape[0] < 3:
         return aa
-    q = sign_continuous(axis_angle_to_quat(aa))
+    q = quaternion_sign_continuous(axis_angle_to_quaternion(aa))
     if adaptive:
         shape = q.shape
         q = adaptive_gaussian(q.reshape(shape[0], -1, 4), sigma_frames)[0].reshape(shape)
     else:
         q = gaussian_filter1d(q, sigma_frames, axis=0, mode="nearest")
     q /= np.linalg.norm(q, axis=-1, keepdims=True)
-    return quat_to_axis_angle(q).astype(aa.dtype)
+    return quaternion_to_axis_angle(q).astype(aa.dtype)
 
 
 def smooth_vectors(x: np.ndarray, sigma_frames: float, adaptive: bool = True) -> np.ndarray:
@@ -136,20 +122,6 @@ def smooth_vectors(x: np.ndarray, sigma_frames: float, adaptive: bool = True) ->
     return gaussian_filter1d(
         np.asarray(x, np.float64), sigma_frames, axis=0, mode="nearest"
     ).astype(x.dtype)
-
-
-def slerp(q0: np.ndarray, q1: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """Per-row spherical interpolation of unit quaternions (..., 4), ``t`` broadcast (..., 1)."""
-    dot = np.sum(q0 * q1, axis=-1, keepdims=True)
-    q1 = np.where(dot < 0, -q1, q1)
-    dot = np.abs(dot).clip(-1.0, 1.0)
-    theta = np.arccos(dot)
-    sin = np.sin(theta)
-    small = sin < 1e-6
-    w0 = np.where(small, 1 - t, np.sin((1 - t) * theta) / np.where(small, 1, sin))
-    w1 = np.where(small, t, np.sin(t * theta) / np.where(small, 1, sin))
-    out = w0 * q0 + w1 * q1
-    return out / np.linalg.norm(out, axis=-1, keepdims=True)
 
 
 # ------------------------------------------------------------------------------ One-Euro ----
@@ -204,7 +176,7 @@ class OneEuroRotationFilter:
         self._speed: np.ndarray | None = None
 
     def __call__(self, aa: np.ndarray) -> np.ndarray:
-        q = axis_angle_to_quat(aa)
+        q = axis_angle_to_quaternion(aa)
         dt = 1.0 / self.fps
         if self._q is None:
             self._q, self._speed = q, np.zeros(q.shape[:-1] + (1,))
@@ -213,8 +185,8 @@ class OneEuroRotationFilter:
         speed = 2 * np.arccos(dot) / dt  # rad/s between estimate and sample
         self._speed = self._speed + _alpha(self.d_cutoff, dt) * (speed - self._speed)
         cutoff = self.min_cutoff + self.beta * self._speed
-        self._q = slerp(self._q, q, _alpha(cutoff, dt))
-        return quat_to_axis_angle(self._q)
+        self._q = quaternion_slerp(self._q, q, _alpha(cutoff, dt))
+        return quaternion_to_axis_angle(self._q)
 
 
 # ----------------------------------------------------------------------------- sequences ----

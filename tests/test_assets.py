@@ -95,3 +95,71 @@ def test_not_a_zip_is_named(tmp_path):
     path.write_text("hello")
     with pytest.raises(ValueError, match="mesh_downsampling.npz: not a readable .npz"):
         load_downsampling(path)
+
+
+# ----------------------------------------------------------------------------- identity ----
+
+FILE_NAMES = (
+    "smpl/SMPL_NEUTRAL.pkl",
+    "smpl_mean_params.npz",
+    "mesh_downsampling.npz",
+    "J_regressor_extra.npy",
+    "J_regressor_h36m.npy",
+)
+
+
+def _fake_data_folder(root, size: int = (1 << 20) + 4096):
+    """A complete seed-layout folder of random bytes, each file past the first MiB (resolving
+    assets only checks which files exist; the id is about their bytes)."""
+    rng = np.random.default_rng(0)
+    for name in FILE_NAMES:
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(rng.integers(0, 256, size, dtype=np.uint8).tobytes())
+    return root
+
+
+@pytest.mark.parametrize("name", FILE_NAMES)
+def test_asset_id_covers_bytes_after_the_first_mib(tmp_path, name):
+    a = _fake_data_folder(tmp_path / "a")
+    b = _fake_data_folder(tmp_path / "b")
+    assert resolve_assets(a).asset_id == resolve_assets(b).asset_id  # same bytes, other folder
+    content = bytearray((b / name).read_bytes())
+    content[(1 << 20) + 100] ^= 0xFF  # one byte past the first MiB, same size
+    (b / name).write_bytes(bytes(content))
+    assert resolve_assets(a).asset_id != resolve_assets(b).asset_id
+
+
+def test_asset_id_follows_an_in_place_edit(tmp_path):
+    import os
+
+    root = _fake_data_folder(tmp_path)
+    before = resolve_assets(root).asset_id
+    path = root / "mesh_downsampling.npz"
+    stat = path.stat()
+    content = bytearray(path.read_bytes())
+    content[-1] ^= 0x01
+    path.write_bytes(bytes(content))
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000))  # a later edit
+    assert resolve_assets(root).asset_id != before
+
+
+def test_file_digest_is_the_full_sha256_and_memoised(tmp_path, monkeypatch):
+    import hashlib
+
+    from pmrr_model import digest
+
+    path = tmp_path / "weights.pt"
+    data = np.random.default_rng(1).integers(0, 256, 3 * (1 << 20) + 7, np.uint8).tobytes()
+    path.write_bytes(data)
+    digest.clear_digest_cache()
+    assert digest.file_digest(path) == hashlib.sha256(data).hexdigest()
+    opened = []
+    monkeypatch.setattr(
+        digest, "open", lambda *a, **k: opened.append(a) or open(*a, **k), raising=False
+    )
+    for _ in range(3):
+        assert digest.file_digest(str(path)) == hashlib.sha256(data).hexdigest()
+    assert opened == [], "a cached digest was recomputed"
+    with pytest.raises(FileNotFoundError):
+        digest.file_digest(tmp_path / "missing.pt")

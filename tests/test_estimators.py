@@ -163,6 +163,34 @@ def test_pmrr_with_a_checkpoint_made_here(pmrr, photo):
     np.testing.assert_allclose(bodies.body_pose, params.body_pose, atol=1e-5)
 
 
+def test_pmrr_estimator_runs_the_network_through_the_predictor(pmrr, photo, monkeypatch):
+    """One inference path: the estimator's numbers are the predictor's on the seed's crops, and
+    several frames go through the network in one call."""
+    from pmrr_model.crop import box_to_center_scale, crop_image
+    from pmrr_model.geometry import rotmat_to_axis_angle
+    from pmrr_model.inference import PMRRPredictor
+
+    image, boxes = photo
+    assert isinstance(pmrr.predictor, PMRRPredictor) and pmrr.model is pmrr.predictor.model
+    centers, scales = box_to_center_scale(boxes)
+    crops = np.stack([crop_image(image, c, s) for c, s in zip(centers, scales, strict=True)])
+    final = pmrr.predictor.predict_final(crops)
+    params, cam = pmrr.predict_params(image, boxes)
+    np.testing.assert_allclose(cam, final.cam.numpy(), atol=1e-6)
+    np.testing.assert_allclose(params.betas, final.betas.numpy(), atol=1e-6)
+    pose = rotmat_to_axis_angle(final.rotmat).reshape(-1, 72).numpy()
+    np.testing.assert_allclose(params.body_pose, pose[:, 3:], atol=1e-5)
+
+    calls = []
+    original = pmrr.predictor.predict_final
+    monkeypatch.setattr(
+        pmrr.predictor, "predict_final", lambda c, **k: calls.append(len(c)) or original(c, **k)
+    )
+    frames = pmrr.estimate_batch([image, image, image], [boxes, np.zeros((0, 4)), boxes])
+    assert calls == [2] and [len(b) for b in frames] == [1, 0, 1]
+    np.testing.assert_allclose(frames[0].vertices_m, frames[2].vertices_m, atol=1e-6)
+
+
 def test_pmrr_batches_people_and_frames(pmrr, photo):
     """Crops are independent: one batch of two equals two frames of one crop each."""
     image, boxes = photo

@@ -137,6 +137,70 @@ def test_save_and_inspect_round_trip(smpl_sized, tmp_path):
     assert "(431, 6890)" in text
 
 
+def misfit_checkpoints(model: torch.nn.Module, folder: Path) -> dict[str, Path]:
+    """A real model's state dict saved in the released layout, once with one key removed and
+    once with one tensor reshaped."""
+    state = dict(model.state_dict())
+    missing = dict(state)
+    del missing["regressor.1.decshape.bias"]
+    torch.save({"model": missing}, folder / "missing_key.pt")
+    reshaped = dict(state)
+    reshaped["regressor.0.deccam.weight"] = reshaped["regressor.0.deccam.weight"].reshape(-1, 1)
+    torch.save({"model": reshaped}, folder / "reshaped.pt")
+    return {"missing": folder / "missing_key.pt", "reshaped": folder / "reshaped.pt"}
+
+
+def test_describe_checkpoint_raises_when_it_does_not_fit(smpl_sized, tmp_path):
+    _, model, _ = smpl_sized
+    files = misfit_checkpoints(model, tmp_path)
+    with pytest.raises(CheckpointError) as info:
+        describe_checkpoint(files["missing"], model)
+    message = str(info.value)
+    assert message.startswith(f"{files['missing']}: does not fit")
+    assert f"file: {files['missing']}" in message and "tensors:" in message  # the description
+    assert "missing from the file (1): regressor.1.decshape.bias" in message
+    with pytest.raises(CheckpointError) as info:
+        describe_checkpoint(files["reshaped"], model)
+    assert "other shapes (1): regressor.0.deccam.weight file (3072, 1) vs model (3, 1024)" in str(
+        info.value
+    )
+    assert "fits the PMRR architecture" in describe_checkpoint(
+        save_checkpoint(model, tmp_path / "good.pt"), model
+    )
+
+
+def test_checkpoint_inspect_cli_exit_status(tmp_path):
+    """``pmrr checkpoint inspect`` exits non-zero, naming the file, for a checkpoint that does not
+    fit the model it builds (the default assets), and 0 for one that does."""
+    import os
+    import subprocess
+    import sys
+
+    from pmrr_model.assets import resolve_assets
+
+    torch.manual_seed(0)
+    model = build_pmrr(resolve_assets())  # what the CLI builds, run from the same folder
+    files = misfit_checkpoints(model, tmp_path)
+    files["good"] = save_checkpoint(model, tmp_path / "good.pt")
+    repo = Path(__file__).resolve().parents[1]
+
+    def inspect(path: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [sys.executable, "-m", "pmrr_interviews.cli", "checkpoint", "inspect", str(path)],
+            cwd=repo, env=dict(os.environ), capture_output=True, text=True, timeout=600,
+        )  # fmt: skip
+
+    for kind, key in (("missing", "regressor.1.decshape.bias"), ("reshaped", "deccam.weight")):
+        result = inspect(files[kind])
+        assert result.returncode != 0, result.stdout + result.stderr
+        assert f"{files[kind]}: does not fit" in result.stderr and key in result.stderr
+    result = inspect(files["good"])
+    assert result.returncode == 0, result.stderr
+    assert (
+        f"file: {files['good']}" in result.stdout and "fits the PMRR architecture" in result.stdout
+    )
+
+
 def test_wrong_files_give_clear_errors(smpl_sized, tmp_path):
     _, model, _ = smpl_sized
     missing = tmp_path / "nope.pt"
@@ -196,8 +260,33 @@ def test_predictor_batches_and_precisions(smpl_sized, tmp_path):
     chunked = fp32.predict(crops, batch_size=2)
     assert whole.final.vertices.shape == (5, N_VERTICES, 3)
     assert torch.allclose(whole.final.vertices, chunked.final.vertices, atol=1e-5)
-    assert not whole.final.vertices.requires_grad and fp32.name == "pmrr:ours.pt"
+    assert not whole.final.vertices.requires_grad and fp32.name == "pmrr:ours"
     bf16 = PMRRPredictor(assets, checkpoint, precision="bf16").predict(crops)
     assert (bf16.final.vertices - whole.final.vertices).abs().max() < 0.05
     with pytest.raises(ValueError, match="crops must be"):
         fp32.predict(np.zeros((1, 100, 100, 3), np.uint8))
+
+
+def test_one_crop_normalisation_for_every_path(smpl_sized, tmp_path):
+    """The predictor feeds the network exactly what ``pmrr_model.crop.normalize_crops`` gives
+    (no second copy of the normalisation), and its final-only path equals the full one."""
+    from pmrr_model import crop, inference
+
+    assets, model, _ = smpl_sized
+    assert getattr(inference, "normalize_crops", crop.normalize_crops) is crop.normalize_crops
+    crops = np.random.default_rng(2).integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)
+    np.testing.assert_array_equal(
+        inference.network_input(crops).numpy(), crop.normalize_crops(crops)
+    )
+    np.testing.assert_array_equal(
+        inference.network_input(torch.from_numpy(crops)).numpy(), crop.normalize_crops(crops)
+    )
+    predictor = inference.PMRRPredictor(assets, save_checkpoint(model, tmp_path / "w.pt"))
+    full = predictor.predict(crops).final
+    final = predictor.predict_final(crops, batch_size=2)
+    assert final.vertices.device.type == "cpu" and final.vertices.dtype == torch.float32
+    assert torch.allclose(final.vertices, full.vertices, atol=1e-5)
+    assert torch.allclose(final.cam, full.cam, atol=1e-6)
+    assert predictor.predict_final(crops[:0]) is None
+    with pytest.raises(ValueError, match="crops must be"):
+        crop.normalize_crops(np.zeros((224, 224, 3), np.uint8))

@@ -125,6 +125,26 @@ def test_rotations_are_smoothed_on_the_manifold_across_pi() -> None:
         assert geodesic.mean() < noisy_err.mean()
 
 
+def test_fixed_gaussian_matches_the_scipy_definition() -> None:
+    """Moving the quaternion helpers into pmrr_model.geometry kept the smoother's numbers: a
+    fixed-width run equals scipy quaternions (x, y, z, w) made sign-continuous, filtered and
+    re-normalised."""
+    from scipy.ndimage import gaussian_filter1d
+
+    _, noisy, _ = synthetic(3, max_hz=1.0, noise_rad=0.05, frames=80)
+    q = Rotation.from_rotvec(noisy.reshape(-1, 3)).as_quat().reshape(80, 24, 4)
+    for t in range(1, 80):
+        q[t][np.sum(q[t] * q[t - 1], axis=-1) < 0] *= -1
+    q = gaussian_filter1d(q, 3.0, axis=0, mode="nearest")
+    q /= np.linalg.norm(q, axis=-1, keepdims=True)
+    expected = Rotation.from_quat(q.reshape(-1, 4)).as_rotvec().reshape(80, 24, 3)
+    got = smoothing.smooth_rotations(noisy, 3.0, adaptive=False)
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    filt = smoothing.OneEuroRotationFilter(FPS)
+    first = filt(noisy[0])
+    np.testing.assert_allclose(first, noisy[0])
+
+
 def test_one_euro_reduces_jitter_online() -> None:
     """The online filter (causal) trades a little lag for less jitter; it must still cut the
     acceleration error substantially on slow motion."""

@@ -20,9 +20,11 @@ def create_estimator(
     data_dir: str | None = None,
     device: str = "cpu",
     refine: bool = False,
+    precision: str = "fp32",
 ) -> Estimator:
     """``landmark-fit`` (offline default, no weights) or ``pmrr`` (needs ``checkpoint``).
 
+    ``precision`` ("fp32" or "bf16") is the PMRR network's; the landmark fit is always fp32.
     ``refine=True`` with ``pmrr`` starts the landmark fit from the network's estimate.
     Wrong or missing checkpoints raise :class:`CheckpointError` naming the file.
     """
@@ -48,7 +50,7 @@ def create_estimator(
         return LandmarkFitEstimator(assets=assets)
     from pmrr_model.estimators.pmrr_estimator import PMRREstimator, RefinedPMRREstimator
 
-    pmrr = PMRREstimator(checkpoint, assets=assets, device=device)
+    pmrr = PMRREstimator(checkpoint, assets=assets, device=device, precision=precision)
     if refine:
         from pmrr_model.estimators.landmark_fit import LandmarkFitEstimator
 

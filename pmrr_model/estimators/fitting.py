@@ -26,6 +26,7 @@ import torch
 
 from pmrr_model.estimators.landmark_targets import BONE_FROM_J, BONE_TO_J, FitTargets
 from pmrr_model.estimators.sparse_joints import SparseJoints
+from pmrr_model.geometry import rotmat_to_axis_angle
 
 
 @dataclass
@@ -134,7 +135,7 @@ class LandmarkFitter:
                 rot = kabsch(rest[i, torso_idx], t.torso_world)
             else:  # nobody to fit: upright and facing the camera (180 degrees about x)
                 rot = np.diag([1.0, -1.0, -1.0])
-            orient[i] = _rotmat_to_axis_angle(rot)
+            orient[i] = rotmat_to_axis_angle(rot)
             joints = rest[i] @ rot.T
             w = t.weights2d
             box_h = max(boxes[i, 3] - boxes[i, 1], 1.0)
@@ -211,9 +212,3 @@ def _weak_perspective_fit(
     q = target - tm
     s = float((w[:, None] * p * q).sum() / max((w[:, None] * p * p).sum(), 1e-9))
     return s, tm - s * pm
-
-
-def _rotmat_to_axis_angle(rot: np.ndarray) -> np.ndarray:
-    from scipy.spatial.transform import Rotation
-
-    return Rotation.from_matrix(rot).as_rotvec()

@@ -9,36 +9,38 @@ are used as predicted (no extra flip).
 
 from __future__ import annotations
 
-import contextlib
 from pathlib import Path
 
 import numpy as np
 import torch
 
 from pmrr_model.assets import AssetSet, resolve_assets
-from pmrr_model.body_model import BodyModel
-from pmrr_model.checkpoint import load_into
 from pmrr_model.crop import (
     DEFAULT_RESCALE,
     box_to_center_scale,
     crop_cam_to_full_translation,
     crop_image,
     default_focal_px,
-    normalize_crops,
 )
 from pmrr_model.estimators.base import BodyEstimates, Estimator
 from pmrr_model.estimators.common import assemble_estimates
 from pmrr_model.estimators.fitting import FitParams
 from pmrr_model.geometry import rotmat_to_axis_angle
-from pmrr_model.network.pmrr import build_pmrr
+from pmrr_model.inference import PMRRPredictor, checkpoint_id
+
+__all__ = ["PMRREstimator", "RefinedPMRREstimator", "checkpoint_id"]
 
 
-def checkpoint_id(path: str | Path) -> str:
-    """Short name recorded in outputs: the file name without its suffix."""
-    return Path(path).stem
+def _empty_params() -> tuple[FitParams, np.ndarray]:
+    empty = FitParams(np.zeros((0, 3)), np.zeros((0, 69)), np.zeros((0, 10)), np.zeros((0, 3)))
+    return empty, np.zeros((0, 3))
 
 
 class PMRREstimator(Estimator):
+    """Person boxes -> crops -> :class:`~pmrr_model.inference.PMRRPredictor` -> SMPL in the full
+    image's camera frame. The network itself is run only by the predictor, so the pipeline, the
+    demos and the benchmarks share its device, precision and no-grad handling."""
+
     name = "pmrr"
 
     def __init__(
@@ -52,69 +54,86 @@ class PMRREstimator(Estimator):
         focal_px: float | None = None,
         rescale: float = DEFAULT_RESCALE,
     ) -> None:
-        if precision not in ("fp32", "bf16"):
-            raise ValueError(f"precision must be 'fp32' or 'bf16', not {precision!r}")
-        self.assets = assets or resolve_assets(data_dir)
-        self.device = torch.device(device)
-        self.model = build_pmrr(self.assets)
-        self.report = load_into(self.model, checkpoint)  # CheckpointError names file + problem
-        self.model.to(self.device).eval()
-        self.body_model = BodyModel(self.assets).to(self.device).eval()
-        self.precision = precision
+        # CheckpointError (names the file and the problem) for a missing or misfitting file.
+        self.predictor = PMRRPredictor(
+            assets or resolve_assets(data_dir), checkpoint, device=device, precision=precision
+        )
+        self.assets = self.predictor.assets
+        self.report = self.predictor.report
         self.batch_size = batch_size
         self.focal_px = focal_px
         self.rescale = rescale
-        self.name = f"pmrr:{checkpoint_id(checkpoint)}"
+        self.name = self.predictor.name
 
-    def _autocast(self):
-        if self.precision == "bf16":
-            return torch.autocast(device_type=self.device.type, dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+    @property
+    def model(self) -> torch.nn.Module:
+        return self.predictor.model
 
-    @torch.no_grad()
+    @property
+    def body_model(self):
+        return self.predictor.body_model
+
+    @property
+    def device(self) -> torch.device:
+        return self.predictor.device
+
+    @property
+    def precision(self) -> str:
+        return self.predictor.precision
+
     def predict_params(
         self, frame_rgb: np.ndarray, boxes_xyxy: np.ndarray
     ) -> tuple[FitParams, np.ndarray]:
         """SMPL parameters in the full-image camera frame, and the crop cameras (N, 3)."""
-        boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
-        size = frame_rgb.shape[:2]
-        focal = self.focal_px or default_focal_px(size)
-        centers, scales = box_to_center_scale(boxes, self.rescale)
-        rotmats, betas, cams = [], [], []
-        for start in range(0, len(boxes), self.batch_size):
-            part = slice(start, start + self.batch_size)
-            crops = np.stack(
-                [
-                    crop_image(frame_rgb, c, s)
-                    for c, s in zip(centers[part], scales[part], strict=True)
-                ]
-            )
-            images = torch.from_numpy(normalize_crops(crops)).to(self.device)
-            with self._autocast():
-                final = self.model(images, self.body_model, with_dense=False).final
-            rotmats.append(final.rotmat.float().cpu())
-            betas.append(final.betas.float().cpu())
-            cams.append(final.cam.float().cpu())
-        if not rotmats:
-            empty = FitParams(
-                np.zeros((0, 3)), np.zeros((0, 69)), np.zeros((0, 10)), np.zeros((0, 3))
-            )
-            return empty, np.zeros((0, 3))
-        aa = rotmat_to_axis_angle(torch.cat(rotmats)).reshape(-1, 72).double().numpy()
-        cam = torch.cat(cams).double().numpy()
-        transl = crop_cam_to_full_translation(cam, centers, scales, size, focal)
-        return FitParams(aa[:, :3], aa[:, 3:], torch.cat(betas).double().numpy(), transl), cam
+        return self.predict_params_batch([frame_rgb], [boxes_xyxy])[0]
 
-    def estimate(
+    def predict_params_batch(
+        self, frames_rgb: list[np.ndarray], boxes_xyxy: list[np.ndarray]
+    ) -> list[tuple[FitParams, np.ndarray]]:
+        """:meth:`predict_params` for several frames, their crops sent through the network
+        together (``batch_size`` at a time), so a GPU sees full batches even with one person
+        per frame."""
+        boxes = [np.asarray(b, np.float64).reshape(-1, 4) for b in boxes_xyxy]
+        crops, geometry = [], []
+        for frame, frame_boxes in zip(frames_rgb, boxes, strict=True):
+            centers, scales = box_to_center_scale(frame_boxes, self.rescale)
+            crops += [crop_image(frame, c, s) for c, s in zip(centers, scales, strict=True)]
+            geometry.append((centers, scales, frame.shape[:2]))
+        if not crops:
+            return [_empty_params() for _ in boxes]
+        final = self.predictor.predict_final(np.stack(crops), batch_size=self.batch_size)
+        aa = rotmat_to_axis_angle(final.rotmat).reshape(-1, 72).double().numpy()
+        cams = final.cam.double().numpy()
+        betas = final.betas.double().numpy()
+        results, start = [], 0
+        for centers, scales, size in geometry:
+            rows = slice(start, start + len(centers))
+            start += len(centers)
+            if len(centers) == 0:
+                results.append(_empty_params())
+                continue
+            focal = self.focal_px or default_focal_px(size)
+            transl = crop_cam_to_full_translation(cams[rows], centers, scales, size, focal)
+            params = FitParams(aa[rows, :3], aa[rows, 3:], betas[rows], transl)
+            results.append((params, cams[rows]))
+        return results
+
+    def estimate_batch(
         self,
-        frame_rgb: np.ndarray,
-        boxes_xyxy: np.ndarray,
-        track_ids: np.ndarray | None = None,
-    ) -> BodyEstimates:
+        frames_rgb: list[np.ndarray],
+        boxes_xyxy: list[np.ndarray],
+        track_ids: list[np.ndarray] | None = None,
+    ) -> list[BodyEstimates]:
+        """Several frames with one pass of the network over all their crops."""
+        params = self.predict_params_batch(frames_rgb, boxes_xyxy)
+        return [
+            self._assemble(frame, boxes, frame_params)
+            for frame, boxes, (frame_params, _) in zip(frames_rgb, boxes_xyxy, params, strict=True)
+        ]
+
+    def _assemble(self, frame_rgb: np.ndarray, boxes_xyxy: np.ndarray, params: FitParams):
         boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
         size = frame_rgb.shape[:2]
-        focal = self.focal_px or default_focal_px(size)
-        params, _ = self.predict_params(frame_rgb, boxes)
         return assemble_estimates(
             self.body_model,
             global_orient=params.global_orient,
@@ -123,11 +142,20 @@ class PMRREstimator(Estimator):
             transl=params.transl,
             boxes_xyxy=boxes,
             image_size_hw=size,
-            focal_px=focal,
+            focal_px=self.focal_px or default_focal_px(size),
             confidence=np.ones(len(boxes)),  # the network gives no per-person confidence
             estimator=self.name,
             rescale=self.rescale,
         )
+
+    def estimate(
+        self,
+        frame_rgb: np.ndarray,
+        boxes_xyxy: np.ndarray,
+        track_ids: np.ndarray | None = None,
+    ) -> BodyEstimates:
+        params, _ = self.predict_params(frame_rgb, boxes_xyxy)
+        return self._assemble(frame_rgb, boxes_xyxy, params)
 
 
 class RefinedPMRREstimator(Estimator):

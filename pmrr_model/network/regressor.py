@@ -17,7 +17,7 @@ N_CAM = 3
 
 def load_mean_params(path) -> dict[str, torch.Tensor]:
     """``smpl_mean_params.npz`` -> pose (1, 144), shape (1, 10), cam (1, 3) float32 tensors."""
-    with np.load(path) as mean:
+    with np.load(path, allow_pickle=False) as mean:
         missing = {"pose", "shape", "cam"} - set(mean.files)
         if missing:
             raise ValueError(f"{path}: missing arrays {sorted(missing)}")

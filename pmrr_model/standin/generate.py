@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
+from pmrr_model.geometry import rotmat_to_rot6d
 from pmrr_model.standin import anny_source, downsampling, keypoints, regressors, skinning
 
 STANDIN_VERSION = "1.0.0"
@@ -100,8 +101,8 @@ def shape_space(vertices: np.ndarray, n_betas: int) -> tuple[np.ndarray, np.ndar
 
 
 def _rot6d(rotations: np.ndarray) -> np.ndarray:
-    """SPIN's 6D: the first two columns of each matrix, row-major."""
-    return rotations[:, :, :2].reshape(-1)
+    """SPIN's 6D of every matrix, flattened (the layout is defined once, in geometry)."""
+    return rotmat_to_rot6d(rotations).reshape(-1)
 
 
 def mean_params() -> dict[str, np.ndarray]:
