@@ -16,6 +16,7 @@ vector in the frame. "Upright" and "head level" are those of the body model's ze
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -96,10 +97,20 @@ def neutral_from_rest_joints(rest: np.ndarray) -> Neutral:
     )
 
 
-#: Zero pose of the project's stand-in body model, mean shape (measured with
-#: ``analytics.synthetic.neutral_from_body_model``). Pass your body model's own calibration to
-#: ``compute_video_features(neutral=...)`` when using real SMPL files.
-DEFAULT_NEUTRAL = Neutral(
+def neutral_from_body_model(body: Any) -> Neutral:
+    """Zero-pose calibration of ``body``; see :func:`analytics.calibration.neutral_from_body_model`
+    (imported on call: it needs torch, this module does not)."""
+    from analytics.calibration import neutral_from_body_model as calibrate
+
+    return calibrate(body)
+
+
+#: Zero pose of the project's *stand-in* body model, mean shape: a fallback for tests and for
+#: callers without a body model, never a property of SMPL. The calibration of the body model
+#: actually used comes from :func:`analytics.calibration.neutral_from_body_model`;
+#: ``compute_video_features`` warns when it has to fall back to this constant. A test checks
+#: that it still equals the stand-in's computed calibration.
+STANDIN_NEUTRAL = Neutral(
     trunk_dir=(0.0, 0.999993, 0.003794),
     head_offset=((1.0, 0.0, 0.0), (0.0, 0.991943, -0.126683), (0.0, 0.126683, 0.991943)),
 )

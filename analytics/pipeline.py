@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
 from analytics import events as ev
 from analytics import joints as J
 from analytics import synchrony
-from analytics.body_frame import DEFAULT_NEUTRAL, Neutral
+from analytics.body_frame import STANDIN_NEUTRAL, Neutral
 from analytics.measures import frame_measures
 from analytics.motion import GESTURE_SPEED_M_PER_S
-from analytics.roles import assign_roles, main_pair
+from analytics.roles import main_pair, video_roles
 from analytics.tables import FRAME_BOOLS, conform
 from analytics.windows import summary_row, window_table
 
@@ -58,11 +60,12 @@ def _shift_event(event: dict, first_frame: int, fps: float) -> dict:
     return out
 
 
-def _sync_signals(f: pd.DataFrame) -> dict[str, np.ndarray]:
-    return {
-        "motion": f["motion_energy_m_per_s"].to_numpy(),
-        "head": f["head_angular_speed_deg_per_s"].to_numpy(),
-    }
+def _span_rows(per_frame: np.ndarray, span: tuple[int, int]) -> np.ndarray:
+    """Rows ``span[0]..span[1]`` of a video-length per-frame array, NaN past its end."""
+    out = np.full((span[1] - span[0] + 1, *per_frame.shape[1:]), np.nan)
+    part = per_frame[span[0] : span[1] + 1]
+    out[: len(part)] = part
+    return out
 
 
 def compute_video_features(
@@ -77,9 +80,14 @@ def compute_video_features(
     """-> {'features_frames', 'features_windows', 'features_summary', 'events'} DataFrames.
 
     ``smpl``: rows (video_id, track_id, frame, t_s, joints3d_m) of one video, camera frame.
-    ``roles``: explicit track_id -> role mapping (overrides the framing heuristic).
-    ``neutral``: zero-pose calibration of the body model used (default: the stand-in's).
-    ``head_vertices``: optional track_id -> (n_frames, K, 3) head-mesh vertices for face touch.
+    ``roles``: explicit track_id -> role mapping (overrides the framing heuristic); roles come
+    from :func:`analytics.roles.video_roles`, the same function the flow uses without analytics.
+    ``neutral``: zero-pose calibration of the body model that produced ``smpl``
+    (:func:`analytics.calibration.neutral_from_body_model`). Without it the stand-in's
+    calibration is used with a warning: for real SMPL it would read SMPL's rest spine as lean.
+    ``head_vertices``: optional track_id -> (n_frames, K, 3) head-mesh vertices per video frame
+    (e.g. the vertices of :attr:`analytics.calibration.BodyCalibration.head_vertex_ids`), for
+    face touch.
     Per-frame rows cover each person's *span*, not the whole video: from the track's first to its
     last frame, or for the main pair the union of both spans (so their signals align for
     synchrony). Inside a span missing frames are NaN/NA, never interpolated. Spanning the whole
@@ -87,20 +95,27 @@ def compute_video_features(
     every 3 s has ~800 tracks: 12 M mostly-empty rows and 17 GB).
     The role mapping is also in ``tables['features_summary'].attrs['tracks_roles']``.
     """
-    neutral = neutral or DEFAULT_NEUTRAL
+    if neutral is None:
+        warnings.warn(
+            "compute_video_features: no neutral= calibration given, using the stand-in body "
+            "model's; pass analytics.calibration.neutral_from_body_model(body) for the body "
+            "model that produced the smpl table",
+            UserWarning,
+            stacklevel=2,
+        )
+        neutral = STANDIN_NEUTRAL
     video_id = str(smpl["video_id"].iloc[0]) if len(smpl) else ""
-    tracks = sorted(int(t) for t in smpl["track_id"].unique()) if len(smpl) else []
+    track_roles = video_roles(smpl, n_frames, roles)
+    tracks = sorted(track_roles)
     by_track = {t: smpl[smpl["track_id"] == t] for t in tracks}
     spans = {t: _own_span(by_track[t], n_frames) for t in tracks}
-    joints = {t: _span_joints(by_track[t], spans[t]) for t in tracks}
-    track_roles = assign_roles(joints, roles)
     pair = main_pair(track_roles)
     partner = {pair[0]: pair[1], pair[1]: pair[0]} if pair else {}
     if pair:  # the pair shares the union of both spans
         union = (min(spans[p][0] for p in pair), max(spans[p][1] for p in pair))
         for p in pair:
             spans[p] = union
-            joints[p] = _span_joints(by_track[p], union)
+    joints = {t: _span_joints(by_track[t], spans[t]) for t in tracks}
 
     frames, events, windows, summary = [], [], [], []
     for t in tracks:
@@ -108,6 +123,8 @@ def compute_video_features(
         frame_idx = np.arange(first, spans[t][1] + 1)
         other = joints[partner[t]] if t in partner else None
         verts = head_vertices.get(t) if head_vertices else None
+        if verts is not None:
+            verts = _span_rows(np.asarray(verts, dtype=np.float64), spans[t])
         cols = frame_measures(joints[t], fps, neutral, other, verts)
         f = pd.DataFrame(
             {
@@ -153,6 +170,27 @@ def compute_video_features(
     return tables
 
 
+def _pair_signals(
+    frames: pd.DataFrame, pair: tuple[int, int]
+) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Video frames covered by either pair member and both persons' synchrony signals on them
+    (NaN where a person has no row), so sample i of a and b is the same moment."""
+    rows = [frames[frames["track_id"] == p].set_index("frame") for p in pair]
+    lo = min(int(r.index.min()) for r in rows)
+    hi = max(int(r.index.max()) for r in rows)
+    grid = np.arange(lo, hi + 1)
+    signals = []
+    for r in rows:
+        aligned = r.reindex(grid)
+        signals.append(
+            {
+                "motion": aligned["motion_energy_m_per_s"].to_numpy(dtype=np.float64),
+                "head": aligned["head_angular_speed_deg_per_s"].to_numpy(dtype=np.float64),
+            }
+        )
+    return grid, signals[0], signals[1]
+
+
 def _add_synchrony(
     frames: pd.DataFrame,
     windows: pd.DataFrame,
@@ -162,23 +200,34 @@ def _add_synchrony(
     window_s: tuple[float, ...],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Synchrony of the main pair, per window and for the video (Fisher-z mean over the
-    longest windows). Lags are written from each person's side: > 0 = that person leads."""
-    a_sig = _sync_signals(frames[frames["track_id"] == pair[0]])
-    b_sig = _sync_signals(frames[frames["track_id"] == pair[1]])
+    longest windows). Lags are written from each person's side: > 0 = that person leads.
+
+    Windows are identified by their video-time index (:func:`analytics.synchrony.window_ids`,
+    the same as the window table), never by position in the pair's span: the span rarely starts
+    at frame 0, and positions then point at the wrong window or past the end.
+    """
+    grid, a_sig, b_sig = _pair_signals(frames, pair)
     windows = windows.copy()
     summary = summary.copy()
     for name in a_sig:
         r_col, lag_col = f"sync_{name}_peak_r_ratio", f"sync_{name}_peak_lag_s"
+        curves: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         for w in window_s:
-            lags, r = synchrony.windowed_lagged_xcorr(a_sig[name], b_sig[name], fps, w)
+            ids = synchrony.window_ids(grid, fps, w)
+            lags, present, r = synchrony.lagged_xcorr_by_window(
+                a_sig[name], b_sig[name], ids, fps, w
+            )
+            curves[w] = (lags, r)
             lag, best = synchrony.peak(lags, r)
+            best_of = pd.Series(best, index=present)
+            lag_of = pd.Series(lag, index=present)
             for track, sign in ((pair[0], 1.0), (pair[1], -1.0)):
                 rows = (windows["track_id"] == track) & (windows["window_s"] == w)
-                order = windows.loc[rows, "window_index"].to_numpy()
-                windows.loc[rows, r_col] = best[order]
-                windows.loc[rows, lag_col] = sign * lag[order]
+                index = windows.loc[rows, "window_index"].to_numpy()
+                windows.loc[rows, r_col] = best_of.reindex(index).to_numpy()
+                windows.loc[rows, lag_col] = sign * lag_of.reindex(index).to_numpy()
         w = max(window_s)
-        lags, r = synchrony.windowed_lagged_xcorr(a_sig[name], b_sig[name], fps, w)
+        lags, r = curves[w]
         lag, best = synchrony.peak(lags, synchrony.mean_curve(r))
         for track, sign in ((pair[0], 1.0), (pair[1], -1.0)):
             rows = summary["track_id"] == track

@@ -1,46 +1,132 @@
-"""Interviewer / interviewee role assignment.
+"""Interviewer / interviewee role assignment: the project's one role heuristic.
 
 Without audio nobody knows who asks the questions, so the default is a framing heuristic: an
 interview camera frames the interviewee, who is therefore the person seen largest (shoulder
 width / depth, i.e. apparent size) for the largest share of the video; the interviewer is the
 next one; everybody else is "other". Symmetric two-shots defeat it, hence the explicit
 per-video override, which always wins.
+
+:func:`video_roles` is the entry point, used by :func:`analytics.compute_video_features` and by
+the flow whether or not the analytics stage runs, so the `tracks` table and the analytics tables
+can never disagree on who is who.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
+import pandas as pd
 
 from analytics import joints as J
 
 ROLES = ("interviewer", "interviewee", "other")
 
 
-def framing_score(j: np.ndarray) -> float:
-    """Presence fraction x median apparent size (shoulder width / depth), larger = more framed."""
+def apparent_size(j: np.ndarray) -> np.ndarray:
+    """(T, 49, 3) camera-frame joints -> (T,) shoulder width / depth; NaN where unusable.
+
+    Width over depth is the shoulder width as the camera sees it (scale-free, unlike a box in
+    pixels), so it measures framing, not the person's build alone.
+    """
+    j = np.asarray(j, dtype=np.float64)
     width = np.linalg.norm(j[:, J.L_SHOULDER] - j[:, J.R_SHOULDER], axis=-1)
     depth = j[:, J.NECK, 2]
-    size = width / np.where(depth > 1e-3, depth, np.nan)
-    present = ~np.isnan(size)
-    if not present.any():
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return width / np.where(depth > 1e-3, depth, np.nan)
+
+
+def framing_score(sizes: np.ndarray, n_frames: int) -> float:
+    """Presence fraction of the video x median apparent size, larger = more framed.
+
+    ``sizes``: the apparent size of each video frame in which the person was seen (one value per
+    distinct frame; NaN values do not count as seen). Presence is over the whole video, not the
+    track's span: a person seen in 2 s of a 10-minute video is not "present all the time".
+    """
+    sizes = np.asarray(sizes, dtype=np.float64)
+    sizes = sizes[np.isfinite(sizes)]
+    if len(sizes) == 0 or n_frames <= 0:
         return 0.0
-    return float(present.mean() * np.nanmedian(size))
+    return float(min(len(sizes) / n_frames, 1.0) * np.median(sizes))
 
 
-def assign_roles(
-    joints_by_track: dict[int, np.ndarray], override: dict[int, str] | None = None
+def check_override(override: Mapping[int | str, str]) -> dict[int, str]:
+    """Validated copy of a roles override with integer track ids.
+
+    Track ids may arrive as strings (JSON flow parameters); an unknown role raises ValueError
+    naming it, since a typo ("interviwee") would otherwise silently demote a person to "other".
+    """
+    out: dict[int, str] = {}
+    for track, role in override.items():
+        if role not in ROLES:
+            raise ValueError(
+                f"unknown role {role!r} for track {track} in the roles override; "
+                f"expected one of {ROLES}"
+            )
+        try:
+            out[int(track)] = role
+        except (TypeError, ValueError) as error:
+            raise ValueError(f"roles override: track id {track!r} is not an integer") from error
+    return out
+
+
+def roles_from_scores(
+    scores: Mapping[int, float], override: Mapping[int | str, str] | None = None
 ) -> dict[int, str]:
-    """Role per track id. ``override`` (track_id -> role) is used as is; unlisted tracks are "other"."""
+    """Roles of the tracks in ``scores`` (framing scores): the override if given (unlisted
+    tracks -> "other"), else the highest score is the interviewee, the next the interviewer
+    (ties broken by the lower track id, so the result is deterministic)."""
     if override is not None:
-        bad = {r for r in override.values() if r not in ROLES}
-        if bad:
-            raise ValueError(f"unknown roles {sorted(bad)}; expected one of {ROLES}")
-        return {int(t): override.get(int(t), "other") for t in joints_by_track}
-    order = sorted(joints_by_track, key=lambda t: (-framing_score(joints_by_track[t]), t))
-    roles = dict.fromkeys(order, "other")
+        chosen = check_override(override)
+        return {int(t): chosen.get(int(t), "other") for t in scores}
+    order = sorted(scores, key=lambda t: (-scores[t], t))
+    roles = dict.fromkeys((int(t) for t in order), "other")
     for track, role in zip(order, ("interviewee", "interviewer"), strict=False):
-        roles[track] = role
-    return {int(t): roles[t] for t in joints_by_track}
+        roles[int(track)] = role
+    return {int(t): roles[int(t)] for t in sorted(scores)}
+
+
+def video_framing_scores(smpl: pd.DataFrame, n_frames: int) -> dict[int, float]:
+    """Framing score of every track of one video's `smpl` table (columns track_id, frame,
+    joints3d_m as 147 values per row). Rows outside ``[0, n_frames)`` are ignored and for a
+    duplicated (track, frame) the last row wins, as in :func:`analytics.joints.dense_joints`."""
+    if len(smpl) == 0:
+        return {}
+    values = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in smpl["joints3d_m"]])
+    if values.shape[1] != J.N_JOINTS * 3:
+        raise ValueError(
+            f"joints3d_m has {values.shape[1]} values per row, expected {J.N_JOINTS * 3}"
+        )
+    rows = pd.DataFrame(
+        {
+            "track_id": smpl["track_id"].to_numpy(dtype=np.int64),
+            "frame": smpl["frame"].to_numpy(dtype=np.int64),
+            "size": apparent_size(values.reshape(-1, J.N_JOINTS, 3)),
+        }
+    )
+    inside = rows[(rows["frame"] >= 0) & (rows["frame"] < n_frames)]
+    inside = inside.drop_duplicates(["track_id", "frame"], keep="last")
+    sizes = {int(t): g["size"].to_numpy() for t, g in inside.groupby("track_id")}
+    return {
+        int(t): framing_score(sizes.get(int(t), np.empty(0)), n_frames)
+        for t in sorted(rows["track_id"].unique())
+    }
+
+
+def video_roles(
+    smpl: pd.DataFrame, n_frames: int, override: Mapping[int | str, str] | None = None
+) -> dict[int, str]:
+    """Role of every track of one video: {track_id: "interviewer" | "interviewee" | "other"}.
+
+    ``smpl``: the video's `smpl` rows (video_id, track_id, frame, joints3d_m); ``n_frames``: the
+    video's frame count; ``override``: explicit {track_id: role}, which always wins (unlisted
+    tracks -> "other"; an unknown role raises ValueError). This is exactly what
+    :func:`analytics.compute_video_features` uses.
+    """
+    if override is not None:
+        tracks = sorted(int(t) for t in smpl["track_id"].unique()) if len(smpl) else []
+        return roles_from_scores(dict.fromkeys(tracks, 0.0), override)
+    return roles_from_scores(video_framing_scores(smpl, n_frames))
 
 
 def main_pair(roles: dict[int, str]) -> tuple[int, int] | None:

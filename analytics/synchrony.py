@@ -31,37 +31,78 @@ def _shift(x: np.ndarray, lag: int) -> np.ndarray:
     return y
 
 
+def window_ids(frames: np.ndarray, fps: float, window_s: float) -> np.ndarray:
+    """Index of the ``window_s`` window (consecutive from t = 0) holding each video frame.
+
+    The one definition shared by the window table and synchrony, so a window row and the
+    synchrony written on it always describe the same frames, whatever span a track covers.
+    The epsilon keeps frames that start a window exactly (t = k * window_s) in window k despite
+    the rounding of frame / fps.
+    """
+    t = np.asarray(frames, dtype=np.float64) / fps
+    return np.floor(t / window_s + 1e-9).astype(np.int64)
+
+
+def lagged_xcorr_by_window(
+    a: np.ndarray,
+    b: np.ndarray,
+    window: np.ndarray,
+    fps: float,
+    window_s: float,
+    max_lag_s: float = SYNC_MAX_LAG_S,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pearson r per window and lag, windows given per sample.
+
+    ``a``, ``b``: two signals on the same consecutive frames; ``window[i]``: the window id of
+    sample i (e.g. :func:`window_ids` of the video frames). Returns (lags_s (L,), ids (W,) the
+    sorted window ids present, r (W, L)). The window is fixed on ``a``; ``b`` is read shifted,
+    also from outside the window, so every lag uses the full window. Pairs with a NaN are
+    dropped; a window/lag with fewer valid pairs than SYNC_MIN_VALID_FRACTION of a *full*
+    window (``round(window_s * fps)`` frames), or without variance, is NaN, so a window cut by
+    the start or end of the data is judged like a full one with missing frames.
+    """
+    a = np.asarray(a, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    window = np.asarray(window, dtype=np.int64)
+    if not (len(a) == len(b) == len(window)):
+        raise ValueError(f"lengths differ: a {len(a)}, b {len(b)}, window {len(window)}")
+    full = max(2, round(window_s * fps))
+    max_lag = round(min(max_lag_s, window_s / 2) * fps)
+    lags = np.arange(-max_lag, max_lag + 1)
+    ids, group = np.unique(window, return_inverse=True)
+    r = np.full((len(ids), len(lags)), np.nan)
+    if len(a) == 0:
+        return lags / fps, ids, r
+
+    def total(x: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights=x, minlength=len(ids))
+
+    for k, lag in enumerate(lags):  # loop over lags (tens), vectorised over frames and windows
+        bs = _shift(b, int(lag))
+        ok = ~np.isnan(a) & ~np.isnan(bs)
+        x, y = np.where(ok, a, 0.0), np.where(ok, bs, 0.0)
+        n = total(ok.astype(np.float64))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mx, my = total(x) / n, total(y) / n
+            cov = total(x * y) / n - mx * my
+            vx = total(x * x) / n - mx**2
+            vy = total(y * y) / n - my**2
+            rr = cov / np.sqrt(vx * vy)
+        good = (n >= SYNC_MIN_VALID_FRACTION * full) & (vx > 1e-12) & (vy > 1e-12)
+        r[:, k] = np.where(good, np.clip(rr, -1.0, 1.0), np.nan)
+    return lags / fps, ids, r
+
+
 def windowed_lagged_xcorr(
     a: np.ndarray, b: np.ndarray, fps: float, window_s: float, max_lag_s: float = SYNC_MAX_LAG_S
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Pearson r per non-overlapping window (starting at t = 0) and lag.
+    """Pearson r per non-overlapping window of ``round(window_s * fps)`` samples from sample 0.
 
-    Returns (lags_s (L,), r (n_windows, L)). The window is fixed on ``a``; ``b`` is read
-    shifted, also from outside the window, so every lag uses the full window. Pairs with a NaN
-    are dropped; a window/lag with fewer than SYNC_MIN_VALID_FRACTION valid pairs or without
-    variance is NaN.
+    Returns (lags_s (L,), r (n_windows, L)); see :func:`lagged_xcorr_by_window` for the rules.
     """
     w = max(2, round(window_s * fps))
-    max_lag = round(min(max_lag_s, window_s / 2) * fps)
-    lags = np.arange(-max_lag, max_lag + 1)
-    n_win = int(np.ceil(len(a) / w))
-    pad = n_win * w - len(a)
-    a_w = np.concatenate([a, np.full(pad, np.nan)]).reshape(n_win, w)
-    r = np.full((n_win, len(lags)), np.nan)
-    for k, lag in enumerate(lags):  # loop over lags (tens), vectorised over frames and windows
-        b_w = np.concatenate([_shift(b, int(lag)), np.full(pad, np.nan)]).reshape(n_win, w)
-        ok = ~np.isnan(a_w) & ~np.isnan(b_w)
-        n = ok.sum(1)
-        x, y = np.where(ok, a_w, 0.0), np.where(ok, b_w, 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mx, my = x.sum(1) / n, y.sum(1) / n
-            cov = (x * y).sum(1) / n - mx * my
-            vx = (x * x).sum(1) / n - mx**2
-            vy = (y * y).sum(1) / n - my**2
-            rr = cov / np.sqrt(vx * vy)
-        good = (n >= SYNC_MIN_VALID_FRACTION * w) & (vx > 1e-12) & (vy > 1e-12)
-        r[:, k] = np.where(good, np.clip(rr, -1.0, 1.0), np.nan)
-    return lags / fps, r
+    lags, _, r = lagged_xcorr_by_window(a, b, np.arange(len(a)) // w, fps, window_s, max_lag_s)
+    return lags, r
 
 
 def peak(lags_s: np.ndarray, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -12,8 +12,6 @@ import numpy as np
 import pandas as pd
 import torch
 
-from analytics import joints as J
-from analytics.body_frame import Neutral, neutral_from_rest_joints
 from pmrr_model.constants import SMPL_JOINT_NAMES
 
 
@@ -62,20 +60,6 @@ def camera_joints(
 ) -> np.ndarray:
     """Posed 49 joints (B, 49, 3) in the camera frame."""
     return to_camera(forward(body, body_pose, global_orient).joints.numpy(), yaw_deg, position)
-
-
-def neutral_from_body_model(body) -> Neutral:
-    """Zero-pose calibration of a body model (what ``compute_video_features(neutral=)`` wants)."""
-    return neutral_from_rest_joints(to_camera(forward(body, np.zeros(69)).joints.numpy())[0])
-
-
-def head_vertex_ids(body, radius_m: float = 0.13) -> np.ndarray:
-    """Vertices of the zero-pose mesh within ``radius_m`` of the ear midpoint and above the neck
-    joint: the head surface used for vertex-based face touch (arms are far away in the zero pose)."""
-    out = forward(body, np.zeros(69))
-    v, j = out.vertices.numpy()[0], out.joints.numpy()[0]
-    near = np.linalg.norm(v - J.head_center(j), axis=1) < radius_m
-    return np.flatnonzero(near & (v[:, 1] > j[J.NECK, 1]))
 
 
 def _fk(rest: torch.Tensor, parents: list[int], rot: torch.Tensor) -> torch.Tensor:

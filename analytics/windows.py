@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.synchrony import window_ids
 from analytics.tables import EVENT_TYPES, FRAME_BOOLS, FRAME_FLOATS, state_name, with_stat
 
 
@@ -47,8 +48,7 @@ def window_table(
     frames: pd.DataFrame, events: pd.DataFrame, fps: float, window_s: float
 ) -> pd.DataFrame:
     """Aggregates over consecutive windows of ``window_s`` starting at t = 0 (last may be partial)."""
-    t = frames["frame"].to_numpy() / fps
-    group = np.floor(t / window_s + 1e-9).astype(np.int64)
+    group = window_ids(frames["frame"].to_numpy(), fps, window_s)
     out = aggregate(frames, events, group, fps)
     end_of_rows = (int(frames["frame"].max()) + 1) / fps if len(frames) else 0.0
     out["window_s"] = float(window_s)

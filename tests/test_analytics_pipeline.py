@@ -7,10 +7,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from analytics import synchrony
 from analytics import synthetic as S
+from analytics.body_frame import STANDIN_NEUTRAL
+from analytics.calibration import neutral_from_body_model
 from analytics.pipeline import compute_video_features
 from analytics.plots import plot_video_features
-from analytics.tables import FRAME_FLOATS, SCHEMAS, to_arrow
+from analytics.roles import video_roles
+from analytics.tables import FRAME_FLOATS, SCHEMAS, SYNC_SIGNALS, to_arrow
 
 FPS = 25.0
 
@@ -25,7 +29,7 @@ def body():
 
 @pytest.fixture(scope="module")
 def neutral(body):
-    return S.neutral_from_body_model(body)
+    return neutral_from_body_model(body)
 
 
 def table(*people: np.ndarray, frames: list[np.ndarray] | None = None) -> pd.DataFrame:
@@ -227,8 +231,10 @@ def test_tables_match_schemas_and_plots(body, neutral, tmp_path):
 
 def test_empty_input():
     empty = pd.DataFrame(columns=["video_id", "track_id", "frame", "t_s", "joints3d_m"])
-    out = compute_video_features(empty, FPS, 10)
+    out = compute_video_features(empty, FPS, 10, neutral=STANDIN_NEUTRAL)
     assert all(len(v) == 0 for v in out.values())
+    for name, frame in out.items():
+        assert list(frame.columns) == SCHEMAS[name].names
 
 
 def test_rows_cover_each_persons_span_not_the_whole_video(body, neutral):
@@ -259,3 +265,121 @@ def test_rows_cover_each_persons_span_not_the_whole_video(body, neutral):
     assert visitor_1s["end_s"].max() == pytest.approx(775 / FPS)
     summary = out["features_summary"].set_index("track_id")
     assert summary.loc[3, "nod_count"] == 1 and summary.loc[3, "duration_s"] == pytest.approx(7.0)
+
+
+def _swaying(body, sig: np.ndarray, yaw_deg: float, position) -> np.ndarray:
+    """Joints of a person whose head pitch and forward sway follow ``sig`` (motion energy and
+    head speed both carry it)."""
+    poses = np.repeat(S.RELAXED[None], len(sig), 0)
+    poses[:, 42] = 0.4 * sig  # head pitch (rad)
+    j = S.camera_joints(body, poses, yaw_deg=yaw_deg, position=position)
+    return j + 0.3 * np.cumsum(sig)[:, None, None] / FPS * np.array([0, 0, 1.0])
+
+
+def _video_signal(frames: pd.DataFrame, track: int, col: str, n: int) -> np.ndarray:
+    one = frames[frames["track_id"] == track].set_index("frame")[col]
+    return one.reindex(np.arange(n)).to_numpy(dtype=np.float64)
+
+
+def test_synchrony_windows_align_with_video_time_for_late_and_different_spans(body, neutral):
+    """Regression: several people with different spans, the main pair starting late and at
+    different frames. Synchrony used to be indexed by window position inside the pair's span
+    (IndexError, or the wrong window); each window row must get its own video-time window."""
+    n, shift = 600, round(0.4 * FPS)  # B repeats A 0.4 s later
+    sway = _sway(5, n + shift)
+    a_sig, b_sig = sway[shift:], sway[:n]
+    spans = {1: (60, 559), 2: (110, 599), 3: (0, 80), 4: (200, 260)}
+    people = {
+        1: _swaying(body, a_sig, 90, (-0.8, 0, 3.0)),
+        2: _swaying(body, b_sig, -90, (0.8, 0, 3.0)),
+        3: _swaying(body, 0 * a_sig, 0, (0.0, 0, 5.0)),
+        4: _swaying(body, 0 * a_sig, 30, (1.5, 0, 4.0)),
+    }
+    df = pd.concat(
+        [
+            S.smpl_table(people[t][lo : hi + 1], "vid", t, FPS, np.arange(lo, hi + 1))
+            for t, (lo, hi) in spans.items()
+        ],
+        ignore_index=True,
+    )
+    out = compute_video_features(
+        df, FPS, n, roles={1: "interviewer", 2: "interviewee"}, neutral=neutral
+    )
+    frames, windows = out["features_frames"], out["features_windows"]
+    rows = frames.groupby("track_id")["frame"].agg(["min", "max"])
+    assert rows.loc[1].tolist() == rows.loc[2].tolist() == [60, 599]  # the pair's union
+    assert rows.loc[3].tolist() == [0, 80] and rows.loc[4].tolist() == [200, 260]
+    checked = 0
+    for sig, col in zip(
+        SYNC_SIGNALS, ("motion_energy_m_per_s", "head_angular_speed_deg_per_s"), strict=True
+    ):
+        # reference: the signals on the whole video (NaN outside the spans), whose windows of
+        # round(w * fps) frames from frame 0 are the table's windows since w * FPS is integral
+        a, b = _video_signal(frames, 1, col, n), _video_signal(frames, 2, col, n)
+        for w in (1.0, 10.0):
+            lags, r = synchrony.windowed_lagged_xcorr(a, b, FPS, w)
+            ref_lag, ref_r = synchrony.peak(lags, r)
+            for track, sign in ((1, 1.0), (2, -1.0)):
+                got = windows[(windows["track_id"] == track) & (windows["window_s"] == w)]
+                idx = got["window_index"].to_numpy()
+                np.testing.assert_allclose(
+                    got[f"sync_{sig}_peak_r_ratio"], ref_r[idx], atol=1e-9, err_msg=(sig, w)
+                )
+                np.testing.assert_allclose(
+                    got[f"sync_{sig}_peak_lag_s"], sign * ref_lag[idx], atol=1e-9
+                )
+                checked += int(np.isfinite(ref_r[idx]).sum())
+        one_s = windows[(windows["track_id"] == 1) & (windows["window_s"] == 1.0)]
+        before_b = one_s[one_s["window_index"] < 110 // FPS]  # partner not seen yet
+        assert before_b[f"sync_{sig}_peak_r_ratio"].isna().all()
+        s = out["features_summary"].set_index("track_id")
+        assert s.loc[1, f"sync_{sig}_peak_lag_s"] == pytest.approx(0.4, abs=1 / FPS + 1e-9)
+        assert s.loc[2, f"sync_{sig}_peak_lag_s"] == pytest.approx(-0.4, abs=1 / FPS + 1e-9)
+    assert checked > 40
+    others = windows[windows["track_id"].isin([3, 4])]
+    assert others[[f"sync_{sig}_peak_r_ratio" for sig in SYNC_SIGNALS]].isna().all().all()
+
+
+def _crowd(body) -> tuple[pd.DataFrame, int]:
+    """Five people over two shots: near and long (1), far and long (2), nearest but brief (3),
+    far in the second shot only (4, 5)."""
+    n = 200
+    rest = np.repeat(S.RELAXED[None], n, 0)
+    people = {
+        1: (S.camera_joints(body, rest, yaw_deg=20, position=(0.3, 0.0, 2.2)), np.arange(0, 200)),
+        2: (S.camera_joints(body, rest, yaw_deg=-60, position=(-0.8, 0.0, 3.5)), np.arange(0, 190)),
+        3: (S.camera_joints(body, rest, yaw_deg=0, position=(0.0, 0.0, 1.5)), np.arange(10, 30)),
+        4: (S.camera_joints(body, rest, yaw_deg=90, position=(1.0, 0.0, 6.0)), np.arange(100, 200)),
+        5: (
+            S.camera_joints(body, rest, yaw_deg=45, position=(-1.0, 0.0, 7.0)),
+            np.arange(120, 150),
+        ),
+    }
+    df = pd.concat(
+        [S.smpl_table(j[f], "vid", t, FPS, f) for t, (j, f) in people.items()], ignore_index=True
+    )
+    return df, n
+
+
+def test_video_roles_are_the_roles_of_compute_video_features(body, neutral):
+    df, n = _crowd(body)
+    expected = {1: "interviewee", 2: "interviewer", 3: "other", 4: "other", 5: "other"}
+    assert video_roles(df, n, None) == expected
+    out = compute_video_features(df, FPS, n, neutral=neutral)
+    summary = out["features_summary"]
+    assert out["features_summary"].attrs["tracks_roles"] == expected
+    assert dict(zip(summary["track_id"], summary["role"], strict=True)) == expected
+    # the override always wins, unlisted tracks are "other", in both
+    override = {4: "interviewer", 3: "interviewee"}
+    wanted = {1: "other", 2: "other", 3: "interviewee", 4: "interviewer", 5: "other"}
+    assert video_roles(df, n, override) == wanted
+    out = compute_video_features(df, FPS, n, roles=override, neutral=neutral)
+    assert out["features_summary"].attrs["tracks_roles"] == wanted
+    assert out["features_summary"].set_index("track_id").loc[4, "partner_track_id"] == 3
+    assert video_roles(df, n, {}) == dict.fromkeys(range(1, 6), "other")
+    for bad in ({1: "host"}, {1: "interviewee", 2: "Interviewer"}):
+        (name,) = set(bad.values()) - {"interviewee"}
+        with pytest.raises(ValueError, match=name):
+            video_roles(df, n, bad)
+        with pytest.raises(ValueError, match=name):
+            compute_video_features(df, FPS, n, roles=bad, neutral=neutral)

@@ -6,28 +6,43 @@ various headings), so each test also exercises the body-centred frames.
 
 from __future__ import annotations
 
+import dataclasses
+import pickle
+import shutil
+import warnings
+
 import numpy as np
 import pytest
 
+from analytics import calibration as C
 from analytics import synthetic as S
-from analytics.body_frame import DEFAULT_NEUTRAL
+from analytics.body_frame import STANDIN_NEUTRAL, Neutral
+from analytics.body_frame import neutral_from_body_model as neutral_via_body_frame
 from analytics.hands import FACE_TOUCH_MARGIN_M, FACE_TOUCH_MARGIN_VERTICES_M
+from analytics.joints import L_EAR as J_L_EAR
+from analytics.joints import R_EAR as J_R_EAR
 from analytics.measures import frame_measures
 
 FPS = 25.0
 
 
 @pytest.fixture(scope="module")
-def body():
-    from pmrr_model.assets import resolve_assets
+def assets():
+    from pmrr_model.assets import standin_assets
+
+    return standin_assets()
+
+
+@pytest.fixture(scope="module")
+def body(assets):
     from pmrr_model.body_model import BodyModel
 
-    return BodyModel(resolve_assets())
+    return BodyModel(assets)
 
 
 @pytest.fixture(scope="module")
 def neutral(body):
-    return S.neutral_from_body_model(body)
+    return C.neutral_from_body_model(body)
 
 
 @pytest.fixture(scope="module")
@@ -46,11 +61,79 @@ def measures(body, neutral, body_pose, global_orient=None, yaw_deg=25.0, **kw):
     return frame_measures(j, FPS, neutral, **kw)
 
 
-def test_default_neutral_is_the_standin_zero_pose(neutral):
-    np.testing.assert_allclose(neutral.trunk_dir, DEFAULT_NEUTRAL.trunk_dir, atol=1e-5)
+def test_standin_fallback_is_the_standin_zero_pose(neutral):
+    """STANDIN_NEUTRAL is only a cached copy of the stand-in's computed calibration."""
+    np.testing.assert_allclose(neutral.trunk_dir, STANDIN_NEUTRAL.trunk_dir, atol=1e-5)
     np.testing.assert_allclose(
-        neutral.head_offset_matrix, DEFAULT_NEUTRAL.head_offset_matrix, atol=1e-5
+        neutral.head_offset_matrix, STANDIN_NEUTRAL.head_offset_matrix, atol=1e-5
     )
+
+
+def _sheared_standin(assets, tmp_path, lean_back: float):
+    """A copy of the stand-in whose template leans back (z -= lean_back * height above the
+    pelvis): a body model with different rest proportions, like SMPL's backward-leaning spine."""
+    from pmrr_model.body_model import BodyModel
+
+    smpl_dir = tmp_path / "smpl"
+    shutil.copytree(assets.smpl_dir, smpl_dir)
+    pkl = smpl_dir / "SMPL_NEUTRAL.pkl"
+    with open(pkl, "rb") as handle:
+        data = pickle.load(handle, encoding="latin1")
+    v = np.array(data["v_template"], dtype=np.float64)
+    v[:, 2] -= lean_back * (v[:, 1] - v[:, 1].min())
+    data["v_template"] = v
+    with open(pkl, "wb") as handle:
+        pickle.dump(data, handle)
+    sheared = dataclasses.replace(
+        assets, root=tmp_path, smpl_dir=smpl_dir, asset_id=f"{assets.asset_id}-sheared"
+    )
+    return BodyModel(sheared)
+
+
+def test_calibration_follows_the_body_model(assets, body, neutral, tmp_path):
+    other_body = _sheared_standin(assets, tmp_path, lean_back=0.15)
+    other = C.neutral_from_body_model(other_body)
+    assert isinstance(other, Neutral)
+    assert other.trunk_dir[2] < neutral.trunk_dir[2] - 0.1  # the neck sits behind the pelvis
+    assert not np.allclose(other.head_offset_matrix, neutral.head_offset_matrix, atol=1e-4)
+    assert C.body_calibration(other_body).asset_id != C.body_calibration(body).asset_id
+    # memoised per asset set, and the body_frame name is the same function
+    assert C.body_calibration(body) is C.body_calibration(body)
+    assert neutral_via_body_frame(other_body) == other
+    # the other body's zero pose reads upright with its own calibration, leaning back with the
+    # stand-in's: why the calibration must come from the body model actually used
+    j = S.camera_joints(other_body, np.zeros(69), yaw_deg=25.0, position=(0.4, 0.2, 3.0))
+    own = frame_measures(j, FPS, other)
+    standin = frame_measures(j, FPS, STANDIN_NEUTRAL)
+    for col in ("trunk_lean_forward_deg", "head_pitch_deg"):
+        assert own[col][0] == pytest.approx(0.0, abs=1e-3), col
+    assert standin["trunk_lean_forward_deg"][0] < -5.0
+    # head vertices come from that body too, and lie around its head
+    ids = C.head_vertex_ids(other_body)
+    assert len(ids) > 50
+    verts = S.forward(other_body, np.zeros(69)).vertices.numpy()[0, ids]
+    joints = S.forward(other_body, np.zeros(69)).joints.numpy()[0]
+    assert np.linalg.norm(verts - joints[[J_L_EAR, J_R_EAR]].mean(0), axis=1).max() < 0.13
+
+
+def test_head_vertex_ids_match_the_zero_pose_head(body):
+    ids = C.head_vertex_ids(body)
+    np.testing.assert_array_equal(ids, C.body_calibration(body).head_vertex_ids)
+    wider = C.head_vertex_ids(body, radius_m=0.2)
+    assert set(ids) < set(wider.tolist())
+
+
+def test_missing_calibration_warns():
+    import pandas as pd
+
+    from analytics.pipeline import compute_video_features
+
+    empty = pd.DataFrame(columns=["video_id", "track_id", "frame", "t_s", "joints3d_m"])
+    with pytest.warns(UserWarning, match="neutral"):
+        compute_video_features(empty, FPS, 10)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        compute_video_features(empty, FPS, 10, neutral=STANDIN_NEUTRAL)
 
 
 def test_zero_pose_reads_upright_and_level(body, neutral):
@@ -95,7 +178,7 @@ def test_head_angles_relative_to_trunk(body, neutral, aa, expected):
 
 
 def test_hands_on_cheek_touch_face_hands_in_lap_do_not(body, neutral, arm_poses):
-    ids = S.head_vertex_ids(body)
+    ids = C.head_vertex_ids(body)
     for name, touching in (("cheeks", True), ("cheek", True), ("lap", False), ("crossed", False)):
         m = measures(body, neutral, arm_poses[name])
         assert bool(m["is_touching_face"][0]) is touching, name

@@ -10,7 +10,7 @@ from scipy.spatial import ConvexHull
 
 from analytics import events, synchrony
 from analytics.posture import convex_hull_area
-from analytics.roles import assign_roles, main_pair
+from analytics.roles import main_pair, video_roles
 from analytics.tables import SCHEMA_VERSION, SCHEMAS, conform, to_arrow
 
 
@@ -98,20 +98,82 @@ def test_synchrony_nan_and_constant_windows():
     assert np.isfinite(r[1, 0])  # b read 2.5 s earlier: 35 valid pairs
 
 
+def _people(*people: tuple[np.ndarray, np.ndarray]) -> pd.DataFrame:
+    """`smpl` rows of hand-made (T, 49, 3) joints at the given frames, tracks 1, 2, ..."""
+    return pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    "video_id": "v",
+                    "track_id": k + 1,
+                    "frame": frames,
+                    "joints3d_m": list(j.reshape(len(j), -1)),
+                }
+            )
+            for k, (j, frames) in enumerate(people)
+        ],
+        ignore_index=True,
+    )
+
+
+def _shoulders(n: int, depth: float) -> np.ndarray:
+    j = np.zeros((n, 49, 3))
+    j[:, 5, 0], j[:, 2, 0], j[:, 1, 2] = 0.2, -0.2, depth  # shoulders 0.4 m apart, neck depth
+    return j
+
+
 def test_roles_override_and_heuristic():
-    near = np.zeros((10, 49, 3))
-    near[:, 5, 0], near[:, 2, 0], near[:, 1, 2] = 0.2, -0.2, 2.0  # wide shoulders, close
-    far = near.copy()
-    far[:, 1, 2] = 4.0
-    assert assign_roles({1: far, 2: near}) == {1: "interviewer", 2: "interviewee"}
-    assert assign_roles({1: far, 2: near}, {1: "interviewee", 2: "interviewer"}) == {
+    near, far = _shoulders(10, 2.0), _shoulders(10, 4.0)
+    two = _people((far, np.arange(10)), (near, np.arange(10)))
+    assert video_roles(two, 10) == {1: "interviewer", 2: "interviewee"}
+    assert video_roles(two, 10, {1: "interviewee", 2: "interviewer"}) == {
         1: "interviewee",
         2: "interviewer",
     }
-    assert assign_roles({1: far, 2: near, 3: near}, {1: "interviewee"})[3] == "other"
-    with pytest.raises(ValueError):
-        assign_roles({1: far}, {1: "host"})
+    assert video_roles(two, 10, {"1": "interviewee"}) == {1: "interviewee", 2: "other"}
+    three = _people((far, np.arange(10)), (near, np.arange(10)), (near, np.arange(10)))
+    assert video_roles(three, 10, {1: "interviewee"})[3] == "other"
+    with pytest.raises(ValueError, match="'host'"):
+        video_roles(two, 10, {1: "host"})
+    with pytest.raises(ValueError, match="'x'"):
+        video_roles(two, 10, {"x": "other"})
+    assert video_roles(two.iloc[:0], 10) == {}
     assert main_pair({4: "interviewer", 2: "interviewee", 7: "other"}) == (4, 2)
+
+
+def test_roles_presence_is_over_the_video_not_the_span():
+    """Seen twice as large but in a tenth of the video loses to a person seen all along; rows
+    outside the video and duplicated frames do not count twice."""
+    brief = _shoulders(10, 2.0)
+    steady = _shoulders(100, 4.0)
+    df = _people((brief, np.arange(40, 50)), (steady, np.arange(100)))
+    assert video_roles(df, 100) == {1: "interviewer", 2: "interviewee"}
+    # 80 rows, of which 20 repeat frame 45 and 50 lie past the video's end: still 10 frames
+    frames = np.r_[np.arange(40, 50), [45] * 20, np.arange(100, 150)]
+    padded = _people((np.concatenate([brief] * 8), frames), (steady, np.arange(100)))
+    assert video_roles(padded, 100) == {1: "interviewer", 2: "interviewee"}
+    df = _people((_shoulders(60, 2.0), np.arange(60)), (steady, np.arange(100)))
+    assert video_roles(df, 100) == {1: "interviewee", 2: "interviewer"}
+
+
+def test_synchrony_windows_follow_video_time_not_the_span_start():
+    """Signals starting at frame 37: windows by video-time id equal the windows of the same
+    signals NaN-padded from frame 0 (what the window table means by window k)."""
+    fps, w = 10.0, 2.0
+    rng = np.random.default_rng(4)
+    a = np.convolve(rng.normal(size=130), np.ones(3) / 3, mode="same")
+    b = np.roll(a, 4)
+    frames = np.arange(37, 37 + 130)
+    lags, ids, r = synchrony.lagged_xcorr_by_window(
+        a, b, synchrony.window_ids(frames, fps, w), fps, w
+    )
+    pad = np.full(37, np.nan)
+    lags0, r0 = synchrony.windowed_lagged_xcorr(np.r_[pad, a], np.r_[pad, b], fps, w)
+    np.testing.assert_array_equal(lags, lags0)
+    np.testing.assert_array_equal(ids, np.arange(1, 9))
+    np.testing.assert_allclose(r, r0[ids], atol=1e-12)
+    assert np.isfinite(r[1:-1]).any(axis=1).all()
+    assert synchrony.window_ids(np.array([0, 19, 20, 59, 60]), fps, w).tolist() == [0, 0, 1, 2, 3]
 
 
 def test_schemas_versioned_and_unit_suffixes():

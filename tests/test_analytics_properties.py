@@ -1,0 +1,211 @@
+"""Property-based checks of compute_video_features on random track layouts.
+
+Real videos give layouts nobody writes by hand: several shots (track ids reset at cuts), people
+who enter late or leave early, gaps, one-frame tracks, a main pair whose spans differ, roles
+overrides that name absent tracks. Hypothesis draws such layouts and the test checks that the
+tables always come back, conform to their schemas and agree with each other.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analytics import synthetic as S
+from analytics.body_frame import STANDIN_NEUTRAL
+from analytics.pipeline import compute_video_features
+from analytics.roles import ROLES, main_pair, video_roles
+from analytics.synchrony import window_ids
+from analytics.tables import SCHEMAS, SYNC_COLUMNS, to_arrow
+
+SMPL_COLUMNS = ["video_id", "track_id", "frame", "t_s", "joints3d_m"]
+
+
+@pytest.fixture(scope="module")
+def rest_joints() -> np.ndarray:
+    """(49, 3) zero-pose joints of the stand-in, relaxed arms, body-model frame (y up)."""
+    from pmrr_model.assets import resolve_assets
+    from pmrr_model.body_model import BodyModel
+
+    body = BodyModel(resolve_assets())
+    return S.forward(body, S.RELAXED).joints.numpy()[0].astype(np.float64)
+
+
+@st.composite
+def layouts(draw) -> dict:
+    """A video (frame count, fps, shot cuts) and 0-5 tracks, each inside one shot, with gaps."""
+    n_frames = draw(st.integers(1, 160))
+    fps = draw(st.sampled_from([10.0, 25.0, 29.97]))
+    n_cuts = draw(st.integers(0, min(3, n_frames - 1)))
+    cuts = []
+    if n_cuts:
+        cuts = sorted(draw(st.sets(st.integers(1, n_frames - 1), min_size=n_cuts, max_size=n_cuts)))
+    shots = list(zip([0, *cuts], [*cuts, n_frames], strict=True))  # [start, end)
+    ids = draw(st.lists(st.integers(0, 60), min_size=0, max_size=5, unique=True))
+    tracks = {}
+    for track in ids:
+        lo, hi = draw(st.sampled_from(shots))
+        start = draw(st.integers(lo, hi - 1))
+        end = draw(st.integers(start, hi - 1))
+        frames = np.arange(start, end + 1)
+        if len(frames) > 2 and draw(st.booleans()):  # gaps inside the span
+            keep = np.array(
+                draw(st.lists(st.booleans(), min_size=len(frames), max_size=len(frames)))
+            )
+            keep[[0, -1]] = True
+            frames = frames[keep]
+        tracks[track] = {
+            "frames": frames,
+            "yaw_deg": draw(st.floats(-180, 180)),
+            "position": (
+                draw(st.floats(-2, 2)),
+                draw(st.floats(-0.5, 0.5)),
+                draw(st.floats(1.5, 8)),
+            ),
+            "sway_m": draw(st.floats(0, 0.2)),
+        }
+    roles = draw(
+        st.none() | st.dictionaries(st.sampled_from([*ids, 99]), st.sampled_from(ROLES), max_size=4)
+    )
+    return {
+        "n_frames": n_frames,
+        "fps": fps,
+        "tracks": tracks,
+        "roles": roles,
+        "window_s": draw(st.sampled_from([(1.0, 10.0), (0.5, 2.0)])),
+        "seed": draw(st.integers(0, 2**16)),
+    }
+
+
+def smpl_of(layout: dict, rest: np.ndarray) -> pd.DataFrame:
+    """The layout's `smpl` rows: the rest body placed per track, with random per-frame sway and
+    joint jitter (so speeds, head angles and synchrony see non-constant signals)."""
+    rng = np.random.default_rng(layout["seed"])
+    parts = []
+    for track, spec in layout["tracks"].items():
+        frames = spec["frames"]
+        body = np.repeat(rest[None], len(frames), 0)
+        body = body + rng.normal(scale=0.01, size=body.shape)
+        j = S.to_camera(body, spec["yaw_deg"], spec["position"])
+        j = j + spec["sway_m"] * np.sin(frames / 7.0)[:, None, None] * np.array([1.0, 0, 0])
+        parts.append(S.smpl_table(j, "vid", track, layout["fps"], frames))
+    if not parts:
+        return pd.DataFrame(columns=SMPL_COLUMNS)
+    return pd.concat(parts, ignore_index=True)
+
+
+def check_tables(out: dict[str, pd.DataFrame], smpl: pd.DataFrame, layout: dict) -> None:
+    n_frames, fps, tracks = layout["n_frames"], layout["fps"], layout["tracks"]
+    assert set(out) == set(SCHEMAS)
+    for name, frame in out.items():
+        schema = SCHEMAS[name]
+        assert list(frame.columns) == schema.names, name
+        to_arrow(frame, name)
+        for field in schema:
+            if not field.nullable:
+                assert not frame[field.name].isna().any(), (name, field.name)
+
+    summary, frames = out["features_summary"], out["features_frames"]
+    windows, events = out["features_windows"], out["events"]
+    roles = summary.attrs["tracks_roles"]
+
+    # roles: one summary row per track, roles from the set, the override wins
+    assert sorted(summary["track_id"]) == sorted(tracks)
+    assert dict(zip(summary["track_id"], summary["role"], strict=True)) == roles
+    assert set(roles.values()) <= set(ROLES)
+    if layout["roles"] is not None:
+        assert roles == {t: layout["roles"].get(t, "other") for t in tracks}
+    else:
+        assert roles == video_roles(smpl, n_frames, None)
+        counts = pd.Series(list(roles.values())).value_counts()
+        assert counts.get("interviewee", 0) == min(1, len(tracks))
+        assert counts.get("interviewer", 0) == min(1, max(len(tracks) - 1, 0))
+    pair = main_pair(roles)
+
+    # frame rows: one per (track, frame), a contiguous span inside the video that covers the
+    # track's own frames (the union of both spans for the main pair), data exactly where seen
+    assert not frames.duplicated(["track_id", "frame"]).any()
+    assert frames["frame"].between(0, n_frames - 1).all()
+    spans = {t: (int(s["frames"].min()), int(s["frames"].max())) for t, s in tracks.items()}
+    if pair:
+        union = (min(spans[p][0] for p in pair), max(spans[p][1] for p in pair))
+        spans.update(dict.fromkeys(pair, union))
+    for track, spec in tracks.items():
+        f = frames[frames["track_id"] == track]
+        assert f["frame"].tolist() == list(range(spans[track][0], spans[track][1] + 1))
+        seen = f.loc[f["has_data"], "frame"].to_numpy()
+        np.testing.assert_array_equal(seen, spec["frames"])
+        np.testing.assert_allclose(f["t_s"], f["frame"] / fps)
+        row = summary[summary["track_id"] == track].iloc[0]
+        assert row["n_frames"] == len(f)
+        assert row["coverage_ratio"] == pytest.approx(len(spec["frames"]) / len(f))
+        partner = row["partner_track_id"]
+        if pair and track in pair:
+            assert partner == (pair[1] if track == pair[0] else pair[0])
+        else:
+            assert pd.isna(partner)
+            assert row[list(SYNC_COLUMNS)].isna().all()
+
+        # windows: the video-time windows the track's frame rows fall in, frames counted once
+        for w in layout["window_s"]:
+            win = windows[(windows["track_id"] == track) & (windows["window_s"] == w)]
+            expected = np.unique(window_ids(f["frame"].to_numpy(), fps, w))
+            np.testing.assert_array_equal(win["window_index"], expected)
+            assert win["n_frames"].sum() == len(f)
+            np.testing.assert_allclose(win["start_s"], win["window_index"] * w)
+            assert (win["end_s"] > win["start_s"]).all()
+            assert (win["end_s"] <= (win["window_index"] + 1) * w + 1e-9).all()
+            assert win["coverage_ratio"].between(0, 1).all()
+            if not (pair and track in pair):
+                assert win[list(SYNC_COLUMNS)].isna().all().all()
+
+        # events: inside the track's rows
+        e = events[events["track_id"] == track]
+        assert (e["start_frame"] <= e["end_frame"]).all()
+        assert e["start_frame"].between(spans[track][0], spans[track][1]).all()
+        assert e["end_frame"].between(spans[track][0], spans[track][1]).all()
+    assert set(windows["track_id"]) <= set(tracks) and set(events["track_id"]) <= set(tracks)
+    if pair:  # both members carry the same r, lags of opposite sign, on the same windows
+        a = windows[windows["track_id"] == pair[0]].reset_index(drop=True)
+        b = windows[windows["track_id"] == pair[1]].reset_index(drop=True)
+        for col in SYNC_COLUMNS:
+            sign = -1.0 if col.endswith("_lag_s") else 1.0
+            np.testing.assert_allclose(a[col], sign * b[col], equal_nan=True)
+            if col.endswith("_r_ratio"):
+                assert a[col].dropna().between(-1.0, 1.0).all()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(layout=layouts())
+def test_random_layouts_give_conforming_tables(rest_joints, layout):
+    smpl = smpl_of(layout, rest_joints)
+    out = compute_video_features(
+        smpl,
+        layout["fps"],
+        layout["n_frames"],
+        roles=layout["roles"],
+        window_s=layout["window_s"],
+        neutral=STANDIN_NEUTRAL,
+    )
+    check_tables(out, smpl, layout)
+
+
+@pytest.mark.parametrize(
+    "smpl", [pd.DataFrame(columns=SMPL_COLUMNS), pd.DataFrame()], ids=["columns", "bare"]
+)
+def test_no_people_gives_empty_tables_with_the_declared_columns(smpl):
+    for roles in (None, {3: "interviewee"}):
+        out = compute_video_features(smpl, 25.0, 50, roles=roles, neutral=STANDIN_NEUTRAL)
+        assert set(out) == set(SCHEMAS)
+        for name, frame in out.items():
+            assert len(frame) == 0, name
+            assert list(frame.columns) == SCHEMAS[name].names, name
+            assert to_arrow(frame, name).schema.equals(SCHEMAS[name])
+        assert out["features_summary"].attrs["tracks_roles"] == {}
