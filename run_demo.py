@@ -24,17 +24,13 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         return 0
     if args.vid_file:
-        run_video = getattr(demo, "run_video_demo", None)
-        if run_video is None:
-            print(
-                "video demo is not available in this build; run `pmrr process "
-                f"{args.vid_file} --out {args.output_folder}` for the full pipeline",
-                file=sys.stderr,
-            )
-            return 2
-        run_video(
-            args.vid_file, args.output_folder, checkpoint=args.checkpoint, data_dir=args.data_dir
-        )
+        from flows.run import video_demo
+
+        options = {"data_dir": args.data_dir}
+        if args.checkpoint:
+            options.update(checkpoint=args.checkpoint, estimator=args.estimator or "pmrr")
+        row = video_demo(args.vid_file, args.output_folder, **options)
+        print(f"render: {row['render']}")
         return 0
     parser.error("give --img_file or --vid_file")
     return 2

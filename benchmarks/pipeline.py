@@ -6,10 +6,9 @@ Inputs are real footage (the two-person interview sample, looped with ``ffmpeg -
 the wanted length and scaled: :func:`pmrr_interviews.samples.looped_clip`). Each input runs in
 its own subprocess, so its peak resident memory (``ru_maxrss``, the kernel's high-water mark) is
 its own and not the maximum of everything measured before it -- that is what shows whether memory
-stays flat in video length. The child runs the same stage functions, in the same order and with
-the same components, as :func:`flows.video.process_video` (without Prefect's bookkeeping, which
-adds a few milliseconds per task): probe, shots, detect+track, estimate, smooth, analytics,
-render and the parquet/npz write. The ffmpeg encoder of the render is a separate process and
+stays flat in video length. The child runs :func:`flows.video.process_video` itself (``force``:
+every stage recomputed), so the numbers are the flow's, Prefect's bookkeeping included; stage
+seconds are the flow's own timings. The ffmpeg encoder of the render is a separate process and
 is not counted.
 """
 
@@ -65,101 +64,45 @@ class PeakSampler:
 
 
 def run_one(video: str, render: bool, out_dir: str) -> dict:
-    """Run every stage on ``video`` in this process; returns timings, frame counts, memory."""
-    import dataclasses
-
-    from analytics.pipeline import compute_video_features
+    """Run :func:`flows.video.process_video` -- the flow users run, not a re-wiring of it -- on
+    ``video`` with every stage recomputed; returns per-stage seconds, frame counts, memory."""
     from flows import components
-    from flows.config import PipelineConfig, code_version
-    from storage import Store
-    from tasks import detection, shots, smoothing, tracking
-    from tasks.decode import frame_count
-    from tasks.inference import estimate_sequence
-    from tasks.probe import content_hash, probe_video
-    from tasks.publish import core_tables, publish
-    from tasks.render import render_video
+    from flows.config import PipelineConfig
+    from flows.video import process_video
 
     cfg = PipelineConfig(render=render)
-    stages: list[dict] = []
-
-    def stage(name: str, frames: int, fn, *args, **kwargs):
-        with PeakSampler() as sampler:
-            start = time.perf_counter()
-            result = fn(*args, **kwargs)
-            seconds = time.perf_counter() - start
-        stages.append({"stage": name, "seconds": seconds, "frames": frames, "rss_mb": sampler.peak})
-        return result
-
     # Heavy components load once per worker in the flow too; keep it out of the stage numbers.
     load_start = time.perf_counter()
-    detector = components.detector(cfg.detector)
-    estimator = components.estimator(cfg.estimator, cfg.checkpoint, cfg.data_dir, cfg.device)
-    body_model = components.body_model(cfg.data_dir) if render else None
+    components.detector(cfg.detector, cfg.detector_config, cfg.detector_checkpoint, cfg.device)
+    components.estimator(cfg.estimator, cfg.checkpoint, cfg.data_dir, cfg.device)
+    if render:
+        components.body_model(cfg.data_dir)
     load_s = time.perf_counter() - load_start
     rss_after_load = _rss_mb()
-
-    wall_start = time.perf_counter()
-    video_id = stage("hash", 0, content_hash, video)
-    info = stage("probe", 0, probe_video, video)
-    info = dataclasses.replace(info, n_frames=frame_count(video))
-    n = info.n_frames
-    shot_list = stage("shots", n, shots.detect_shots, video, info.fps)
-    det_frames = detection.detection_frames(shot_list, cfg.detect_every_k)
-    tracked = stage(
-        "detect+track",
-        n,
-        lambda: tracking.track_detections(
-            detection.detect_people(video, det_frames, detector),
-            shot_list,
-            info.fps,
-            cfg.detect_every_k,
-        ),
-    )
-    seq = stage("estimate", n, estimate_sequence, video, tracked, estimator, cfg.chunk_size)
-    seq = stage("smooth", n, smoothing.smooth_sequence, seq, info.fps, cfg.smoothing)
-    core = core_tables(video_id, video, info, shot_list, seq, code_version(), cfg.hash())
-    features = stage("analytics", n, compute_video_features, core["smpl"].to_pandas(), info.fps, n)
-    render_path = None
-    if render:
-        render_path = Path(out_dir) / f"{video_id}.mp4"
-        stage(
-            "render",
-            n,
-            render_video,
-            info,
-            seq,
-            render_path,
-            body_model,
-            components.overlay(),
-            cfg.chunk_size,
-        )
-    stage(
-        "write",
-        n,
-        publish,
-        Store(Path(out_dir) / "out"),
-        video_id,
-        core,
-        seq,
-        info.fps,
-        analytics=features,
-        render_path=str(render_path) if render_path else None,
-    )
-    wall = time.perf_counter() - wall_start
-    usage = resource.getrusage(resource.RUSAGE_SELF)
+    with PeakSampler() as sampler:
+        wall_start = time.perf_counter()
+        row = process_video(
+            video, str(Path(out_dir) / "out"), config=cfg, cache_dir=str(Path(out_dir) / "cache"),
+            force=True,
+        )  # fmt: skip
+        wall = time.perf_counter() - wall_start
+    n = row["frames"]
+    stages = [
+        {"stage": name, "seconds": seconds, "frames": 0 if name == "hash" else n}
+        for name, seconds in row["timings"].items()
+    ]
     return {
         "video": video,
-        "duration_s": info.duration_s,
+        "duration_s": n / row["fps"],
         "frames": n,
-        "size": f"{info.width_px}x{info.height_px}",
-        "person_frames": len(seq),
-        "tracks": int(len(set(seq.track_id.tolist()))),
-        "shots": len(shot_list),
+        "person_frames": row["person_frames"],
+        "tracks": row["people"],
+        "shots": row["shots"],
         "stages": stages,
         "wall_s": wall,
         "load_s": load_s,
         "rss_after_load_mb": rss_after_load,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "peak_rss_mb": max(sampler.peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
     }
 
 
@@ -191,13 +134,16 @@ def print_table(results: list[dict]) -> None:
     labels = [f"{r['duration_s']:.0f} s input" for r in results]
     head = f"{'stage':<14}" + "".join(f"{label:>28}" for label in labels)
     print(head)
-    print(f"{'':<14}" + "".join(f"{'s':>9}{'frames/s':>10}{'RSS MiB':>9}" for _ in results))
+    print(f"{'':<14}" + "".join(f"{'s':>18}{'frames/s':>10}" for _ in results))
     for name in names:
         line = f"{name:<14}"
         for r in results:
-            s = next(x for x in r["stages"] if x["stage"] == name)
+            s = next((x for x in r["stages"] if x["stage"] == name), None)
+            if s is None:
+                line += f"{'-':>28}"
+                continue
             fps = s["frames"] / s["seconds"] if s["frames"] and s["seconds"] > 0 else float("nan")
-            line += f"{s['seconds']:>9.1f}{fps:>10.1f}{s['rss_mb']:>9.0f}"
+            line += f"{s['seconds']:>18.1f}{fps:>10.1f}"
         print(line)
     print("-" * len(head))
     rows = [

@@ -13,77 +13,76 @@ from prefect import flow, get_run_logger
 from prefect.artifacts import create_table_artifact
 
 from flows import components
-from flows.config import PipelineConfig
+from flows.config import PipelineConfig, load_config
 from flows.video import process_video
 from storage import Store, discover
 
 
 class ArchiveFailedError(RuntimeError):
-    """Every video of the batch failed."""
+    """Every video of the batch failed; ``rows`` holds each one's status row."""
+
+    def __init__(self, message: str, rows: list[dict] | None = None) -> None:
+        super().__init__(message)
+        self.rows = rows or []
 
 
 @flow(name="process-archive", log_prints=True)
 def process_archive(
     inputs: list[str],
     out: str,
-    estimator: str = "landmark-fit",
-    render: bool = True,
-    detector: str = "mediapipe",
-    detector_config: str | None = None,
-    detector_checkpoint: str | None = None,
-    detect_every_k: int = 3,
-    smoothing: str = "offline",
-    analytics: bool = True,
-    checkpoint: str | None = None,
-    data_dir: str | None = None,
-    device: str = "cpu",
-    cache_dir: str | None = None,
+    config: PipelineConfig = PipelineConfig(),  # noqa: B008 (frozen, validated model)
     force: bool = False,
+    cache_dir: str | None = None,
 ) -> list[dict]:
-    """Process every video found in ``inputs`` (files, folders, globs, fsspec URLs) into ``out``."""
+    """Process every video found in ``inputs`` (files, folders, globs, fsspec URLs) into ``out``.
+
+    Returns one status row per input: ``ok``, ``partial`` (an optional output failed),
+    ``skipped`` (already committed with the same fingerprints) or ``failed`` (with ``error``)."""
     logger = get_run_logger()
-    sources = discover(inputs)
-    if not sources:
+    cfg = load_config(config)
+    store = Store(out)
+    store.check_writable()
+    sources, problems = discover(inputs, exclude=[out])
+    if not sources and not problems:
         raise FileNotFoundError(f"no videos found in {inputs}")
-    Store(out).check_writable()
-    config = PipelineConfig(
-        estimator=estimator,
-        checkpoint=checkpoint,
-        data_dir=data_dir,
-        device=device,
-        detector=detector,
-        detector_config=detector_config,
-        detector_checkpoint=detector_checkpoint,
-        detect_every_k=detect_every_k,
-        smoothing=smoothing,
-        render=render,
-        analytics=analytics,
-    ).to_dict()
-    # Wrong detector or estimator files would fail every video the same way: fail once, first.
-    components.detector(detector, detector_config, detector_checkpoint, device)
-    components.estimator(estimator, checkpoint, data_dir, device)
-    rows: list[dict] = []
+    if sources:
+        # Wrong detector or estimator files would fail every video the same way: fail once, first.
+        components.detector(cfg.detector, cfg.detector_config, cfg.detector_checkpoint, cfg.device)
+        components.estimator(cfg.estimator, cfg.checkpoint, cfg.data_dir, cfg.device, cfg.precision)
+    rows: list[dict] = [
+        {"source": item, "status": "failed", "error": message} for item, message in problems
+    ]
+    for _item, message in problems:
+        logger.error("%s", message)
     for source in sources:
         state = process_video(
-            source, out, config=config, cache_dir=cache_dir, force=force, return_state=True
+            source, out, config=cfg, cache_dir=cache_dir, force=force, return_state=True
         )
         if state.is_completed():
             rows.append(state.result())
         else:
             error = state.result(raise_on_failure=False)
             logger.error("%s failed: %s", source, error)
-            rows.append({"source": source, "status": "failed", "error": str(error)})
+            rows.append({"source": source, "status": "failed", "error": _one_line(error)})
     create_table_artifact(
-        table=[{k: str(v) for k, v in row.items()} for row in rows],
+        table=[{k: str(v) for k, v in row.items() if k != "timings"} for row in rows],
         key="archive-status",
         description=f"{len(rows)} videos -> {out}",
     )
     failed = [r for r in rows if r["status"] == "failed"]
     logger.info(
-        "%d videos: %d ok/skipped, %d failed", len(rows), len(rows) - len(failed), len(failed)
-    )
+        "%d videos: %d ok/partial/skipped, %d failed",
+        len(rows), len(rows) - len(failed), len(failed),
+    )  # fmt: skip
     if failed and len(failed) == len(rows):
         raise ArchiveFailedError(
-            "all videos failed: " + "; ".join(f"{r['source']}: {r['error']}" for r in failed)
+            "all videos failed: " + "; ".join(f"{r['source']}: {r['error']}" for r in failed),
+            rows,
         )
     return rows
+
+
+def _one_line(error: BaseException | object) -> str:
+    """The error's own message, first line only (the file and the problem, no traceback)."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -1,70 +1,123 @@
-"""Run configuration, its hash, and the code version that key Prefect's caches.
+"""The one configuration of a run: a typed, validated pydantic model.
 
-A stage's cache key is (video content hash, stage, config hash, code version): changing a
-parameter that affects results, or editing the pipeline's code, invalidates the cache, while
-re-running the same archive with the same settings skips every finished stage.
+It is the ``config`` parameter of the Prefect flows (so the Prefect UI renders a form with
+choices for every Literal field), the source the ``pmrr process`` options are generated from
+(:func:`pmrr_interviews.cli.add_config_options`), and what ``prefect.yaml`` fills (a test
+validates every deployment's parameters against it). Invalid values fail here, naming the field,
+before any frame is decoded; unknown keys are refused (a typo such as ``smoothig`` is an error,
+not a silently ignored option).
+
+Which fields change which results is decided in :mod:`flows.identity`, not here.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-from dataclasses import asdict, dataclass
-from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
-ROOT = Path(__file__).resolve().parent.parent
-_VERSIONED = ("tasks", "storage", "flows", "pmrr_model", "analytics")
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+Estimator = Literal["landmark-fit", "pmrr", "pmrr+fit"]
+Detector = Literal["mediapipe", "mmdet"]
+Smoothing = Literal["offline", "gaussian", "online", "none"]
+Precision = Literal["fp32", "bf16"]
+Role = Literal["interviewer", "interviewee", "other"]
 
-@dataclass(frozen=True)
-class PipelineConfig:
-    estimator: str = "landmark-fit"
-    checkpoint: str | None = None
-    data_dir: str | None = None
-    device: str = "cpu"
-    detector: str = "mediapipe"  # or "mmdet" with the two files below
-    detector_config: str | None = None  # mmdet config file
-    detector_checkpoint: str | None = None  # mmdet checkpoint (loaded by mmengine)
-    detect_every_k: int = 3  # detection on every k-th frame, boxes interpolated in between
-    # offline (zero-lag Gaussian, width adapted per joint) | gaussian (fixed width) | online
-    # (One-Euro) | none
-    smoothing: str = "offline"
-    smoothing_sigma_s: float = 0.2  # widest kernel offline may use; the fixed width of gaussian
-    chunk_size: int = 32
-    render: bool = True
-    analytics: bool = True
-    export_npz: bool = True
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    def hash(self) -> str:
-        """Hash of the settings that change results (render/analytics toggles included, since
-        they change what gets committed)."""
-        return hashlib.sha256(json.dumps(self.to_dict(), sort_keys=True).encode()).hexdigest()[:12]
+# One roles override per video: the key is the video's id (content hash) or its file name.
+RolesByVideo = dict[str, dict[int, Role]]
 
 
-@lru_cache(maxsize=1)
-def code_version() -> str:
-    """Package version + hash of the pipeline's Python sources."""
-    from importlib.metadata import PackageNotFoundError, version
+class ConfigError(ValueError):
+    """The run configuration is invalid; the message names each bad field."""
 
+
+class PipelineConfig(BaseModel):
+    """Settings of a run. Field descriptions are the CLI's help texts."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    estimator: Estimator = Field(
+        "landmark-fit",
+        description="per-person body estimator: offline landmark fit, PMRR (needs --checkpoint), "
+        "or PMRR refined by the fit",
+    )
+    checkpoint: str | None = Field(None, description="PMRR checkpoint ({'model': state_dict})")
+    data_dir: str | None = Field(
+        None, description="folder with the SMPL files in the seed's data/ layout"
+    )
+    device: str = Field(
+        "cpu", pattern=r"^(cpu|cuda(:\d+)?|mps)$", description="torch device: cpu, cuda, cuda:1"
+    )
+    precision: Precision = Field(
+        "fp32", description="PMRR network precision (bf16 on GPUs; --estimator pmrr only)"
+    )
+    detector: Detector = Field("mediapipe", description="person detector")
+    detector_config: str | None = Field(None, description="mmdet config file")
+    detector_checkpoint: str | None = Field(None, description="mmdet checkpoint file")
+    detect_every_k: int = Field(
+        3, ge=1, le=60, description="detect on every k-th frame, boxes interpolated in between"
+    )
+    smoothing: Smoothing = Field(
+        "offline",
+        description="offline: zero-lag Gaussian with a per-joint width; gaussian: fixed width; "
+        "online: One-Euro; none",
+    )
+    smoothing_sigma_s: float = Field(
+        0.2, gt=0, le=5, description="widest kernel offline may use; the fixed width of gaussian"
+    )
+    chunk_size: int = Field(32, ge=1, le=4096, description="frames per decode/estimate batch")
+    render: bool = Field(True, description="write renders/<video_id>.mp4")
+    analytics: bool = Field(True, description="compute the body-language tables and plots")
+    export_npz: bool = Field(True, description="write exports/<video_id>/track_<n>.npz")
+    roles: RolesByVideo = Field(
+        default_factory=dict,
+        description="roles override: {video_id or file name: {track_id: role}}; "
+        "a JSON string or a .json file on the command line",
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PipelineConfig:
+        if self.estimator in ("pmrr", "pmrr+fit") and not self.checkpoint:
+            raise ValueError(f"checkpoint: estimator {self.estimator!r} needs a PMRR checkpoint")
+        if self.detector == "mmdet" and not (self.detector_config and self.detector_checkpoint):
+            raise ValueError("detector_config, detector_checkpoint: detector 'mmdet' needs both")
+        if self.precision == "bf16" and self.estimator != "pmrr":
+            raise ValueError("precision: bf16 applies to estimator 'pmrr' only")
+        for field in ("checkpoint", "detector_config", "detector_checkpoint"):
+            value = getattr(self, field)
+            if value and "://" not in value and not Path(value).is_file():
+                raise ValueError(f"{field}: {value}: no such file")
+        if self.data_dir and not Path(self.data_dir).is_dir():
+            raise ValueError(f"data_dir: {self.data_dir}: no such folder")
+        return self
+
+    def roles_for(self, video_id: str, source: str) -> dict[int, str] | None:
+        """The override of one video, looked up by id first, then by file name."""
+        found = self.roles.get(video_id) or self.roles.get(Path(source).name)
+        return dict(found) if found else None
+
+
+def load_config(values: PipelineConfig | dict | None = None, **overrides) -> PipelineConfig:
+    """A validated config from a model, a dict (Prefect parameters, JSON) and/or keywords.
+
+    Raises :class:`ConfigError` with one line per bad field (pydantic's own wording)."""
+    base = values.model_dump() if isinstance(values, PipelineConfig) else dict(values or {})
     try:
-        base = version("pmrr-interviews")
-    except PackageNotFoundError:
-        base = "0.0.0+src"
-    digest = hashlib.sha256()
-    for folder in _VERSIONED:
-        for file in sorted((ROOT / folder).rglob("*.py")):
-            digest.update(file.relative_to(ROOT).as_posix().encode())
-            digest.update(file.read_bytes())
-    return f"{base}+{digest.hexdigest()[:8]}"
+        return PipelineConfig(**{**base, **overrides})
+    except ValidationError as error:
+        lines = []
+        for item in error.errors():
+            field = ".".join(str(p) for p in item["loc"]) or "config"
+            lines.append(f"{field}: {item['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("invalid configuration: " + "; ".join(lines)) from None
 
 
-def config_hash_with_roles(config_hash: str, roles: dict[int, str] | None) -> str:
-    """The commit's hash: the config's, extended by a per-video roles override when given."""
-    if not roles:
-        return config_hash
-    text = config_hash + json.dumps(sorted(roles.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:12]
+def parse_roles(text: str) -> RolesByVideo:
+    """``--roles``: a JSON object, or the path of a .json file holding one."""
+    path = Path(text)
+    raw = path.read_text() if path.suffix == ".json" and path.is_file() else text
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigError(f"roles: not JSON and not a .json file ({error})") from None

@@ -1,10 +1,9 @@
-"""Prefect tasks around the plain stage functions of :mod:`tasks`.
+"""Prefect tasks around the plain stage functions of :mod:`tasks` and :mod:`analytics`.
 
-Each cached stage is keyed by (video content hash, stage, config hash, code version) and its
-result is persisted (pickled) under the run's cache folder, so a re-run -- even in a new process
--- loads finished stages instead of recomputing them. Deterministic input errors
-(:class:`~tasks.errors.VideoError`) are not retried; anything else (I/O hiccups, a worker
-dying) is retried once.
+Tasks carry no Prefect cache and persist nothing: reuse across runs is decided by the stage
+fingerprints of :mod:`flows.identity` and stored by :mod:`flows.cache` in a format that cannot
+execute code. Deterministic input errors (:class:`~tasks.errors.VideoError`) are not retried;
+anything else (an I/O hiccup, a worker dying) is retried once.
 """
 
 from __future__ import annotations
@@ -17,7 +16,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from flows import components
-from flows.config import PipelineConfig, code_version
+from flows.config import PipelineConfig
 from flows.progress import report
 from tasks import detection, shots, smoothing, tracking
 from tasks.decode import frame_count
@@ -28,61 +27,47 @@ from tasks.sequence import SmplSequence
 from tasks.tracking import TrackedBoxes
 
 
-def _key(stage: str):
-    def key(_context, parameters: dict) -> str:
-        return f"pmrr-{stage}-{parameters['video_id']}-{parameters['config_hash']}-{code_version()}"
-
-    return key
-
-
 def _retry_unless_bad_input(_task, _task_run, state) -> bool:
     error = state.result(raise_on_failure=False)
     return not isinstance(error, VideoError)
 
 
-def _stage(name: str, cached: bool = True):
-    options = {"name": name, "retries": 1, "retry_delay_seconds": 1}
-    options["retry_condition_fn"] = _retry_unless_bad_input
-    if cached:
-        return task(cache_key_fn=_key(name), persist_result=True, **options)
-    return task(cache_policy=NO_CACHE, persist_result=False, **options)
+def _stage(name: str):
+    return task(
+        name=name,
+        cache_policy=NO_CACHE,
+        persist_result=False,
+        retries=1,
+        retry_delay_seconds=1,
+        retry_condition_fn=_retry_unless_bad_input,
+    )
 
 
 @_stage("probe")
-def probe(path: str, video_id: str, config_hash: str) -> VideoInfo:
+def probe(path: str) -> VideoInfo:
     info = probe_video(path)
     return dataclasses.replace(info, n_frames=frame_count(path))
 
 
 @_stage("shots")
-def detect_shots(path: str, info: VideoInfo, video_id: str, config_hash: str) -> list[shots.Shot]:
+def detect_shots(path: str, info: VideoInfo) -> list[shots.Shot]:
     report(path, "shots")
     return shots.detect_shots(path, info.fps)
 
 
 @_stage("track")
 def track_people(
-    path: str,
-    info: VideoInfo,
-    shot_list: list[shots.Shot],
-    config: dict,
-    video_id: str,
-    config_hash: str,
+    path: str, info: VideoInfo, shot_list: list[shots.Shot], cfg: PipelineConfig
 ) -> TrackedBoxes:
-    cfg = PipelineConfig(**config)
     frames = detection.detection_frames(shot_list, cfg.detect_every_k)
+    model = components.detector(
+        cfg.detector, cfg.detector_config, cfg.detector_checkpoint, cfg.device
+    )
     done = 0
 
     def stream():
         nonlocal done
-        for item in detection.detect_people(
-            path,
-            frames,
-            components.detector(
-                cfg.detector, cfg.detector_config, cfg.detector_checkpoint, cfg.device
-            ),
-            rotation_deg=info.rotation_deg,
-        ):
+        for item in detection.detect_people(path, frames, model, rotation_deg=info.rotation_deg):
             done += 1
             if done % 16 == 0 or done == len(frames):
                 report(path, "detect+track", done, len(frames))
@@ -93,15 +78,11 @@ def track_people(
 
 @_stage("estimate")
 def estimate(
-    path: str,
-    info: VideoInfo,
-    tracked: TrackedBoxes,
-    config: dict,
-    video_id: str,
-    config_hash: str,
+    path: str, info: VideoInfo, tracked: TrackedBoxes, cfg: PipelineConfig
 ) -> SmplSequence:
-    cfg = PipelineConfig(**config)
-    model = components.estimator(cfg.estimator, cfg.checkpoint, cfg.data_dir, cfg.device)
+    model = components.estimator(
+        cfg.estimator, cfg.checkpoint, cfg.data_dir, cfg.device, cfg.precision
+    )
     total = len(set(tracked.frame.tolist()))
     done = 0
 
@@ -121,24 +102,22 @@ def estimate(
 
 
 @_stage("smooth")
-def smooth(
-    seq: SmplSequence, info: VideoInfo, config: dict, video_id: str, config_hash: str
-) -> SmplSequence:
-    cfg = PipelineConfig(**config)
+def smooth(seq: SmplSequence, info: VideoInfo, cfg: PipelineConfig) -> SmplSequence:
     return smoothing.smooth_sequence(seq, info.fps, cfg.smoothing, cfg.smoothing_sigma_s)
 
 
 @_stage("analytics")
-def analytics(
-    smpl_df, info: VideoInfo, roles: dict[int, str] | None, video_id: str, config_hash: str
-) -> dict:
-    """Body-language tables (:mod:`analytics`); ``roles`` overrides the role heuristic."""
+def analytics(smpl_df, info: VideoInfo, roles: dict[int, str] | None, cfg: PipelineConfig) -> dict:
+    """Body-language tables (:mod:`analytics`) calibrated on the body model the run uses;
+    ``roles`` overrides the role heuristic."""
+    from analytics.calibration import neutral_from_body_model
     from analytics.pipeline import compute_video_features
 
-    return compute_video_features(smpl_df, info.fps, info.n_frames, roles=roles)
+    neutral = neutral_from_body_model(components.body_model(cfg.data_dir))
+    return compute_video_features(smpl_df, info.fps, info.n_frames, roles=roles, neutral=neutral)
 
 
-@_stage("plots", cached=False)
+@_stage("plots")
 def plots(features: dict, video_id: str) -> list[str]:
     """Time-series and event-raster PNGs in a temporary folder (committed by :func:`publish`)."""
     from analytics.plots import plot_video_features
@@ -147,12 +126,11 @@ def plots(features: dict, video_id: str) -> list[str]:
     return [str(p) for p in plot_video_features(features, folder)]
 
 
-@_stage("render", cached=False)
-def render(info: VideoInfo, seq: SmplSequence, config: dict, video_id: str) -> str:
+@_stage("render")
+def render(info: VideoInfo, seq: SmplSequence, cfg: PipelineConfig, video_id: str) -> str:
     """Local .mp4 in a temporary folder (uploaded by :func:`publish`)."""
     from tasks.render import render_video
 
-    cfg = PipelineConfig(**config)
     out = Path(tempfile.mkdtemp(prefix="pmrr-render-")) / f"{video_id}.mp4"
     done = 0
 

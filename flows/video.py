@@ -1,13 +1,25 @@
 """``process_video``: one video through every stage (a thin flow; the work is in :mod:`tasks`).
 
-Skips everything when the output already holds a commit made with the same config and code
-version (unless ``force``); otherwise cached stages load from the cache folder and the rest run.
-Ends with a markdown artifact: shots, people, frames, estimator, time per stage, render path.
+What runs is decided by fingerprints (:mod:`flows.identity`): each committed output records the
+fingerprint it was made with, and a run
+
+- skips the video when every wanted output is committed with its current fingerprint;
+- otherwise produces only the outputs whose fingerprint changed or that are missing, loading the
+  stages they need from the stage cache (:mod:`flows.cache`) when their fingerprint is there,
+  and carrying the unchanged outputs into the new commit without rewriting them;
+- with ``force``, recomputes every stage and rewrites every output.
+
+Failure isolation: probe -> shots -> track -> estimate -> smooth and the core tables are the
+video; a failure there fails the video and leaves its previous commit untouched. Render, exports,
+analytics and plots are optional outputs: a failure in one is recorded (stage and error, in the
+manifest and the ``videos`` row), the rest is committed, and the next run produces only what is
+missing.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import time
 from pathlib import Path
@@ -19,8 +31,9 @@ from prefect.artifacts import (
     create_table_artifact,
 )
 
-from flows import stages
-from flows.config import PipelineConfig, code_version, config_hash_with_roles
+from flows import components, identity, stages
+from flows.cache import StageCache
+from flows.config import PipelineConfig, load_config
 from flows.progress import report
 from storage import Store, localize
 from tasks import tables
@@ -28,7 +41,9 @@ from tasks.errors import VideoError
 from tasks.probe import content_hash
 from tasks.publish import core_tables, publish
 
-UNCACHED = ("render", "plots")  # stages that write temporary files instead of returning data
+CORE_TABLES = ("shots", "tracks", "smpl")
+ANALYTICS_TABLES = ("features_frames", "features_windows", "features_summary", "events")
+OPTIONAL_STAGES = ("render", "exports", "analytics", "plots")
 
 
 class NoPeopleError(VideoError):
@@ -36,30 +51,24 @@ class NoPeopleError(VideoError):
 
 
 def default_cache_dir(out: str) -> Path:
-    """Prefect results and downloaded inputs: under a local output, else the user cache."""
+    """Stage cache and downloaded inputs: under a local output, else the user cache."""
     if "://" not in out or out.startswith("file://"):
         return Path(out.removeprefix("file://")) / "_cache"
-    base = (
-        os.environ.get("PREFECT_LOCAL_STORAGE_PATH") or Path.home() / ".cache" / "pmrr_interviews"
-    )
+    base = os.environ.get("PMRR_CACHE_DIR") or Path.home() / ".cache" / "pmrr_interviews"
     return Path(base) / "pipeline-cache"
 
 
-def _artifact(video_id: str, source: str, summary: dict, timings: dict[str, float]) -> None:
-    lines = [
-        f"### {Path(source).name} (`{video_id}`)",
-        "",
-        "| item | value |",
-        "|---|---|",
-        *(f"| {k} | {v} |" for k, v in summary.items()),
-        "",
-        "| stage | seconds |",
-        "|---|---|",
-        *(f"| {k} | {v:.2f} |" for k, v in timings.items()),
-    ]
-    create_markdown_artifact(
-        markdown="\n".join(lines), key=f"video-{video_id}", description=f"PMRR run of {source}"
-    )
+def wanted_outputs(cfg: PipelineConfig, fps: identity.Fingerprints) -> dict[str, str]:
+    """Output name -> the fingerprint it must carry under this configuration."""
+    wanted = {name: fps["tables"] for name in CORE_TABLES}
+    if cfg.export_npz:
+        wanted["exports"] = fps["exports"]
+    if cfg.render:
+        wanted["render"] = fps["render"]
+    if cfg.analytics:
+        wanted.update({name: fps["analytics"] for name in ANALYTICS_TABLES})
+        wanted["plots"] = fps["plots"]
+    return wanted
 
 
 SUMMARY_COLUMNS = (
@@ -69,20 +78,38 @@ SUMMARY_COLUMNS = (
 )  # fmt: skip
 
 
-def _analytics_artifacts(store: Store, video_id: str, summary, plot_paths: list[str]) -> None:
-    """Per-person summary table and the committed plot PNGs, shown on the flow run's page."""
+def _artifacts(
+    store: Store, video_id: str, source: str, row: dict, features, plot_names: list[str]
+) -> None:
+    """Run summary, per-person table and the committed plots, shown on the flow run's page."""
+    lines = [
+        f"### {Path(source).name} (`{video_id}`)",
+        "",
+        "| item | value |",
+        "|---|---|",
+        *(f"| {k} | {v} |" for k, v in row.items() if k != "timings"),
+        "",
+        "| stage | seconds |",
+        "|---|---|",
+        *(f"| {k} | {v:.2f} |" for k, v in row["timings"].items()),
+    ]
+    create_markdown_artifact(
+        markdown="\n".join(lines), key=f"video-{video_id}", description=f"PMRR run of {source}"
+    )
+    if features is None:
+        return
+    summary = features["features_summary"]
     columns = [c for c in SUMMARY_COLUMNS if c in summary.columns]
     rows = summary[columns].astype(object).where(summary[columns].notna(), None)
     create_table_artifact(
         table=[
-            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in row.items()}
-            for row in rows.to_dict("records")
+            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+            for r in rows.to_dict("records")
         ],
         key=f"people-{video_id}",
         description=f"body-language summary per person of {video_id}",
     )
-    for png in plot_paths:
-        name = Path(png).name
+    for name in plot_names:
         create_image_artifact(
             image_url=store.uri("plots", video_id, name),
             key=f"plot-{video_id}-{Path(name).stem.rsplit('_', 1)[-1]}",
@@ -94,124 +121,183 @@ def _analytics_artifacts(store: Store, video_id: str, summary, plot_paths: list[
 def process_video(
     source: str,
     out: str,
-    config: dict | None = None,
+    config: PipelineConfig | None = None,
     cache_dir: str | None = None,
     force: bool = False,
-    roles: dict[int, str] | None = None,
 ) -> dict:
     """Run the pipeline on ``source`` (path or fsspec URL) into the output root ``out``.
 
-    ``config``: fields of :class:`flows.config.PipelineConfig`. ``roles``: track_id -> role
-    (interviewer / interviewee / other) overriding the role heuristic for this video (read the
-    track ids from a first run's ``tracks`` table). Returns a status row.
-    """
+    ``config.roles`` may hold this video's roles override (by video id or file name). Returns a
+    status row: status ``ok``, ``partial`` (some optional outputs failed; see ``failures``) or
+    ``skipped``."""
     logger = get_run_logger()
-    cfg = PipelineConfig(**(config or {}))
-    roles = {int(k): str(v) for k, v in roles.items()} if roles else None
-    version = code_version()
-    # Stages up to smoothing depend on the config only; a roles override changes what gets
-    # committed (analytics, tracks.role), so it is part of the commit's hash.
-    stage_hash = cfg.hash()
-    cfg_hash = config_hash_with_roles(stage_hash, roles)
-    cache = Path(cache_dir) if cache_dir else default_cache_dir(out)
+    cfg = load_config(config)
     store = Store(out)
+    cache = StageCache(Path(cache_dir) if cache_dir else default_cache_dir(out))
     timings: dict[str, float] = {}
-
-    def timed(name: str, fn, *args, **kwargs):
-        report(source, name)
-        start = time.perf_counter()
-        result = fn.with_options(
-            **({"result_storage": cache / "results"} if name not in UNCACHED else {})
-        )(*args, **kwargs)
-        timings[name] = time.perf_counter() - start
-        logger.info("%s: %s done in %.2f s", Path(source).name, name, timings[name])
-        return result
-
     start = time.perf_counter()
-    path = localize(source, cache)
+    path = localize(source, cache.folder)
     video_id = content_hash(path)
     timings["hash"] = time.perf_counter() - start
-    manifest = store.manifest(video_id)
-    if (
-        not force
-        and manifest
-        and manifest.get("config_hash") == cfg_hash
-        and manifest.get("code_version") == version
-    ):
-        logger.info("%s: already committed as %s, skipping", source, video_id)
+    roles = cfg.roles_for(video_id, source)
+    assets = components.assets(cfg.data_dir)
+    fps = identity.fingerprints(video_id, cfg, assets.describe(), roles)
+    wanted = wanted_outputs(cfg, fps)
+    manifest = store.manifest(video_id) or {}
+    committed = {} if force else dict(manifest.get("outputs", {}))
+    todo = [name for name in wanted if committed.get(name) != wanted[name]]
+    if not todo and not manifest.get("failures") and set(committed) == set(wanted):
+        logger.info("%s: committed as %s with the same fingerprints, skipping", source, video_id)
         report(source, "skipped")
-        return {
-            "source": source,
-            "video_id": video_id,
-            "status": "skipped",
-            **manifest.get("summary", {}),
-        }
+        return {"source": source, "video_id": video_id, "status": "skipped"}
+    logger.info("%s (%s): producing %s", source, video_id, ", ".join(todo) or "the videos row")
 
-    ids = {"video_id": video_id, "config_hash": stage_hash}
-    info = timed("probe", stages.probe, path, **ids)
-    info = dataclasses.replace(info, path=path)
-    shot_list = timed("shots", stages.detect_shots, path, info, **ids)
-    tracked = timed("track", stages.track_people, path, info, shot_list, cfg.to_dict(), **ids)
-    if len(tracked) == 0:
-        raise NoPeopleError(f"{source}: no person detected in {info.n_frames} frames")
-    seq = timed("estimate", stages.estimate, path, info, tracked, cfg.to_dict(), **ids)
-    seq = timed("smooth", stages.smooth, seq, info, cfg.to_dict(), **ids)
-    core = core_tables(video_id, source, info, shot_list, seq, version, cfg_hash)
-    features, plot_paths = None, []
-    if cfg.analytics:
-        smpl_df = core["smpl"].to_pandas()
-        features = timed(
-            "analytics", stages.analytics, smpl_df, info, roles, video_id=video_id,
-            config_hash=cfg_hash,
-        )  # fmt: skip
-        track_roles = features["features_summary"].attrs.get("tracks_roles")
-        if track_roles:  # only the tracks table carries roles; the rest stays as built
-            core["tracks"] = tables.tracks_table(video_id, seq, track_roles)
-        plot_paths = timed("plots", stages.plots, features, video_id)
-        features = {**features, "plots": plot_paths}
-    render_path = (
-        timed("render", stages.render, info, seq, cfg.to_dict(), video_id) if cfg.render else None
-    )
-    summary = {
-        "frames": info.n_frames,
-        "fps": round(info.fps, 3),
-        "shots": len(shot_list),
-        "people": int(len(set(seq.track_id.tolist()))),
+    results: dict[str, object] = {}
+
+    def get(stage: str, compute):
+        """A stage's result: memo, then the stage cache, then computed (and cached)."""
+        if stage in results:
+            return results[stage]
+        found, value = (False, None) if force else cache.get(video_id, stage, fps[stage])
+        if found:
+            logger.info("%s: %s loaded from the stage cache", Path(source).name, stage)
+        else:
+            report(source, stage)
+            began = time.perf_counter()
+            value = compute()
+            timings[stage] = time.perf_counter() - began
+            logger.info("%s: %s done in %.2f s", Path(source).name, stage, timings[stage])
+            cache.put(video_id, stage, fps[stage], value)
+        results[stage] = value
+        return value
+
+    def info():
+        value = get("probe", lambda: stages.probe(path))
+        return dataclasses.replace(value, path=path)  # the cached path may be another copy
+
+    def shot_list():
+        return get("shots", lambda: stages.detect_shots(path, info()))
+
+    def tracked():
+        value = get("track", lambda: stages.track_people(path, info(), shot_list(), cfg))
+        if len(value) == 0:
+            raise NoPeopleError(f"{source}: no person detected in {info().n_frames} frames")
+        return value
+
+    def smoothed():
+        seq = get("estimate", lambda: stages.estimate(path, info(), tracked(), cfg))
+        return get("smooth", lambda: stages.smooth(seq, info(), cfg))
+
+    # Core: any failure here fails the video (the previous commit stays untouched).
+    seq = smoothed()
+    core = core_tables(video_id, source, info(), shot_list(), seq, {})
+    smpl_df = core["smpl"].to_pandas()
+    from analytics.roles import video_roles
+
+    track_roles = video_roles(smpl_df, info().n_frames, roles)
+    core["tracks"] = tables.tracks_table(video_id, seq, track_roles)
+    arrow_tables = {n: t for n, t in core.items() if n in todo}
+
+    failures: dict[str, str] = {}
+    produced: dict[str, str] = {n: wanted[n] for n in CORE_TABLES}
+
+    def optional(stage: str, fn, timed: bool = False):
+        """Run an optional stage; on failure record it and go on (``timed``: not a cached
+        stage, so time it here)."""
+        try:
+            began = time.perf_counter()
+            value = fn()
+            if timed:
+                timings[stage] = time.perf_counter() - began
+            return value
+        except Exception as error:  # recorded per video; the core tables still commit
+            failures[stage] = f"{type(error).__name__}: {error}"
+            logger.error("%s: %s failed: %s", source, stage, failures[stage])
+            logger.debug("%s failed", stage, exc_info=True)
+            return None
+
+    features = plot_paths = None
+    if cfg.analytics and not any(n in todo for n in (*ANALYTICS_TABLES, "plots")):
+        produced.update({n: wanted[n] for n in (*ANALYTICS_TABLES, "plots")})
+    elif cfg.analytics:
+
+        def compute_features():
+            return get("analytics", lambda: stages.analytics(smpl_df, info(), roles, cfg))
+
+        features = optional("analytics", compute_features)
+        if features is not None:  # else the plots are missing too, and the next run makes both
+            from analytics.tables import to_arrow
+
+            for name in ANALYTICS_TABLES:
+                produced[name] = wanted[name]
+                if name in todo:
+                    arrow_tables[name] = to_arrow(features[name], name)
+            if "plots" in todo:
+                plot_paths = optional("plots", lambda: stages.plots(features, video_id), timed=True)
+            if "plots" not in failures:
+                produced["plots"] = wanted["plots"]
+
+    render_path = None
+    if "render" in todo:
+        render_path = optional(
+            "render", lambda: stages.render(info(), seq, cfg, video_id), timed=True
+        )
+    if cfg.render and "render" not in failures:
+        produced["render"] = wanted["render"]
+    if cfg.export_npz:
+        produced["exports"] = wanted["exports"]
+
+    keep = [n for n in produced if n not in todo]
+    status = "partial" if failures else "ok"
+    row = {
+        "source": source,
+        "video_id": video_id,
+        "status": status,
+        "frames": info().n_frames,
+        "fps": round(info().fps, 3),
+        "shots": len(shot_list()),
+        "people": len(set(seq.track_id.tolist())),
         "person_frames": len(seq),
         "estimator": seq.estimator or cfg.estimator,
-        "render": store.uri("renders", f"{video_id}.mp4") if render_path else "",
+        "assets": seq.assets,
+        "render": store.uri("renders", f"{video_id}.mp4") if "render" in produced else "",
         "tables": store.url,
+        "failures": failures,
     }
+    arrow_tables["videos"] = tables.videos_table(
+        video_id, info(), source, len(shot_list()), row["people"], seq,
+        identity.code_version(), fps.to_dict(), failures,
+    )  # fmt: skip
     report(source, "write")
-    start = time.perf_counter()
+    began = time.perf_counter()
     publish(
         store,
         video_id,
-        core,
-        seq,
-        info.fps,
-        analytics=features,
+        arrow_tables,
         render_path=render_path,
-        export_npz=cfg.export_npz,
+        exports=(seq, info().fps) if "exports" in todo else None,
+        plot_paths=plot_paths or (),
+        keep=keep,
         extra={
-            "config_hash": cfg_hash,
-            "code_version": version,
+            "status": status,
             "source_uri": source,
-            "summary": summary,
+            "estimator": row["estimator"],
+            "assets": seq.assets,
+            "code_version": identity.code_version(),
+            "fingerprints": fps.to_dict(),
+            "outputs": {n: fp for n, fp in produced.items()},
+            "failures": failures,
+            "summary": {k: row[k] for k in ("frames", "fps", "shots", "people", "person_frames")},
         },
     )
-    timings["write"] = time.perf_counter() - start
-    for temporary in [render_path, *plot_paths]:
+    timings["write"] = time.perf_counter() - began
+    cache.prune(video_id, fps.to_dict())
+    for temporary in [render_path, *(plot_paths or [])]:
         if temporary:
             Path(temporary).unlink(missing_ok=True)
-    _artifact(video_id, source, summary, timings)
-    if features is not None:
-        _analytics_artifacts(store, video_id, features["features_summary"], plot_paths)
+    row["timings"] = {k: round(v, 3) for k, v in timings.items()}
+    row["seconds"] = round(sum(timings.values()), 2)
+    _artifacts(store, video_id, source, row, features, [Path(p).name for p in plot_paths or []])
     report(source, "done")
-    return {
-        "source": source,
-        "video_id": video_id,
-        "status": "ok",
-        **summary,
-        "seconds": round(sum(timings.values()), 2),
-    }
+    logging.getLogger(__name__).debug("committed %s", video_id)
+    return row

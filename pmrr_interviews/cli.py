@@ -8,29 +8,67 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 
 def _cmd_process(args: argparse.Namespace) -> int:
-    from flows.run import process
+    from flows.config import ConfigError, load_config
+    from flows.run import EXIT_USAGE, exit_code, process
 
-    results = process(
+    try:
+        config = load_config(**_config_overrides(args))
+    except ConfigError as error:
+        print(f"pmrr process: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    if not args.verbose:
+        _quiet_prefect_console()
+    rows = process(
         args.inputs,
         out=args.out,
-        estimator=args.estimator,
-        checkpoint=args.checkpoint,
-        data_dir=args.data_dir,
-        render=args.render,
-        progress=not args.quiet,
+        config=config,
         force=args.force,
-        detector=args.detector,
-        device=args.device,
-        detector_config=args.detector_config,
-        detector_checkpoint=args.detector_checkpoint,
+        cache_dir=args.cache_dir,
+        progress=not args.quiet,
     )
-    failed = [r for r in results if r.get("status") == "failed"]
-    return 1 if failed and len(failed) == len(results) else 0
+    return exit_code(rows)
+
+
+def _quiet_prefect_console() -> None:
+    """Keep Prefect's per-task log lines and tracebacks off the terminal (they still reach the
+    Prefect API and UI); the CLI prints one line per video instead. ``--verbose`` shows all."""
+    import prefect  # noqa: F401  (sets up Prefect's logging handlers)
+    from prefect.logging.handlers import PrefectConsoleHandler
+
+    def drop(_record: logging.LogRecord) -> bool:
+        return False
+
+    loggers = [logging.getLogger(), *map(logging.getLogger, list(logging.root.manager.loggerDict))]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", []):
+            if isinstance(handler, PrefectConsoleHandler) and drop not in handler.filters:
+                handler.addFilter(drop)
+
+
+def _cmd_ls(args: argparse.Namespace) -> int:
+    """One line per committed video: id, status, estimator, assets, failed stages, source."""
+    from storage import Store
+
+    store = Store(args.out)
+    store.recover()
+    ids = store.committed_videos()
+    print(f"{'video_id':<16}  {'status':<7}  {'estimator':<12}  {'assets':<21}  failed  source")
+    for video_id in ids:
+        manifest = store.manifest(video_id) or {}
+        failed = ",".join(sorted(manifest.get("failures") or {})) or "-"
+        print(
+            f"{video_id:<16}  {manifest.get('status', '?'):<7}  "
+            f"{manifest.get('estimator', '?'):<12}  {manifest.get('assets', '?'):<21}  "
+            f"{failed:<6}  {manifest.get('source_uri', '?')}"
+        )
+    print(f"{len(ids)} committed videos in {store.url}")
+    return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -48,12 +86,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     else:
         from flows.run import video_demo
 
-        video_demo(
-            args.vid_file,
-            output_folder=args.output_folder,
-            checkpoint=args.checkpoint,
-            data_dir=args.data_dir,
-        )
+        model = {"checkpoint": args.checkpoint, "estimator": "pmrr"} if args.checkpoint else {}
+        video_demo(args.vid_file, output_folder=args.output_folder, data_dir=args.data_dir, **model)
     return 0
 
 
@@ -95,6 +129,39 @@ def _cmd_assets(args: argparse.Namespace) -> int:
     return 0
 
 
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per :class:`flows.config.PipelineConfig` field (``--detect-every-k``, also
+    spelled ``--detect_every_k`` as in the seed). Options not given keep the model's default
+    (argparse stores nothing for them), so the model stays the only source of defaults."""
+    import typing
+
+    from flows.config import PipelineConfig, parse_roles
+
+    for name, field in PipelineConfig.model_fields.items():
+        flags = [f"--{name.replace('_', '-')}"] + ([f"--{name}"] if "_" in name else [])
+        default = field.get_default(call_default_factory=True)
+        kwargs: dict = {"dest": name, "default": argparse.SUPPRESS}
+        kwargs["help"] = f"{field.description} (default: {default})"
+        annotation = field.annotation
+        if annotation is bool:
+            kwargs["action"] = argparse.BooleanOptionalAction
+        elif typing.get_origin(annotation) is typing.Literal:
+            kwargs["choices"] = list(typing.get_args(annotation))
+        elif name == "roles":
+            kwargs["type"] = parse_roles
+        elif annotation in (int, float):
+            kwargs["type"] = annotation
+        parser.add_argument(*flags, **kwargs)
+
+
+def _config_overrides(args: argparse.Namespace) -> dict:
+    from flows.config import PipelineConfig
+
+    return {
+        name: getattr(args, name) for name in PipelineConfig.model_fields if hasattr(args, name)
+    }
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="pmrr", description=__doc__.splitlines()[0])
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -110,28 +177,25 @@ def build_parser() -> argparse.ArgumentParser:
             help="folder with SMPL files in the seed's data/ layout",
         )
 
-    process = sub.add_parser("process", help="videos -> SMPL tables, features and mesh videos")
+    process = sub.add_parser(
+        "process",
+        help="videos -> SMPL tables, features and mesh videos",
+        description="Exit status: 0 every video ok or skipped, 1 every video failed, "
+        "2 invalid options, 3 some videos failed or lack an output.",
+    )
     process.add_argument("inputs", nargs="+", help="video files, folders, globs or fsspec URLs")
     process.add_argument("--out", required=True, help="output folder or URL (file://, s3://, ...)")
-    process.add_argument(
-        "--estimator", default="landmark-fit", choices=["landmark-fit", "pmrr", "pmrr+fit"]
-    )
-    process.add_argument(
-        "--render",
-        action=argparse.BooleanOptionalAction,
-        default=True,
-        help="write renders/{video_id}.mp4",
-    )
+    add_config_options(process)
     process.add_argument("--quiet", action="store_true", help="no progress bar")
-    process.add_argument("--detector", default="mediapipe", choices=["mediapipe", "mmdet"])
-    process.add_argument("--device", default="cpu", help="torch device for PMRR, e.g. cuda")
-    process.add_argument("--detector-config", default=None, help="mmdet config file")
-    process.add_argument("--detector-checkpoint", default=None, help="mmdet checkpoint file")
     process.add_argument(
-        "--force", action="store_true", help="redo videos already committed (replaces their rows)"
+        "--force", action="store_true", help="recompute every stage and rewrite every output"
     )
-    add_model_options(process)
+    process.add_argument("--cache-dir", default=None, help="stage cache (default: OUT/_cache)")
     process.set_defaults(func=_cmd_process)
+
+    ls = sub.add_parser("ls", help="committed videos of an output: status, estimator, assets")
+    ls.add_argument("out")
+    ls.set_defaults(func=_cmd_ls)
 
     demo = sub.add_parser("demo", help="the seed's single-image / video demo")
     demo.add_argument("--img_file", default=None)
@@ -161,20 +225,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class _TerminalFormatter(logging.Formatter):
+    """One line per record: the message without a traceback (``--verbose`` shows them)."""
+
+    def formatException(self, ei) -> str:  # noqa: N802 (logging's name)
+        return ""
+
+    def format(self, record: logging.LogRecord) -> str:
+        saved = record.exc_text
+        record.exc_text = ""
+        try:
+            return super().format(record).rstrip()
+        finally:
+            record.exc_text = saved
+
+
+def _not_prefect(record: logging.LogRecord) -> bool:
+    """Prefect's run logs go to the Prefect API/UI; the terminal gets the CLI's own lines."""
+    return not record.name.startswith("prefect")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
+        level=logging.DEBUG if args.verbose else logging.WARNING,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    if not args.verbose:  # per-request and GL-platform chatter drowns the stage log
-        for noisy in (
-            "httpx",
-            "OpenGL",
-            "OpenGL.platform.baseplatform",
-            "OpenGL.acceleratesupport",
-        ):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    if not args.verbose:
+        # Native MediaPipe/TFLite chatter (absl and glog) and per-request/GL lines drown the
+        # one line per video a terminal user wants.
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(_TerminalFormatter("%(levelname)s %(name)s: %(message)s"))
+            handler.addFilter(_not_prefect)
     return int(args.func(args) or 0)
 
 

@@ -2,10 +2,19 @@
 
 from storage.errors import StorageError
 from storage.schemas import SCHEMA_VERSION, SCHEMAS
-from storage.store import Store, Transaction
+from storage.store import ARTIFACTS, Store, Transaction, check_video_id, output_relpath
 
-__all__ = ["SCHEMAS", "SCHEMA_VERSION", "Store", "StorageError", "Transaction"]
+__all__ = [
+    "ARTIFACTS",
+    "SCHEMAS",
+    "SCHEMA_VERSION",
+    "Store",
+    "StorageError",
+    "Transaction",
+    "check_video_id",
+    "output_relpath",
+]
 
-from storage.inputs import discover, localize  # noqa: E402
+from storage.inputs import VIDEO_SUFFIXES, discover, localize  # noqa: E402
 
-__all__ += ["discover", "localize"]
+__all__ += ["VIDEO_SUFFIXES", "discover", "localize"]

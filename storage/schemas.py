@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "1.0"
+SCHEMA_VERSION = "2.0"
 
 N_JOINTS = 49  # pmrr_model.constants.JOINT_NAMES
 
@@ -40,7 +40,10 @@ VIDEOS = pa.schema(
         ("estimator", pa.string()),
         ("assets", pa.string()),
         ("code_version", pa.string()),
-        ("config_hash", pa.string()),
+        ("fingerprint", pa.string()),  # of everything committed (flows.identity)
+        ("fingerprints_json", pa.string()),  # {stage: fingerprint} as JSON
+        ("failed_stages", pa.list_(pa.string())),  # stages whose outputs are missing
+        ("error", pa.string()),  # "stage: message; ..." or null
         ("processed_at", pa.timestamp("us", tz="UTC")),
     ],
     metadata=_META,

@@ -1,13 +1,15 @@
 """Write one video's outputs through the storage layer and commit them (last step of a run).
 
 Everything is staged first (tables, render, exports, plots) and committed in one go by
-:meth:`storage.Transaction.commit`; any failure aborts the transaction, so a reader never sees a
-partial video and a re-run replaces the previous partition instead of adding rows.
+:meth:`storage.Transaction.commit`; outputs whose fingerprint did not change are *kept* (carried
+into the new manifest without being rewritten), so a run that only redoes the analytics does not
+upload the render again. Any failure aborts the transaction: the previous commit stays as it was.
 """
 
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,25 +28,11 @@ def core_tables(
     info: VideoInfo,
     shots: list[Shot],
     seq: SmplSequence,
-    code_version: str,
-    config_hash: str,
-    roles: dict[int, str] | None = None,
+    roles: dict[int, str],
 ) -> dict[str, pa.Table]:
-    roles = roles or tables.assign_roles(seq)
-    n_tracks = len(set(seq.track_id.tolist()))
+    """shots, tracks and smpl tables (the videos row is built at commit time, when the run's
+    failures are known)."""
     return {
-        "videos": tables.videos_table(
-            video_id,
-            info,
-            source_uri,
-            len(shots),
-            n_tracks,
-            seq.focal_px,
-            seq.estimator,
-            seq.assets,
-            code_version,
-            config_hash,
-        ),
         "shots": tables.shots_table(video_id, shots, info.fps),
         "tracks": tables.tracks_table(video_id, seq, roles),
         "smpl": tables.smpl_table(video_id, seq, info.fps),
@@ -54,38 +42,36 @@ def core_tables(
 def publish(
     store: Store,
     video_id: str,
-    core: dict[str, pa.Table],
-    seq: SmplSequence,
-    fps: float,
-    analytics: dict | None = None,
+    arrow_tables: Mapping[str, pa.Table],
     render_path: str | None = None,
-    export_npz: bool = True,
+    exports: tuple[SmplSequence, float] | None = None,
+    plot_paths: Iterable[str] = (),
+    keep: Iterable[str] = (),
     extra: dict | None = None,
 ) -> dict:
-    """Stage and commit; returns the manifest."""
+    """Stage the given outputs, keep the named unchanged ones, commit; returns the manifest.
+
+    ``exports``: (sequence, fps) to write as per-track npz files."""
     txn = store.begin(video_id)
     try:
-        for name, table in core.items():
-            txn.write_table(name, table, SCHEMAS[name])
-        if analytics:
-            from analytics.tables import to_arrow
-
-            for name, frame in analytics.items():
-                if name == "plots":
-                    continue
-                txn.write_table(name, to_arrow(frame, name))
+        for name in keep:
+            txn.keep(name)
+        for name, table in arrow_tables.items():
+            txn.write_table(name, table, SCHEMAS.get(name))
         if render_path:
-            txn.put_file(render_path, f"renders/{video_id}.mp4", "render")
+            txn.put_file(render_path, "render")
         with tempfile.TemporaryDirectory(prefix="pmrr-publish-") as tmp:
-            if export_npz and len(seq):
+            if exports is not None:
+                seq, fps = exports
                 export_tracks(seq, fps, Path(tmp) / "exports")
-                txn.put_dir(Path(tmp) / "exports", f"exports/{video_id}", "exports")
-            if analytics and analytics.get("plots"):
+                txn.put_dir(Path(tmp) / "exports", "exports")
+            plot_paths = list(plot_paths)
+            if plot_paths:
                 plots = Path(tmp) / "plots"
                 plots.mkdir()
-                for png in analytics["plots"]:
+                for png in plot_paths:
                     (plots / Path(png).name).write_bytes(Path(png).read_bytes())
-                txn.put_dir(plots, f"plots/{video_id}", "plots")
+                txn.put_dir(plots, "plots")
             return txn.commit(extra)
     except BaseException:
         txn.abort()

@@ -1,14 +1,14 @@
 """Turn stage results into the pyarrow tables of :mod:`storage.schemas`.
 
-Roles are a heuristic (there is no speaker information yet): in a shot with two or more people,
-the one with the largest mean box is the ``interviewee`` (interviews frame the guest larger or
-longer), the next one the ``interviewer``; a lone person is the ``interviewee``; anyone else is
-``other``. Analytics may override roles (``compute_video_features(roles=...)``).
+Roles come from one place, :func:`analytics.roles.video_roles` (the framing heuristic, or the
+per-video override, which always wins); the tracks table only writes them down.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 
 import numpy as np
 import pyarrow as pa
@@ -24,33 +24,20 @@ def _fixed(values: np.ndarray, width: int) -> pa.Array:
     return pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), width)
 
 
-def assign_roles(seq: SmplSequence) -> dict[int, str]:
-    roles: dict[int, str] = {}
-    for shot in np.unique(seq.shot_id):
-        rows = seq.shot_id == shot
-        tracks = np.unique(seq.track_id[rows])
-        area = []
-        for track in tracks:
-            b = seq.bbox_px[rows & (seq.track_id == track)]
-            area.append(float(np.mean((b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]))) * len(b))
-        order = tracks[np.argsort(area)[::-1]]
-        for rank, track in enumerate(order):
-            roles[int(track)] = ["interviewee", "interviewer"][rank] if rank < 2 else "other"
-    return roles
-
-
 def videos_table(
     video_id: str,
     info: VideoInfo,
     source_uri: str,
     n_shots: int,
     n_tracks: int,
-    focal_px: float,
-    estimator: str,
-    assets: str,
+    seq: SmplSequence,
     code_version: str,
-    config_hash: str,
+    fingerprints: dict[str, str],
+    failures: dict[str, str] | None = None,
 ) -> pa.Table:
+    """The video's row. ``fingerprint`` hashes every stage fingerprint, so two rows with the
+    same value were computed from the same inputs, settings, model files and code."""
+    failures = failures or {}
     row = {
         "video_id": video_id,
         "source_uri": source_uri,
@@ -64,11 +51,16 @@ def videos_table(
         "rotation_deg": info.rotation_deg,
         "codec": info.codec,
         "has_audio": info.has_audio,
-        "focal_px": focal_px,
-        "estimator": estimator,
-        "assets": assets,
+        "focal_px": seq.focal_px,
+        "estimator": seq.estimator,
+        "assets": seq.assets,
         "code_version": code_version,
-        "config_hash": config_hash,
+        "fingerprint": hashlib.sha256(
+            json.dumps(fingerprints, sort_keys=True).encode()
+        ).hexdigest()[:16],
+        "fingerprints_json": json.dumps(fingerprints, sort_keys=True),
+        "failed_stages": sorted(failures),
+        "error": "; ".join(f"{k}: {v}" for k, v in sorted(failures.items())) or None,
         "processed_at": dt.datetime.now(dt.timezone.utc),
     }
     return pa.Table.from_pylist([row], schema=VIDEOS)

@@ -7,7 +7,8 @@ and moto and can be cut, which is how a test makes the bucket unreachable half-w
 while the data already in moto survives (moto keeps everything in memory, so stopping the server
 itself would lose it). Region eu-west-1: us-east-1 makes moto reject CreateBucket's location.
 
-Use the fixtures through ``from tests.s3_server import s3, s3_proxy  # noqa: F401``.
+Use the fixtures through ``from tests.s3_server import s3, s3_proxy  # noqa: F401``; outside
+pytest, :func:`moto_server` is a context manager.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ import time
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
@@ -76,12 +78,13 @@ def _clear_fsspec_cache() -> None:
     s3fs.S3FileSystem.clear_instance_cache()
 
 
-@pytest.fixture(scope="module")
-def s3() -> Iterator[S3Server]:
-    """A moto S3 server on a free port, AWS_* variables pointing at it, and an empty bucket."""
+@contextmanager
+def moto_server() -> Iterator[S3Server]:
+    """A moto S3 server on a free port, AWS_* variables pointing at it, and an empty bucket;
+    the variables are restored on exit. Used by the fixture and by benchmarks/commit.py."""
     executable = shutil.which("moto_server")
     if executable is None:
-        pytest.fail("moto_server not found: pip install 'moto[server]'")
+        raise RuntimeError("moto_server not found: pip install 'moto[server]'")
     port = free_port()
     endpoint = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
@@ -118,6 +121,15 @@ def s3() -> Iterator[S3Server]:
             else:
                 os.environ[key] = value
         _clear_fsspec_cache()
+
+
+@pytest.fixture(scope="module")
+def s3() -> Iterator[S3Server]:
+    """:func:`moto_server` for a test module."""
+    if shutil.which("moto_server") is None:
+        pytest.fail("moto_server not found: pip install 'moto[server]'")
+    with moto_server() as server:
+        yield server
 
 
 _ENV = ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_DEFAULT_REGION")
@@ -176,6 +188,12 @@ class Proxy:
 
     def cut(self) -> None:
         if self._listener is not None:
+            # close() alone does not wake a thread blocked in accept(): the next client would
+            # still be accepted and forwarded. shutdown() does (Linux).
+            try:
+                self._listener.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
             self._listener.close()
             self._listener = None
         with self._lock:

@@ -57,7 +57,9 @@ def test_roles_override_recommits_with_the_given_roles(interview_run: dict) -> N
         for t, r in zip(shot0["track_id"], shot0["role"], strict=True)
     }
     row = process_video(
-        str(interview_run["clip"]), str(interview_run["out"]), config=CONFIG, roles=swapped
+        str(interview_run["clip"]),
+        str(interview_run["out"]),
+        config={**CONFIG, "roles": {interview_run["clip"].name: swapped}},
     )
     assert row["status"] == "ok"  # not "skipped": the override changes what is committed
     after = store.read_table("tracks", [video_id]).to_pandas()
@@ -73,6 +75,8 @@ def test_roles_override_recommits_with_the_given_roles(interview_run: dict) -> N
     )
     # The same override again is already committed: skipped.
     again = process_video(
-        str(interview_run["clip"]), str(interview_run["out"]), config=CONFIG, roles=swapped
+        str(interview_run["clip"]),
+        str(interview_run["out"]),
+        config={**CONFIG, "roles": {interview_run["clip"].name: swapped}},
     )
     assert again["status"] == "skipped"

@@ -19,10 +19,11 @@ import pandas as pd
 import pytest
 
 from flows.archive import ArchiveFailedError, process_archive
+from flows.config import PipelineConfig
 from pmrr_interviews import samples
 from storage import Store
 
-OPTIONS = {"detect_every_k": 3, "render": True, "analytics": True}
+CONFIG = PipelineConfig(detect_every_k=3, render=True, analytics=True)
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +41,7 @@ def clips() -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def batch(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("flow-out")
-    rows = process_archive([str(p) for p in clips.values()], str(out), **OPTIONS)
+    rows = process_archive([str(p) for p in clips.values()], str(out), config=CONFIG)
     by_source = {Path(r["source"]).stem: r for r in rows}
     names = {p.stem: name for name, p in clips.items()}
     return {"out": out, "rows": {names[k]: v for k, v in by_source.items()}, "store": Store(out)}
@@ -137,15 +138,15 @@ def test_feature_tables_committed(batch: dict) -> None:
 
 def test_rerun_skips_and_forced_rerun_replaces(batch: dict, clips: dict) -> None:
     """Same settings again: every committed video is skipped, nothing is rewritten. With
-    ``force``: recomputed (cached stages) and committed again, rows replaced, not appended."""
+    ``force``: recomputed and committed again, rows replaced, not appended."""
     out, store = batch["out"], batch["store"]
     good = [str(clips["carphone"]), str(clips["interview"])]
     before = {v: store.manifest(v)["txn"] for v in store.committed_videos()}
     counts = {t: store.read_table(t).num_rows for t in ("smpl", "tracks", "shots", "videos")}
-    rows = process_archive(good, str(out), **OPTIONS)
+    rows = process_archive(good, str(out), config=CONFIG)
     assert [r["status"] for r in rows] == ["skipped", "skipped"]
     assert {v: store.manifest(v)["txn"] for v in before} == before
-    rows = process_archive(good, str(out), force=True, **OPTIONS)
+    rows = process_archive(good, str(out), force=True, config=CONFIG)
     assert [r["status"] for r in rows] == ["ok", "ok"]
     after = {v: store.manifest(v)["txn"] for v in store.committed_videos()}
     assert after.keys() == before.keys() and all(after[v] != before[v] for v in before)
@@ -161,7 +162,7 @@ def test_rerun_skips_and_forced_rerun_replaces(batch: dict, clips: dict) -> None
 
 def test_all_bad_batch_fails_with_every_error(clips: dict, tmp_path: Path) -> None:
     with pytest.raises(ArchiveFailedError) as error:
-        process_archive([str(clips["corrupt"]), str(clips["empty"])], str(tmp_path), **OPTIONS)
+        process_archive([str(clips["corrupt"]), str(clips["empty"])], str(tmp_path), config=CONFIG)
     assert str(clips["corrupt"]) in str(error.value) and str(clips["empty"]) in str(error.value)
     assert not (tmp_path / "_manifests").exists() or not any((tmp_path / "_manifests").iterdir())
 

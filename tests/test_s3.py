@@ -8,6 +8,7 @@ finishes from the cached stages.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -17,9 +18,9 @@ import pytest
 import flows.video
 from flows.video import process_video
 from pmrr_interviews import samples
-from storage import SCHEMAS, StorageError, Store
+from storage import SCHEMAS, StorageError, Store, discover
 from tests.s3_server import S3Server, s3, s3_proxy  # noqa: F401
-from tests.test_storage import commit, shots_table
+from tests.test_storage import A, B, commit, shots_table
 
 CONFIG = {"analytics": False, "export_npz": True}
 
@@ -32,17 +33,20 @@ def _keys(server: S3Server, prefix: str) -> list[str]:
 def test_store_roundtrip_on_s3(s3: S3Server) -> None:  # noqa: F811
     store = Store(s3.url("store"))
     store.check_writable()
-    commit(store, "aaa", 3)
-    txn = store.begin("bbb")
-    txn.write_table("shots", shots_table("bbb", 4), SCHEMAS["shots"])
-    # staged but uncommitted: an object exists, but no reader sees its rows
-    assert any("/." in key for key in _keys(s3, "store/shots/video_id=bbb"))
-    assert store.committed_videos() == ["aaa"]
+    commit(store, A, 3)
+    txn = store.begin(B)
+    txn.write_table("shots", shots_table(B, 4), SCHEMAS["shots"])
+    # staged but uncommitted: the object sits under _staging/, outside the table's prefix
+    assert _keys(s3, "store/shots/") == [f"store/shots/video_id={A}/part-0.parquet"]
+    assert _keys(s3, f"store/_staging/{txn.txn}/") == [
+        f"store/_staging/{txn.txn}/shots/video_id={B}/part-0.parquet"
+    ]
+    assert store.committed_videos() == [A]
     assert store.read_table("shots").num_rows == 3
     assert len(pd.read_parquet(s3.url("store", "shots"))) == 3
     txn.commit()
-    assert store.committed_videos() == ["aaa", "bbb"]
-    commit(store, "aaa", 2, offset=50)  # rewrite replaces
+    assert store.committed_videos() == [A, B]
+    commit(store, A, 2, offset=50)  # rewrite replaces
     frame = pd.read_parquet(s3.url("store", "shots"))
     assert sorted(frame.groupby("video_id", observed=True).size().tolist()) == [2, 4]
     dataset = pads.dataset(
@@ -52,9 +56,95 @@ def test_store_roundtrip_on_s3(s3: S3Server) -> None:  # noqa: F811
         partitioning="hive",
     )
     assert dataset.to_table().num_rows == 6
+    assert store.read_table("shots").num_rows == 6
     keys = _keys(s3, "store/")
-    assert not [k for k in keys if k.endswith(".tmp") or "/_probe-" in k]
-    assert "store/_manifests/aaa.json" in keys
+    assert not [k for k in keys if "/_staging/" in k or "/_probe-" in k]
+    assert f"store/_manifests/{A}.json" in keys
+
+
+def test_s3_artifacts_keep_and_stale(s3: S3Server, tmp_path: Path) -> None:  # noqa: F811
+    """Folder artifacts are replaced whole, keep() leaves an object as it is, and what a
+    re-commit does not produce is deleted; paths in a tampered manifest are ignored."""
+    store = Store(s3.url("art"))
+    render = tmp_path / "r.mp4"
+    render.write_bytes(b"video")
+    exports = tmp_path / "exports"
+    exports.mkdir()
+    for name in ("track_0.npz", "track_1.npz"):
+        (exports / name).write_bytes(name.encode())
+    txn = store.begin(A)
+    txn.write_table("shots", shots_table(A, 2), SCHEMAS["shots"])
+    txn.put_file(render, "render")
+    txn.put_dir(exports, "exports")
+    txn.commit()
+    (exports / "track_1.npz").unlink()
+    client = s3.client()
+    etag = client.head_object(Bucket=s3.bucket, Key=f"art/renders/{A}.mp4")["LastModified"]
+    client.put_object(Bucket=s3.bucket, Key="victim/sentinel", Body=b"keep me")
+    manifest = store.manifest(A)
+    manifest["artifacts"]["exports"] = "../victim"
+    manifest["tables"]["shots"] = "../victim/sentinel"
+    client.put_object(
+        Bucket=s3.bucket, Key=f"art/_manifests/{A}.json", Body=json.dumps(manifest).encode()
+    )
+    assert store.read_table("shots").num_rows == 2
+    txn = store.begin(A)
+    txn.keep("render")
+    txn.put_dir(exports, "exports")
+    txn.commit()
+    assert _keys(s3, "art/") == [
+        f"art/_manifests/{A}.json",
+        f"art/exports/{A}/track_0.npz",
+        f"art/renders/{A}.mp4",
+    ]
+    head = client.head_object(Bucket=s3.bucket, Key=f"art/renders/{A}.mp4")
+    assert head["LastModified"] == etag
+    assert _keys(s3, "victim/") == ["victim/sentinel"]
+
+
+def test_missing_bucket_is_never_created(s3: S3Server, tmp_path: Path) -> None:  # noqa: F811
+    """A typo in the bucket name fails on every write path, naming the bucket, and no bucket
+    appears (s3fs's makedirs would create one)."""
+    client = s3.client()
+    before = sorted(b["Name"] for b in client.list_buckets()["Buckets"])
+    typo = f"{s3.bucket}-typo"
+    message = f"s3://{typo}: bucket does not exist"
+    with pytest.raises(StorageError, match=message):
+        Store(f"s3://{typo}/out").check_writable()
+    store = Store(f"s3://{typo}/out")
+    txn = store.begin(A)
+    with pytest.raises(StorageError, match=message):
+        txn.write_table("shots", shots_table(A, 1), SCHEMAS["shots"])
+    local = tmp_path / "r.mp4"
+    local.write_bytes(b"x")
+    with pytest.raises(StorageError, match=message):
+        txn.put_file(local, "render")
+    with pytest.raises(StorageError, match=message):
+        txn.put_dir(tmp_path, "plots")
+    with pytest.raises(StorageError, match=message):
+        txn.commit()
+    assert sorted(b["Name"] for b in client.list_buckets()["Buckets"]) == before
+    assert store.committed_videos() == [] and store.recover() == {}
+
+
+def test_discover_on_s3(s3: S3Server) -> None:  # noqa: F811
+    """Prefixes are searched, globs expand, only video suffixes count, and the output prefix
+    (and pipeline folders) inside the input prefix are skipped."""
+    client = s3.client()
+    for key in ("in/a.mp4", "in/sub/b.MOV", "in/notes.txt", "in/still.jpg",
+                "in/out/renders/e.mp4", "in/_cache/c.mp4"):  # fmt: skip
+        client.put_object(Bucket=s3.bucket, Key=key, Body=b"x")
+    expected = [s3.url("in", "a.mp4"), s3.url("in", "sub", "b.MOV")]
+    assert discover(s3.url("in"), exclude=[s3.url("in", "out")]) == (expected, [])
+    assert discover(s3.url("in", "*"), exclude=[s3.url("in", "out") + "/"]) == (expected, [])
+    missing = s3.url("nothing-here")
+    assert discover([missing, s3.url("in", "*.txt"), s3.url("in", "notes.txt")]) == (
+        [s3.url("in", "notes.txt")],
+        [
+            (missing, f"{missing}: no such file or folder"),
+            (s3.url("in", "*.txt"), f"{s3.url('in', '*.txt')}: no video files match"),
+        ],
+    )
 
 
 @pytest.fixture(scope="module")
