@@ -8,10 +8,10 @@ anything else (an I/O hiccup, a worker dying) is retried once.
 
 from __future__ import annotations
 
-import dataclasses
 import tempfile
 from pathlib import Path
 
+import numpy as np
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 
@@ -19,7 +19,6 @@ from flows import components
 from flows.config import PipelineConfig
 from flows.progress import report
 from tasks import detection, shots, smoothing, tracking
-from tasks.decode import frame_count
 from tasks.errors import VideoError
 from tasks.inference import estimate_sequence
 from tasks.probe import VideoInfo, probe_video
@@ -45,20 +44,18 @@ def _stage(name: str):
 
 @_stage("probe")
 def probe(path: str) -> VideoInfo:
-    info = probe_video(path)
-    return dataclasses.replace(info, n_frames=frame_count(path))
+    return probe_video(path)
 
 
 @_stage("shots")
-def detect_shots(path: str, info: VideoInfo) -> list[shots.Shot]:
-    report(path, "shots")
-    return shots.detect_shots(path, info.fps)
+def scan_shots(info: VideoInfo) -> tuple[list[shots.Shot], np.ndarray]:
+    """Shots and the frames that could not be decoded (one small-size decode pass)."""
+    report(info.path, "shots")
+    return shots.scan_video(info, info.fps)
 
 
 @_stage("track")
-def track_people(
-    path: str, info: VideoInfo, shot_list: list[shots.Shot], cfg: PipelineConfig
-) -> TrackedBoxes:
+def track_people(info: VideoInfo, shot_list: list[shots.Shot], cfg: PipelineConfig) -> TrackedBoxes:
     frames = detection.detection_frames(shot_list, cfg.detect_every_k)
     model = components.detector(
         cfg.detector, cfg.detector_config, cfg.detector_checkpoint, cfg.device
@@ -67,19 +64,17 @@ def track_people(
 
     def stream():
         nonlocal done
-        for item in detection.detect_people(path, frames, model, rotation_deg=info.rotation_deg):
+        for item in detection.detect_people(info, frames, model):
             done += 1
             if done % 16 == 0 or done == len(frames):
-                report(path, "detect+track", done, len(frames))
+                report(info.path, "detect+track", done, len(frames))
             yield item
 
     return tracking.track_detections(stream(), shot_list, info.fps, cfg.detect_every_k)
 
 
 @_stage("estimate")
-def estimate(
-    path: str, info: VideoInfo, tracked: TrackedBoxes, cfg: PipelineConfig
-) -> SmplSequence:
+def estimate(info: VideoInfo, tracked: TrackedBoxes, cfg: PipelineConfig) -> SmplSequence:
     model = components.estimator(
         cfg.estimator, cfg.checkpoint, cfg.data_dir, cfg.device, cfg.precision
     )
@@ -89,16 +84,9 @@ def estimate(
     def progress(n: int) -> None:
         nonlocal done
         done += n
-        report(path, "estimate", done, total)
+        report(info.path, "estimate", done, total)
 
-    return estimate_sequence(
-        path,
-        tracked,
-        model,
-        chunk_size=cfg.chunk_size,
-        rotation_deg=info.rotation_deg,
-        on_progress=progress,
-    )
+    return estimate_sequence(info, tracked, model, chunk_size=cfg.chunk_size, on_progress=progress)
 
 
 @_stage("smooth")
@@ -114,7 +102,27 @@ def analytics(smpl_df, info: VideoInfo, roles: dict[int, str] | None, cfg: Pipel
     from analytics.pipeline import compute_video_features
 
     neutral = neutral_from_body_model(components.body_model(cfg.data_dir))
-    return compute_video_features(smpl_df, info.fps, info.n_frames, roles=roles, neutral=neutral)
+    tables = compute_video_features(smpl_df, info.fps, info.n_frames, roles=roles, neutral=neutral)
+    return on_timeline(tables, info)
+
+
+def on_timeline(tables: dict, info: VideoInfo) -> dict:
+    """Per-frame and event times from the video's presentation times (analytics counts frames
+    at the mean rate; for variable-rate video that drifts). Windows stay on the frame grid."""
+    times = info.times()
+    frames = tables["features_frames"]
+    if len(frames):
+        frames["t_s"] = times[frames["frame"].to_numpy(np.int64)]
+    events = tables["events"]
+    if len(events):
+        end = np.minimum(events["end_frame"].to_numpy(np.int64) + 1, len(times) - 1)
+        events["start_s"] = times[events["start_frame"].to_numpy(np.int64)]
+        events["end_s"] = np.where(
+            events["end_frame"].to_numpy(np.int64) + 1 < len(times), times[end], info.duration_s
+        )
+        if "duration_s" in events:
+            events["duration_s"] = events["end_s"] - events["start_s"]
+    return tables
 
 
 @_stage("plots")

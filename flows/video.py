@@ -175,17 +175,23 @@ def process_video(
         value = get("probe", lambda: stages.probe(path))
         return dataclasses.replace(value, path=path)  # the cached path may be another copy
 
+    def scan():
+        shots, lost = get("shots", lambda: stages.scan_shots(info()))
+        if not shots:
+            raise VideoError(f"{source}: no decodable frames (all {info().n_frames} damaged)")
+        return shots, lost
+
     def shot_list():
-        return get("shots", lambda: stages.detect_shots(path, info()))
+        return scan()[0]
 
     def tracked():
-        value = get("track", lambda: stages.track_people(path, info(), shot_list(), cfg))
+        value = get("track", lambda: stages.track_people(info(), shot_list(), cfg))
         if len(value) == 0:
             raise NoPeopleError(f"{source}: no person detected in {info().n_frames} frames")
         return value
 
     def smoothed():
-        seq = get("estimate", lambda: stages.estimate(path, info(), tracked(), cfg))
+        seq = get("estimate", lambda: stages.estimate(info(), tracked(), cfg))
         return get("smooth", lambda: stages.smooth(seq, info(), cfg))
 
     # Core: any failure here fails the video (the previous commit stays untouched).
@@ -254,6 +260,7 @@ def process_video(
         "video_id": video_id,
         "status": status,
         "frames": info().n_frames,
+        "frames_lost": len(scan()[1]),
         "fps": round(info().fps, 3),
         "shots": len(shot_list()),
         "people": len(set(seq.track_id.tolist())),
@@ -266,7 +273,7 @@ def process_video(
     }
     arrow_tables["videos"] = tables.videos_table(
         video_id, info(), source, len(shot_list()), row["people"], seq,
-        identity.code_version(), fps.to_dict(), failures,
+        identity.code_version(), fps.to_dict(), failures, scan()[1],
     )  # fmt: skip
     report(source, "write")
     began = time.perf_counter()
@@ -287,7 +294,10 @@ def process_video(
             "fingerprints": fps.to_dict(),
             "outputs": {n: fp for n, fp in produced.items()},
             "failures": failures,
-            "summary": {k: row[k] for k in ("frames", "fps", "shots", "people", "person_frames")},
+            "summary": {
+                k: row[k]
+                for k in ("frames", "frames_lost", "fps", "shots", "people", "person_frames")
+            },
         },
     )
     timings["write"] = time.perf_counter() - began

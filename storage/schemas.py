@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2.0"
+SCHEMA_VERSION = "2.1"
 
 N_JOINTS = 49  # pmrr_model.constants.JOINT_NAMES
 
@@ -33,7 +33,12 @@ VIDEOS = pa.schema(
         ("n_frames", pa.int64()),
         ("n_shots", pa.int32()),
         ("n_tracks", pa.int32()),
-        ("rotation_deg", pa.int32()),
+        ("rotation_deg", pa.int32()),  # display rotation; frames are analysed upright
+        ("stream_index", pa.int32()),  # the decoded video stream (ffmpeg's default choice)
+        ("decoder", pa.string()),  # decord, or ffmpeg where decord cannot read it right
+        ("vfr", pa.bool_()),  # variable frame rate: t_s are the container's presentation times
+        ("frames_lost", pa.int64()),  # frames of the timeline that could not be decoded
+        ("lost_ranges", pa.string()),  # those frames as "12-20,40" ("" when none)
         ("codec", pa.string()),
         ("has_audio", pa.bool_()),
         ("focal_px", pa.float64()),

@@ -25,16 +25,14 @@ def detection_frames(shots: list[Shot], every_k: int) -> list[int]:
 
 
 def detect_people(
-    path: str,
+    source,
     frames: list[int],
     detector,
     chunk_size: int = 32,
-    rotation_deg: int = 0,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
-    """Yield ``(frame, boxes_xyxy (N, 4), scores (N,))`` for each requested frame, in order."""
-    for indices, chunk in iter_chunks(
-        path, chunk_size=chunk_size, frames=frames, rotation_deg=rotation_deg
-    ):
+    """Yield ``(frame, boxes_xyxy (N, 4), scores (N,))`` for each requested frame that could be
+    decoded, in order. ``source``: a :class:`~tasks.probe.VideoInfo` or a path."""
+    for indices, chunk in iter_chunks(source, chunk_size=chunk_size, frames=frames):
         for index, frame in zip(indices, chunk, strict=True):
             boxes, scores = detector.detect(frame)
             yield (

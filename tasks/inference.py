@@ -38,14 +38,14 @@ def _rows_from_estimates(est, frame: int, rows: np.ndarray, tracked: TrackedBoxe
 
 
 def estimate_sequence(
-    path: str,
+    source,
     tracked: TrackedBoxes,
     estimator,
     chunk_size: int = 32,
-    rotation_deg: int = 0,
     on_progress: Callable[[int], None] | None = None,
 ) -> SmplSequence:
-    """SMPL parameters for every tracked person-frame."""
+    """SMPL parameters for every tracked person-frame that can be decoded. ``source``: a
+    :class:`~tasks.probe.VideoInfo` or a path."""
     if len(tracked) == 0:
         return SmplSequence.empty(estimator=getattr(estimator, "name", ""))
     frames = np.unique(tracked.frame)
@@ -54,9 +54,7 @@ def estimate_sequence(
     parts: list[dict] = []
     focal, name, assets = 0.0, getattr(estimator, "name", ""), ""
     current_shot = None
-    for indices, chunk in iter_chunks(
-        path, chunk_size=chunk_size, frames=frames.tolist(), rotation_deg=rotation_deg
-    ):
+    for indices, chunk in iter_chunks(source, chunk_size=chunk_size, frames=frames.tolist()):
         shot_ids = np.array([shot_of_frame[int(f)] for f in indices])
         for shot_id in np.unique(shot_ids):  # split a chunk at cuts
             sel = np.flatnonzero(shot_ids == shot_id)

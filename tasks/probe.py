@@ -1,37 +1,70 @@
-"""Probe a video with ffprobe (through ffmpeg-python) and hash its content.
+"""Probe a video: which stream is decoded, how, its size as displayed, and its frame timeline.
 
-ffprobe reads the container metadata only, so a corrupt or truncated file is rejected in
-milliseconds before any decoding; the content hash (not the path) is the ``video_id`` so that a
-renamed or re-uploaded file reuses its cached stages and replaces its own outputs.
+This is the one source of truth of what the pipeline decodes (:mod:`tasks.decode` follows it):
+
+- **Stream**: the video stream ffmpeg would play -- the one with the most pixels, the first on a
+  tie, cover art excluded; its index is recorded.
+- **Size**: as displayed, i.e. after the container's display rotation; decoders apply the
+  rotation themselves (measured for decord 0.6.0 and ffmpeg on 90/180/270 degree display
+  matrices), so frames are used as decoded and ``rotation_deg`` is information only.
+- **Timeline**: the presentation time of every frame, from the stream's packets (demuxing only,
+  no decoding), so variable-frame-rate recordings get their real times; ``fps`` is the mean rate.
+- **Decoder**: decord when it opens the file, indexes the same number of frames and decodes the
+  same first frame as ffmpeg (same stream, same rotation); the ffmpeg pipe otherwise (formats or
+  damage decord cannot handle, another stream chosen by decord).
+
+Errors name the file and the problem in plain words (empty, truncated, not a video, a still
+image, no video stream, too small); decoder messages go to the debug log only. The content hash
+(not the path) is the ``video_id``, so a renamed or re-uploaded file reuses its cached stages and
+replaces its own outputs.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import logging
 import os
+import subprocess
 from dataclasses import asdict, dataclass
 from fractions import Fraction
 
-import ffmpeg
+import numpy as np
 
 from tasks.errors import VideoError
+
+logger = logging.getLogger(__name__)
+
+MIN_SIDE_PX = 32  # below this no detector or pose model finds a person
+STILL_FORMATS = ("image2", "_pipe", "gif", "apng", "webp")  # ffprobe format names of images
 
 
 @dataclass(frozen=True)
 class VideoInfo:
     path: str
     duration_s: float
-    fps: float
-    n_frames: int
+    fps: float  # mean frame rate over the timeline
+    n_frames: int  # frames on the timeline (packets of the stream); some may be undecodable
     width_px: int  # as displayed (after rotation)
     height_px: int
-    rotation_deg: int  # clockwise rotation a player applies; decode applies it too
+    rotation_deg: int  # display rotation (``rotate`` tag); decoders apply it, frames come upright
     codec: str
     has_audio: bool
     audio_codec: str | None
+    stream_index: int = 0  # ffprobe index of the decoded video stream
+    decoder: str = "decord"  # "decord" or "ffmpeg" (see module docstring)
+    vfr: bool = False  # frame intervals vary by more than 1 %
+    start_time_s: float = 0.0  # container time of the first frame
+    frame_times_s: tuple[float, ...] = ()  # each frame's time from the first frame
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def times(self) -> np.ndarray:
+        """(n_frames,) seconds from the first frame (``frame / fps`` if no timeline is known)."""
+        if len(self.frame_times_s) == self.n_frames:
+            return np.asarray(self.frame_times_s, np.float64)
+        return np.arange(self.n_frames) / self.fps
 
 
 def content_hash(path: str, chunk_bytes: int = 1 << 22) -> str:
@@ -47,49 +80,159 @@ def content_hash(path: str, chunk_bytes: int = 1 << 22) -> str:
 
 
 def _rotation(stream: dict) -> int:
-    """Rotation from the display-matrix side data (new ffmpeg) or the ``rotate`` tag (old)."""
+    """Display rotation in degrees as the ``rotate`` tag writes it: ffprobe's rotation of the
+    display matrix (a ``rotate=90`` file reports 90), or the tag itself. Information only:
+    decoders apply it (compared with ffmpeg's autorotated decode in the tests)."""
     for side in stream.get("side_data_list", []) or []:
         if "rotation" in side:
-            return int(-float(side["rotation"])) % 360
+            return int(round(float(side["rotation"]))) % 360
     tag = (stream.get("tags") or {}).get("rotate")
     return int(tag) % 360 if tag else 0
 
 
+def _looks_like_mp4(path: str) -> bool:
+    """An MP4/MOV file starts with a box (``ftyp``, ``moov``, ``mdat``, ``free``, ``wide``):
+    that tells a cut-off recording from random bytes or text named ``.mp4``."""
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    return head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"wide", b"skip")
+
+
+def _ffprobe(path: str, *args: str) -> dict:
+    run = subprocess.run(
+        ["ffprobe", "-v", "error", "-of", "json", *args, path], capture_output=True, text=True
+    )
+    if run.returncode != 0:
+        detail = run.stderr.strip()
+        logger.debug("ffprobe %s: %s", path, detail)
+        if "moov atom not found" in detail and _looks_like_mp4(path):
+            raise VideoError(
+                f"{path}: truncated or unfinished recording (no index; cannot be read)"
+            )
+        raise VideoError(f"{path}: not a readable video (no known container or codec)")
+    return json.loads(run.stdout or "{}")
+
+
+def choose_stream(streams: list[dict]) -> dict | None:
+    """The video stream ffmpeg plays by default: most pixels, first on a tie, no cover art."""
+    videos = [
+        s
+        for s in streams
+        if s.get("codec_type") == "video" and not (s.get("disposition") or {}).get("attached_pic")
+    ]
+    if not videos:
+        return None
+    return max(
+        videos, key=lambda s: (int(s.get("width") or 0) * int(s.get("height") or 0), -s["index"])
+    )
+
+
+def _timeline(path: str, index: int) -> np.ndarray:
+    """Sorted presentation times of the stream's packets (absolute, seconds)."""
+    packets = _ffprobe(
+        path, "-select_streams", str(index), "-show_entries", "packet=pts_time,dts_time"
+    ).get("packets", [])
+    times = []
+    for packet in packets:
+        value = packet.get("pts_time", packet.get("dts_time"))
+        if value not in (None, "N/A"):
+            times.append(float(value))
+    return np.unique(np.asarray(times, np.float64))
+
+
+def _ffmpeg_first_frame(path: str, index: int, width: int, height: int) -> np.ndarray | None:
+    run = subprocess.run(
+        ["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-map", f"0:{index}", "-frames:v", "1",
+         "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+        capture_output=True,
+    )  # fmt: skip
+    if len(run.stdout) != width * height * 3:
+        return None
+    return np.frombuffer(run.stdout, np.uint8).reshape(height, width, 3)
+
+
+def choose_decoder(path: str, index: int, n_frames: int, width: int, height: int) -> str:
+    """ "decord" when it decodes the same stream, frame count and first frame as ffmpeg."""
+    import decord
+
+    try:
+        reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=0)
+        first = reader[0].asnumpy() if len(reader) else None
+        count = len(reader)
+    except Exception as error:  # noqa: BLE001 (decord raises anything; ffmpeg takes over)
+        logger.info("%s: decord cannot read it (%s); decoding with ffmpeg", path, error)
+        return "ffmpeg"
+    reference = _ffmpeg_first_frame(path, index, width, height)
+    if first is None or first.shape != (height, width, 3) or count != n_frames:
+        logger.info(
+            "%s: decord sees %s frames of %s, expected %d of %dx%d; decoding with ffmpeg",
+            path, count, None if first is None else first.shape, n_frames, width, height,
+        )  # fmt: skip
+        return "ffmpeg"
+    if reference is not None and np.abs(reference.astype(np.int16) - first).mean() > 2.0:
+        logger.info("%s: decord's first frame differs from ffmpeg's; decoding with ffmpeg", path)
+        return "ffmpeg"
+    return "decord"
+
+
 def probe_video(path: str) -> VideoInfo:
-    """Metadata of a local video file; :class:`VideoError` naming the file if unusable."""
+    """What the pipeline decodes from ``path``; :class:`VideoError` naming the file if unusable."""
+    if os.path.islink(path) and not os.path.exists(path):
+        raise VideoError(f"{path}: broken symbolic link")
     if not os.path.exists(path):
         raise VideoError(f"{path}: file not found")
+    if os.path.isdir(path):
+        raise VideoError(f"{path}: a folder, not a video file")
     if os.path.getsize(path) == 0:
         raise VideoError(f"{path}: empty file (0 bytes)")
-    try:
-        meta = ffmpeg.probe(path)
-    except ffmpeg.Error as error:
-        detail = (error.stderr or b"").decode(errors="replace").strip().splitlines()
-        reason = detail[-1] if detail else "ffprobe failed"
-        raise VideoError(f"{path}: not a readable video ({reason})") from error
-    videos = [s for s in meta.get("streams", []) if s.get("codec_type") == "video"]
-    audios = [s for s in meta.get("streams", []) if s.get("codec_type") == "audio"]
-    if not videos:
-        raise VideoError(f"{path}: no video stream")
-    stream = videos[0]
-    try:
-        fps = float(Fraction(stream.get("avg_frame_rate") or "0/1"))
-    except (ZeroDivisionError, ValueError):
-        fps = 0.0
-    if fps <= 0:
-        fps = float(Fraction(stream.get("r_frame_rate") or "0/1"))
-    duration = float(stream.get("duration") or meta.get("format", {}).get("duration") or 0.0)
-    n_frames = int(stream.get("nb_frames") or 0) or int(round(duration * fps))
+    meta = _ffprobe(path, "-show_streams", "-show_format")
+    streams = meta.get("streams", [])
+    audios = [s for s in streams if s.get("codec_type") == "audio"]
+    stream = choose_stream(streams)
+    if stream is None:
+        kind = "audio only" if audios else "no streams ffmpeg can read"
+        raise VideoError(f"{path}: no video stream ({kind})")
+    format_name = str(meta.get("format", {}).get("format_name", ""))
+    if any(name in format_name for name in STILL_FORMATS):
+        raise VideoError(f"{path}: a still image ({stream.get('codec_name')}), not a video")
     width, height = int(stream.get("width") or 0), int(stream.get("height") or 0)
-    if fps <= 0 or width <= 0 or height <= 0 or n_frames <= 0:
-        raise VideoError(f"{path}: video stream has no frames, size or frame rate")
+    if min(width, height) < MIN_SIDE_PX:
+        raise VideoError(
+            f"{path}: too small ({width}x{height} pixels; at least {MIN_SIDE_PX} on each side)"
+        )
+    index = int(stream["index"])
+    stamps = _timeline(path, index)
+    if not len(stamps):
+        raise VideoError(f"{path}: no decodable frames (truncated or damaged file)")
     rotation = _rotation(stream)
     if rotation in (90, 270):
         width, height = height, width
+    times = stamps - stamps[0]
+    steps = np.diff(times)
+    step = float(np.median(steps)) if len(steps) else 0.0
+    if step <= 0:
+        try:
+            step = 1.0 / float(Fraction(stream.get("avg_frame_rate") or "0/1"))
+        except (ZeroDivisionError, ValueError):
+            step = 1.0 / 25.0
+    indexed = int(stream.get("nb_frames") or 0)
+    if indexed > len(times):
+        # A cut-off file: its index lists frames whose data is gone. Packets are stored in
+        # decoding order, so the lost frames are not simply the last ones shown: lay the indexed
+        # frames on the frame grid and keep the real times of the frames that are there.
+        grid = np.arange(indexed) * step
+        slots = np.clip(np.round(times / step).astype(np.int64), 0, indexed - 1)
+        grid[slots] = times
+        times = np.unique(grid)
+        logger.info("%s: %d indexed frames have no data", path, indexed - len(stamps))
+    duration = float(times[-1]) + step
+    vfr = bool(len(steps) and np.any(np.abs(steps - step) > 0.01 * step))
+    n_frames = len(times)
+    decoder = choose_decoder(path, index, n_frames, width, height)
     return VideoInfo(
         path=path,
         duration_s=duration,
-        fps=fps,
+        fps=n_frames / duration,
         n_frames=n_frames,
         width_px=width,
         height_px=height,
@@ -97,4 +240,9 @@ def probe_video(path: str) -> VideoInfo:
         codec=str(stream.get("codec_name", "unknown")),
         has_audio=bool(audios),
         audio_codec=str(audios[0].get("codec_name")) if audios else None,
+        stream_index=index,
+        decoder=decoder,
+        vfr=vfr,
+        start_time_s=float(stamps[0]),
+        frame_times_s=tuple(float(t) for t in times),
     )

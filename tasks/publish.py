@@ -33,9 +33,9 @@ def core_tables(
     """shots, tracks and smpl tables (the videos row is built at commit time, when the run's
     failures are known)."""
     return {
-        "shots": tables.shots_table(video_id, shots, info.fps),
+        "shots": tables.shots_table(video_id, shots, info),
         "tracks": tables.tracks_table(video_id, seq, roles),
-        "smpl": tables.smpl_table(video_id, seq, info.fps),
+        "smpl": tables.smpl_table(video_id, seq, info),
     }
 
 

@@ -3,7 +3,8 @@
 Frames stream chunk by chunk from decord into ffmpeg's stdin as raw RGB (ffmpeg-python builds the
 command), so memory stays one chunk plus the meshes of that chunk. The input frame rate is the
 source's and every decoded frame is written exactly once, so the output has the source's fps and
-frame count; the source's audio is muxed in (copied when MP4 can carry the codec, AAC otherwise).
+frame count (variable-rate video is retimed onto a constant rate by presentation time, so it stays
+as long as its audio); the source's audio is muxed in (copied when MP4 can carry the codec, AAC otherwise).
 Vertices are recomputed from the parameters with the body model and placed in the camera frame
 by the offset that maps the model's joints onto the (smoothed) ``joints3d_m``, which works for
 any estimator's translation convention.
@@ -42,13 +43,61 @@ def camera_vertices(body_model, seq: SmplSequence, rows: np.ndarray) -> np.ndarr
     return out.vertices.numpy() + offset
 
 
+def output_rate(info: VideoInfo) -> float:
+    """Frame rate of the render: the source's for constant-rate video; for variable-rate video
+    the median frame interval's rate (the recording's nominal rate), never below the mean."""
+    if not info.vfr:
+        return info.fps
+    steps = np.diff(info.times())
+    steps = steps[steps > 0]
+    return max(info.fps, 1.0 / float(np.median(steps))) if len(steps) else info.fps
+
+
+class Retimer:
+    """Maps decoded frames (with their presentation times) onto a constant-rate output.
+
+    Output frame ``k`` (time ``k / rate``) shows the decoded frame nearest to it in time, so a
+    constant-rate source comes out frame for frame, a variable-rate one keeps its timing (frames
+    held or skipped to the output's grid, video as long as the audio) and an undecodable stretch
+    holds the last good frame."""
+
+    def __init__(self, rate: float, duration_s: float) -> None:
+        self.rate = rate
+        self.total = max(1, int(round(duration_s * rate)))
+        self.emitted = 0
+        self._previous: tuple[float, np.ndarray] | None = None
+
+    def push(self, time_s: float, frame: np.ndarray) -> list[np.ndarray]:
+        """Frames to write now that ``frame`` (at ``time_s``) is known."""
+        out = []
+        if self._previous is None:
+            limit = time_s  # output frames before the first decoded one show it
+            held = frame
+        else:
+            limit = 0.5 * (self._previous[0] + time_s)
+            held = self._previous[1]
+        while self.emitted < self.total and self.emitted / self.rate <= limit + 1e-6:
+            out.append(held)
+            self.emitted += 1
+        self._previous = (time_s, frame)
+        return out
+
+    def finish(self) -> list[np.ndarray]:
+        """The remaining output frames, holding the last decoded frame."""
+        if self._previous is None:
+            return []
+        out = [self._previous[1]] * (self.total - self.emitted)
+        self.emitted = self.total
+        return out
+
+
 def _encoder(info: VideoInfo, out_path: Path, audio_source: str | None):
     video = ffmpeg.input(
         "pipe:",
         format="rawvideo",
         pix_fmt="rgb24",
         s=f"{info.width_px}x{info.height_px}",
-        framerate=info.fps,
+        framerate=output_rate(info),
     )
     video = video.filter("pad", "ceil(iw/2)*2", "ceil(ih/2)*2")  # yuv420p needs even sizes
     streams = [video]
@@ -73,16 +122,21 @@ def render_video(
     chunk_size: int = 32,
     on_progress: Callable[[int], None] | None = None,
 ) -> Path:
-    """Write ``out_path`` (local .mp4); returns it."""
+    """Write ``out_path`` (local .mp4) on the source's timeline (:class:`Retimer`); returns it."""
     faces = body_model.faces
     rows_by_frame: dict[int, list[int]] = {}
     for row, frame in enumerate(seq.frame):
         rows_by_frame.setdefault(int(frame), []).append(row)
     process = _encoder(info, out_path, info.path if info.has_audio else None)
+    retimer = Retimer(output_rate(info), info.duration_s)
+    times = info.times()
+
+    def write(frames: list[np.ndarray]) -> None:
+        for frame in frames:
+            process.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+
     try:
-        for indices, chunk in iter_chunks(
-            info.path, chunk_size=chunk_size, rotation_deg=info.rotation_deg
-        ):
+        for indices, chunk in iter_chunks(info, chunk_size=chunk_size):
             chunk_rows = [r for f in indices for r in rows_by_frame.get(int(f), [])]
             verts = camera_vertices(body_model, seq, np.asarray(chunk_rows)) if chunk_rows else None
             position = {row: i for i, row in enumerate(chunk_rows)}
@@ -90,9 +144,10 @@ def render_video(
                 rows = rows_by_frame.get(int(index), [])
                 if rows and verts is not None:
                     frame = overlay(frame, verts[[position[r] for r in rows]], faces, seq.focal_px)
-                process.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
+                write(retimer.push(float(times[int(index)]), frame))
             if on_progress is not None:
                 on_progress(len(indices))
+        write(retimer.finish())
         process.stdin.close()
         stderr = process.stderr.read()
         if process.wait() != 0:

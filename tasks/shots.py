@@ -85,26 +85,55 @@ class CutDetector:
 
 
 def shots_from_cuts(cuts: list[int], n_frames: int) -> list[Shot]:
-    starts = [0, *sorted(c for c in cuts if 0 < c < n_frames)]
-    ends = [s - 1 for s in starts[1:]] + [n_frames - 1]
-    return [Shot(i, s, e) for i, (s, e) in enumerate(zip(starts, ends, strict=True))]
+    """Shots of a video whose frames all decode."""
+    return shots_from_runs(cuts, np.arange(n_frames))
 
 
-def detect_shots(
-    path: str,
+def shots_from_runs(cuts: list[int], decoded: np.ndarray) -> list[Shot]:
+    """Shots over the decoded frames: a cut, or a stretch of undecodable frames, ends a shot
+    (tracks never bridge frames that nobody could see); lost frames belong to no shot."""
+    decoded = np.unique(np.asarray(decoded, np.int64))
+    if not len(decoded):
+        return []
+    breaks = set(int(c) for c in cuts)
+    breaks.update(int(decoded[i]) for i in np.flatnonzero(np.diff(decoded) > 1) + 1)
+    shots, start, previous = [], int(decoded[0]), int(decoded[0])
+    for frame in decoded[1:].tolist():
+        if frame in breaks:
+            shots.append(Shot(len(shots), start, previous))
+            start = frame
+        previous = frame
+    shots.append(Shot(len(shots), start, previous))
+    return shots
+
+
+def scan_video(
+    source,
     fps: float,
     chunk_size: int = 256,
     size: tuple[int, int] = (64, 48),
     **detector_kwargs,
-) -> list[Shot]:
-    """Shots of a video, from one decode pass at ``size`` (width, height) pixels.
+) -> tuple[list[Shot], np.ndarray]:
+    """Shots and lost frames of a video, from one decode pass at ``size`` (width, height).
 
-    The aspect ratio is not kept: a colour histogram does not depend on it.
+    ``source``: a :class:`~tasks.probe.VideoInfo` (or a path, read with decord). Returns the shots
+    and the indices of the timeline's frames that could not be decoded. The aspect ratio is not
+    kept: a colour histogram does not depend on it.
     """
     detector = CutDetector(fps=fps, **detector_kwargs)
-    n = 0
-    for indices, frames in iter_chunks(path, chunk_size=chunk_size, width=size[0], height=size[1]):
+    decoded: list[np.ndarray] = []
+    for indices, frames in iter_chunks(
+        source, chunk_size=chunk_size, width=size[0], height=size[1]
+    ):
         for index, frame in zip(indices, frames, strict=True):
             detector.update(int(index), frame)
-        n = int(indices[-1]) + 1
-    return shots_from_cuts(detector.cuts, n)
+        decoded.append(indices)
+    found = np.concatenate(decoded) if decoded else np.zeros(0, np.int64)
+    n_frames = getattr(source, "n_frames", int(found.max()) + 1 if len(found) else 0)
+    lost = np.setdiff1d(np.arange(n_frames), found)
+    return shots_from_runs(detector.cuts, found), lost
+
+
+def detect_shots(source, fps: float, **kwargs) -> list[Shot]:
+    """Shots of a video (see :func:`scan_video`)."""
+    return scan_video(source, fps, **kwargs)[0]

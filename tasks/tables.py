@@ -34,6 +34,7 @@ def videos_table(
     code_version: str,
     fingerprints: dict[str, str],
     failures: dict[str, str] | None = None,
+    lost_frames: np.ndarray | None = None,
 ) -> pa.Table:
     """The video's row. ``fingerprint`` hashes every stage fingerprint, so two rows with the
     same value were computed from the same inputs, settings, model files and code."""
@@ -49,6 +50,11 @@ def videos_table(
         "n_shots": n_shots,
         "n_tracks": n_tracks,
         "rotation_deg": info.rotation_deg,
+        "stream_index": info.stream_index,
+        "decoder": info.decoder,
+        "vfr": info.vfr,
+        "frames_lost": 0 if lost_frames is None else len(lost_frames),
+        "lost_ranges": frame_ranges(lost_frames),
         "codec": info.codec,
         "has_audio": info.has_audio,
         "focal_px": seq.focal_px,
@@ -66,7 +72,23 @@ def videos_table(
     return pa.Table.from_pylist([row], schema=VIDEOS)
 
 
-def shots_table(video_id: str, shots: list[Shot], fps: float) -> pa.Table:
+def frame_ranges(frames: np.ndarray | None) -> str:
+    """Sorted frame indices as runs: [3, 4, 5, 9] -> "3-5,9"."""
+    if frames is None or not len(frames):
+        return ""
+    frames = np.unique(np.asarray(frames, np.int64))
+    starts = np.flatnonzero(np.diff(np.r_[-2, frames]) != 1)
+    ends = np.r_[starts[1:] - 1, len(frames) - 1]
+    return ",".join(
+        f"{frames[a]}" if a == b else f"{frames[a]}-{frames[b]}"
+        for a, b in zip(starts, ends, strict=True)
+    )
+
+
+def shots_table(video_id: str, shots: list[Shot], info: VideoInfo) -> pa.Table:
+    """Shot times are presentation times; a shot ends when its last frame's display ends."""
+    times = info.times()
+    step = 1.0 / info.fps
     return pa.Table.from_pylist(
         [
             {
@@ -74,8 +96,12 @@ def shots_table(video_id: str, shots: list[Shot], fps: float) -> pa.Table:
                 "shot_id": s.shot_id,
                 "start_frame": s.start_frame,
                 "end_frame": s.end_frame,
-                "start_s": s.start_frame / fps,
-                "end_s": (s.end_frame + 1) / fps,
+                "start_s": float(times[s.start_frame]),
+                "end_s": float(times[s.end_frame + 1])
+                if s.end_frame + 1 < len(times)
+                else float(
+                    info.duration_s if s.end_frame == len(times) - 1 else times[s.end_frame] + step
+                ),
             }
             for s in shots
         ],
@@ -101,14 +127,15 @@ def tracks_table(video_id: str, seq: SmplSequence, roles: dict[int, str]) -> pa.
     return pa.Table.from_pylist(rows, schema=TRACKS)
 
 
-def smpl_table(video_id: str, seq: SmplSequence, fps: float) -> pa.Table:
+def smpl_table(video_id: str, seq: SmplSequence, info: VideoInfo) -> pa.Table:
+    """One row per person-frame; ``t_s`` is the frame's presentation time."""
     n = len(seq)
     n_joints = seq.joints3d_m.shape[1] if n else 49
     columns = {
         "video_id": pa.array([video_id] * n, pa.string()),
         "track_id": pa.array(seq.track_id.astype(np.int32)),
         "frame": pa.array(seq.frame.astype(np.int64)),
-        "t_s": pa.array(seq.frame / fps, pa.float64()),
+        "t_s": pa.array(info.times()[seq.frame.astype(np.int64)], pa.float64()),
         "bbox_px": _fixed(seq.bbox_px, 4),
         "det_score": pa.array(seq.det_score.astype(np.float32)),
         "global_orient": _fixed(seq.global_orient, 3),

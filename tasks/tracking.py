@@ -102,12 +102,23 @@ def track_detections(
     # shot. The previous update's unassigned detections are kept and given to the track that is
     # born from them (best IoU), so a track starts where its person was first seen.
     pending: list[tuple[int, np.ndarray, float]] = []
+
+    def flush(shot_id: int) -> None:
+        """People first seen on a shot's last detected frame (a one-frame shot, someone who
+        appears at its very end) have no later frame to be matched on: each is a track."""
+        nonlocal next_id
+        for item in pending:
+            observed[next_id].append(item)
+            track_shot[next_id] = shot_id
+            next_id += 1
+        pending.clear()
+
     for frame, boxes, scores in detections:
         shot_id = int(shot_of[frame])
         if shot_id != current_shot:  # a cut: forget everyone
+            flush(current_shot)
             tracker.reset()
             local_to_global = {}
-            pending = []
             current_shot = shot_id
         result = tracker.update(
             sv.Detections(xyxy=boxes.astype(np.float32), confidence=scores.astype(np.float32)),
@@ -128,7 +139,8 @@ def track_detections(
                     observed[next_id].append(first)
                 next_id += 1
             observed[local_to_global[int(local)]].append((frame, box, float(score)))
-        pending = unassigned
+        pending[:] = unassigned
+    flush(current_shot)
     return _interpolate(observed, track_shot, max_gap=max(int(round(max_gap_s * fps)), every_k))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 import subprocess
 import sys
@@ -32,6 +33,8 @@ def test_probe_real_clip(carphone: Path) -> None:
     assert info.fps == pytest.approx(25.0)
     assert (info.width_px, info.height_px) == (176, 144)
     assert info.n_frames == 25 == frame_count(str(carphone))
+    assert (info.decoder, info.stream_index, info.vfr) == ("decord", 0, False)
+    np.testing.assert_allclose(info.times(), np.arange(25) / 25, atol=1e-6)
     assert info.duration_s == pytest.approx(1.0, abs=0.05)
     assert info.codec == "h264" and info.rotation_deg == 0
     assert info.has_audio and info.audio_codec == "aac"
@@ -46,7 +49,7 @@ def test_probe_clip_without_audio(cache: Path) -> None:
 @pytest.mark.parametrize(
     ("make", "problem"),
     [
-        (samples.corrupt_clip, "not a readable video"),
+        (samples.corrupt_clip, "truncated"),
         (samples.empty_clip, "empty file"),
         (lambda cache: cache / "does-not-exist.mp4", "file not found"),
     ],
@@ -93,11 +96,116 @@ def test_chunks_of_selected_frames_match_full_decode(carphone: Path) -> None:
     assert np.array_equal(np.concatenate([f for _, f in got]), whole[sorted(wanted)])
 
 
-def test_decode_applies_display_rotation(carphone: Path) -> None:
-    upright = next(iter_chunks(str(carphone), chunk_size=2))[1]
-    turned = next(iter_chunks(str(carphone), chunk_size=2, rotation_deg=90))[1]
-    assert turned.shape == (2, 176, 144, 3)
-    assert np.array_equal(turned, np.rot90(upright, k=-1, axes=(1, 2)))
+def _ffmpeg_frames(path: Path, width: int, height: int, extra: tuple[str, ...] = ()) -> np.ndarray:
+    """The oracle: frames as the ffmpeg CLI decodes them (autorotated, default stream)."""
+    raw = subprocess.run(
+        ["ffmpeg", "-v", "error", "-i", str(path), *extra, "-f", "rawvideo", "-pix_fmt", "rgb24",
+         "-fps_mode", "passthrough", "pipe:1"],
+        capture_output=True, check=True,
+    ).stdout  # fmt: skip
+    return np.frombuffer(raw, np.uint8).reshape(-1, height, width, 3)
+
+
+def _ffmpeg(*args: str) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *args], check=True)
+
+
+@pytest.mark.parametrize(
+    ("rotation", "undo"), [(90, "transpose=1"), (180, "hflip,vflip"), (270, "transpose=2")]
+)
+def test_display_rotation_is_applied_once(carphone: Path, tmp_path: Path, rotation, undo) -> None:
+    """A phone file: pixels stored turned, a display matrix saying how to show them upright.
+    Frames come out as ffmpeg's autorotated decode shows them, and upright."""
+    stored = tmp_path / "stored.mp4"
+    _ffmpeg("-i", str(carphone), "-vf", undo, "-c:v", "libx264", "-crf", "10", "-an", str(stored))
+    phone = tmp_path / f"phone_{rotation}.mp4"
+    _ffmpeg("-i", str(stored), "-c", "copy", "-metadata:s:v:0", f"rotate={rotation}", str(phone))
+    info = probe_video(str(phone))
+    assert info.rotation_deg == rotation and info.decoder == "decord"
+    assert (info.width_px, info.height_px) == (176, 144)  # displayed upright again
+    got = np.concatenate([f for _, f in iter_chunks(info, chunk_size=10)])
+    assert np.array_equal(got, _ffmpeg_frames(phone, 176, 144))
+    original = _ffmpeg_frames(carphone, 176, 144)
+    assert np.abs(got.astype(int) - original).mean() < 4  # upright: same picture as the source
+
+
+def test_ffmpeg_decoder_gives_decords_frames(carphone: Path) -> None:
+    info = probe_video(str(carphone))
+    by_decord = list(iter_chunks(info, chunk_size=7, frames=[0, 5, 6, 24]))
+    by_ffmpeg = list(
+        iter_chunks(dataclasses.replace(info, decoder="ffmpeg"), chunk_size=7, frames=[0, 5, 6, 24])
+    )
+    assert [i.tolist() for i, _ in by_ffmpeg] == [[0, 5, 6, 24]]
+    assert np.array_equal(by_decord[0][1], by_ffmpeg[0][1])
+    small = next(iter_chunks(dataclasses.replace(info, decoder="ffmpeg"), width=64, height=48))[1]
+    assert small.shape == (25, 48, 64, 3)
+
+
+def test_the_stream_ffmpeg_plays_is_the_one_decoded(carphone: Path, tmp_path: Path) -> None:
+    """Two video streams: probe and decode follow ffmpeg's default (the larger one), wherever
+    it is in the file, and decord is used only when it decodes that same stream."""
+    both = tmp_path / "two_streams.mp4"
+    _ffmpeg("-f", "lavfi", "-i", "testsrc=size=64x48:rate=25:duration=1", "-i", str(carphone),
+            "-map", "0:v", "-map", "1:v", "-c:v", "libx264", str(both))  # fmt: skip
+    info = probe_video(str(both))
+    assert (info.stream_index, info.width_px, info.height_px) == (1, 176, 144)
+    got = np.concatenate([f for _, f in iter_chunks(info)])
+    assert np.array_equal(got, _ffmpeg_frames(both, 176, 144))
+    assert info.n_frames == 25
+
+
+def test_variable_frame_rate_keeps_presentation_times(carphone: Path, tmp_path: Path) -> None:
+    vfr = tmp_path / "vfr.mp4"
+    _ffmpeg("-i", str(carphone), "-vf", "setpts='if(lt(N,12),N/25,12/25+(N-12)/10)/TB'",
+            "-fps_mode", "vfr", "-c:a", "copy", str(vfr))  # fmt: skip
+    info = probe_video(str(vfr))
+    frames = subprocess.run(
+        ["ffprobe", "-v", "error", "-select_streams", "v:0", "-show_entries", "frame=pts_time",
+         "-of", "csv=p=0", str(vfr)], capture_output=True, text=True, check=True,
+    ).stdout.split()  # fmt: skip
+    oracle = np.sort(np.asarray([float(t.strip(",")) for t in frames if t.strip(",")]))
+    assert info.vfr and info.n_frames == len(oracle) == 25
+    np.testing.assert_allclose(info.times(), oracle - oracle[0], atol=1e-3)
+    assert info.duration_s > 1.5  # 12 frames at 25 fps, then 13 at 10 fps
+
+
+def test_damaged_middle_loses_only_the_damaged_frames(carphone: Path, tmp_path: Path) -> None:
+    fast = tmp_path / "fast.mp4"
+    _ffmpeg("-i", str(carphone), "-c", "copy", "-movflags", "+faststart", str(fast))
+    data = bytearray(fast.read_bytes())
+    for i in range(len(data) * 4 // 10, len(data) * 6 // 10):
+        data[i] = (data[i] * 7 + 13) % 256
+    damaged = tmp_path / "damaged.mp4"
+    damaged.write_bytes(bytes(data))
+    info = probe_video(str(damaged))
+    decoded = np.concatenate([i for i, _ in iter_chunks(info)])
+    oracle = len(_ffmpeg_frames(damaged, 176, 144, ("-map", "0:v:0")))
+    assert 0 < len(decoded) < info.n_frames == 25
+    assert abs(len(decoded) - oracle) <= 1  # what ffmpeg itself can decode
+    from tasks.shots import scan_video
+
+    shots, lost = scan_video(info, info.fps)
+    assert len(lost) == info.n_frames - len(decoded)
+    assert not set(lost.tolist()) & {
+        f for s in shots for f in range(s.start_frame, s.end_frame + 1)
+    }
+
+
+def test_unusable_files_get_plain_reasons(carphone: Path, tmp_path: Path) -> None:
+    tiny = tmp_path / "tiny.mp4"
+    _ffmpeg("-i", str(carphone), "-vf", "scale=16:16", str(tiny))
+    audio = tmp_path / "audio.mp4"
+    _ffmpeg("-i", str(carphone), "-vn", "-c:a", "copy", str(audio))
+    image = tmp_path / "photo.mp4"
+    _ffmpeg("-i", str(carphone), "-frames:v", "1", "-f", "image2", "-c:v", "mjpeg", str(image))
+    moov_end = tmp_path / "cut.mp4"
+    moov_end.write_bytes(carphone.read_bytes()[: carphone.stat().st_size * 9 // 10])
+    for path, words in ((tiny, "too small (16x16"), (audio, "no video stream (audio only)"),
+                        (image, "a still image"), (moov_end, "truncated")):  # fmt: skip
+        with pytest.raises(VideoError) as error:
+            probe_video(str(path))
+        message = str(error.value)
+        assert message.startswith(str(path)) and words in message and "\n" not in message
 
 
 def test_small_decode_for_shot_detection(carphone: Path) -> None:

@@ -64,7 +64,7 @@ def test_batch_finishes_good_videos_and_names_bad_ones(batch: dict, clips: dict)
     rows = batch["rows"]
     assert rows["carphone"]["status"] == "ok" and rows["interview"]["status"] == "ok"
     expected = {
-        "corrupt": "not a readable video",
+        "corrupt": "truncated",
         "empty": "empty file",
         "nobody": "no person detected",
     }
