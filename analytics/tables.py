@@ -1,7 +1,11 @@
-"""Arrow schemas of the analytics tables (``SCHEMA_VERSION`` is stored in each schema's metadata).
+"""Arrow schemas of the analytics tables.
 
+The schema version is the pipeline's one version, :data:`storage.schemas.SCHEMA_VERSION`, stored
+under the same key (``pmrr.schema_version``) in each schema's metadata as in the core tables.
 Units are in the column names (``_deg``, ``_m``, ``_m_per_s``, ``_deg_per_s``, ``_s``, ``_hz``,
-``_ratio``, ``_per_min``); booleans start with ``is_`` / ``has_``. Definitions: ``MEASURES.md``.
+``_ratio``, ``_per_min``); booleans start with ``is_`` / ``has_``. Every field carries a
+``description`` in its field metadata; definitions: ``MEASURES.md``, generated column reference:
+``docs/TABLES.md``. ``track_id`` / ``partner_track_id`` are int32, as in the core tables.
 """
 
 from __future__ import annotations
@@ -10,8 +14,17 @@ import pandas as pd
 import pyarrow as pa
 
 from analytics.motion import SPEED_JOINTS
+from storage.schemas import (
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    TRACK_ID,
+    TRACK_ID_TYPE,
+    VIDEO_ID,
+    field,
+    schema_metadata,
+)
 
-SCHEMA_VERSION = "1.0.0"
+__all__ = ["SCHEMA_VERSION", "SCHEMA_VERSION_KEY", "SCHEMAS", "conform", "empty_frame", "to_arrow"]
 
 #: Continuous per-frame measures (window/summary tables get ``<name>_mean_<unit>`` and
 #: ``<name>_std_<unit>`` of each).
@@ -84,63 +97,258 @@ def aggregate_columns() -> list[str]:
     return cols
 
 
+# ------------------------------------------------------------------------ descriptions ----
+# One line per measure; MEASURES.md has the full definitions and sources.
+
+_SPEED_DESC = {
+    name: f"Speed of the {name.replace('_', ' ')} joint (camera frame, central differences), m/s, >= 0."
+    for name in SPEED_JOINTS
+}
+
+#: Description of every per-frame measure (features_frames); aggregates are derived from them.
+FRAME_DESCRIPTIONS: dict[str, str] = {
+    "trunk_lean_forward_deg": "Angle of pelvis->neck in the body's sagittal plane minus the zero "
+    "pose's; + = forward. Degrees, -90..90.",
+    "trunk_lean_side_deg": "Angle of pelvis->neck in the body's frontal plane minus the zero "
+    "pose's; + = toward the subject's right. Degrees, -90..90.",
+    "head_pitch_deg": "Head pitch (ears, nose) relative to the trunk frame and the zero pose; "
+    "+ = chin down. Degrees, -90..90.",
+    "head_yaw_deg": "Head yaw relative to the trunk frame and the zero pose; + = toward the "
+    "subject's left. Degrees, -180..180.",
+    "head_roll_deg": "Head roll relative to the trunk frame and the zero pose; + = toward the "
+    "subject's right. Degrees, -180..180.",
+    "head_angular_speed_deg_per_s": "Norm of d(pitch, yaw, roll)/dt of the head, deg/s, >= 0.",
+    "expansiveness_ratio": "Area of the 2D convex hull of wrists, elbows, shoulders, head and "
+    "hips on the body's frontal plane / shoulder width squared; ratio >= 0 (arms down ~2.2, "
+    "T-pose ~3.4).",
+    "arm_openness_ratio": "Wrist distance / shoulder width; ratio >= 0 (T-pose ~3.8).",
+    "shoulder_width_m": "Distance between the shoulder joints, metres.",
+    "shoulder_raise_m": "Shoulder height above the neck along the trunk axis minus the person's "
+    "median over the video; metres, + = raised (shrug).",
+    "arms_crossed_conf_ratio": "Confidence that the arms are folded: logistic of the smallest "
+    "geometric margin / 0.02 m; 0..1, 0.5 at the boundary.",
+    "hand_face_dist_m": "Smallest distance of a hand point or wrist to the head surface (head "
+    "sphere, or head vertices when given); metres, may be negative (inside the sphere).",
+    "hands_dist_m": "Distance between the two hand points (wrist + 0.3 x (wrist - elbow)), metres.",
+    "orientation_to_other_deg": "Angle between the body's horizontal facing direction and the "
+    "horizontal direction to the partner's pelvis; degrees, 0 (facing) .. 180 (back turned); "
+    "NaN without a partner.",
+    "motion_energy_m_per_s": "Mean speed of 15 body joints (pelvis, hips, knees, ankles, neck, "
+    "shoulders, elbows, wrists, nose), m/s, >= 0 (0 when still).",
+    **{f"speed_{name}_m_per_s": desc for name, desc in _SPEED_DESC.items()},
+    "wrist_rel_speed_left_m_per_s": "Speed of the left wrist in the trunk frame (origin neck): "
+    "hand motion, not the body carrying it; m/s, >= 0.",
+    "wrist_rel_speed_right_m_per_s": "Speed of the right wrist in the trunk frame (origin neck); "
+    "m/s, >= 0.",
+    "is_shrugging": "shoulder_raise_m > 0.02 m.",
+    "is_arms_crossed": "arms_crossed_conf_ratio > 0.5.",
+    "is_touching_face": "hand_face_dist_m <= 0.07 m (head sphere) / <= 0.05 m (head vertices).",
+    "is_hands_together": "hands_dist_m <= 0.10 m.",
+    "is_self_touch": "Face touch, hands together, or a hand point <= 0.08 m from the opposite "
+    "upper arm / forearm axis.",
+    "is_gesturing": "Largest trunk-relative wrist speed > 0.3 m/s.",
+}
+#: What each event type is (events.event_type and the per-event-type columns).
+EVENT_DESCRIPTIONS: dict[str, str] = {
+    "gesture_stroke": "gesture strokes (runs of one wrist's trunk-relative speed > 0.3 m/s, >= 0.1 s)",
+    "nod": "head nods (>= 2 half-cycles of band-passed head pitch, each >= 5 deg, 0.125-0.5 s)",
+    "shake": "head shakes (>= 2 half-cycles of band-passed head yaw, each >= 5 deg, 0.125-0.5 s)",
+    "posture_shift": "posture shifts (change of mean trunk lean between the next and previous "
+    "1 s > 8 deg)",
+    "face_touch": "face touches (runs of is_touching_face >= 0.2 s)",
+    "hands_together": "hands-together episodes (runs of is_hands_together >= 0.2 s)",
+    "arms_crossed": "arms-crossed episodes (runs of is_arms_crossed >= 0.2 s)",
+}
+_SYNC_SIGNAL_DESC = {
+    "motion": "motion energy (motion_energy_m_per_s)",
+    "head": "head angular speed (head_angular_speed_deg_per_s)",
+}
+
+
+def _aggregate_description(col: str, over: str) -> str:
+    for f in FRAME_FLOATS:
+        for stat, word in (("mean", "Mean"), ("std", "Sample standard deviation (ddof 1)")):
+            if col == with_stat(f, stat):
+                what = f"{word} of features_frames.{f} over {over}'s frames with data."
+                return f"{what} {FRAME_DESCRIPTIONS[f]}"
+    for b in FRAME_BOOLS:
+        if col == f"{state_name(b)}_time_ratio":
+            return (
+                f"Fraction of {over}'s frames with data where {b} is true, 0..1 "
+                f"({FRAME_DESCRIPTIONS[b]})"
+            )
+    for e in EVENT_TYPES:
+        if col == f"{e}_per_min":
+            return f"Rate of {EVENT_DESCRIPTIONS[e]} starting in {over}, per minute with data."
+    raise KeyError(col)
+
+
+def _sync_description(col: str, what: str) -> str:
+    for s in SYNC_SIGNALS:
+        if col == f"sync_{s}_peak_r_ratio":
+            return (
+                f"Synchrony of {_SYNC_SIGNAL_DESC[s]} with the partner: largest Pearson r of the "
+                f"lagged cross-correlation ({what}), -1..1; null outside the main pair, NaN with "
+                "too little data."
+            )
+        if col == f"sync_{s}_peak_lag_s":
+            return (
+                f"Lag of sync_{s}_peak_r_ratio in seconds ({what}); > 0 = this person leads and "
+                "the partner follows; |lag| <= min(3 s, window/2)."
+            )
+    raise KeyError(col)
+
+
+_T_S = (
+    "Presentation time of the frame from the video's first frame, seconds (as smpl.t_s; the "
+    "pipeline sets it from the container's timeline, so variable-frame-rate video keeps its real "
+    "times)."
+)
+
+
+def _ids() -> list[pa.Field]:
+    return [
+        field("video_id", pa.string(), VIDEO_ID, False),
+        field("track_id", TRACK_ID_TYPE, TRACK_ID + " Same as tracks.track_id.", False),
+    ]
+
+
 def _schema(fields: list[pa.Field]) -> pa.Schema:
-    return pa.schema(fields, metadata={"schema_version": SCHEMA_VERSION})
+    return pa.schema(fields, metadata=schema_metadata())
 
 
-_IDS = [pa.field("video_id", pa.string(), False), pa.field("track_id", pa.int64(), False)]
+_WIN = "the window"
+_SUM = "the person's span"
 
 FEATURES_FRAMES = _schema(
-    _IDS
+    _ids()
     + [
-        pa.field("frame", pa.int64(), False),
-        pa.field("t_s", pa.float64()),
-        pa.field("has_data", pa.bool_(), False),
+        field(
+            "frame",
+            pa.int64(),
+            "Video frame number (from 0); rows cover the person's span (for the main pair the "
+            "union of both spans).",
+            False,
+        ),
+        field("t_s", pa.float64(), _T_S),
+        field(
+            "has_data",
+            pa.bool_(),
+            "The person has a row in smpl for this frame; when false every measure is NaN/null "
+            "(nothing is interpolated).",
+            False,
+        ),
     ]
-    + [pa.field(c, pa.float64()) for c in FRAME_FLOATS]
-    + [pa.field(c, pa.bool_()) for c in FRAME_BOOLS]
+    + [field(c, pa.float64(), FRAME_DESCRIPTIONS[c]) for c in FRAME_FLOATS]
+    + [field(c, pa.bool_(), FRAME_DESCRIPTIONS[c] + " Null without data.") for c in FRAME_BOOLS]
 )
 FEATURES_WINDOWS = _schema(
-    _IDS
+    _ids()
     + [
-        pa.field("window_s", pa.float64(), False),
-        pa.field("window_index", pa.int64(), False),
-        pa.field("start_s", pa.float64()),
-        pa.field("end_s", pa.float64()),
-        pa.field("n_frames", pa.int64()),
-        pa.field("coverage_ratio", pa.float64()),
+        field(
+            "window_s",
+            pa.float64(),
+            "Window length in seconds (default 1 s and 10 s; each length has its own rows).",
+            False,
+        ),
+        field(
+            "window_index",
+            pa.int64(),
+            "Window number k: frames with t_s in [k x window_s, (k+1) x window_s), from t = 0.",
+            False,
+        ),
+        field("start_s", pa.float64(), "Window start, seconds: window_index x window_s."),
+        field(
+            "end_s",
+            pa.float64(),
+            "Window end, seconds: (window_index + 1) x window_s, or the end of the rows for a "
+            "partial last window.",
+        ),
+        field("n_frames", pa.int64(), "Frames of the person's rows in the window."),
+        field("coverage_ratio", pa.float64(), "Fraction of the window's frames with data, 0..1."),
     ]
-    + [pa.field(c, pa.float64()) for c in aggregate_columns()]
-    + [pa.field(c, pa.float64()) for c in SYNC_COLUMNS]
+    + [field(c, pa.float64(), _aggregate_description(c, _WIN)) for c in aggregate_columns()]
+    + [field(c, pa.float64(), _sync_description(c, "this window")) for c in SYNC_COLUMNS]
 )
 FEATURES_SUMMARY = _schema(
-    _IDS
+    _ids()
     + [
-        pa.field("role", pa.string()),
-        pa.field("partner_track_id", pa.int64()),
-        pa.field("duration_s", pa.float64()),
-        pa.field("n_frames", pa.int64()),
-        pa.field("coverage_ratio", pa.float64()),
+        field("role", pa.string(), "`interviewer`, `interviewee` or `other` (as tracks.role)."),
+        field(
+            "partner_track_id",
+            TRACK_ID_TYPE,
+            "track_id of the other person of the main pair (interviewer <-> interviewee); null "
+            "for tracks outside the pair.",
+        ),
+        field("duration_s", pa.float64(), "Length of the person's span, seconds (n_frames / fps)."),
+        field("n_frames", pa.int64(), "Frames in the person's span (rows of features_frames)."),
+        field("coverage_ratio", pa.float64(), "Fraction of the span's frames with data, 0..1."),
     ]
-    + [pa.field(c, pa.float64()) for c in aggregate_columns()]
-    + [pa.field(f"{e}_count", pa.int64()) for e in EVENT_TYPES]
-    + [pa.field(c, pa.float64()) for c in SYNC_COLUMNS]
-    + [pa.field("sync_window_s", pa.float64())]
+    + [field(c, pa.float64(), _aggregate_description(c, _SUM)) for c in aggregate_columns()]
+    + [
+        field(f"{e}_count", pa.int64(), f"Number of {EVENT_DESCRIPTIONS[e]} in the span.")
+        for e in EVENT_TYPES
+    ]
+    + [
+        field(
+            c,
+            pa.float64(),
+            _sync_description(c, "Fisher-z average over the windows of length sync_window_s"),
+        )
+        for c in SYNC_COLUMNS
+    ]
+    + [
+        field(
+            "sync_window_s",
+            pa.float64(),
+            "Window length (s) whose lagged cross-correlations the sync_* columns average (the "
+            "longest); null outside the main pair.",
+        )
+    ]
 )
 EVENTS = _schema(
-    _IDS
+    _ids()
     + [
-        pa.field("event_type", pa.string(), False),
-        pa.field("side", pa.string()),
-        pa.field("start_frame", pa.int64(), False),
-        pa.field("end_frame", pa.int64(), False),
-        pa.field("start_s", pa.float64()),
-        pa.field("end_s", pa.float64()),
-        pa.field("duration_s", pa.float64()),
-        pa.field("n_half_cycles", pa.int64()),
-        pa.field("amplitude_deg", pa.float64()),
-        pa.field("frequency_hz", pa.float64()),
-        pa.field("peak_speed_m_per_s", pa.float64()),
+        field(
+            "event_type",
+            pa.string(),
+            "One of: " + "; ".join(f"`{e}`: {d}" for e, d in EVENT_DESCRIPTIONS.items()) + ".",
+            False,
+        ),
+        field(
+            "side", pa.string(), "`left` / `right` for gesture strokes (which wrist), else null."
+        ),
+        field("start_frame", pa.int64(), "First frame of the event (inclusive).", False),
+        field("end_frame", pa.int64(), "Last frame of the event (inclusive).", False),
+        field("start_s", pa.float64(), "Presentation time of start_frame, seconds."),
+        field(
+            "end_s",
+            pa.float64(),
+            "Presentation time of the frame after end_frame (the video's duration for the last "
+            "frame), seconds.",
+        ),
+        field("duration_s", pa.float64(), "end_s - start_s, seconds."),
+        field(
+            "n_half_cycles",
+            pa.int64(),
+            "Nods/shakes: number of half-cycles (extremum to extremum), >= 2; else null.",
+        ),
+        field(
+            "amplitude_deg",
+            pa.float64(),
+            "Nods/shakes: mean peak-to-peak swing of the band-passed angle; posture shifts: peak "
+            "lean change. Degrees; else null.",
+        ),
+        field(
+            "frequency_hz",
+            pa.float64(),
+            "Nods/shakes: half-cycles / 2 / duration, Hz; else null.",
+        ),
+        field(
+            "peak_speed_m_per_s",
+            pa.float64(),
+            "Gesture strokes: peak trunk-relative wrist speed, m/s; else null.",
+        ),
     ]
 )
 
@@ -153,6 +361,7 @@ SCHEMAS: dict[str, pa.Schema] = {
 
 _PANDAS_DTYPES = {
     pa.string(): "string",
+    pa.int32(): "Int32",
     pa.int64(): "Int64",
     pa.float64(): "float64",
     pa.bool_(): "boolean",
@@ -168,15 +377,16 @@ def conform(df: pd.DataFrame, name: str) -> pd.DataFrame:
     """Select, order and type the columns of ``df`` as the schema ``name`` says (missing -> null)."""
     schema = SCHEMAS[name]
     out = pd.DataFrame(index=df.index)
-    for field in schema:
-        dtype = _PANDAS_DTYPES[field.type]
-        col = df[field.name] if field.name in df else pd.Series(pd.NA, index=df.index)
+    for f in schema:
+        dtype = _PANDAS_DTYPES[f.type]
+        col = df[f.name] if f.name in df else pd.Series(pd.NA, index=df.index)
         if dtype == "float64":
             col = pd.to_numeric(col, errors="coerce").astype("float64")
-        out[field.name] = col.astype(dtype)
+        out[f.name] = col.astype(dtype)  # ints: a value out of the type's range raises
     return out.reset_index(drop=True)
 
 
 def to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
-    """Validated Arrow table (schema with version metadata) for storage."""
+    """Validated Arrow table for storage: the schema ``name`` exactly (types, field descriptions,
+    ``pmrr.schema_version``), plus pandas' own metadata."""
     return pa.Table.from_pandas(conform(df, name), schema=SCHEMAS[name], preserve_index=False)

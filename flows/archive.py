@@ -10,7 +10,7 @@ failure with its error, so a nightly run keeps the good videos while the bad one
 from __future__ import annotations
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import create_table_artifact
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
 from flows import components
 from flows.config import PipelineConfig, load_config
@@ -63,13 +63,32 @@ def process_archive(
         else:
             error = state.result(raise_on_failure=False)
             logger.error("%s failed: %s", source, error)
-            rows.append({"source": source, "status": "failed", "error": _one_line(error)})
+            rows.append(
+                {
+                    "source": source,
+                    "status": "failed",
+                    "stage": getattr(error, "pmrr_stage", "setup"),
+                    "error": _one_line(error),
+                }
+            )
     create_table_artifact(
         table=[{k: str(v) for k, v in row.items() if k != "timings"} for row in rows],
         key="archive-status",
         description=f"{len(rows)} videos -> {out}",
     )
     failed = [r for r in rows if r["status"] == "failed"]
+    if failed:
+        create_markdown_artifact(
+            markdown="\n".join(
+                ["| video | failed stage | error |", "|---|---|---|"]
+                + [
+                    f"| {r['source']} | {r.get('stage', 'input')} | {r['error'].replace('|', '/')} |"
+                    for r in failed
+                ]
+            ),
+            key="archive-failures",
+            description=f"{len(failed)} of {len(rows)} videos failed",
+        )
     logger.info(
         "%d videos: %d ok/partial/skipped, %d failed",
         len(rows), len(rows) - len(failed), len(failed),

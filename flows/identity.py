@@ -53,6 +53,7 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "tables": (("smooth",), (), ("tasks.tables", "tasks.publish", "analytics.roles")),
     "analytics": (("smooth",), (), ("analytics.pipeline", "analytics.calibration")),
     "plots": (("analytics",), (), ("analytics.plots",)),
+    "annotations": (("analytics",), (), ("tasks.annotations",)),
     "render": (("smooth",), (), ("tasks.render", "pmrr_model.render")),
     "exports": (("smooth",), (), ("tasks.export",)),
 }

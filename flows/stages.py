@@ -134,6 +134,15 @@ def plots(features: dict, video_id: str) -> list[str]:
     return [str(p) for p in plot_video_features(features, folder)]
 
 
+@_stage("annotations")
+def annotations(video_id: str, source: str, info: VideoInfo, features: dict, tracks) -> str:
+    """ELAN, windows CSV and rMEA files in a temporary folder (committed by :func:`publish`)."""
+    from tasks.annotations import write_annotations
+
+    folder = Path(tempfile.mkdtemp(prefix="pmrr-annotations-"))
+    return str(write_annotations(folder, video_id, source, info, features, tracks))
+
+
 @_stage("render")
 def render(info: VideoInfo, seq: SmplSequence, cfg: PipelineConfig, video_id: str) -> str:
     """Local .mp4 in a temporary folder (uploaded by :func:`publish`)."""

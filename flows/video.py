@@ -21,6 +21,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -43,7 +44,7 @@ from tasks.publish import core_tables, publish
 
 CORE_TABLES = ("shots", "tracks", "smpl")
 ANALYTICS_TABLES = ("features_frames", "features_windows", "features_summary", "events")
-OPTIONAL_STAGES = ("render", "exports", "analytics", "plots")
+AFTER_ANALYTICS = ("plots", "annotations")  # outputs made from the analytics tables
 
 
 class NoPeopleError(VideoError):
@@ -68,6 +69,7 @@ def wanted_outputs(cfg: PipelineConfig, fps: identity.Fingerprints) -> dict[str,
     if cfg.analytics:
         wanted.update({name: fps["analytics"] for name in ANALYTICS_TABLES})
         wanted["plots"] = fps["plots"]
+        wanted["annotations"] = fps["annotations"]
     return wanted
 
 
@@ -164,7 +166,12 @@ def process_video(
         else:
             report(source, stage)
             began = time.perf_counter()
-            value = compute()
+            try:
+                value = compute()
+            except Exception as error:
+                if not hasattr(error, "pmrr_stage"):  # the innermost stage is the one that failed
+                    error.pmrr_stage = stage
+                raise
             timings[stage] = time.perf_counter() - began
             logger.info("%s: %s done in %.2f s", Path(source).name, stage, timings[stage])
             cache.put(video_id, stage, fps[stage], value)
@@ -178,7 +185,9 @@ def process_video(
     def scan():
         shots, lost = get("shots", lambda: stages.scan_shots(info()))
         if not shots:
-            raise VideoError(f"{source}: no decodable frames (all {info().n_frames} damaged)")
+            error = VideoError(f"{source}: no decodable frames (all {info().n_frames} damaged)")
+            error.pmrr_stage = "shots"
+            raise error
         return shots, lost
 
     def shot_list():
@@ -187,7 +196,9 @@ def process_video(
     def tracked():
         value = get("track", lambda: stages.track_people(info(), shot_list(), cfg))
         if len(value) == 0:
-            raise NoPeopleError(f"{source}: no person detected in {info().n_frames} frames")
+            error = NoPeopleError(f"{source}: no person detected in {info().n_frames} frames")
+            error.pmrr_stage = "track"
+            raise error
         return value
 
     def smoothed():
@@ -222,9 +233,9 @@ def process_video(
             logger.debug("%s failed", stage, exc_info=True)
             return None
 
-    features = plot_paths = None
-    if cfg.analytics and not any(n in todo for n in (*ANALYTICS_TABLES, "plots")):
-        produced.update({n: wanted[n] for n in (*ANALYTICS_TABLES, "plots")})
+    features = plot_paths = annotations_dir = None
+    if cfg.analytics and not any(n in todo for n in (*ANALYTICS_TABLES, *AFTER_ANALYTICS)):
+        produced.update({n: wanted[n] for n in (*ANALYTICS_TABLES, *AFTER_ANALYTICS)})
     elif cfg.analytics:
 
         def compute_features():
@@ -242,6 +253,15 @@ def process_video(
                 plot_paths = optional("plots", lambda: stages.plots(features, video_id), timed=True)
             if "plots" not in failures:
                 produced["plots"] = wanted["plots"]
+            if "annotations" in todo:
+                tracks_df = core["tracks"].to_pandas()
+                annotations_dir = optional(
+                    "annotations",
+                    lambda: stages.annotations(video_id, source, info(), features, tracks_df),
+                    timed=True,
+                )
+            if "annotations" not in failures:
+                produced["annotations"] = wanted["annotations"]
 
     render_path = None
     if "render" in todo:
@@ -282,8 +302,9 @@ def process_video(
         video_id,
         arrow_tables,
         render_path=render_path,
-        exports=(seq, info().fps) if "exports" in todo else None,
+        exports=(seq, info()) if "exports" in todo else None,
         plot_paths=plot_paths or (),
+        annotations_dir=Path(annotations_dir) if annotations_dir else None,
         keep=keep,
         extra={
             "status": status,
@@ -305,6 +326,8 @@ def process_video(
     for temporary in [render_path, *(plot_paths or [])]:
         if temporary:
             Path(temporary).unlink(missing_ok=True)
+    if annotations_dir:
+        shutil.rmtree(annotations_dir, ignore_errors=True)
     row["timings"] = {k: round(v, 3) for k, v in timings.items()}
     row["seconds"] = round(sum(timings.values()), 2)
     _artifacts(store, video_id, source, row, features, [Path(p).name for p in plot_paths or []])

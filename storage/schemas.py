@@ -1,103 +1,328 @@
 """Pyarrow schemas of the pipeline's tables (DESIGN.md §4).
 
-One schema per table, versioned by :data:`SCHEMA_VERSION` (stored in each file's schema metadata
-and in the commit manifest), so readers can refuse data written by an incompatible release
-instead of silently mis-reading it. Units are in the column names (``_m``, ``_s``, ``_px``).
+One schema per table, versioned by :data:`SCHEMA_VERSION` under the key
+:data:`SCHEMA_VERSION_KEY` (stored in each file's schema metadata and in the commit manifest), so
+readers can refuse data written by an incompatible release instead of silently mis-reading it.
+The analytics tables (:mod:`analytics.tables`) import the same version and key: one version for
+every table the pipeline writes. Units are in the column names (``_m``, ``_s``, ``_px``).
 Fixed-size lists keep per-person arrays (pose, joints) in one row per person-frame, which is what
 analysts filter on, while staying columnar for DuckDB/pyarrow.
+
+Every field carries a ``description`` in its field metadata (units, range, meaning);
+``docs/TABLES.md`` is generated from them by ``scripts/tables_doc.py``.
+
+``track_id`` (and ``partner_track_id`` in the analytics tables) is int32 in every table: track
+ids are small (numbered from 0 per video, one per person and shot), so int32 is ample, and one
+dtype everywhere lets tables be joined without casts.
 """
 
 from __future__ import annotations
 
 import pyarrow as pa
 
-SCHEMA_VERSION = "2.1"
+from pmrr_model.constants import JOINT_NAMES, SMPL_JOINT_NAMES
 
-N_JOINTS = 49  # pmrr_model.constants.JOINT_NAMES
+SCHEMA_VERSION = "3.0"
+SCHEMA_VERSION_KEY = b"pmrr.schema_version"
 
-_META = {b"pmrr.schema_version": SCHEMA_VERSION.encode()}
+N_JOINTS = len(JOINT_NAMES)  # 49: pmrr_model.constants.JOINT_NAMES
+BODY_JOINT_NAMES = SMPL_JOINT_NAMES[1:24]  # the 23 joints of body_pose (the root is global_orient)
+TRACK_ID_TYPE = pa.int32()  # track_id / partner_track_id in every table (ids are small)
+
+#: Coordinate frames used by the tables (also written to docs/TABLES.md).
+CAMERA_FRAME = (
+    "Camera frame: right-handed, origin at the camera centre, x right, y down, z forward "
+    "(into the scene), metres; a pinhole camera with focal length videos.focal_px (pixels) and "
+    "its principal point at the image centre."
+)
+PIXEL_FRAME = (
+    "Pixel frame: pixels of the frame as displayed (upright, after the container's display "
+    "rotation), origin at the top-left corner of the image, x right, y down; width_px x height_px."
+)
+
+
+def schema_metadata() -> dict[bytes, bytes]:
+    """Schema-level metadata of every pipeline table: the schema version."""
+    return {SCHEMA_VERSION_KEY: SCHEMA_VERSION.encode()}
+
+
+def field(name: str, type_: pa.DataType, description: str, nullable: bool = True) -> pa.Field:
+    """A field with its ``description`` in the field metadata."""
+    return pa.field(name, type_, nullable, metadata={b"description": description.encode()})
+
+
+def description(f: pa.Field) -> str:
+    """The field's description ("" when it has none)."""
+    return (f.metadata or {}).get(b"description", b"").decode()
 
 
 def _fixed(n: int) -> pa.DataType:
     return pa.list_(pa.float32(), n)
 
 
+VIDEO_ID = (
+    "Content hash of the video file (first 16 hex digits of its sha256); also the hive "
+    "partition `video_id=<id>/`."
+)
+TRACK_ID = (
+    "Person track, unique within the video: numbered from 0 in order of first appearance; a "
+    "track never spans a shot cut (a person seen in two shots has two tracks)."
+)
+
 VIDEOS = pa.schema(
     [
-        ("video_id", pa.string()),
-        ("source_uri", pa.string()),
-        ("duration_s", pa.float64()),
-        ("fps", pa.float64()),
-        ("width_px", pa.int32()),
-        ("height_px", pa.int32()),
-        ("n_frames", pa.int64()),
-        ("n_shots", pa.int32()),
-        ("n_tracks", pa.int32()),
-        ("rotation_deg", pa.int32()),  # display rotation; frames are analysed upright
-        ("stream_index", pa.int32()),  # the decoded video stream (ffmpeg's default choice)
-        ("decoder", pa.string()),  # decord, or ffmpeg where decord cannot read it right
-        ("vfr", pa.bool_()),  # variable frame rate: t_s are the container's presentation times
-        ("frames_lost", pa.int64()),  # frames of the timeline that could not be decoded
-        ("lost_ranges", pa.string()),  # those frames as "12-20,40" ("" when none)
-        ("codec", pa.string()),
-        ("has_audio", pa.bool_()),
-        ("focal_px", pa.float64()),
-        ("estimator", pa.string()),
-        ("assets", pa.string()),
-        ("code_version", pa.string()),
-        ("fingerprint", pa.string()),  # of everything committed (flows.identity)
-        ("fingerprints_json", pa.string()),  # {stage: fingerprint} as JSON
-        ("failed_stages", pa.list_(pa.string())),  # stages whose outputs are missing
-        ("error", pa.string()),  # "stage: message; ..." or null
-        ("processed_at", pa.timestamp("us", tz="UTC")),
+        field("video_id", pa.string(), VIDEO_ID),
+        field("source_uri", pa.string(), "Where the video was read from (path or URI as given)."),
+        field(
+            "duration_s",
+            pa.float64(),
+            "Duration in seconds: presentation time of the last frame (from the first frame) "
+            "plus one median frame interval.",
+        ),
+        field(
+            "fps",
+            pa.float64(),
+            "Mean frame rate (frames/s) = n_frames / duration_s; smoothing and analytics windows "
+            "use it as the frame grid.",
+        ),
+        field("width_px", pa.int32(), "Frame width in pixels as displayed (after rotation_deg)."),
+        field("height_px", pa.int32(), "Frame height in pixels as displayed (after rotation_deg)."),
+        field(
+            "n_frames",
+            pa.int64(),
+            "Frames on the video stream's timeline (its packets), including frames that could "
+            "not be decoded (frames_lost); frame numbers run 0..n_frames-1.",
+        ),
+        field("n_shots", pa.int32(), "Number of shots (rows of the shots table)."),
+        field("n_tracks", pa.int32(), "Number of person tracks (rows of the tracks table)."),
+        field(
+            "rotation_deg",
+            pa.int32(),
+            "Display rotation of the stream (0, 90, 180 or 270 degrees, from the display matrix "
+            "or `rotate` tag). Information only: decoders apply it, frames are analysed upright "
+            "as a viewer sees them and width_px/height_px are the displayed size.",
+        ),
+        field(
+            "stream_index",
+            pa.int32(),
+            "ffprobe index of the decoded video stream: the one ffmpeg plays by default (most "
+            "pixels, the first on a tie, cover art excluded).",
+        ),
+        field(
+            "decoder",
+            pa.string(),
+            "`decord` when decord opens the file, indexes the same number of frames and decodes "
+            "the same first frame as ffmpeg; otherwise `ffmpeg` (an ffmpeg pipe).",
+        ),
+        field(
+            "vfr",
+            pa.bool_(),
+            "Variable frame rate: some frame interval differs from the median by more than 1 %. "
+            "Times (t_s, start_s, end_s) are always the container's presentation times.",
+        ),
+        field(
+            "frames_lost",
+            pa.int64(),
+            "Frames of the timeline that could not be decoded (left out; a stretch of them ends "
+            "the shot); 0 when none.",
+        ),
+        field(
+            "lost_ranges",
+            pa.string(),
+            "The lost frames as inclusive runs of frame numbers, e.g. `12-20,40`; empty string "
+            "when none.",
+        ),
+        field("codec", pa.string(), "ffprobe codec name of the decoded video stream (e.g. h264)."),
+        field("has_audio", pa.bool_(), "The file has an audio stream."),
+        field(
+            "focal_px",
+            pa.float64(),
+            "Focal length in pixels of the pinhole camera the estimator assumed (principal point "
+            "at the image centre; by default the image diagonal); 0 when no person was estimated.",
+        ),
+        field(
+            "estimator",
+            pa.string(),
+            "Per-person body estimator, e.g. `landmark-fit` or `pmrr:<checkpoint id>`.",
+        ),
+        field(
+            "assets",
+            pa.string(),
+            "Body-model asset set used (kind and content hash of its files), e.g. `standin:3f2a...`.",
+        ),
+        field(
+            "code_version",
+            pa.string(),
+            "Package version + hash of every stage's code (informative; fingerprints decide reuse).",
+        ),
+        field(
+            "fingerprint",
+            pa.string(),
+            "Fingerprint of everything committed (flows.identity): first 16 hex digits of the "
+            "sha256 of fingerprints_json. Two rows with the same value were computed from the "
+            "same video, settings, model files and code.",
+        ),
+        field(
+            "fingerprints_json",
+            pa.string(),
+            'JSON object {stage: fingerprint} (sorted keys), e.g. {"probe": "...", "shots": ...}; '
+            "a stage's fingerprint hashes its inputs' fingerprints, its settings, the model files "
+            "it loads and its code.",
+        ),
+        field(
+            "failed_stages",
+            pa.list_(pa.string()),
+            "Optional stages that failed (render, exports, analytics, plots), sorted; their "
+            "outputs are missing and the next run makes only them. Empty when all succeeded.",
+        ),
+        field(
+            "error",
+            pa.string(),
+            "The failures as `stage: message; ...` (sorted by stage); null when none failed.",
+        ),
+        field(
+            "processed_at",
+            pa.timestamp("us", tz="UTC"),
+            "When this row was made (UTC, microseconds).",
+        ),
     ],
-    metadata=_META,
+    metadata=schema_metadata(),
 )
 
 SHOTS = pa.schema(
     [
-        ("video_id", pa.string()),
-        ("shot_id", pa.int32()),
-        ("start_frame", pa.int64()),  # inclusive
-        ("end_frame", pa.int64()),  # inclusive
-        ("start_s", pa.float64()),
-        ("end_s", pa.float64()),
+        field("video_id", pa.string(), VIDEO_ID),
+        field("shot_id", pa.int32(), "Shot number within the video, from 0 in time order."),
+        field("start_frame", pa.int64(), "First frame of the shot (inclusive)."),
+        field("end_frame", pa.int64(), "Last frame of the shot (inclusive)."),
+        field(
+            "start_s",
+            pa.float64(),
+            "Presentation time of start_frame, seconds from the video's first frame.",
+        ),
+        field(
+            "end_s",
+            pa.float64(),
+            "When the shot's last frame stops being displayed, seconds from the video's first "
+            "frame: the next frame's presentation time (or the video's end for the last shot).",
+        ),
     ],
-    metadata=_META,
+    metadata=schema_metadata(),
 )
 
 TRACKS = pa.schema(
     [
-        ("video_id", pa.string()),
-        ("track_id", pa.int32()),
-        ("shot_id", pa.int32()),
-        ("role", pa.string()),  # interviewer / interviewee / other
-        ("first_frame", pa.int64()),
-        ("last_frame", pa.int64()),
-        ("n_frames", pa.int64()),
+        field("video_id", pa.string(), VIDEO_ID),
+        field("track_id", TRACK_ID_TYPE, TRACK_ID),
+        field("shot_id", pa.int32(), "The shot the track lies in (shots.shot_id)."),
+        field(
+            "role",
+            pa.string(),
+            "`interviewer`, `interviewee` or `other`: the per-video roles override when given, "
+            "otherwise the framing heuristic of analytics.roles (presence x apparent size).",
+        ),
+        field("first_frame", pa.int64(), "First frame with a body estimate for the track."),
+        field("last_frame", pa.int64(), "Last frame with a body estimate for the track."),
+        field(
+            "n_frames",
+            pa.int64(),
+            "Frames with a body estimate (rows of smpl for the track); may be fewer than "
+            "last_frame - first_frame + 1 where the person was lost.",
+        ),
     ],
-    metadata=_META,
+    metadata=schema_metadata(),
 )
+
+_JOINTS = f"the {N_JOINTS} joints of pmrr_model.constants.JOINT_NAMES (listed in docs/TABLES.md)"
+_BODY = ", ".join(BODY_JOINT_NAMES)
 
 SMPL = pa.schema(
     [
-        ("video_id", pa.string()),
-        ("track_id", pa.int32()),
-        ("frame", pa.int64()),
-        ("t_s", pa.float64()),
-        ("bbox_px", _fixed(4)),  # x1, y1, x2, y2
-        ("det_score", pa.float32()),  # NaN where the box was interpolated between detections
-        ("global_orient", _fixed(3)),  # axis-angle, rad, camera frame
-        ("body_pose", _fixed(69)),  # 23 x axis-angle, rad
-        ("betas", _fixed(10)),
-        ("cam", _fixed(3)),  # weak perspective [s, tx, ty] of the 224 crop
-        ("transl_m", _fixed(3)),
-        ("joints3d_m", _fixed(N_JOINTS * 3)),
-        ("joints2d_px", _fixed(N_JOINTS * 2)),
-        ("confidence", pa.float32()),
-        ("smoothed", pa.bool_()),
+        field("video_id", pa.string(), VIDEO_ID),
+        field("track_id", TRACK_ID_TYPE, TRACK_ID),
+        field(
+            "frame",
+            pa.int64(),
+            "Frame number in the video, from 0, in presentation order (index into the timeline).",
+        ),
+        field(
+            "t_s",
+            pa.float64(),
+            "Presentation time of the frame in seconds from the video's first frame (container "
+            "timestamps, so real times for variable-frame-rate videos; frame / fps when the "
+            "container gives no timeline).",
+        ),
+        field(
+            "bbox_px",
+            _fixed(4),
+            "Person box [x1, y1, x2, y2] in the pixel frame (top-left and bottom-right corners).",
+        ),
+        field(
+            "det_score",
+            pa.float32(),
+            "Detector score of the box, 0..1; NaN where the box was interpolated between "
+            "detections (detection runs every k-th frame).",
+        ),
+        field(
+            "global_orient",
+            _fixed(3),
+            "Rotation of the root joint (pelvis) as an axis-angle vector [rx, ry, rz] in radians "
+            "(direction = axis, norm = angle), in the camera frame.",
+        ),
+        field(
+            "body_pose",
+            _fixed(69),
+            "Rotations of the 23 SMPL body joints relative to their parent joint, 3 axis-angle "
+            f"values (radians) each, joint-major, in this order: {_BODY}.",
+        ),
+        field(
+            "betas",
+            _fixed(10),
+            "10 shape coefficients of the body model (unitless, in its shape space; the stand-in "
+            "model's shape space is not SMPL's). The confidence-weighted mean over the track, so "
+            "constant within a track.",
+        ),
+        field(
+            "cam",
+            _fixed(3),
+            "Weak-perspective camera [s, tx, ty] of the person's 224x224 crop (PyMAF convention, "
+            "crop coordinates normalised to -1..1) giving the same projection as transl_m.",
+        ),
+        field(
+            "transl_m",
+            _fixed(3),
+            "Translation [x, y, z] added to the posed body model (SMPL `transl`), camera frame, "
+            "metres; joints3d_m already include it.",
+        ),
+        field(
+            "joints3d_m",
+            _fixed(N_JOINTS * 3),
+            f"3D positions of {_JOINTS}, camera frame, metres, flattened joint-major "
+            "[x0, y0, z0, x1, y1, z1, ...] (reshape to (49, 3)); translation applied.",
+        ),
+        field(
+            "joints2d_px",
+            _fixed(N_JOINTS * 2),
+            f"joints3d_m projected with focal_px into the pixel frame: {_JOINTS}, flattened "
+            "joint-major [x0, y0, x1, y1, ...] (reshape to (49, 2)); may lie outside the image.",
+        ),
+        field(
+            "confidence",
+            pa.float32(),
+            "Estimator's confidence in this person-frame, 0..1: for `landmark-fit` the mean "
+            "MediaPipe visibility of the landmarks mapped to the 25 OpenPose joints; for the PMRR "
+            "network always 1 (it gives none). Weights the per-track betas average.",
+        ),
+        field(
+            "smoothed",
+            pa.bool_(),
+            "True when the temporal smoothing stage filtered the sequence (method offline, "
+            "gaussian or online: rotations on the rotation manifold, transl_m and joints per "
+            "coordinate, per run of consecutive frames; runs under 3 frames stay as estimated "
+            "by the offline/gaussian methods); false for method none (per-frame estimates).",
+        ),
     ],
-    metadata=_META,
+    metadata=schema_metadata(),
 )
 
 SCHEMAS: dict[str, pa.Schema] = {"videos": VIDEOS, "shots": SHOTS, "tracks": TRACKS, "smpl": SMPL}

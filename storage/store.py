@@ -81,6 +81,7 @@ ARTIFACTS: dict[str, tuple[str, bool]] = {
     "render": ("renders/{video_id}.mp4", False),
     "exports": ("exports/{video_id}", True),
     "plots": ("plots/{video_id}", True),
+    "annotations": ("annotations/{video_id}", True),
 }
 RESERVED_NAMES = frozenset(ARTIFACTS) | {"renders"}
 # one path component of a file inside a folder artifact: no separators, no hidden/parent names

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from storage import SCHEMAS, Store
 from tasks import tables
-from tasks.export import export_tracks
+from tasks.export import export_amass, export_tracks
 from tasks.probe import VideoInfo
 from tasks.sequence import SmplSequence
 from tasks.shots import Shot
@@ -44,14 +44,16 @@ def publish(
     video_id: str,
     arrow_tables: Mapping[str, pa.Table],
     render_path: str | None = None,
-    exports: tuple[SmplSequence, float] | None = None,
+    exports: tuple[SmplSequence, VideoInfo] | None = None,
     plot_paths: Iterable[str] = (),
+    annotations_dir: Path | None = None,
     keep: Iterable[str] = (),
     extra: dict | None = None,
 ) -> dict:
     """Stage the given outputs, keep the named unchanged ones, commit; returns the manifest.
 
-    ``exports``: (sequence, fps) to write as per-track npz files."""
+    ``exports``: (sequence, video info) to write as per-track npz files (the project's and the
+    AMASS-style ones); ``annotations_dir``: a folder of files for ELAN and R."""
     txn = store.begin(video_id)
     try:
         for name in keep:
@@ -62,9 +64,12 @@ def publish(
             txn.put_file(render_path, "render")
         with tempfile.TemporaryDirectory(prefix="pmrr-publish-") as tmp:
             if exports is not None:
-                seq, fps = exports
-                export_tracks(seq, fps, Path(tmp) / "exports")
+                seq, info = exports
+                export_tracks(seq, info.fps, Path(tmp) / "exports")
+                export_amass(seq, info.times(), info.fps, Path(tmp) / "exports")
                 txn.put_dir(Path(tmp) / "exports", "exports")
+            if annotations_dir is not None:
+                txn.put_dir(annotations_dir, "annotations")
             plot_paths = list(plot_paths)
             if plot_paths:
                 plots = Path(tmp) / "plots"

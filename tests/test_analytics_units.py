@@ -181,7 +181,7 @@ def test_schemas_versioned_and_unit_suffixes():
     ids = {"video_id", "track_id", "frame", "event_type", "side", "role", "partner_track_id"}
     ids |= {"window_index", "start_frame", "end_frame", "n_frames", "n_half_cycles"}
     for name, schema in SCHEMAS.items():
-        assert schema.metadata[b"schema_version"] == SCHEMA_VERSION.encode()
+        assert schema.metadata[b"pmrr.schema_version"] == SCHEMA_VERSION.encode()
         for field in schema:
             if field.type == pa.bool_():
                 assert field.name.startswith(("is_", "has_")), field.name

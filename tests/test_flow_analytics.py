@@ -80,3 +80,31 @@ def test_roles_override_recommits_with_the_given_roles(interview_run: dict) -> N
         config={**CONFIG, "roles": {interview_run["clip"].name: swapped}},
     )
     assert again["status"] == "skipped"
+
+
+def test_research_files_are_committed(interview_run: dict) -> None:
+    """ELAN, R (windows CSV, rMEA dyad) and AMASS-style files of the two-person interview."""
+    import numpy as np
+    import pandas as pd
+    import pympi
+
+    out, video_id = Path(interview_run["out"]), interview_run["row"]["video_id"]
+    folder = out / "annotations" / video_id
+    eaf = pympi.Elan.Eaf(str(folder / f"{video_id}.eaf"))
+    tracks = interview_run["store"].read_table("tracks", [video_id]).to_pandas()
+    role_tiers = {t for t in eaf.get_tier_names() if t.endswith(" role")}
+    assert role_tiers == {f"P{t} role" for t in tracks["track_id"]}
+    (dyad,) = folder.glob("rmea_P*_P*.csv")
+    motion = pd.read_csv(dyad, na_values="NA")
+    assert motion.shape[1] == 2 and len(motion) > 40
+    synchrony = pd.read_csv(folder / "synchrony.csv")
+    assert list(synchrony["window_s"]) == [1.0]  # a 3 s clip holds no two 10 s windows
+    assert {"r", "surrogate_mean", "surrogate_p95", "p_value"} <= set(synchrony.columns)
+    windows = pd.read_csv(folder / "windows.csv")
+    assert set(windows["track_id"]) <= set(tracks["track_id"])
+    manifest = interview_run["store"].manifest(video_id)
+    assert manifest["artifacts"]["annotations"] == f"annotations/{video_id}"
+    amass = sorted((out / "exports" / video_id).glob("amass_track_*.npz"))
+    assert len(amass) == len(tracks)
+    first = np.load(amass[0], allow_pickle=False)
+    assert first["poses"].shape[1] == 72 and str(first["gender"]) == "neutral"

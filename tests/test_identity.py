@@ -23,7 +23,16 @@ def _changed(a: dict, b: dict) -> set[str]:
     return {stage for stage in a if a[stage] != b[stage]}
 
 
-DOWNSTREAM_OF_ESTIMATE = {"estimate", "smooth", "tables", "analytics", "plots", "render", "exports"}
+DOWNSTREAM_OF_ESTIMATE = {
+    "estimate",
+    "smooth",
+    "tables",
+    "analytics",
+    "plots",
+    "annotations",
+    "render",
+    "exports",
+}
 
 
 def test_each_input_changes_its_stage_and_everything_after_it() -> None:
@@ -33,7 +42,12 @@ def test_each_input_changes_its_stage_and_everything_after_it() -> None:
     assert _changed(base, _fps(assets="smpl:bbb")) == DOWNSTREAM_OF_ESTIMATE
     assert _changed(base, _fps(smoothing="online")) == DOWNSTREAM_OF_ESTIMATE - {"estimate"}
     assert _changed(base, _fps(detect_every_k=2)) == DOWNSTREAM_OF_ESTIMATE | {"track"}
-    assert _changed(base, _fps(roles={1: "interviewer"})) == {"tables", "analytics", "plots"}
+    assert _changed(base, _fps(roles={1: "interviewer"})) == {
+        "tables",
+        "analytics",
+        "plots",
+        "annotations",
+    }
     # a new MediaPipe release: the bundled detector and landmark models changed
     assert _changed(base, _fps(files={"mediapipe": "0.10.22"})) == DOWNSTREAM_OF_ESTIMATE | {
         "track"

@@ -64,14 +64,30 @@ def test_batch_finishes_good_videos_and_names_bad_ones(batch: dict, clips: dict)
     rows = batch["rows"]
     assert rows["carphone"]["status"] == "ok" and rows["interview"]["status"] == "ok"
     expected = {
-        "corrupt": "truncated",
-        "empty": "empty file",
-        "nobody": "no person detected",
+        "corrupt": ("probe", "truncated"),
+        "empty": ("probe", "empty file"),
+        "nobody": ("track", "no person detected"),
     }
-    for name, problem in expected.items():
-        assert rows[name]["status"] == "failed"
+    for name, (stage, problem) in expected.items():
+        assert rows[name]["status"] == "failed" and rows[name]["stage"] == stage
         assert str(clips[name]) in rows[name]["error"]
         assert problem in rows[name]["error"]
+    # The Prefect UI gets one artifact naming each failed video, its stage and the error.
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async def latest_failures():
+        async with get_client() as client:
+            found = await client.read_artifacts(
+                artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["archive-failures"]))
+            )
+            return max(found, key=lambda a: a.created)
+
+    import asyncio
+
+    table = str(asyncio.run(latest_failures()).data)
+    for name, (stage, _problem) in expected.items():
+        assert f"| {clips[name]} | {stage} |" in table
     assert sorted(batch["store"].committed_videos()) == sorted(
         [rows["carphone"]["video_id"], rows["interview"]["video_id"]]
     )

@@ -1,0 +1,61 @@
+"""Files researchers open outside Python, made from one video's analytics tables.
+
+- ``<video_id>.eaf``: ELAN annotation tiers per person and event type, linked to the source video
+  (:mod:`analytics.elan`);
+- ``windows.csv``: the ``features_windows`` table as plain CSV (R: ``read.csv``);
+- ``rmea_P<a>_P<b>.csv``: the main pair's per-frame motion energy, two columns, as the rMEA R
+  package reads a dyad (:mod:`analytics.rmea`);
+- ``synchrony.csv``: the pair's motion synchrony per window length next to its segment-shuffled
+  surrogate baseline (mean, 95th percentile, p-value), so chance synchrony is not read as real.
+
+Written into a local folder that :func:`tasks.publish.publish` commits as the ``annotations``
+output (``annotations/<video_id>/``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from analytics.elan import write_eaf
+from analytics.rmea import rmea_table, surrogate_synchrony, write_rmea, write_windows_csv
+from analytics.roles import main_pair
+from tasks.probe import VideoInfo
+
+SYNCHRONY_WINDOWS_S = (1.0, 10.0)  # the window lengths of features_windows
+
+
+def write_annotations(
+    out_dir: Path,
+    video_id: str,
+    media_uri: str,
+    info: VideoInfo,
+    features: dict[str, pd.DataFrame],
+    tracks: pd.DataFrame,
+) -> Path:
+    """Write the files above into ``out_dir``; returns it."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    times = info.times()
+    step = 1.0 / info.fps
+    people = tracks.assign(
+        start_s=times[tracks["first_frame"].to_numpy(np.int64)],
+        end_s=np.minimum(times[tracks["last_frame"].to_numpy(np.int64)] + step, info.duration_s),
+    )
+    write_eaf(out_dir / f"{video_id}.eaf", media_uri, features["events"], people, info.duration_s)
+    write_windows_csv(features["features_windows"], out_dir / "windows.csv")
+    roles = dict(zip(tracks["track_id"].astype(int), tracks["role"], strict=True))
+    pair = main_pair(roles)
+    if pair is not None and len(features["features_frames"]):
+        frames = features["features_frames"]
+        write_rmea(frames, pair, out_dir / f"rmea_P{pair[0]}_P{pair[1]}.csv")
+        dyad = rmea_table(frames, pair).to_numpy(np.float64)
+        rows = []
+        for window_s in SYNCHRONY_WINDOWS_S:
+            if len(dyad) > round(window_s * info.fps):  # shuffling needs two windows or more
+                found = surrogate_synchrony(dyad[:, 0], dyad[:, 1], info.fps, window_s)
+                rows.append({"person_a": f"P{pair[0]}", "person_b": f"P{pair[1]}",
+                             "signal": "motion_energy_m_per_s", "window_s": window_s, **found})  # fmt: skip
+        pd.DataFrame(rows).to_csv(out_dir / "synchrony.csv", index=False, na_rep="NA")
+    return out_dir
