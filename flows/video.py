@@ -19,7 +19,6 @@ missing.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import os
 import shutil
 import time
@@ -332,5 +331,4 @@ def process_video(
     row["seconds"] = round(sum(timings.values()), 2)
     _artifacts(store, video_id, source, row, features, [Path(p).name for p in plot_paths or []])
     report(source, "done")
-    logging.getLogger(__name__).debug("committed %s", video_id)
     return row
