@@ -115,11 +115,8 @@ def on_timeline(tables: dict, info: VideoInfo) -> dict:
         frames["t_s"] = times[frames["frame"].to_numpy(np.int64)]
     events = tables["events"]
     if len(events):
-        end = np.minimum(events["end_frame"].to_numpy(np.int64) + 1, len(times) - 1)
         events["start_s"] = times[events["start_frame"].to_numpy(np.int64)]
-        events["end_s"] = np.where(
-            events["end_frame"].to_numpy(np.int64) + 1 < len(times), times[end], info.duration_s
-        )
+        events["end_s"] = info.end_times()[events["end_frame"].to_numpy(np.int64)]
         if "duration_s" in events:
             events["duration_s"] = events["end_s"] - events["start_s"]
     return tables

@@ -206,12 +206,8 @@ def process_video(
 
     # Core: any failure here fails the video (the previous commit stays untouched).
     seq = smoothed()
-    core = core_tables(video_id, source, info(), shot_list(), seq, {})
+    core = core_tables(video_id, info(), shot_list(), seq, roles)
     smpl_df = core["smpl"].to_pandas()
-    from analytics.roles import video_roles
-
-    track_roles = video_roles(smpl_df, info().n_frames, roles)
-    core["tracks"] = tables.tracks_table(video_id, seq, track_roles)
     arrow_tables = {n: t for n, t in core.items() if n in todo}
 
     failures: dict[str, str] = {}

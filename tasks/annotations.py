@@ -37,11 +37,9 @@ def write_annotations(
 ) -> Path:
     """Write the files above into ``out_dir``; returns it."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    times = info.times()
-    step = 1.0 / info.fps
     people = tracks.assign(
-        start_s=times[tracks["first_frame"].to_numpy(np.int64)],
-        end_s=np.minimum(times[tracks["last_frame"].to_numpy(np.int64)] + step, info.duration_s),
+        start_s=info.times()[tracks["first_frame"].to_numpy(np.int64)],
+        end_s=info.end_times()[tracks["last_frame"].to_numpy(np.int64)],
     )
     write_eaf(out_dir / f"{video_id}.eaf", media_uri, features["events"], people, info.duration_s)
     write_windows_csv(features["features_windows"], out_dir / "windows.csv")

@@ -66,6 +66,11 @@ class VideoInfo:
             return np.asarray(self.frame_times_s, np.float64)
         return np.arange(self.n_frames) / self.fps
 
+    def end_times(self) -> np.ndarray:
+        """(n_frames,) seconds at which each frame stops being shown: the next frame's time, the
+        video's duration for the last one (what a span's ``end_s`` is, for frames inclusive)."""
+        return np.append(self.times()[1:], self.duration_s)
+
 
 def content_hash(path: str, chunk_bytes: int = 1 << 22) -> str:
     """sha256 of the file's bytes (first 16 hex characters): the video's identity."""

@@ -24,18 +24,22 @@ from tasks.shots import Shot
 
 def core_tables(
     video_id: str,
-    source_uri: str,
     info: VideoInfo,
     shots: list[Shot],
     seq: SmplSequence,
-    roles: dict[int, str],
+    roles_override: dict[int, str] | None = None,
 ) -> dict[str, pa.Table]:
     """shots, tracks and smpl tables (the videos row is built at commit time, when the run's
-    failures are known)."""
+    failures are known). Roles come from :func:`analytics.roles.video_roles`, the one role
+    heuristic, which the override always wins over."""
+    from analytics.roles import video_roles
+
+    smpl = tables.smpl_table(video_id, seq, info)
+    roles = video_roles(smpl.to_pandas(), info.n_frames, roles_override)
     return {
         "shots": tables.shots_table(video_id, shots, info),
         "tracks": tables.tracks_table(video_id, seq, roles),
-        "smpl": tables.smpl_table(video_id, seq, info),
+        "smpl": smpl,
     }
 
 

@@ -87,8 +87,7 @@ def frame_ranges(frames: np.ndarray | None) -> str:
 
 def shots_table(video_id: str, shots: list[Shot], info: VideoInfo) -> pa.Table:
     """Shot times are presentation times; a shot ends when its last frame's display ends."""
-    times = info.times()
-    step = 1.0 / info.fps
+    times, ends = info.times(), info.end_times()
     return pa.Table.from_pylist(
         [
             {
@@ -97,11 +96,7 @@ def shots_table(video_id: str, shots: list[Shot], info: VideoInfo) -> pa.Table:
                 "start_frame": s.start_frame,
                 "end_frame": s.end_frame,
                 "start_s": float(times[s.start_frame]),
-                "end_s": float(times[s.end_frame + 1])
-                if s.end_frame + 1 < len(times)
-                else float(
-                    info.duration_s if s.end_frame == len(times) - 1 else times[s.end_frame] + step
-                ),
+                "end_s": float(ends[s.end_frame]),
             }
             for s in shots
         ],
