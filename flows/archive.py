@@ -40,9 +40,9 @@ def process_archive(
     ``skipped`` (already committed with the same fingerprints) or ``failed`` (with ``error``)."""
     logger = get_run_logger()
     cfg = load_config(config)
-    store = Store(out)
+    store = Store(out, credentials_block=cfg.credentials_block)
     store.check_writable()
-    sources, problems = discover(inputs, exclude=[out])
+    sources, problems = discover(inputs, exclude=[out], credentials_block=cfg.credentials_block)
     if not sources and not problems:
         raise FileNotFoundError(f"no videos found in {inputs}")
     if sources:

@@ -75,6 +75,13 @@ class PipelineConfig(BaseModel):
         description="roles override: {video_id or file name: {track_id: role}}; "
         "a JSON string or a .json file on the command line",
     )
+    # Where s3:// credentials come from; changes no result, so no fingerprint (flows.identity).
+    credentials_block: str | None = Field(
+        None,
+        description="name of a Prefect AwsCredentials block (prefect-aws) with the S3 keys "
+        "and endpoint for s3:// inputs and outputs; unset: the worker's environment "
+        "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL) or AWS config files",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> PipelineConfig:

@@ -64,6 +64,7 @@ def process(
     """Run :func:`flows.archive.process_archive`; prints one line per video and where the
     tables and renders are. ``config``: a :class:`PipelineConfig` or its fields."""
     from flows.archive import ArchiveFailedError, process_archive
+    from storage.errors import CredentialsError
 
     cfg = load_config(config)  # invalid settings fail here, before anything runs
     inputs = [inputs] if isinstance(inputs, str) else list(inputs)
@@ -83,6 +84,8 @@ def process(
             bar.stop()
     if isinstance(result, ArchiveFailedError):
         rows = result.rows
+    elif isinstance(result, CredentialsError):  # one line saying what to set, no traceback
+        rows = [{"source": item, "status": "failed", "error": str(result)} for item in inputs]
     elif isinstance(result, BaseException):
         raise result
     else:

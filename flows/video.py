@@ -25,13 +25,8 @@ import time
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.artifacts import (
-    create_image_artifact,
-    create_markdown_artifact,
-    create_table_artifact,
-)
 
-from flows import components, identity, stages
+from flows import components, identity, stages, ui
 from flows.cache import StageCache
 from flows.config import PipelineConfig, load_config
 from flows.progress import report
@@ -72,52 +67,6 @@ def wanted_outputs(cfg: PipelineConfig, fps: identity.Fingerprints) -> dict[str,
     return wanted
 
 
-SUMMARY_COLUMNS = (
-    "track_id", "role", "coverage_ratio", "trunk_lean_forward_mean_deg",
-    "expansiveness_mean_ratio", "motion_energy_mean_m_per_s", "gesture_stroke_per_min",
-    "nod_per_min", "shake_per_min", "sync_motion_peak_r_ratio", "sync_motion_peak_lag_s",
-)  # fmt: skip
-
-
-def _artifacts(
-    store: Store, video_id: str, source: str, row: dict, features, plot_names: list[str]
-) -> None:
-    """Run summary, per-person table and the committed plots, shown on the flow run's page."""
-    lines = [
-        f"### {Path(source).name} (`{video_id}`)",
-        "",
-        "| item | value |",
-        "|---|---|",
-        *(f"| {k} | {v} |" for k, v in row.items() if k != "timings"),
-        "",
-        "| stage | seconds |",
-        "|---|---|",
-        *(f"| {k} | {v:.2f} |" for k, v in row["timings"].items()),
-    ]
-    create_markdown_artifact(
-        markdown="\n".join(lines), key=f"video-{video_id}", description=f"PMRR run of {source}"
-    )
-    if features is None:
-        return
-    summary = features["features_summary"]
-    columns = [c for c in SUMMARY_COLUMNS if c in summary.columns]
-    rows = summary[columns].astype(object).where(summary[columns].notna(), None)
-    create_table_artifact(
-        table=[
-            {k: (round(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
-            for r in rows.to_dict("records")
-        ],
-        key=f"people-{video_id}",
-        description=f"body-language summary per person of {video_id}",
-    )
-    for name in plot_names:
-        create_image_artifact(
-            image_url=store.uri("plots", video_id, name),
-            key=f"plot-{video_id}-{Path(name).stem.rsplit('_', 1)[-1]}",
-            description=f"{name} of {video_id}",
-        )
-
-
 @flow(name="process-video", log_prints=True)
 def process_video(
     source: str,
@@ -133,11 +82,11 @@ def process_video(
     ``skipped``."""
     logger = get_run_logger()
     cfg = load_config(config)
-    store = Store(out)
+    store = Store(out, credentials_block=cfg.credentials_block)
     cache = StageCache(Path(cache_dir) if cache_dir else default_cache_dir(out))
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    path = localize(source, cache.folder)
+    path = localize(source, cache.folder, cfg.credentials_block)
     video_id = content_hash(path)
     timings["hash"] = time.perf_counter() - start
     roles = cfg.roles_for(video_id, source)
@@ -318,13 +267,15 @@ def process_video(
     )
     timings["write"] = time.perf_counter() - began
     cache.prune(video_id, fps.to_dict())
-    for temporary in [render_path, *(plot_paths or [])]:
-        if temporary:
-            Path(temporary).unlink(missing_ok=True)
+    if render_path:
+        Path(render_path).unlink(missing_ok=True)
+    temporary_dirs = {Path(p).parent for p in plot_paths or []}  # the folders, not only files
     if annotations_dir:
-        shutil.rmtree(annotations_dir, ignore_errors=True)
+        temporary_dirs.add(Path(annotations_dir))
+    for folder in temporary_dirs:
+        shutil.rmtree(folder, ignore_errors=True)
     row["timings"] = {k: round(v, 3) for k, v in timings.items()}
     row["seconds"] = round(sum(timings.values()), 2)
-    _artifacts(store, video_id, source, row, features, [Path(p).name for p in plot_paths or []])
+    ui.video_artifacts(store, row, features, show_plots="plots" in produced)
     report(source, "done")
     return row

@@ -71,6 +71,12 @@ def _cmd_ls(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_query(args: argparse.Namespace) -> int:
+    from pmrr_interviews.query import command
+
+    return command(args)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     if bool(args.img_file) == bool(args.vid_file):
         raise SystemExit("pmrr demo: give exactly one of --img_file or --vid_file")
@@ -196,6 +202,39 @@ def build_parser() -> argparse.ArgumentParser:
     ls = sub.add_parser("ls", help="committed videos of an output: status, estimator, assets")
     ls.add_argument("out")
     ls.set_defaults(func=_cmd_ls)
+
+    query = sub.add_parser(
+        "query",
+        help="SQL (DuckDB) over the committed tables of an output",
+        usage="%(prog)s [-h] [--tables] [--format {table,csv,json}] [--output FILE] "
+        "[--max-rows N] OUT [SQL]",
+        description="One view per table (videos, shots, tracks, smpl, features_frames, "
+        "features_windows, features_summary, events) over the committed files only. "
+        "Exit status: 0 done, 1 the output could not be read, 2 invalid SQL or arguments.",
+    )
+    query.add_argument("out", help="output folder or URL (file://, s3://, ...)")
+    # optional (with --tables) but not nargs="?", which would make argparse refuse options
+    # between OUT and SQL
+    query.add_argument("sql", help="SQL to run; - reads it from stdin").required = False
+    query.add_argument("--tables", action="store_true", help="list the views and their columns")
+    query.add_argument(
+        "--format", choices=["table", "csv", "json"], default=None, help="default: table"
+    )
+    query.add_argument(
+        "--output",
+        "-o",
+        default=None,
+        metavar="FILE",
+        help="write the result to FILE (.csv, .parquet, .json)",
+    )
+    query.add_argument(
+        "--max-rows",
+        type=int,
+        default=100,
+        metavar="N",
+        help="rows shown by --format table (default: 100)",
+    )
+    query.set_defaults(func=_cmd_query)
 
     demo = sub.add_parser("demo", help="the seed's single-image / video demo")
     demo.add_argument("--img_file", default=None)

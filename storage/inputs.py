@@ -16,6 +16,7 @@ from pathlib import Path
 
 import fsspec
 
+from storage import credentials
 from storage.errors import StorageError
 
 VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
@@ -163,9 +164,12 @@ def _discover_local(item: str, excluder: _Excluder) -> tuple[list[str], list[str
     return ([], [problem]) if problem else ([path], [])
 
 
-def _discover_remote(item: str, excluder: _Excluder) -> tuple[list[str], list[str]]:
+def _discover_remote(
+    item: str, excluder: _Excluder, block: str | None = None
+) -> tuple[list[str], list[str]]:
+    options = credentials.storage_options(item, block)
     try:
-        fs, root = fsspec.core.url_to_fs(item)
+        fs, root = fsspec.core.url_to_fs(item, **options)
     except Exception as error:
         return [], [f"{item}: cannot open ({error})"]
     protocol = item.split("://", 1)[0] + "://"
@@ -193,12 +197,13 @@ def _discover_remote(item: str, excluder: _Excluder) -> tuple[list[str], list[st
                 return [], [f"{item}: inside the output location, skipped"]
             return [protocol + root], []
     except Exception as error:
-        return [], [f"{item}: cannot read ({error})"]
+        message = credentials.credentials_message(error, item, block)
+        return [], [message or f"{item}: cannot read ({error})"]
     return [], [f"{item}: no such file or folder"]
 
 
 def discover(
-    inputs: list[str] | str, exclude: Sequence[str] = ()
+    inputs: list[str] | str, exclude: Sequence[str] = (), credentials_block: str | None = None
 ) -> tuple[list[str], list[Problem]]:
     """Expand inputs into video URIs; returns ``(videos sorted and deduplicated, problems)``.
 
@@ -220,6 +225,10 @@ def discover(
       so a run never ingests its own renders), and anything in a ``_staging``, ``_cache`` or
       ``_manifests`` folder below a searched folder or glob. An explicitly named file under an
       ``exclude`` root is reported as a problem instead.
+
+    ``s3://`` inputs are read with the credentials of the Prefect block ``credentials_block``
+    when given, else the environment's; missing or refused credentials are that input's problem,
+    with a message saying what to set (:mod:`storage.credentials`).
     """
     items = [inputs] if isinstance(inputs, str) else list(inputs)
     excluder = _Excluder(exclude)
@@ -227,7 +236,7 @@ def discover(
     problems: list[Problem] = []
     for item in items:
         if _is_url(item):
-            found, trouble = _discover_remote(item, excluder)
+            found, trouble = _discover_remote(item, excluder, credentials_block)
         else:
             found, trouble = _discover_local(item, excluder)
         videos.update(found)
@@ -235,14 +244,16 @@ def discover(
     return sorted(videos), problems
 
 
-def localize(uri: str, cache_dir: str | Path) -> str:
-    """A local path for ``uri`` (itself when local; else a cached download)."""
+def localize(uri: str, cache_dir: str | Path, credentials_block: str | None = None) -> str:
+    """A local path for ``uri`` (itself when local; else a cached download, read with the
+    credentials of the Prefect block ``credentials_block`` or the environment's)."""
     if not _is_url(uri):
         return uri[len("file://") :] if uri.startswith("file://") else uri
-    fs, path = fsspec.core.url_to_fs(uri)
+    fs, path = fsspec.core.url_to_fs(uri, **credentials.storage_options(uri, credentials_block))
     try:
         info = fs.info(path)
     except Exception as error:
+        credentials.raise_for_credentials(error, uri, credentials_block)
         raise StorageError(f"{uri}: cannot read ({error})") from error
     tag = hashlib.sha256(f"{uri}|{info.get('size')}|{info.get('ETag', '')}".encode()).hexdigest()
     target = Path(cache_dir) / "inputs" / tag[:16] / posixpath.basename(path)
@@ -252,6 +263,7 @@ def localize(uri: str, cache_dir: str | Path) -> str:
         try:
             fs.get_file(path, str(tmp))
         except Exception as error:
+            credentials.raise_for_credentials(error, uri, credentials_block)
             raise StorageError(f"{uri}: download failed ({error})") from error
         tmp.replace(target)
     return str(target)

@@ -63,6 +63,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 
+from storage import credentials
 from storage.errors import StorageError
 from storage.schemas import SCHEMA_VERSION
 
@@ -227,10 +228,19 @@ class _BadJournal(Exception):
 
 
 class Store:
-    """An output root. ``storage_options`` go to fsspec (e.g. ``endpoint_url`` for S3)."""
+    """An output root. ``storage_options`` go to fsspec (e.g. ``endpoint_url`` for S3);
+    ``credentials_block`` names a Prefect AwsCredentials block for an ``s3://`` root (else the
+    environment's credentials are used; :mod:`storage.credentials`)."""
 
-    def __init__(self, url: str | Path, **storage_options: Any) -> None:
+    def __init__(
+        self, url: str | Path, credentials_block: str | None = None, **storage_options: Any
+    ) -> None:
         self.url = str(url).rstrip("/")
+        self.credentials_block = credentials_block
+        storage_options = {
+            **credentials.storage_options(self.url, credentials_block),
+            **storage_options,
+        }
         protocol = self.url.split("://", 1)[0] if "://" in self.url else "file"
         if protocol in _OBJECT_STORES:
             # listings must be fresh: other processes (and crashed ones) change the output
@@ -285,6 +295,7 @@ class Store:
             except PermissionError:
                 pass  # exists, HeadBucket denied; writes may still be allowed
             except Exception as error:
+                credentials.raise_for_credentials(error, self.url, self.credentials_block)
                 raise StorageError(
                     f"{self.url}: output location is not reachable ({error})"
                 ) from error
@@ -306,6 +317,7 @@ class Store:
                 handle.write(b"ok")
             self.fs.rm(probe)
         except Exception as error:
+            credentials.raise_for_credentials(error, self.url, self.credentials_block)
             raise StorageError(f"{self.url}: output location is not writable ({error})") from error
 
     # reading -------------------------------------------------------------------------------

@@ -4,11 +4,14 @@ and a per-video roles override that changes the committed roles (and only re-com
 from __future__ import annotations
 
 import asyncio
+import base64
+import re
 from pathlib import Path
 
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
 
 from flows.video import process_video
 from pmrr_interviews import samples
@@ -27,22 +30,32 @@ def interview_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 async def _artifacts(key: str) -> list:
     async with get_client() as client:
-        return await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
+        return await client.read_artifacts(  # newest first: the Prefect database outlives a test
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            sort=ArtifactSort.CREATED_DESC,
         )
 
 
-def test_plots_are_committed_and_attached(interview_run: dict) -> None:
+def test_plots_are_committed_and_shown_in_the_ui(interview_run: dict) -> None:
+    """The UI artifact embeds exactly the committed PNGs (a local path would be a broken image
+    in the browser) and names the estimator and the stand-in body."""
     video_id = interview_run["row"]["video_id"]
     plots = sorted(Path(interview_run["out"], "plots", video_id).glob("*.png"))
     assert [p.name for p in plots] == [f"{video_id}_events.png", f"{video_id}_timeseries.png"]
     assert all(p.stat().st_size > 10_000 for p in plots)  # real figures, not empty canvases
-    for kind in ("events", "timeseries"):
-        (artifact,) = asyncio.run(_artifacts(f"plot-{video_id}-{kind}"))[:1]
-        assert artifact.type == "image"
-        assert str(artifact.data).endswith(f"plots/{video_id}/{video_id}_{kind}.png")
+    (artifact,) = asyncio.run(_artifacts(f"plots-{video_id}"))[:1]
+    assert artifact.type == "markdown"
+    embedded = re.findall(
+        r"!\[([^\]]+)\]\(data:image/png;base64,([A-Za-z0-9+/=]+)\)", artifact.data
+    )
+    assert [name for name, _ in embedded] == [p.name for p in plots]
+    for (_, data), path in zip(embedded, plots, strict=True):
+        assert base64.b64decode(data) == path.read_bytes()
+    assert "landmark-fit" in artifact.data and "**not SMPL**" in artifact.data
+    summary = asyncio.run(_artifacts(f"video-{video_id}"))[0]
+    assert "stand-in body" in summary.data and "| estimate |" in summary.data
     people = asyncio.run(_artifacts(f"people-{video_id}"))[0]
-    assert people.type == "table"
+    assert people.type == "table" and "standin:" in people.description
     assert "interviewer" in str(people.data) and "interviewee" in str(people.data)
 
 

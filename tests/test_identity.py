@@ -62,6 +62,7 @@ def test_settings_that_do_not_change_numbers_change_nothing() -> None:
     base = _fps()
     assert _changed(base, _fps(device="cuda:1")) == set()
     assert _changed(base, _fps(render=False, analytics=False, export_npz=False)) == set()
+    assert _changed(base, _fps(credentials_block="aws-keys")) == set()  # where keys come from
 
 
 def test_checkpoint_counts_by_content_not_path(tmp_path: Path) -> None:
