@@ -12,6 +12,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from pmrr_model.evaluation.benchmark import add_arguments as add_eval_arguments
+
 
 def _cmd_process(args: argparse.Namespace) -> int:
     from flows.config import ConfigError, load_config
@@ -104,6 +106,17 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
     for path in write_samples(Path(args.folder)):
         print(path)
+    return 0
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    """Ground-truth accuracy benchmark (pmrr_model/evaluation/benchmark.py) on synthetic scenes."""
+    if not args.synthetic:
+        print("pmrr eval: give --synthetic (the only benchmark so far)", file=sys.stderr)
+        return 2
+    from pmrr_model.evaluation.benchmark import run
+
+    run(args.quick, args.seed, args.cache, args.force, args.json)
     return 0
 
 
@@ -248,6 +261,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     samples.add_argument("folder")
     samples.set_defaults(func=_cmd_samples)
+
+    evaluate = sub.add_parser(
+        "eval",
+        help="accuracy of the pipeline against ground truth (synthetic scenes)",
+        description="Generates synthetic interview scenes with known bodies (cached), runs the "
+        "pipeline on them and prints one table of detection, pose, measure and event metrics.",
+    )
+    evaluate.add_argument(
+        "--synthetic", action="store_true", help="the synthetic-scene benchmark (required)"
+    )
+    add_eval_arguments(evaluate)
+    evaluate.set_defaults(func=_cmd_eval)
 
     checkpoint = sub.add_parser("checkpoint", help="checkpoint tools")
     checkpoint_sub = checkpoint.add_subparsers(dest="checkpoint_command", required=True)

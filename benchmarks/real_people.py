@@ -1,0 +1,199 @@
+"""People found, and where their joints are, on real annotated photos (not shipped: bring them).
+
+Reads keypoint annotations in the layouts public pose data sets use and prints one table: per set,
+the annotated people with at least 6 visible limb joints (shoulders, elbows, wrists, hips, knees,
+ankles), person recall, precision (sets whose every person is annotated), and PCK@0.1 of the
+limb joints (a joint is right when it lies within 0.1 x the person's size of the annotation; the
+size is the longer side of the box around the person's visible annotated keypoints; a missed
+person's joints count as wrong).
+
+A predicted person is matched to an annotated one (Hungarian, one to one) by the fraction of the
+annotated person's visible limb joints within 0.2 x size of the prediction's; a match counts when
+that fraction is at least 0.5. Predictions are the pipeline's own: the configured detector's
+boxes, then the estimator's 2D joints (``joints2d_px``), i.e. the fitted body's projected joints.
+
+Sets read from ``--data DIR`` (each optional): ``coco/test_coco.json``,
+``ochuman/test_ochuman.json``, ``crowdpose/test_crowdpose.json``, ``aic/test_aic.json``
+(COCO-style files with their own keypoint order), ``mpii/test_mpii.json`` (MPII's list format: one
+annotated person per entry, other people in the photo unannotated, so no precision), images next
+to each file. The small real samples in OpenMMLab mmpose's repository (``tests/data/``, COCO,
+OCHuman, CrowdPose, AI Challenger, MPII) have exactly this layout:
+
+    git clone --depth 1 https://github.com/open-mmlab/mmpose /tmp/mmpose
+    python3 benchmarks/real_people.py --data /tmp/mmpose/tests/data
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from pmrr_model.evaluation.metrics import keypoint_match, pck_hits
+
+# Our joints2d_px order starts with the OpenPose-25 names (pmrr_model.constants.JOINT_NAMES).
+OURS = {
+    "r_shoulder": 2, "r_elbow": 3, "r_wrist": 4, "l_shoulder": 5, "l_elbow": 6, "l_wrist": 7,
+    "r_hip": 9, "r_knee": 10, "r_ankle": 11, "l_hip": 12, "l_knee": 13, "l_ankle": 14,
+}  # fmt: skip
+LIMBS = tuple(OURS)
+# limb joint -> index in each set's keypoint order
+SETS = {
+    "coco": ("coco/test_coco.json", dict(zip(
+        ("l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip",
+         "l_knee", "r_knee", "l_ankle", "r_ankle"), range(5, 17), strict=True))),
+    "ochuman": ("ochuman/test_ochuman.json", None),  # COCO order
+    "crowdpose": ("crowdpose/test_crowdpose.json", dict(zip(
+        ("l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip",
+         "l_knee", "r_knee", "l_ankle", "r_ankle"), range(12), strict=True))),
+    "aic": ("aic/test_aic.json", dict(zip(
+        ("r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "r_knee",
+         "r_ankle", "l_hip", "l_knee", "l_ankle"), range(12), strict=True))),
+    "mpii": ("mpii/test_mpii.json", {
+        "r_ankle": 0, "r_knee": 1, "r_hip": 2, "l_hip": 3, "l_knee": 4, "l_ankle": 5,
+        "r_wrist": 10, "r_elbow": 11, "r_shoulder": 12, "l_shoulder": 13, "l_elbow": 14,
+        "l_wrist": 15}),
+}  # fmt: skip
+SETS["ochuman"] = ("ochuman/test_ochuman.json", SETS["coco"][1])
+MIN_LIMB_JOINTS = 6
+MATCH_RADIUS, MATCH_FRACTION, PCK_RADIUS = 0.2, 0.5, 0.1
+
+
+@dataclass
+class Person:
+    limbs: np.ndarray  # (12, 2) pixels, in LIMBS order
+    visible: np.ndarray  # (12,) bool
+    size: float  # longer side of the box around all visible annotated keypoints
+
+
+@dataclass
+class Photo:
+    path: Path
+    people: list[Person]
+    complete: bool  # every person in the photo is annotated (precision is meaningful)
+
+
+@dataclass
+class Tally:
+    eligible: int = 0
+    found: int = 0
+    predicted: int = 0
+    false: int = 0
+    joints: int = 0
+    joints_right: int = 0
+    seconds: list[float] = field(default_factory=list)
+
+
+def _person(points: np.ndarray, vis: np.ndarray, order: dict[str, int]) -> Person:
+    seen = points[vis]
+    size = float(np.ptp(seen, axis=0).max()) if len(seen) >= 2 else 0.0
+    index = [order[name] for name in LIMBS]
+    return Person(points[index], vis[index], size)
+
+
+def load(root: Path, name: str) -> list[Photo]:
+    relative, order = SETS[name]
+    path = root / relative
+    if not path.exists():
+        return []
+    data = json.loads(path.read_text())
+    if name == "mpii":
+        photos = []
+        for entry in data:
+            points = np.asarray(entry["joints"], float)
+            vis = np.asarray(entry["joints_vis"], bool) & (points > 0).all(1)
+            photos.append(Photo(path.parent / entry["image"], [_person(points, vis, order)], False))
+        return photos
+    people: dict[int, list[Person]] = {}
+    for ann in data["annotations"]:
+        kp = np.asarray(ann["keypoints"], float).reshape(-1, 3)
+        people.setdefault(ann["image_id"], []).append(_person(kp[:, :2], kp[:, 2] > 0, order))
+    return [
+        Photo(path.parent / image["file_name"], people.get(image["id"], []), True)
+        for image in data["images"]
+    ]
+
+
+def evaluate(photos: list[Photo], detector, estimator, tally: Tally) -> None:
+    from pmrr_interviews.demo import read_image_rgb
+
+    for photo in photos:
+        image = read_image_rgb(photo.path)
+        began = time.perf_counter()
+        boxes, _ = detector.detect(image)
+        joints = np.zeros((0, len(LIMBS), 2))
+        if len(boxes):
+            bodies = estimator.estimate(image, boxes)
+            joints = bodies.joints2d_px[:, [OURS[n] for n in LIMBS]]
+        tally.seconds.append(time.perf_counter() - began)
+        # every annotated person may claim a prediction; only eligible ones are scored
+        pairs = keypoint_match(
+            np.stack([p.limbs for p in photo.people]) if photo.people else np.zeros((0, 12, 2)),
+            np.stack([p.visible for p in photo.people]) if photo.people else np.zeros((0, 12), bool),
+            np.array([p.size for p in photo.people]),
+            joints, MATCH_RADIUS, MATCH_FRACTION,
+        )  # fmt: skip
+        for i, person in enumerate(photo.people):
+            if person.visible.sum() < MIN_LIMB_JOINTS or person.size <= 0:
+                continue
+            found = i in pairs
+            right, total = pck_hits(
+                person.limbs, person.visible, person.size,
+                joints[pairs[i]] if found else None, PCK_RADIUS,
+            )  # fmt: skip
+            tally.eligible += 1
+            tally.found += int(found)
+            tally.joints += total
+            tally.joints_right += right
+        if photo.complete:
+            tally.predicted += len(joints)
+            tally.false += len(joints) - len(pairs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, required=True, help="folder with the sets' folders")
+    parser.add_argument("--estimator", default="landmark-fit")
+    parser.add_argument("--detector", default="mediapipe")
+    args = parser.parse_args(argv)
+    from pmrr_model.detection import create_detector
+    from pmrr_model.estimators.factory import create_estimator
+
+    detector = create_detector(args.detector)
+    estimator = create_estimator(args.estimator)
+    rows, total = [], Tally()
+    for name in SETS:
+        photos = load(args.data, name)
+        if not photos:
+            continue
+        tally = Tally()
+        evaluate(photos, detector, estimator, tally)
+        rows.append((name, len(photos), tally))
+        for key in ("eligible", "found", "predicted", "false", "joints", "joints_right"):
+            setattr(total, key, getattr(total, key) + getattr(tally, key))
+        total.seconds += tally.seconds
+    if not rows:
+        print(f"no annotated sets under {args.data} (see this file's docstring)", file=sys.stderr)
+        return 1
+    rows.append(("all", sum(r[1] for r in rows), total))
+    print(f"detector {args.detector}, estimator {args.estimator}; people with >= 6 visible limbs")
+    print("| set | photos | people | recall | precision | PCK@0.1 | s/photo |")
+    print("|---|---|---|---|---|---|---|")
+    for name, n, t in rows:
+        recall = t.found / t.eligible if t.eligible else float("nan")
+        precision = 1 - t.false / t.predicted if t.predicted else float("nan")
+        pck = t.joints_right / t.joints if t.joints else float("nan")
+        print(
+            f"| {name} | {n} | {t.eligible} | {recall:.2f} | {precision:.2f} | {pck:.2f} "
+            f"| {np.mean(t.seconds):.2f} |"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,122 @@
+"""The accuracy yardstick runs end to end and its ground truth is right.
+
+The quick benchmark (benchmarks/accuracy.py --quick) runs in a subprocess, as CI runs it; its
+scenes and pipeline outputs are cached under ``$PMRR_CACHE_DIR`` (default
+``~/.cache/pmrr_interviews``)/eval, so reruns take seconds. The assertions check that every
+metric is computed and sane, not that the pipeline reaches targets (those are the issue's).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def quick_result(tmp_path_factory):
+    out = tmp_path_factory.mktemp("accuracy") / "quick.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "accuracy.py"), "--quick", "--json", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        cwd=ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return json.loads(out.read_text()), proc.stdout
+
+
+def test_quick_benchmark_prints_every_column(quick_result):
+    result, stdout = quick_result
+    from pmrr_model.evaluation.benchmark import COLUMNS
+
+    lines = stdout.splitlines()
+    header = next(line for line in lines if line.startswith("scene "))
+    for column in COLUMNS:
+        assert column in header, column
+    scenes = [r["scene"] for r in result["rows"]]
+    assert scenes == ["medium", "interview", "still", "all"]
+    for scene in scenes:
+        assert any(line.startswith(scene) for line in lines), scene
+
+
+def test_quick_benchmark_numbers_are_sane(quick_result):
+    result, _ = quick_result
+    rows = {r["scene"]: r for r in result["rows"]}
+    medium = rows["medium"]
+    assert medium["recall"] >= 0.5  # the detector finds the one seated person most of the time
+    for row in rows.values():
+        assert 0 <= row["recall"] <= 1 and 0 <= row["prec"] <= 1
+        assert row["IDsw"] >= 0
+    for key in ("MPJPE", "PA", "PVE", "2D%", "accel", "lean_f", "pitch", "yaw", "hface"):
+        value = rows["all"][key]
+        assert math.isfinite(value) and value >= 0, key
+    # Procrustes can only lower the error; mm-scale errors of a fitted body, not metres.
+    assert rows["all"]["PA"] <= rows["all"]["MPJPE"] < 500
+    # The still listener has no scripted event, so every estimated event there is false.
+    assert rows["still"]["events_all"]["n_gt"] == 0
+    assert rows["still"]["FPev/min"] >= 0
+    # The event rules find the scripted events on the ground-truth bodies themselves.
+    assert rows["all"]["F1gt"] >= 0.7
+
+
+def test_ground_truth_is_self_consistent(tmp_path):
+    from flows import components
+    from pmrr_model.evaluation import scenes as S
+
+    body = components.body_model(None)
+    spec = S.SceneSpec(
+        "lean",
+        "one person leaning forward 15 degrees",
+        (
+            S.ShotSpec(
+                0.0,
+                1.6,
+                "coffee",
+                (S.PersonSpec(0, 20.0, (0.0, 0.3, 2.6), (S.Action("lean", 0.3, 0.9, 15.0),), 0.0),),
+            ),
+        ),
+    )
+    folder = S.generate_scene(spec, tmp_path, body, seed=3)
+    gt = pd.read_parquet(folder / "gt_frames.parquet")
+    assert len(gt) == spec.n_frames == 40
+    j3 = np.stack(gt["joints3d_m"].to_list()).reshape(-1, 24, 3)
+    j2 = np.stack(gt["joints2d_px"].to_list()).reshape(-1, 24, 2)
+    np.testing.assert_allclose(S.project(j3, S.FOCAL_PX), j2, atol=1e-3)
+    # The stored parameters reproduce the joints (camera frame) through the body model.
+    import torch
+
+    with torch.no_grad():
+        out = body(
+            betas=torch.as_tensor(np.stack(gt["betas"].to_list())),
+            body_pose=torch.as_tensor(np.stack(gt["body_pose"].to_list())),
+            global_orient=torch.as_tensor(np.stack(gt["global_orient"].to_list())),
+        )
+    rebuilt = out.smpl_joints.numpy() + np.stack(gt["transl_m"].to_list())[:, None]
+    np.testing.assert_allclose(rebuilt, j3, atol=2e-4)
+    # Everything is in frame and nobody occludes: all joints visible above the lap.
+    assert gt["counted"].all()
+    boxes = np.stack(gt["bbox_px"].to_list())
+    inside = (j2[..., 0] >= boxes[:, None, 0] - 1) & (j2[..., 0] <= boxes[:, None, 2] + 1)
+    assert inside[np.stack(gt["visible"].to_list())].all()
+    # The ground-truth measure of the scripted +15 deg lean reads +15 +- 1 deg.
+    measures = pd.read_parquet(folder / "gt_measures.parquet")
+    lean = measures["trunk_lean_forward_deg"].to_numpy()
+    before, after = lean[:5].mean(), lean[-10:].mean()
+    assert after - before == pytest.approx(15.0, abs=1.0)
+    assert after == pytest.approx(15.0, abs=1.0)
+    events = pd.read_parquet(folder / "gt_events.parquet")
+    assert events[["event_type", "start_s", "end_s"]].values.tolist() == [
+        ["posture_shift", 0.3, 0.9]
+    ]
+    meta = json.loads((folder / "scene.json").read_text())
+    assert meta["focal_px"] == pytest.approx(np.hypot(640, 360))
