@@ -37,19 +37,29 @@ def head_sphere(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return J.head_center(j), HEAD_RADIUS_EAR_RATIO * ears
 
 
-def hand_face_distance_m(j: np.ndarray, head_vertices: np.ndarray | None = None) -> np.ndarray:
+def hand_face_distance_m(
+    j: np.ndarray,
+    head_vertices: np.ndarray | None = None,
+    hands_seen: tuple[np.ndarray, np.ndarray] | None = None,
+) -> np.ndarray:
     """Smallest distance (T,) from either hand point or wrist to the head surface.
 
     With ``head_vertices`` (T, K, 3) the surface is the vertices' point cloud; otherwise the
-    head sphere (distance can be negative inside it). NaN without data.
+    head sphere (distance can be negative inside it). ``hands_seen`` (left, right), (T,) bools:
+    only those hands count (an unseen hand's position is the fit's guess). NaN without data or
+    without a hand.
     """
     left, right = hand_points(j)
     pts = np.stack([left, right, j[:, J.L_WRIST], j[:, J.R_WRIST]], axis=1)  # (T, 4, 3)
     if head_vertices is not None:
-        d = np.linalg.norm(pts[:, :, None] - head_vertices[:, None], axis=-1)
-        return np.min(d, axis=(1, 2))
-    centre, radius = head_sphere(j)
-    return np.min(np.linalg.norm(pts - centre[:, None], axis=-1), axis=1) - radius
+        d = np.min(np.linalg.norm(pts[:, :, None] - head_vertices[:, None], axis=-1), axis=2)
+    else:
+        centre, radius = head_sphere(j)
+        d = np.linalg.norm(pts - centre[:, None], axis=-1) - radius[:, None]
+    if hands_seen is not None:
+        seen_l, seen_r = (np.asarray(s, dtype=bool) for s in hands_seen)
+        d = np.where(np.stack([seen_l, seen_r, seen_l, seen_r], axis=1), d, np.nan)
+    return np.fmin.reduce(d, axis=1)
 
 
 def hands_distance_m(j: np.ndarray) -> np.ndarray:

@@ -60,3 +60,34 @@ def dense_joints(track: pd.DataFrame, n_frames: int) -> np.ndarray:
     keep = (frames >= 0) & (frames < n_frames)
     out[frames[keep]] = values[keep].reshape(-1, N_JOINTS, 3)
     return out
+
+
+def dense_in_view(track: pd.DataFrame, n_frames: int, joints: tuple[int, ...]) -> np.ndarray:
+    """(n_frames, len(joints)) bool: each joint projects inside the person's box this frame.
+
+    The box (``bbox_px``, from the detector: the visible landmarks plus a margin, clipped to the
+    image) holds every joint the camera sees; a fitted joint outside it was seen by nobody, so
+    its motion is the fit's prior and optimiser noise, not the person's (in the chest-up
+    carphone clip, both hands out of the frame, the unseen wrists made 180 "gesture strokes" a
+    minute). Without ``joints2d_px``/``bbox_px`` columns (synthetic input) every joint counts as
+    seen; frames without a row are False.
+    """
+    out = np.zeros((n_frames, len(joints)), dtype=bool)
+    if len(track) == 0:
+        return out
+    frames = track["frame"].to_numpy(dtype=np.int64)
+    keep = (frames >= 0) & (frames < n_frames)
+    if "joints2d_px" not in track or "bbox_px" not in track:
+        out[frames[keep]] = True
+        return out
+    pts = np.stack([np.asarray(v, dtype=np.float64).reshape(-1, 2) for v in track["joints2d_px"]])
+    box = np.stack([np.asarray(v, dtype=np.float64).reshape(4) for v in track["bbox_px"]])
+    p = pts[:, list(joints)]  # (n, k, 2)
+    inside = (
+        (p[..., 0] >= box[:, None, 0])
+        & (p[..., 0] <= box[:, None, 2])
+        & (p[..., 1] >= box[:, None, 1])
+        & (p[..., 1] <= box[:, None, 3])
+    )
+    out[frames[keep]] = inside[keep]
+    return out

@@ -3,9 +3,26 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from analytics import hands, head, motion, posture
+from analytics import joints as J
 from analytics.body_frame import Neutral
+
+
+def _seen_around(in_view: np.ndarray) -> np.ndarray:
+    """(T, K) -> (T, K): seen at t - 1, t and t + 1 (the frames a central difference uses)."""
+    seen = np.asarray(in_view, dtype=bool).copy()
+    seen[1:] &= in_view[:-1]
+    seen[:-1] &= in_view[1:]
+    return seen
+
+
+def _state(value: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArray:
+    """Boolean state with NA where it cannot be known (no data, or the joints it needs unseen)."""
+    out = pd.array(np.where(known, value, False), dtype="boolean")
+    out[~known] = pd.NA
+    return out
 
 
 def frame_measures(
@@ -14,32 +31,58 @@ def frame_measures(
     neutral: Neutral,
     other: np.ndarray | None = None,
     head_vertices: np.ndarray | None = None,
+    in_view: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """(T, 49, 3) joints of one person (NaN = missing) -> {column: (T,) values}.
 
     ``other`` is the partner's joints (orientation toward them); ``head_vertices`` (T, K, 3) the
-    head's mesh vertices when available (finer face-touch distance).
+    head's mesh vertices when available (finer face-touch distance); ``in_view`` (T, 49) which
+    joints the camera sees (:func:`analytics.joints.dense_in_view`; None = all): motion energy
+    averages the speeds of the joints in view only, and the trunk-relative wrist speeds (hence
+    gesturing and gesture strokes) are NaN where the wrist or its elbow is not in view (at the
+    frame and both neighbours, the frames a central difference uses); so is each joint's own
+    speed. Measures built from the arms' positions are NaN where the arm joints they need (wrist
+    and elbow: the hand point extends the forearm) are out of view at the frame, rather than
+    the fit's guess: expansiveness, arm openness, hands distance and the arms-crossed confidence
+    need both arms, the hand-face distance uses the hands in view (NaN when neither is). Boolean
+    states are pandas ``boolean`` arrays, NA where unknown (no data, or their measure is NaN).
     """
     out: dict[str, np.ndarray] = {}
     valid = ~np.isnan(j).any(axis=(1, 2))
+    if in_view is None:
+        in_view = np.ones(j.shape[:2], dtype=bool)
+    arms = np.asarray(in_view, dtype=bool)[:, [J.L_WRIST, J.L_ELBOW, J.R_WRIST, J.R_ELBOW]]
+    left_hand, right_hand = arms[:, 0] & arms[:, 1], arms[:, 2] & arms[:, 3]
+    both_arms = left_hand & right_hand
+
+    def arms_seen(values: np.ndarray) -> np.ndarray:
+        return np.where(both_arms, values, np.nan)
+
+    # a speed at t differences t - 1 and t + 1: the joint must be seen at all three
+    in_view = _seen_around(in_view)
     out["trunk_lean_forward_deg"], out["trunk_lean_side_deg"] = posture.trunk_lean_deg(j, neutral)
     angles = head.head_angles_deg(j, neutral)
     out["head_pitch_deg"], out["head_yaw_deg"], out["head_roll_deg"] = angles.T
     out["head_angular_speed_deg_per_s"] = head.angular_speed_deg_per_s(angles, fps)
-    out["expansiveness_ratio"] = posture.expansiveness_ratio(j)
-    out["arm_openness_ratio"] = posture.arm_openness_ratio(j)
+    out["expansiveness_ratio"] = arms_seen(posture.expansiveness_ratio(j))
+    out["arm_openness_ratio"] = arms_seen(posture.arm_openness_ratio(j))
     out["shoulder_width_m"] = posture.shoulder_width_m(j)
     out["shoulder_raise_m"] = posture.shoulder_raise_m(j)
-    out["arms_crossed_conf_ratio"] = hands.arms_crossed_confidence(j)
-    out["hand_face_dist_m"] = hands.hand_face_distance_m(j, head_vertices)
-    out["hands_dist_m"] = hands.hands_distance_m(j)
+    out["arms_crossed_conf_ratio"] = arms_seen(hands.arms_crossed_confidence(j))
+    out["hand_face_dist_m"] = hands.hand_face_distance_m(
+        j, head_vertices, hands_seen=(left_hand, right_hand)
+    )
+    out["hands_dist_m"] = arms_seen(hands.hands_distance_m(j))
     out["orientation_to_other_deg"] = (
         posture.orientation_to_other_deg(j, other) if other is not None else np.full(len(j), np.nan)
     )
-    out["motion_energy_m_per_s"] = motion.motion_energy_m_per_s(j, fps)
+    out["motion_energy_m_per_s"] = motion.motion_energy_m_per_s(j, fps, in_view)
     for name, s in motion.joint_speeds(j, fps).items():
-        out[f"speed_{name}_m_per_s"] = s
+        out[f"speed_{name}_m_per_s"] = np.where(in_view[:, motion.SPEED_JOINTS[name]], s, np.nan)
     left, right = motion.wrist_speed_rel_trunk(j, fps)
+    if in_view is not None:  # the whole forearm: MediaPipe invents wrists on a chest-up torso
+        left = np.where(in_view[:, J.L_WRIST] & in_view[:, J.L_ELBOW], left, np.nan)
+        right = np.where(in_view[:, J.R_WRIST] & in_view[:, J.R_ELBOW], right, np.nan)
     out["wrist_rel_speed_left_m_per_s"], out["wrist_rel_speed_right_m_per_s"] = left, right
 
     margin = (
@@ -47,18 +90,20 @@ def frame_measures(
         if head_vertices is not None
         else hands.FACE_TOUCH_MARGIN_M
     )
-    face = out["hand_face_dist_m"] <= margin
-    together = out["hands_dist_m"] <= hands.HANDS_TOGETHER_M
-    on_arm = hands.hand_to_other_arm_m(j) <= hands.ARM_TOUCH_M
-    states = {
-        "is_shrugging": out["shoulder_raise_m"] > posture.SHRUG_THRESHOLD_M,
-        "is_arms_crossed": out["arms_crossed_conf_ratio"] > 0.5,
-        "is_touching_face": face,
-        "is_hands_together": together,
-        "is_self_touch": face | together | on_arm,
-        "is_gesturing": np.fmax(left, right) > motion.GESTURE_SPEED_M_PER_S,
-    }
-    for name, state in states.items():
-        out[name] = np.where(valid, state, False)  # masked to NA by the caller
+
+    def known(values: np.ndarray) -> np.ndarray:
+        return valid & ~np.isnan(values)
+
+    face = _state(out["hand_face_dist_m"] <= margin, known(out["hand_face_dist_m"]))
+    together = _state(out["hands_dist_m"] <= hands.HANDS_TOGETHER_M, known(out["hands_dist_m"]))
+    on_arm = _state(hands.hand_to_other_arm_m(j) <= hands.ARM_TOUCH_M, valid & both_arms)
+    crossed = out["arms_crossed_conf_ratio"]
+    out["is_shrugging"] = _state(out["shoulder_raise_m"] > posture.SHRUG_THRESHOLD_M, valid)
+    out["is_arms_crossed"] = _state(crossed > 0.5, known(crossed))
+    out["is_touching_face"] = face
+    out["is_hands_together"] = together
+    out["is_self_touch"] = face | together | on_arm  # Kleene logic: any true touch is true
+    gesturing = np.nan_to_num(np.fmax(left, right)) > motion.GESTURE_SPEED_M_PER_S
+    out["is_gesturing"] = _state(gesturing, valid)
     out["has_data"] = valid
     return out

@@ -39,9 +39,20 @@ def joint_speeds(j: np.ndarray, fps: float) -> dict[str, np.ndarray]:
     return {name: s[:, k] for k, name in enumerate(SPEED_JOINTS)}
 
 
-def motion_energy_m_per_s(j: np.ndarray, fps: float) -> np.ndarray:
-    """Mean speed over the MOTION_JOINTS (T,): 0 when still, v for a rigid translation at v."""
-    return np.mean(speed_m_per_s(j[:, list(J.MOTION_JOINTS)], fps), axis=1)
+def motion_energy_m_per_s(
+    j: np.ndarray, fps: float, in_view: np.ndarray | None = None
+) -> np.ndarray:
+    """Mean speed over the MOTION_JOINTS (T,): 0 when still, v for a rigid translation at v.
+
+    With ``in_view`` (T, 49) only the joints in view count (NaN when none is): an unseen joint
+    (the legs of a chest-up shot) moves only by the fit's prior and optimiser noise."""
+    s = speed_m_per_s(j[:, list(J.MOTION_JOINTS)], fps)
+    if in_view is None:
+        return np.mean(s, axis=1)
+    seen = in_view[:, list(J.MOTION_JOINTS)]
+    n = seen.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, np.sum(np.where(seen, s, 0.0), axis=1) / n, np.nan)
 
 
 def wrist_speed_rel_trunk(j: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:

@@ -50,6 +50,12 @@ def _span_joints(track: pd.DataFrame, span: tuple[int, int]) -> np.ndarray:
     return J.dense_joints(shifted, span[1] - span[0] + 1)
 
 
+def _span_in_view(track: pd.DataFrame, span: tuple[int, int]) -> np.ndarray:
+    """(span length, 49) bool: which joints are in view (see :func:`J.dense_in_view`)."""
+    shifted = track.assign(frame=track["frame"].to_numpy(dtype=np.int64) - span[0])
+    return J.dense_in_view(shifted, span[1] - span[0] + 1, tuple(range(J.N_JOINTS)))
+
+
 def _shift_event(event: dict, first_frame: int, fps: float) -> dict:
     """Event detectors count frames from the span's start; tables use video frames."""
     out = dict(event)
@@ -125,7 +131,8 @@ def compute_video_features(
         verts = head_vertices.get(t) if head_vertices else None
         if verts is not None:
             verts = _span_rows(np.asarray(verts, dtype=np.float64), spans[t])
-        cols = frame_measures(joints[t], fps, neutral, other, verts)
+        seen = _span_in_view(by_track[t], spans[t])
+        cols = frame_measures(joints[t], fps, neutral, other, verts, seen)
         f = pd.DataFrame(
             {
                 "video_id": video_id,

@@ -100,17 +100,26 @@ def aggregate_columns() -> list[str]:
 # ------------------------------------------------------------------------ descriptions ----
 # One line per measure; MEASURES.md has the full definitions and sources.
 
+#: The in-view rule, shared by the descriptions of the measures that use it (MEASURES.md, *In view*).
+IN_VIEW = (
+    "In view = the joint's projection (smpl.joints2d_px) lies inside the person's box "
+    "(smpl.bbox_px); an unseen joint is placed by the fit's priors, so it is not measured."
+)
+_ARMS = f"NaN where a wrist or elbow is not in view. {IN_VIEW}"
+
 _SPEED_DESC = {
-    name: f"Speed of the {name.replace('_', ' ')} joint (camera frame, central differences), m/s, >= 0."
+    name: f"Speed of the {name.replace('_', ' ')} joint (camera frame, central differences), "
+    f"m/s, >= 0; NaN unless the joint is in view at the frame and both neighbours. {IN_VIEW}"
     for name in SPEED_JOINTS
 }
 
 #: Description of every per-frame measure (features_frames); aggregates are derived from them.
 FRAME_DESCRIPTIONS: dict[str, str] = {
     "trunk_lean_forward_deg": "Angle of pelvis->neck in the body's sagittal plane minus the zero "
-    "pose's; + = forward. Degrees, -90..90.",
+    "pose's; + = forward. Degrees, -90..90. With the hips out of view the landmark fit holds "
+    "the trunk upright (lean is not observable), so such shots read ~0.",
     "trunk_lean_side_deg": "Angle of pelvis->neck in the body's frontal plane minus the zero "
-    "pose's; + = toward the subject's right. Degrees, -90..90.",
+    "pose's; + = toward the subject's right. Degrees, -90..90 (~0 with the hips out of view).",
     "head_pitch_deg": "Head pitch (ears, nose) relative to the trunk frame and the zero pose; "
     "+ = chin down. Degrees, -90..90.",
     "head_yaw_deg": "Head yaw relative to the trunk frame and the zero pose; + = toward the "
@@ -120,37 +129,47 @@ FRAME_DESCRIPTIONS: dict[str, str] = {
     "head_angular_speed_deg_per_s": "Norm of d(pitch, yaw, roll)/dt of the head, deg/s, >= 0.",
     "expansiveness_ratio": "Area of the 2D convex hull of wrists, elbows, shoulders, head and "
     "hips on the body's frontal plane / shoulder width squared; ratio >= 0 (arms down ~2.2, "
-    "T-pose ~3.4).",
-    "arm_openness_ratio": "Wrist distance / shoulder width; ratio >= 0 (T-pose ~3.8).",
+    f"T-pose ~3.4). {_ARMS}",
+    "arm_openness_ratio": f"Wrist distance / shoulder width; ratio >= 0 (T-pose ~3.8). {_ARMS}",
     "shoulder_width_m": "Distance between the shoulder joints, metres.",
     "shoulder_raise_m": "Shoulder height above the neck along the trunk axis minus the person's "
     "median over the video; metres, + = raised (shrug).",
     "arms_crossed_conf_ratio": "Confidence that the arms are folded: logistic of the smallest "
-    "geometric margin / 0.02 m; 0..1, 0.5 at the boundary.",
+    f"geometric margin / 0.02 m; 0..1, 0.5 at the boundary. {_ARMS}",
     "hand_face_dist_m": "Smallest distance of a hand point or wrist to the head surface (head "
-    "sphere, or head vertices when given); metres, may be negative (inside the sphere).",
-    "hands_dist_m": "Distance between the two hand points (wrist + 0.3 x (wrist - elbow)), metres.",
+    "sphere, or head vertices when given); metres, may be negative (inside the sphere). Only "
+    "hands whose wrist and elbow are in view count; NaN when neither hand is in view. "
+    f"{IN_VIEW}",
+    "hands_dist_m": "Distance between the two hand points (wrist + 0.3 x (wrist - elbow)), "
+    f"metres. {_ARMS}",
     "orientation_to_other_deg": "Angle between the body's horizontal facing direction and the "
     "horizontal direction to the partner's pelvis; degrees, 0 (facing) .. 180 (back turned); "
     "NaN without a partner.",
-    "motion_energy_m_per_s": "Mean speed of 15 body joints (pelvis, hips, knees, ankles, neck, "
-    "shoulders, elbows, wrists, nose), m/s, >= 0 (0 when still).",
+    "motion_energy_m_per_s": "Mean speed of those of 15 body joints (pelvis, hips, knees, "
+    "ankles, neck, shoulders, elbows, wrists, nose) in view at the frame and both neighbours, "
+    f"m/s, >= 0 (0 when still); NaN when none is. {IN_VIEW}",
     **{f"speed_{name}_m_per_s": desc for name, desc in _SPEED_DESC.items()},
     "wrist_rel_speed_left_m_per_s": "Speed of the left wrist in the trunk frame (origin neck): "
-    "hand motion, not the body carrying it; m/s, >= 0.",
+    "hand motion, not the body carrying it; m/s, >= 0; NaN unless the left wrist and elbow are "
+    f"in view at the frame and both neighbours. {IN_VIEW}",
     "wrist_rel_speed_right_m_per_s": "Speed of the right wrist in the trunk frame (origin neck); "
-    "m/s, >= 0.",
+    "m/s, >= 0; NaN unless the right wrist and elbow are in view at the frame and both "
+    "neighbours.",
     "is_shrugging": "shoulder_raise_m > 0.02 m.",
-    "is_arms_crossed": "arms_crossed_conf_ratio > 0.5.",
-    "is_touching_face": "hand_face_dist_m <= 0.07 m (head sphere) / <= 0.05 m (head vertices).",
-    "is_hands_together": "hands_dist_m <= 0.10 m.",
+    "is_arms_crossed": "arms_crossed_conf_ratio > 0.5; null where that is NaN (arms not in view).",
+    "is_touching_face": "hand_face_dist_m <= 0.07 m (head sphere) / <= 0.05 m (head vertices); "
+    "null where that is NaN (no hand in view).",
+    "is_hands_together": "hands_dist_m <= 0.10 m; null where that is NaN (a hand not in view).",
     "is_self_touch": "Face touch, hands together, or a hand point <= 0.08 m from the opposite "
-    "upper arm / forearm axis.",
-    "is_gesturing": "Largest trunk-relative wrist speed > 0.3 m/s.",
+    "upper arm / forearm axis; true if any is, null if none is and one is unknown (hands not in "
+    "view).",
+    "is_gesturing": "Largest trunk-relative wrist speed > 0.3 m/s (false where neither wrist "
+    "speed is defined).",
 }
 #: What each event type is (events.event_type and the per-event-type columns).
 EVENT_DESCRIPTIONS: dict[str, str] = {
-    "gesture_stroke": "gesture strokes (runs of one wrist's trunk-relative speed > 0.3 m/s, >= 0.1 s)",
+    "gesture_stroke": "gesture strokes (runs of one wrist's trunk-relative speed > 0.3 m/s, "
+    ">= 0.1 s; only where that forearm is in view)",
     "nod": "head nods (>= 2 half-cycles of band-passed head pitch, each >= 5 deg, 0.125-0.5 s)",
     "shake": "head shakes (>= 2 half-cycles of band-passed head yaw, each >= 5 deg, 0.125-0.5 s)",
     "posture_shift": "posture shifts (change of mean trunk lean between the next and previous "
@@ -174,7 +193,8 @@ def _aggregate_description(col: str, over: str) -> str:
     for b in FRAME_BOOLS:
         if col == f"{state_name(b)}_time_ratio":
             return (
-                f"Fraction of {over}'s frames with data where {b} is true, 0..1 "
+                f"Fraction of {over}'s frames where {b} is known (not null) that have it "
+                f"true, 0..1 "
                 f"({FRAME_DESCRIPTIONS[b]})"
             )
     for e in EVENT_TYPES:

@@ -15,7 +15,7 @@ def aggregate(
     """Aggregates of one track's frames grouped by ``group`` (one int per frame row).
 
     Means/stds skip missing frames; ``_time_ratio`` is the fraction of frames *with data* in the
-    state; ``_per_min`` divides event counts (by start frame) by the time with data, so a person
+    state (of those where the state is known: null states, joints out of view, are skipped); ``_per_min`` divides event counts (by start frame) by the time with data, so a person
     who is off-screen half the window is not made to look calmer; ``coverage_ratio`` is the
     fraction of frames with data.
     """

@@ -53,7 +53,10 @@ def test_quick_benchmark_numbers_are_sane(quick_result):
     result, _ = quick_result
     rows = {r["scene"]: r for r in result["rows"]}
     medium = rows["medium"]
-    assert medium["recall"] >= 0.5  # the detector finds the one seated person most of the time
+    assert medium["recall"] >= 0.9  # the one seated person (measured 1.00)
+    # Two people at an angle, faces the face model does not find: the body proposals find them
+    # (measured 0.91; 0.39 before the proposals). Precision: nothing is found that is not there.
+    assert rows["interview"]["recall"] >= 0.85 and rows["all"]["prec"] >= 0.95
     for row in rows.values():
         assert 0 <= row["recall"] <= 1 and 0 <= row["prec"] <= 1
         assert row["IDsw"] >= 0

@@ -383,3 +383,37 @@ def test_video_roles_are_the_roles_of_compute_video_features(body, neutral):
             video_roles(df, n, bad)
         with pytest.raises(ValueError, match=name):
             compute_video_features(df, FPS, n, roles=bad, neutral=neutral)
+
+
+def test_measures_of_arms_out_of_view_are_null_not_guessed(body, neutral):
+    """With ``joints2d_px``/``bbox_px`` (the pipeline's smpl rows) a joint outside the person's
+    box is out of view: the measures built from the arms' positions are NaN there (and their
+    boolean states null) instead of the fit's guess, the hand-face distance uses the hand in view,
+    and joint speeds are NaN where the joint is not seen at the frame and both neighbours."""
+    from analytics import joints as J
+
+    n = 30
+    j = S.camera_joints(body, np.repeat(S.RELAXED[None], n, 0), yaw_deg=10)
+    df = table(j)
+    pts = j[..., :2] * 100.0 + 300.0  # any 2D layout: only inside/outside the box matters
+    box = np.array([pts[0, :, 0].min(), pts[0, :, 1].min(), pts[0, :, 0].max(), pts[0, :, 1].max()])
+    out_of_box = box[2:] + 50.0
+    pts[10:20, [J.L_WRIST, J.L_ELBOW]] = out_of_box  # left arm unseen in frames 10-19
+    pts[20:, [J.L_WRIST, J.R_WRIST]] = out_of_box  # both hands unseen from frame 20
+    df["joints2d_px"] = list(pts.reshape(n, -1))
+    df["bbox_px"] = [box] * n
+    f = compute_video_features(df, FPS, n, neutral=neutral)["features_frames"].set_index("frame")
+    arms = ["expansiveness_ratio", "arm_openness_ratio", "hands_dist_m", "arms_crossed_conf_ratio"]
+    assert f.loc[:9, arms].notna().all().all() and f.loc[10:, arms].isna().all().all()
+    assert f.loc[:9, ["is_hands_together", "is_arms_crossed"]].notna().all().all()
+    assert f.loc[10:, ["is_hands_together", "is_arms_crossed"]].isna().all().all()
+    # one hand in view: its distance; none: NaN and face touch unknown
+    assert f.loc[:19, "hand_face_dist_m"].notna().all()
+    assert (f.loc[10:19, "hand_face_dist_m"] >= f.loc[:9, "hand_face_dist_m"].min() - 1e-9).all()
+    assert (
+        f.loc[20:, "hand_face_dist_m"].isna().all() and f.loc[20:, "is_touching_face"].isna().all()
+    )
+    assert f["has_data"].all() and f["trunk_lean_forward_deg"].notna().all()
+    left = f["speed_left_wrist_m_per_s"]
+    assert left.loc[1:8].notna().all() and left.loc[9:].isna().all()
+    assert f.loc[1:28, "speed_right_wrist_m_per_s"].notna().sum() == 18  # frames 1-18

@@ -166,3 +166,24 @@ def test_box_helpers():
     np.testing.assert_allclose(box_iou(a, b), [[50 / 150, 4 / 100]])
     np.testing.assert_allclose(box_overlap_min(a, b), [[0.5, 1.0]])
     np.testing.assert_allclose(clip_boxes(np.array([-5, 3, 50, 70]), 60, 40), [[0, 3, 40, 60]])
+
+
+def test_body_proposals_cover_each_person_and_mirror(detector):
+    """MediaPipe's person detector keeps every detection here (the Pose solution keeps one): on
+    the two-person sample both people get a proposal, and the windows it searches are their own
+    mirror image, so a mirrored frame is searched the same way."""
+    from pmrr_model.detection.mediapipe_detector import BodyProposer
+
+    proposer = BodyProposer()
+    windows = proposer.windows(360, 640)
+    mirrored = {(640 - x1, y0, 640 - x0, y1) for x0, y0, x1, y1 in windows}
+    assert mirrored == set(windows)
+    frame = interview_frames([0])[0]
+    regions = proposer.regions(frame)
+    centres = np.array([c for c, _ in regions])
+    # Left person in x < 176, right one in x > 240 (the sample's layout).
+    assert (centres[:, 0] < 176).any() and (centres[:, 0] > 240).any()
+    flipped = proposer.regions(np.ascontiguousarray(frame[:, ::-1]))
+    assert len(flipped) >= 2
+    boxes, _ = detector.detect(np.ascontiguousarray(frame[:, ::-1]))
+    assert len(boxes) == 2

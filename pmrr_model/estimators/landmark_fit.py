@@ -1,7 +1,9 @@
 """``landmark-fit``: the offline default estimator.
 
 MediaPipe Pose (weights inside the wheel) gives each person's 2D landmarks and metric 3D
-directions; SMPL is fitted to them (see :mod:`pmrr_model.estimators.fitting`). No trained PMRR
+directions, with the mirror consensus (:mod:`pmrr_model.detection.landmarks`: each crop is also
+run flipped left-right, and only landmarks both passes see count, so a video and its mirror give
+mirrored bodies); SMPL is fitted to them (see :mod:`pmrr_model.estimators.fitting`). No trained PMRR
 weights are needed, so the pipeline produces real, image-aligned bodies on any machine. With
 ``track_ids`` each person starts from their previous frame's solution (fewer iterations).
 """
@@ -56,7 +58,7 @@ class LandmarkFitEstimator(Estimator):
         self.assets = assets or resolve_assets(data_dir)
         self.body_model = BodyModel(self.assets).eval()
         self.fitter = LandmarkFitter(SparseJoints(self.body_model), start_body_pose(), weights)
-        self.landmarker = PoseLandmarker(model_complexity=1)
+        self.landmarker = PoseLandmarker(model_complexity=1, mirror_consensus=True)
         self.cold_iterations = cold_iterations
         self.warm_iterations = warm_iterations
         # Warm starts take small steps. Adam's first steps move *every* parameter by about the
@@ -81,7 +83,8 @@ class LandmarkFitEstimator(Estimator):
 
         When Pose finds nobody there (it does for people cut by the frame edge, where the crop is
         mostly zero padding), wider crops are tried, then the whole frame with everybody else
-        painted out; a result counts only if its torso lies inside this person's box.
+        painted out; a result counts only if its torso lies inside this person's box. Landmarks
+        outside the box are unseen (:func:`build_targets`).
         """
         size = frame_rgb.shape[:2]
         centers, scales = box_to_center_scale(boxes, LANDMARK_RESCALE)
@@ -101,7 +104,7 @@ class LandmarkFitEstimator(Estimator):
                         x0, y0, x1, y1 = np.clip(other, 0, None).round().astype(int)
                         masked[y0:y1, x0:x1] = fill
                 lm = self._accept(self.landmarker.detect_full(masked), boxes[i])
-            targets.append(build_targets(lm, size, focal_px, center))
+            targets.append(build_targets(lm, size, focal_px, center, box_xyxy=boxes[i]))
         return targets
 
     @staticmethod

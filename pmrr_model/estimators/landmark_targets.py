@@ -98,6 +98,20 @@ class FitTargets:
     confidence: float
 
 
+#: (limb end, the joint it hangs from), MediaPipe indices: wrists need their elbows, elbows their
+#: shoulders, ankles their knees, knees their hips (in this order, so a chain breaks downwards).
+CHAIN = tuple(
+    (MP[f"{side}_{end}"], MP[f"{side}_{parent}"])
+    for side in ("left", "right")
+    for end, parent in (
+        ("elbow", "shoulder"),
+        ("wrist", "elbow"),
+        ("knee", "hip"),
+        ("ankle", "knee"),
+    )
+)
+
+
 def empty_targets() -> FitTargets:
     return FitTargets(
         np.zeros((25, 2)), np.zeros(25), np.zeros((len(BONES), 3)), np.zeros(len(BONES)),
@@ -111,15 +125,30 @@ def build_targets(
     focal_px: float,
     box_center: np.ndarray,
     min_visibility: float = 0.5,
+    box_xyxy: np.ndarray | None = None,
 ) -> FitTargets:
-    """MediaPipe output for one person -> :class:`FitTargets` (camera frame, pixels)."""
+    """MediaPipe output for one person -> :class:`FitTargets` (camera frame, pixels).
+
+    A landmark is a target when its visibility is >= ``min_visibility`` and it lies inside the
+    frame and inside the person's box ``box_xyxy`` (when given): the box holds what the camera
+    sees of this person, and the analytics count a joint outside it as out of view
+    (:func:`analytics.joints.dense_in_view`), so the fit treats it the same way, as unseen."""
     if landmarks is None:
         return empty_targets()
     vis = landmarks.visibility
     height, width = image_size_hw
     pts = landmarks.image_px
     inside = (pts[:, 0] >= 0) & (pts[:, 0] < width) & (pts[:, 1] >= 0) & (pts[:, 1] < height)
+    if box_xyxy is not None:
+        x0, y0, x1, y1 = np.asarray(box_xyxy, np.float64).reshape(4)
+        inside &= (pts[:, 0] >= x0) & (pts[:, 0] <= x1) & (pts[:, 1] >= y0) & (pts[:, 1] <= y1)
     usable = np.where((vis >= min_visibility) & inside, vis, 0.0)
+    # A limb end counts only with the joint it hangs from: MediaPipe places hands that are out
+    # of the picture on the chest (a "wrist" at the shoulder, both mirror passes agreeing), and a
+    # wrist target without its elbow made the fit rotate the whole body to reach it.
+    for end, parent in CHAIN:
+        if usable[parent] == 0:
+            usable[end] = 0.0
 
     joints2d = np.zeros((25, 2))
     weights2d = np.zeros(25)
@@ -131,8 +160,8 @@ def build_targets(
     end = BONE_TO_MP @ world
     dirs = end - start
     dirs /= np.maximum(np.linalg.norm(dirs, axis=1, keepdims=True), 1e-9)
-    # A bone counts only when both ends are visible and inside the frame: MediaPipe guesses
-    # limbs outside the picture with confident-looking visibilities.
+    # A bone counts only when both ends are visible and inside the frame and box: MediaPipe
+    # guesses limbs outside the picture with confident-looking visibilities.
     members = (BONE_FROM_MP > 0) | (BONE_TO_MP > 0)  # (n_bones, 33)
     bone_w = np.where(members, usable[None, :], np.inf).min(axis=1)
     torso = world[[MP["left_shoulder"], MP["right_shoulder"], MP["left_hip"], MP["right_hip"]]]
