@@ -508,29 +508,13 @@ def render_people(
     """Each person rendered alone (camera frame vertices, per-vertex RGBA), composited by
     depth -> (rgb (H, W, 3) uint8, depth of each person (N, H, W) with inf where absent,
     id buffer (H, W) int: the front person, -1 for background)."""
-    import trimesh
+    from pmrr_model.render.pyrender_backend import camera_mesh, render_meshes
 
-    from pmrr_model.render import pyrender_backend as backend
-
-    pyrender = backend._import_pyrender()
     h, w = size_hw
     rgbs, depths = [], []
     for verts, rgba in zip(vertices, colors, strict=True):
-        scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[0.45, 0.45, 0.45])
-        mesh = trimesh.Trimesh(
-            verts @ backend.GL_FROM_CAMERA.T, faces, vertex_colors=rgba, process=False
-        )
-        scene.add(pyrender.Mesh.from_trimesh(mesh, smooth=True))
-        camera = pyrender.IntrinsicsCamera(
-            fx=focal_px, fy=focal_px, cx=w / 2.0, cy=h / 2.0, znear=0.05, zfar=100.0
-        )
-        scene.add(camera, pose=np.eye(4))
-        scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=2.5), pose=np.eye(4))
-        above = np.eye(4)
-        above[:3, :3] = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], dtype=np.float64)
-        scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=1.5), pose=above)
-        with backend._LOCK:
-            color, depth = backend._renderer(pyrender, h, w).render(scene)
+        mesh = camera_mesh(verts, faces, vertex_colors=rgba)
+        color, depth = render_meshes([mesh], focal_px, size_hw, ambient=0.45, key_light=2.5)
         rgbs.append(np.asarray(color[..., :3]))
         depths.append(np.where(depth > 0, depth, np.inf))
     if not depths:

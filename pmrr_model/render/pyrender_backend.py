@@ -61,26 +61,48 @@ def render(
     pyrender = _import_pyrender()
     import trimesh
 
-    height, width = size_hw
-    scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[0.35, 0.35, 0.35])
+    meshes = []
     for verts, color in zip(people, colors, strict=True):
-        mesh = trimesh.Trimesh(verts @ GL_FROM_CAMERA.T, faces, process=False)
         material = pyrender.MetallicRoughnessMaterial(
             metallicFactor=0.1, roughnessFactor=0.7, alphaMode="OPAQUE",
             baseColorFactor=(*[float(c) for c in color], 1.0),
         )  # fmt: skip
-        scene.add(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
+        mesh = trimesh.Trimesh(verts @ GL_FROM_CAMERA.T, faces, process=False)
+        meshes.append(pyrender.Mesh.from_trimesh(mesh, material=material, smooth=True))
+    color, depth = render_meshes(meshes, focal_px, size_hw, flags=pyrender.RenderFlags.RGBA)
+    return np.ascontiguousarray(color[..., :3]), depth > 0
+
+
+def camera_mesh(vertices: np.ndarray, faces: np.ndarray, **trimesh_options):
+    """A pyrender mesh from camera-frame vertices (x right, y down, z forward)."""
+    pyrender = _import_pyrender()
+    import trimesh
+
+    mesh = trimesh.Trimesh(vertices @ GL_FROM_CAMERA.T, faces, process=False, **trimesh_options)
+    return pyrender.Mesh.from_trimesh(mesh, smooth=True)
+
+
+def render_meshes(
+    meshes: list, focal_px: float, size_hw: tuple[int, int], ambient: float = 0.35,
+    key_light: float = 3.0, flags: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """Meshes (vertices already in OpenGL's frame) seen by the pinhole camera at the origin
+    (``focal_px``, centred principal point), lit by a key light from the camera and a fill from
+    above (enough shading to read the body's shape) -> (colour, depth) as pyrender returns them.
+    The one place that sets up camera, lights and the shared GL context."""
+    pyrender = _import_pyrender()
+    height, width = size_hw
+    scene = pyrender.Scene(bg_color=[0.0, 0.0, 0.0, 0.0], ambient_light=[ambient] * 3)
+    for mesh in meshes:
+        scene.add(mesh)
     camera = pyrender.IntrinsicsCamera(
         fx=focal_px, fy=focal_px, cx=width / 2.0, cy=height / 2.0, znear=0.05, zfar=1000.0
     )
     scene.add(camera, pose=np.eye(4))
-    # Key light from the camera, fill from above: enough shading to read the body's shape.
-    scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=3.0), pose=np.eye(4))
+    scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=key_light), pose=np.eye(4))
     above = np.eye(4)
     above[:3, :3] = np.array([[1, 0, 0], [0, 0, 1], [0, -1, 0]], dtype=np.float64)
     scene.add(pyrender.DirectionalLight(color=np.ones(3), intensity=1.5), pose=above)
     with _LOCK:
-        color, depth = _renderer(pyrender, height, width).render(
-            scene, flags=pyrender.RenderFlags.RGBA
-        )
-    return np.ascontiguousarray(color[..., :3]), depth > 0
+        renderer = _renderer(pyrender, height, width)
+        return renderer.render(scene) if flags is None else renderer.render(scene, flags=flags)
