@@ -43,14 +43,15 @@ OURS = {
 }  # fmt: skip
 LIMBS = tuple(OURS)
 # limb joint -> index in each set's keypoint order
+LEFT_FIRST = (
+    "l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip",
+    "l_knee", "r_knee", "l_ankle", "r_ankle",
+)  # fmt: skip
+COCO_ORDER = dict(zip(LEFT_FIRST, range(5, 17), strict=True))  # after 5 face points
 SETS = {
-    "coco": ("coco/test_coco.json", dict(zip(
-        ("l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip",
-         "l_knee", "r_knee", "l_ankle", "r_ankle"), range(5, 17), strict=True))),
-    "ochuman": ("ochuman/test_ochuman.json", None),  # COCO order
-    "crowdpose": ("crowdpose/test_crowdpose.json", dict(zip(
-        ("l_shoulder", "r_shoulder", "l_elbow", "r_elbow", "l_wrist", "r_wrist", "l_hip", "r_hip",
-         "l_knee", "r_knee", "l_ankle", "r_ankle"), range(12), strict=True))),
+    "coco": ("coco/test_coco.json", COCO_ORDER),
+    "ochuman": ("ochuman/test_ochuman.json", COCO_ORDER),
+    "crowdpose": ("crowdpose/test_crowdpose.json", dict(zip(LEFT_FIRST, range(12), strict=True))),
     "aic": ("aic/test_aic.json", dict(zip(
         ("r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "r_knee",
          "r_ankle", "l_hip", "l_knee", "l_ankle"), range(12), strict=True))),
@@ -59,7 +60,6 @@ SETS = {
         "r_wrist": 10, "r_elbow": 11, "r_shoulder": 12, "l_shoulder": 13, "l_elbow": 14,
         "l_wrist": 15}),
 }  # fmt: skip
-SETS["ochuman"] = ("ochuman/test_ochuman.json", SETS["coco"][1])
 MIN_LIMB_JOINTS = 6
 MATCH_RADIUS, MATCH_FRACTION, PCK_RADIUS = 0.2, 0.5, 0.1
 
