@@ -21,6 +21,15 @@ POSTURE_SHIFT_DEG = 8.0
 #: Gesture strokes: runs of "gesturing" frames, gaps this short are bridged, runs this short dropped.
 STROKE_MAX_GAP_S = 0.1
 STROKE_MIN_S = 0.1
+#: ... and the wrist must get somewhere: the largest distance between two of its trunk-frame
+#: positions within the run. A per-frame fit's jitter makes runs of 0.1-0.3 s above the speed
+#: threshold that go nowhere (1.4-5.4 cm on the synthetic benchmark's still and listening
+#: people, 6 of 7 false strokes per 3 s on the still listener); beats and strokes there span
+#: 7-33 cm.
+STROKE_MIN_EXTENT_M = 0.06
+#: A hand moving to or from the face around a face touch is that self-touch (an adaptor, in
+#: gesture research not a gesture): strokes this close to a face-touch episode are dropped.
+SELF_TOUCH_MARGIN_S = 0.3
 EPISODE_MAX_GAP_S = 0.1
 EPISODE_MIN_S = 0.2
 
@@ -54,13 +63,26 @@ def episode_events(kind: str, mask: np.ndarray, fps: float, side: str | None = N
     return [_event(kind, s, e, fps, side=side) for s, e in found]
 
 
-def gesture_strokes(speed: np.ndarray, threshold: float, fps: float, side: str) -> list[dict]:
-    """Strokes of one hand: runs of trunk-relative wrist speed above ``threshold``."""
+def gesture_strokes(
+    speed: np.ndarray,
+    threshold: float,
+    fps: float,
+    side: str,
+    position: np.ndarray | None = None,
+    excluded: np.ndarray | None = None,
+) -> list[dict]:
+    """Strokes of one hand: runs of trunk-relative wrist speed above ``threshold``; with
+    ``position`` (T, 3), the wrist's trunk-frame positions, only runs spanning at least
+    STROKE_MIN_EXTENT_M; with ``excluded`` (T,) bool, no run touching an excluded frame."""
     found = runs(
         np.nan_to_num(speed) > threshold,
         round(STROKE_MAX_GAP_S * fps),
         max(1, round(STROKE_MIN_S * fps)),
     )
+    if position is not None:
+        found = [(s, e) for s, e in found if _extent(position[s : e + 1]) >= STROKE_MIN_EXTENT_M]
+    if excluded is not None:
+        found = [(s, e) for s, e in found if not excluded[s : e + 1].any()]
     return [
         _event(
             "gesture_stroke",
@@ -72,6 +94,42 @@ def gesture_strokes(speed: np.ndarray, threshold: float, fps: float, side: str) 
         )
         for s, e in found
     ]
+
+
+def _extent(points: np.ndarray) -> float:
+    """Largest distance between two of the (n, 3) points (NaN rows ignored), metres."""
+    p = points[~np.isnan(points).any(axis=1)]
+    if len(p) < 2:
+        return 0.0
+    return float(np.linalg.norm(p[:, None] - p[None], axis=-1).max())
+
+
+def near(mask: np.ndarray, margin: int) -> np.ndarray:
+    """``mask`` (T,) bool dilated by ``margin`` frames either side."""
+    m = np.asarray(mask, dtype=bool)
+    if margin <= 0 or not m.any():
+        return m.copy()
+    kernel = np.ones(2 * margin + 1)
+    return np.convolve(m.astype(float), kernel, mode="same") > 0
+
+
+def dominant_head_axis(events: list[dict]) -> list[dict]:
+    """Of a nod and a shake of one person that overlap by more than half of the shorter, keep
+    the larger (amplitude): a head movement is coded as one or the other, and a fit's pitch and
+    yaw cross-talk made every clear shake also a small nod (and back)."""
+    osc = [e for e in events if e["event_type"] in ("nod", "shake")]
+    drop = set()
+    for i, a in enumerate(osc):
+        for b in osc[i + 1 :]:
+            if a["event_type"] == b["event_type"]:
+                continue
+            overlap = (
+                min(a["end_frame"], b["end_frame"]) - max(a["start_frame"], b["start_frame"]) + 1
+            )
+            shorter = min(a["end_frame"] - a["start_frame"], b["end_frame"] - b["start_frame"]) + 1
+            if overlap > 0.5 * shorter:
+                drop.add(id(a) if a["amplitude_deg"] < b["amplitude_deg"] else id(b))
+    return [e for e in events if id(e) not in drop]
 
 
 def bandpass(x: np.ndarray, fps: float, band: tuple[float, float] = OSC_BAND_HZ) -> np.ndarray:

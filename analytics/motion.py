@@ -55,10 +55,13 @@ def motion_energy_m_per_s(
         return np.where(n > 0, np.sum(np.where(seen, s, 0.0), axis=1) / n, np.nan)
 
 
+def wrist_rel_trunk(j: np.ndarray) -> np.ndarray:
+    """(T, 49, 3) -> (T, 2, 3) left and right wrist positions in the trunk frame (origin neck)."""
+    return to_frame(trunk_frame(j), j[:, [J.L_WRIST, J.R_WRIST]] - j[:, J.NECK][:, None])
+
+
 def wrist_speed_rel_trunk(j: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
     """Left and right wrist speeds (T,) in the trunk frame (origin neck): hand motion only,
     not the body carrying the hand around."""
-    rot = trunk_frame(j)
-    rel = to_frame(rot, j[:, [J.L_WRIST, J.R_WRIST]] - j[:, J.NECK][:, None])
-    s = speed_m_per_s(rel, fps)
+    s = speed_m_per_s(wrist_rel_trunk(j), fps)
     return s[:, 0], s[:, 1]

@@ -12,20 +12,27 @@ from analytics import joints as J
 from analytics import synchrony
 from analytics.body_frame import STANDIN_NEUTRAL, Neutral
 from analytics.measures import frame_measures
-from analytics.motion import GESTURE_SPEED_M_PER_S
+from analytics.motion import GESTURE_SPEED_M_PER_S, wrist_rel_trunk
 from analytics.roles import main_pair, video_roles
 from analytics.tables import FRAME_BOOLS, conform
 from analytics.windows import summary_row, window_table
 
 
-def _track_events(f: pd.DataFrame, fps: float) -> list[dict]:
-    """All events of one person from their per-frame measures."""
+def _track_events(f: pd.DataFrame, fps: float, wrists: np.ndarray | None = None) -> list[dict]:
+    """All events of one person from their per-frame measures; ``wrists`` (T, 2, 3): left and
+    right wrist in the trunk frame (:func:`analytics.motion.wrist_rel_trunk`) for the strokes'
+    extent rule."""
     out: list[dict] = []
-    for side in ("left", "right"):
+    touching = f["is_touching_face"].fillna(False).to_numpy(dtype=bool)
+    self_touch = ev.near(touching, round(ev.SELF_TOUCH_MARGIN_S * fps))
+    for k, side in enumerate(("left", "right")):
         speed = f[f"wrist_rel_speed_{side}_m_per_s"].to_numpy()
-        out += ev.gesture_strokes(speed, GESTURE_SPEED_M_PER_S, fps, side)
-    out += ev.oscillation_events("nod", f["head_pitch_deg"].to_numpy(), fps)
-    out += ev.oscillation_events("shake", f["head_yaw_deg"].to_numpy(), fps)
+        position = wrists[:, k] if wrists is not None else None
+        out += ev.gesture_strokes(speed, GESTURE_SPEED_M_PER_S, fps, side, position, self_touch)
+    out += ev.dominant_head_axis(
+        ev.oscillation_events("nod", f["head_pitch_deg"].to_numpy(), fps)
+        + ev.oscillation_events("shake", f["head_yaw_deg"].to_numpy(), fps)
+    )
     lean = f[["trunk_lean_forward_deg", "trunk_lean_side_deg"]].to_numpy()
     out += ev.posture_shift_events(lean, fps)
     for kind, col in (
@@ -144,7 +151,9 @@ def compute_video_features(
         )
         for b in FRAME_BOOLS:
             f[b] = f[b].astype("boolean").mask(~f["has_data"])
-        found = [_shift_event(e, first, fps) for e in _track_events(f, fps)]
+        found = [
+            _shift_event(e, first, fps) for e in _track_events(f, fps, wrist_rel_trunk(joints[t]))
+        ]
         e = pd.DataFrame(found) if found else pd.DataFrame(columns=["event_type", "start_frame"])
         e["video_id"], e["track_id"] = video_id, t
         for w in window_s:

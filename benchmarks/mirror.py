@@ -65,9 +65,9 @@ def run_clip(path: Path) -> tuple[object, pd.DataFrame, dict[str, pd.DataFrame]]
     import flows  # noqa: F401  (caps malloc arenas first, as the flow does)
     from analytics.calibration import neutral_from_body_model
     from analytics.pipeline import compute_video_features
-    from flows import components
+    from flows import components, stages
     from flows.config import PipelineConfig
-    from tasks import detection, shots, smoothing, tracking
+    from tasks import detection, shots, tracking
     from tasks.inference import estimate_sequence
     from tasks.probe import probe_video
     from tasks.publish import core_tables
@@ -83,7 +83,7 @@ def run_clip(path: Path) -> tuple[object, pd.DataFrame, dict[str, pd.DataFrame]]
     estimator = components.estimator(cfg.estimator, None, cfg.data_dir, cfg.device)
     estimator.reset()
     seq = estimate_sequence(info, tracked, estimator, chunk_size=cfg.chunk_size)
-    seq = smoothing.smooth_sequence(seq, info.fps, cfg.smoothing, cfg.smoothing_sigma_s)
+    seq = stages.smoothed(seq, info, cfg)
     smpl = core_tables("mirror", info, shot_list, seq)["smpl"].to_pandas()
     neutral = neutral_from_body_model(components.body_model(cfg.data_dir))
     with warnings.catch_warnings():

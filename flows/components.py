@@ -60,6 +60,35 @@ def body_model(data_dir: str | None):
     return _body_model(assets(data_dir))
 
 
+def body_joints_fn(data_dir: str | None, chunk: int = 1024):
+    """(betas, body_pose, global_orient) numpy rows -> (M, 49, 3) body-frame joints of the run's
+    body model (what the estimators add the translation to), in chunks, no autograd. Skins only
+    the vertices the joints read (:class:`~pmrr_model.estimators.sparse_joints.SparseJoints`,
+    equal to the full body model's joints to float error)."""
+    import numpy as np
+    import torch
+
+    joints49 = _sparse_joints(assets(data_dir))
+
+    def joints(betas: np.ndarray, body_pose: np.ndarray, global_orient: np.ndarray) -> np.ndarray:
+        parts = []
+        with torch.no_grad():
+            for i in range(0, len(betas), chunk):
+                rows = [torch.as_tensor(a[i : i + chunk], dtype=torch.float32)
+                        for a in (betas, body_pose, global_orient)]  # fmt: skip
+                parts.append(joints49(*rows).numpy().astype(np.float64))
+        return np.concatenate(parts) if parts else np.zeros((0, 49, 3))
+
+    return joints
+
+
+@lru_cache(maxsize=2)
+def _sparse_joints(asset_set):
+    from pmrr_model.estimators.sparse_joints import SparseJoints
+
+    return SparseJoints(_body_model(asset_set), n_joints=49)
+
+
 @lru_cache(maxsize=2)
 def _body_model(asset_set):
     from pmrr_model.body_model import BodyModel

@@ -91,7 +91,17 @@ def estimate(info: VideoInfo, tracked: TrackedBoxes, cfg: PipelineConfig) -> Smp
 
 @_stage("smooth")
 def smooth(seq: SmplSequence, info: VideoInfo, cfg: PipelineConfig) -> SmplSequence:
-    return smoothing.smooth_sequence(seq, info.fps, cfg.smoothing, cfg.smoothing_sigma_s)
+    return smoothed(seq, info, cfg)
+
+
+def smoothed(seq: SmplSequence, info: VideoInfo, cfg: PipelineConfig) -> SmplSequence:
+    """Smoothed parameters; joints re-posed from them by the run's body model (the stage's
+    work as a plain function, also for benchmarks that run the stages without Prefect)."""
+    return smoothing.smooth_sequence(
+        seq, info.fps, cfg.smoothing, cfg.smoothing_sigma_s,
+        joints_fn=components.body_joints_fn(cfg.data_dir),
+        image_size_hw=(info.height_px, info.width_px),
+    )  # fmt: skip
 
 
 @_stage("analytics")

@@ -11,6 +11,11 @@ SMPL_JOINT_NAMES = (
     "left_collar", "right_collar", "head", "left_shoulder", "right_shoulder",
     "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hand", "right_hand",
 )  # fmt: skip
+#: SMPL's kinematic chain from the pelvis to the head (spine1, spine2, spine3, neck, head): the
+#: joints whose rotations together make the head's orientation.
+SMPL_HEAD_CHAIN = tuple(
+    SMPL_JOINT_NAMES.index(n) for n in ("spine1", "spine2", "spine3", "neck", "head")
+)
 
 # The 49 joints the reference network outputs: 25 OpenPose joints then the 24 "ground-truth" joints.
 JOINT_NAMES = (

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from pmrr_model.constants import JOINT_NAMES, SMPL_JOINT_NAMES
 
-SCHEMA_VERSION = "3.0"
+SCHEMA_VERSION = "3.1"
 SCHEMA_VERSION_KEY = b"pmrr.schema_version"
 
 N_JOINTS = len(JOINT_NAMES)  # 49: pmrr_model.constants.JOINT_NAMES
@@ -314,12 +314,27 @@ SMPL = pa.schema(
             "network always 1 (it gives none). Weights the per-track betas average.",
         ),
         field(
+            "joints_observed",
+            pa.list_(pa.bool_(), N_JOINTS),
+            f"Per joint of {_JOINTS} (same order as joints3d_m): true when this frame's image "
+            "evidence saw it, false when the estimator inferred it (body-model prior, the "
+            "other joints, temporal warm start). `landmark-fit`: a MediaPipe landmark of the "
+            "joint was a fitting target (both passes of the mirror consensus agree, visibility "
+            ">= 0.5, inside the frame and the person's box; a limb end also needs its parent "
+            "joint); joints between landmarks (neck, thorax, pelvis, spine) need all their "
+            "neighbours; head joints need the face (Face Mesh) or the nose. PMRR network: the "
+            "joint projects inside the person's box and the image. Measures built on joints "
+            "that are never observed (the legs of a chest-up shot) are the model's guess.",
+        ),
+        field(
             "smoothed",
             pa.bool_(),
             "True when the temporal smoothing stage filtered the sequence (method offline, "
-            "gaussian or online: rotations on the rotation manifold, transl_m and joints per "
-            "coordinate, per run of consecutive frames; runs under 3 frames stay as estimated "
-            "by the offline/gaussian methods); false for method none (per-frame estimates).",
+            "gaussian or online: rotations on the rotation manifold and transl_m per "
+            "coordinate, per run of consecutive frames, then joints3d_m and joints2d_px "
+            "recomputed from the smoothed parameters by the body model; runs under 3 frames "
+            "stay as estimated by the offline/gaussian methods); false for method none "
+            "(per-frame estimates).",
         ),
     ],
     metadata=schema_metadata(),

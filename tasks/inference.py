@@ -13,13 +13,20 @@ from collections.abc import Callable
 
 import numpy as np
 
+from pmrr_model.estimators.base import joints_in_view
 from tasks.decode import iter_chunks
 from tasks.sequence import SmplSequence
 from tasks.tracking import TrackedBoxes
 
 
-def _rows_from_estimates(est, frame: int, rows: np.ndarray, tracked: TrackedBoxes) -> dict:
+def _rows_from_estimates(
+    est, frame: int, rows: np.ndarray, tracked: TrackedBoxes, image_size_hw: tuple[int, int]
+) -> dict:
     n = len(rows)
+    joints2d = np.asarray(est.joints2d_px, np.float32).reshape(n, -1, 2)
+    observed = getattr(est, "observed", None)
+    if observed is None:  # no per-joint evidence: what projects into the box and image
+        observed = joints_in_view(joints2d, tracked.bbox_px[rows], image_size_hw)
     return {
         "frame": np.full(n, frame, np.int64),
         "track_id": tracked.track_id[rows],
@@ -32,8 +39,9 @@ def _rows_from_estimates(est, frame: int, rows: np.ndarray, tracked: TrackedBoxe
         "cam": np.asarray(est.cam, np.float32).reshape(n, 3),
         "transl_m": np.asarray(est.transl_m, np.float32).reshape(n, 3),
         "joints3d_m": np.asarray(est.joints3d_m, np.float32).reshape(n, -1, 3),
-        "joints2d_px": np.asarray(est.joints2d_px, np.float32).reshape(n, -1, 2),
+        "joints2d_px": joints2d,
         "confidence": np.asarray(est.confidence, np.float32).reshape(n),
+        "joints_observed": np.asarray(observed, bool).reshape(n, -1),
     }
 
 
@@ -66,11 +74,13 @@ def estimate_sequence(
                 [chunk[i] for i in sel],
                 [tracked.bbox_px[rows_of[f]] for f in sel_frames],
                 [tracked.track_id[rows_of[f]] for f in sel_frames],
+                with_vertices=False,  # only parameters and joints are kept
             )
             for frame, est in zip(sel_frames, results, strict=True):
                 if len(est) == 0:
                     continue
-                parts.append(_rows_from_estimates(est, frame, rows_of[frame], tracked))
+                size = chunk[0].shape[:2]
+                parts.append(_rows_from_estimates(est, frame, rows_of[frame], tracked, size))
                 focal, name, assets = float(est.focal_px), est.estimator, est.assets
         if on_progress is not None:
             on_progress(len(indices))

@@ -25,6 +25,7 @@ ROW_FIELDS = (
     "joints3d_m",
     "joints2d_px",
     "confidence",
+    "joints_observed",
 )
 
 
@@ -43,6 +44,7 @@ class SmplSequence:
     joints3d_m: np.ndarray  # (M, J, 3)
     joints2d_px: np.ndarray  # (M, J, 2)
     confidence: np.ndarray  # (M,)
+    joints_observed: np.ndarray  # (M, J) bool: seen (True) or inferred (False) per joint
     focal_px: float = 0.0
     estimator: str = ""
     assets: str = ""
@@ -83,5 +85,6 @@ class SmplSequence:
             joints3d_m=z((0, n_joints, 3), np.float32),
             joints2d_px=z((0, n_joints, 2), np.float32),
             confidence=z(0, np.float32),
+            joints_observed=z((0, n_joints), bool),
             **meta,
         )

@@ -30,11 +30,13 @@ bridged.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
+from pmrr_model.constants import SMPL_HEAD_CHAIN
 from pmrr_model.geometry import (
     axis_angle_to_quaternion,
     quaternion_sign_continuous,
@@ -48,6 +50,12 @@ from tasks.sequence import SmplSequence
 # scalar-last (x, y, z, w) there, as scipy writes them.
 
 MIN_SIGMA_FRAMES = 0.5  # below this a Gaussian kernel barely averages neighbours
+#: The chain pelvis -> head (SMPL joints spine1, spine2, spine3, neck, head) is smoothed at most
+#: this wide. Nods and shakes are 1-4 Hz (analytics.events.OSC_BAND_HZ) and a fit spreads them
+#: over these five joints with a split that varies from frame to frame: judged one joint at a
+#: time, each looked like noise, got the widest kernel (0.2 s) and a 10 degree nod came out as
+#: 2 degrees. At 0.04 s a 3 Hz oscillation keeps 0.7 of its amplitude.
+HEAD_CHAIN_MAX_SIGMA_S = 0.04
 RISK_RATIO = 0.7  # expected per-frame error of the chosen width <= RISK_RATIO x the raw error
 
 
@@ -91,21 +99,34 @@ def adaptive_gaussian(
     return out, grid[choice]
 
 
-def smooth_rotations(aa: np.ndarray, sigma_frames: float, adaptive: bool = True) -> np.ndarray:
+def smooth_rotations(
+    aa: np.ndarray,
+    sigma_frames: float,
+    adaptive: bool = True,
+    capped: dict[int, float] | None = None,
+) -> np.ndarray:
     """Zero-lag Gaussian rotation smoothing; ``aa`` (T, ..., 3) axis-angle, time first.
 
     ``adaptive``: per-rotation width up to ``sigma_frames`` (:func:`adaptive_gaussian`);
-    otherwise exactly ``sigma_frames``.
+    otherwise exactly ``sigma_frames``. ``capped``: rotation index (along axis 1 of ``aa`` (T, K,
+    3)) -> a smaller width limit for that rotation.
     """
     aa = np.asarray(aa)
     if sigma_frames <= 0 or aa.shape[0] < 3:
         return aa
     q = quaternion_sign_continuous(axis_angle_to_quaternion(aa))
+    raw = q
     if adaptive:
         shape = q.shape
         q = adaptive_gaussian(q.reshape(shape[0], -1, 4), sigma_frames)[0].reshape(shape)
     else:
         q = gaussian_filter1d(q, sigma_frames, axis=0, mode="nearest")
+    for k, limit in (capped or {}).items():
+        width = min(limit, sigma_frames)
+        if adaptive:
+            q[:, k] = adaptive_gaussian(raw[:, k : k + 1], width)[0][:, 0]
+        else:
+            q[:, k] = gaussian_filter1d(raw[:, k], width, axis=0, mode="nearest")
     q /= np.linalg.norm(q, axis=-1, keepdims=True)
     return quaternion_to_axis_angle(q).astype(aa.dtype)
 
@@ -208,11 +229,21 @@ def smooth_sequence(
     min_cutoff: float = 1.0,
     beta: float = 0.05,
     rotation_beta: float = 0.8,
+    joints_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
+    image_size_hw: tuple[int, int] | None = None,
 ) -> SmplSequence:
     """Smooth every track of ``seq``; ``method`` is ``offline`` (Gaussian of adaptive width up to
     ``sigma_s``), ``gaussian`` (fixed width ``sigma_s``), ``online`` (One-Euro) or ``none``.
     Betas are averaged per track in every method. ``beta`` is the One-Euro speed coefficient of
-    the Euclidean series (units/s), ``rotation_beta`` that of rotations (per rad/s)."""
+    the Euclidean series (units/s), ``rotation_beta`` that of rotations (per rad/s).
+
+    ``joints_fn`` ((betas, body_pose, global_orient) -> body-frame joints (M, J, 3), the body
+    model that produced ``seq``) with ``image_size_hw``: the smoothed joints are the body model's
+    joints of the smoothed parameters plus the smoothed translation, projected for the 2D ones,
+    instead of each joint position smoothed on its own. Why: the table's joints and parameters
+    then describe one body, and a nod survives. A nose moves ~2 cm in a 10 degree nod while the
+    whole body's depth jitters by more, so smoothing each position separately flattened the nod
+    to ~2 degrees even where the head rotation kept it."""
     if len(seq) == 0:
         return seq
     out = {
@@ -234,7 +265,8 @@ def smooth_sequence(
             )
             if method in ("offline", "gaussian"):
                 adaptive = method == "offline"
-                rot = smooth_rotations(rot, sigma, adaptive)
+                cap = HEAD_CHAIN_MAX_SIGMA_S * fps
+                rot = smooth_rotations(rot, sigma, adaptive, dict.fromkeys(SMPL_HEAD_CHAIN, cap))
                 for name in ("transl_m", "joints3d_m", "joints2d_px"):
                     out[name][r] = smooth_vectors(getattr(seq, name)[r], sigma, adaptive)
             elif method == "online":
@@ -247,6 +279,16 @@ def smooth_sequence(
                 raise ValueError(f"unknown smoothing method {method!r}")
             out["global_orient"][r] = rot[:, 0]
             out["body_pose"][r] = rot[:, 1:].reshape(len(r), 69)
+    if joints_fn is not None and image_size_hw is not None and method != "none":
+        body = joints_fn(out["betas"], out["body_pose"], out["global_orient"])
+        joints = body + out["transl_m"][:, None, :]
+        height, width = image_size_hw
+        z = np.clip(joints[..., 2:3], 1e-6, None)
+        center = np.array([width / 2.0, height / 2.0])
+        out["joints3d_m"] = joints.astype(seq.joints3d_m.dtype)
+        out["joints2d_px"] = (seq.focal_px * joints[..., :2] / z + center).astype(
+            seq.joints2d_px.dtype
+        )
     return replace(seq, **out, smoothed=method != "none")
 
 

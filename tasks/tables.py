@@ -141,6 +141,9 @@ def smpl_table(video_id: str, seq: SmplSequence, info: VideoInfo) -> pa.Table:
         "joints3d_m": _fixed(seq.joints3d_m, n_joints * 3),
         "joints2d_px": _fixed(seq.joints2d_px, n_joints * 2),
         "confidence": pa.array(seq.confidence.astype(np.float32)),
+        "joints_observed": pa.FixedSizeListArray.from_arrays(
+            pa.array(np.asarray(seq.joints_observed, bool).reshape(-1), pa.bool_()), n_joints
+        ),
         "smoothed": pa.array([seq.smoothed] * n, pa.bool_()),
     }
     return pa.table(columns).cast(SMPL)

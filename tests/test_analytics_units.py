@@ -190,3 +190,35 @@ def test_schemas_versioned_and_unit_suffixes():
         empty = conform(pd.DataFrame(), name)
         assert list(empty.columns) == schema.names
         assert to_arrow(empty, name).schema.equals(schema)
+
+
+def test_strokes_must_get_somewhere_and_are_not_self_touch():
+    """A run above the speed threshold counts as a stroke only when the wrist spans >= 6 cm in
+    it (jitter runs back and forth within a few cm), and not next to a face touch."""
+    fps = 25.0
+    position = np.zeros((100, 3))
+    # frames 10-19: jitter, a 3 cm triangle wave (0.375 m/s, but going nowhere)
+    position[10:20, 0] = 0.03 * np.abs(((np.arange(10) + 2) % 4) - 2) / 2
+    # frames 50-64: a 15 cm stroke out and back
+    position[50:65, 1] = 0.15 * np.sin(np.pi * np.arange(15) / 14)
+    speed = np.linalg.norm(np.gradient(position, axis=0), axis=1) * fps
+    assert speed[10:20].max() > 0.3 and speed[50:65].max() > 0.3
+    found = events.gesture_strokes(speed, 0.3, fps, "left", position)
+    assert found and all(45 <= e["start_frame"] and e["end_frame"] <= 70 for e in found)
+    unruled = events.gesture_strokes(speed, 0.3, fps, "left")  # without the extent rule
+    assert any(e["end_frame"] < 25 for e in unruled)
+    touching = np.zeros(100, bool)
+    touching[60:80] = True  # the hand reaches the face after the stroke out
+    near = events.near(touching, round(events.SELF_TOUCH_MARGIN_S * fps))
+    assert near[52] and not near[51] and near[87] and not near[88]  # 8 frames either side
+    assert events.gesture_strokes(speed, 0.3, fps, "left", position, near) == []
+
+
+def test_a_nod_with_yaw_cross_talk_is_one_nod():
+    """Overlapping nod and shake: the larger one stays; apart, both stay."""
+    nod = {"event_type": "nod", "start_frame": 10, "end_frame": 40, "amplitude_deg": 10.0}
+    shake = {"event_type": "shake", "start_frame": 15, "end_frame": 35, "amplitude_deg": 5.0}
+    later = {"event_type": "shake", "start_frame": 60, "end_frame": 80, "amplitude_deg": 5.0}
+    assert events.dominant_head_axis([nod, shake, later]) == [nod, later]
+    big = dict(shake, amplitude_deg=12.0)
+    assert events.dominant_head_axis([nod, big]) == [big]

@@ -147,6 +147,45 @@ def test_tracked_fit_stays_on_the_person(landmark_fit, detector):
     assert steps.max() < 0.25, f"the body jumps between frames: {steps.round(2)}"
 
 
+def test_sparse_joints_equal_the_body_models_49_joints(landmark_fit):
+    """The mesh-free path (kinematic joints, keypoint vertices and J_regressor_extra's joints
+    from the few vertices it weights) gives the full body model's 49 joints."""
+    from pmrr_model.estimators.sparse_joints import SparseJoints
+
+    body = landmark_fit.body_model
+    gen = torch.Generator().manual_seed(0)
+    betas = torch.randn(3, 10, generator=gen)
+    pose = 0.4 * torch.randn(3, 69, generator=gen)
+    orient = torch.randn(3, 3, generator=gen)
+    with torch.no_grad():
+        full = body(betas, pose, orient).joints
+        sparse = SparseJoints(body, n_joints=49)(betas, pose, orient)
+        first25 = SparseJoints(body)(betas, pose, orient)
+    assert sparse.shape == (3, 49, 3)
+    assert (full - sparse).abs().max() < 1e-5
+    assert (full[:, :25] - first25).abs().max() < 1e-5
+    # the 25-joint fitting path skins none of J_regressor_extra's vertices
+    assert SparseJoints(body).v_template.shape[0] < SparseJoints(body, 49).v_template.shape[0]
+
+
+def test_estimates_without_vertices_keep_the_same_joints(landmark_fit, pmrr, photo):
+    """``with_vertices=False`` (the pipeline keeps no mesh) leaves the mesh out and nothing
+    else: parameters and joints are those of the full evaluation."""
+    image, boxes = photo
+    for estimator in (landmark_fit, pmrr):
+        estimator.reset()
+        full = estimator.estimate(image, boxes)
+        estimator.reset()
+        (lean,) = estimator.estimate_batch([image], [boxes], with_vertices=False)
+        estimator.reset()
+        assert lean.vertices_m.shape == (1, 0, 3)
+        assert full.vertices_m.shape[1] == estimator.body_model.num_vertices
+        np.testing.assert_allclose(lean.body_pose, full.body_pose, atol=1e-6)
+        np.testing.assert_allclose(lean.joints3d_m, full.joints3d_m, atol=1e-5)
+        np.testing.assert_allclose(lean.joints2d_px, full.joints2d_px, atol=1e-3)
+        np.testing.assert_allclose(lean.cam, full.cam, atol=1e-6)
+
+
 def test_no_boxes_give_no_bodies(landmark_fit, pmrr, photo):
     image, _ = photo
     for estimator in (landmark_fit, pmrr):
@@ -237,3 +276,34 @@ def test_wrong_checkpoints_and_names_fail_clearly(tmp_path, pmrr_checkpoint):
         create_estimator("pmrr", checkpoint=str(other))
     with pytest.raises(EstimatorError, match=r"unknown estimator 'hmr'.*landmark-fit.*pmrr"):
         create_estimator("hmr")
+
+
+def test_observed_joints_of_a_chest_up_view():
+    """Shoulders, elbows and the face seen, hips and legs not: the torso joints between the
+    shoulders count as seen, pelvis, spine and legs as inferred; the head's joints count when
+    the face was seen even without the nose landmark."""
+    from pmrr_model.constants import JOINT_NAMES
+    from pmrr_model.estimators.landmark_targets import empty_targets, observed_joints
+
+    t = empty_targets()
+    for name in ("OP RShoulder", "OP LShoulder", "OP RElbow", "OP LElbow", "OP Nose", "OP LEye"):
+        t.weights2d[JOINT_NAMES.index(name)] = 0.9
+    seen = dict(zip(JOINT_NAMES, observed_joints(t), strict=True))
+    for name in ("Right Shoulder", "Left Elbow", "Neck (LSP)", "Thorax (MPII)", "OP Neck",
+                 "Head (H36M)", "Nose", "Left Eye"):  # fmt: skip
+        assert seen[name], name
+    for name in ("Pelvis (MPII)", "Spine (H36M)", "Left Hip", "Right Knee", "OP MidHip",
+                 "Left Wrist", "Right Ear", "OP RAnkle"):  # fmt: skip
+        assert not seen[name], name
+    t.weights2d[JOINT_NAMES.index("OP Nose")] = 0.0
+    assert not observed_joints(t)[JOINT_NAMES.index("Jaw (H36M)")]
+    t.head_weight = 1.0
+    assert observed_joints(t)[JOINT_NAMES.index("Jaw (H36M)")]
+
+
+def test_joints_in_view_is_the_box_and_the_image():
+    from pmrr_model.estimators.base import joints_in_view
+
+    pts = np.array([[[10.0, 10.0], [50.0, 50.0], [700.0, 50.0], [50.0, -5.0]]])
+    box = np.array([[0.0, -20.0, 800.0, 60.0]])  # reaches past the image on two sides
+    assert joints_in_view(pts, box, (360, 640)).tolist() == [[True, True, False, False]]

@@ -55,6 +55,7 @@ def _camera_sequence(body: BodyModel, n: int = 6, seed: int = 0):
         joints3d_m=(joints + transl[:, None]).astype(np.float32),
         joints2d_px=np.zeros((n, joints.shape[1], 2), np.float32),
         confidence=np.ones(n, np.float32),
+        joints_observed=np.ones((n, joints.shape[1]), bool),
         estimator="test",
         assets=body.asset_id,
         smoothed=True,

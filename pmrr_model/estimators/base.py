@@ -35,9 +35,31 @@ class BodyEstimates:
     focal_px: float
     estimator: str  # e.g. "landmark-fit" or "pmrr:<checkpoint id>"
     assets: str  # AssetSet.describe(), e.g. "standin:3f2a..."
+    #: (N, 49) bool, per joint: seen in this frame (True) or inferred by the estimator's model
+    #: and priors (False). None: the caller applies the in-view rule
+    #: (:func:`joints_in_view`: the joint projects inside the person's box and the image).
+    observed: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.betas.shape[0])
+
+
+def joints_in_view(
+    joints2d_px: np.ndarray, boxes_xyxy: np.ndarray, image_size_hw: tuple[int, int]
+) -> np.ndarray:
+    """(N, J, 2) projected joints, (N, 4) person boxes -> (N, J) bool: inside the box and the
+    image. What an estimator without per-joint evidence (the PMRR network regresses every joint
+    from the crop) can say about which joints the camera saw."""
+    p = np.asarray(joints2d_px, np.float64)
+    box = np.asarray(boxes_xyxy, np.float64).reshape(-1, 1, 4)
+    height, width = image_size_hw
+    x, y = p[..., 0], p[..., 1]
+    return (
+        (x >= np.maximum(box[..., 0], 0))
+        & (x <= np.minimum(box[..., 2], width))
+        & (y >= np.maximum(box[..., 1], 0))
+        & (y <= np.minimum(box[..., 3], height))
+    )
 
 
 class Estimator(ABC):
@@ -51,19 +73,26 @@ class Estimator(ABC):
         frame_rgb: np.ndarray,
         boxes_xyxy: np.ndarray,
         track_ids: np.ndarray | None = None,
+        with_vertices: bool = True,
     ) -> BodyEstimates:
         """``frame_rgb`` (H, W, 3) uint8; ``boxes_xyxy`` (N, 4) pixels. ``track_ids`` lets
-        temporal implementations warm-start each person from its previous frame."""
+        temporal implementations warm-start each person from its previous frame.
+        ``with_vertices=False``: the caller keeps no mesh, so ``vertices_m`` may be left empty
+        (N, 0, 3) and only the joints evaluated (skinning every vertex is costly on CPU)."""
 
     def estimate_batch(
         self,
         frames_rgb: list[np.ndarray],
         boxes_xyxy: list[np.ndarray],
         track_ids: list[np.ndarray] | None = None,
+        with_vertices: bool = True,
     ) -> list[BodyEstimates]:
         """Several frames at once; implementations that batch on a device override this."""
         ids = track_ids or [None] * len(frames_rgb)
-        return [self.estimate(f, b, t) for f, b, t in zip(frames_rgb, boxes_xyxy, ids, strict=True)]
+        return [
+            self.estimate(f, b, t, with_vertices=with_vertices)
+            for f, b, t in zip(frames_rgb, boxes_xyxy, ids, strict=True)
+        ]
 
     def reset(self) -> None:  # noqa: B027 - optional hook
         """Forget temporal state (called at shot cuts)."""

@@ -12,6 +12,7 @@ import torch
 from pmrr_model.body_model import BodyModel
 from pmrr_model.crop import box_to_center_scale, full_translation_to_crop_cam
 from pmrr_model.estimators.base import BodyEstimates
+from pmrr_model.estimators.sparse_joints import SparseJoints
 
 
 @contextlib.contextmanager
@@ -51,8 +52,13 @@ def assemble_estimates(
     confidence: np.ndarray,
     estimator: str,
     rescale: float,
+    joints_fn: SparseJoints | None = None,
 ) -> BodyEstimates:
     """Run the full body model once and express everything in the image's camera frame.
+
+    With ``joints_fn`` (a 49-joint :class:`SparseJoints`) only the joints are evaluated and
+    ``vertices_m`` is empty (N, 0, 3): for callers that keep no vertices (the pipeline's
+    estimate stage), skinning every vertex of every frame was wasted work.
 
     ``cam`` is the weak-perspective camera of each person's crop that reproduces the same image
     projection (the inverse of the crop-to-full conversion), so the ``smpl`` table's ``cam`` means
@@ -67,10 +73,15 @@ def assemble_estimates(
         return BodyEstimates(z(0, 3), z(0, 69), z(0, 10), z(0, 3), z(0, 3), z(0, 49, 3),
                              z(0, 49, 2), z(0, nv, 3), z(0), focal_px, estimator,
                              body_model.asset_id)  # fmt: skip
-    out = body_model(as_t(betas), as_t(body_pose), as_t(global_orient))
     t = np.asarray(transl, np.float64)
-    joints = out.joints.cpu().numpy() + t[:, None]
-    vertices = out.vertices.cpu().numpy() + t[:, None]
+    if joints_fn is None:
+        out = body_model(as_t(betas), as_t(body_pose), as_t(global_orient))
+        joints = out.joints.cpu().numpy() + t[:, None]
+        vertices = out.vertices.cpu().numpy() + t[:, None]
+    else:
+        joints = joints_fn(as_t(betas), as_t(body_pose), as_t(global_orient)).cpu().numpy()
+        joints = joints + t[:, None]
+        vertices = np.zeros((n, 0, 3))
     center, scale = box_to_center_scale(boxes_xyxy, rescale)
     cam = full_translation_to_crop_cam(t, center, scale, image_size_hw, focal_px)
     return BodyEstimates(

@@ -18,11 +18,12 @@ import numpy as np
 from pmrr_model.assets import AssetSet, resolve_assets
 from pmrr_model.body_model import BodyModel
 from pmrr_model.crop import box_to_center_scale, crop_side_px, default_focal_px
+from pmrr_model.detection.face_pose import FacePoseEstimator, face_region
 from pmrr_model.detection.landmarks import MP, PoseLandmarker, PoseLandmarks
 from pmrr_model.estimators.base import BodyEstimates, Estimator
 from pmrr_model.estimators.common import assemble_estimates, torch_threads
 from pmrr_model.estimators.fitting import FitParams, FitWeights, LandmarkFitter
-from pmrr_model.estimators.landmark_targets import FitTargets, build_targets
+from pmrr_model.estimators.landmark_targets import FitTargets, build_targets, observed_joints
 from pmrr_model.estimators.sparse_joints import SparseJoints
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,9 @@ class LandmarkFitEstimator(Estimator):
         self.assets = assets or resolve_assets(data_dir)
         self.body_model = BodyModel(self.assets).eval()
         self.fitter = LandmarkFitter(SparseJoints(self.body_model), start_body_pose(), weights)
+        self.joints49 = SparseJoints(self.body_model, n_joints=49)  # with_vertices=False
         self.landmarker = PoseLandmarker(model_complexity=1, mirror_consensus=True)
+        self.faces = FacePoseEstimator()
         self.cold_iterations = cold_iterations
         self.warm_iterations = warm_iterations
         # Warm starts take small steps. Adam's first steps move *every* parameter by about the
@@ -84,7 +87,8 @@ class LandmarkFitEstimator(Estimator):
         When Pose finds nobody there (it does for people cut by the frame edge, where the crop is
         mostly zero padding), wider crops are tried, then the whole frame with everybody else
         painted out; a result counts only if its torso lies inside this person's box. Landmarks
-        outside the box are unseen (:func:`build_targets`).
+        outside the box are unseen (:func:`build_targets`). The head's orientation comes from Face
+        Mesh on the face Pose found (:class:`FacePoseEstimator`).
         """
         size = frame_rgb.shape[:2]
         centers, scales = box_to_center_scale(boxes, LANDMARK_RESCALE)
@@ -104,7 +108,9 @@ class LandmarkFitEstimator(Estimator):
                         x0, y0, x1, y1 = np.clip(other, 0, None).round().astype(int)
                         masked[y0:y1, x0:x1] = fill
                 lm = self._accept(self.landmarker.detect_full(masked), boxes[i])
-            targets.append(build_targets(lm, size, focal_px, center, box_xyxy=boxes[i]))
+            region = face_region(lm)
+            head = self.faces.estimate(frame_rgb, *region) if region is not None else None
+            targets.append(build_targets(lm, size, focal_px, center, box_xyxy=boxes[i], head=head))
         return targets
 
     @staticmethod
@@ -132,6 +138,7 @@ class LandmarkFitEstimator(Estimator):
         boxes_xyxy: np.ndarray,
         track_ids: np.ndarray | None = None,
         init: FitParams | None = None,
+        with_vertices: bool = True,
     ) -> BodyEstimates:
         """``init`` (e.g. PMRR's estimate) replaces the cold start for people without history."""
         boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
@@ -144,19 +151,23 @@ class LandmarkFitEstimator(Estimator):
         t2 = time.perf_counter()
         self.last_targets = targets
         self.last_timing = {"landmarks_s": t1 - t0, "fit_s": t2 - t1, "people": len(boxes)}
-        return assemble_estimates(
-            self.body_model,
-            global_orient=fitted.global_orient,
-            body_pose=fitted.body_pose,
-            betas=fitted.betas,
-            transl=fitted.transl,
-            boxes_xyxy=boxes,
-            image_size_hw=size,
-            focal_px=focal,
-            confidence=np.array([t.confidence for t in targets]),
-            estimator=self.name,
-            rescale=LANDMARK_RESCALE,
-        )
+        with torch_threads(self.threads):
+            estimates = assemble_estimates(
+                self.body_model,
+                global_orient=fitted.global_orient,
+                body_pose=fitted.body_pose,
+                betas=fitted.betas,
+                transl=fitted.transl,
+                boxes_xyxy=boxes,
+                image_size_hw=size,
+                focal_px=focal,
+                confidence=np.array([t.confidence for t in targets]),
+                estimator=self.name,
+                rescale=LANDMARK_RESCALE,
+                joints_fn=None if with_vertices else self.joints49,
+            )
+        estimates.observed = np.array([observed_joints(t) for t in targets]).reshape(-1, 49)
+        return estimates
 
     def _fit(
         self,
@@ -186,13 +197,27 @@ class LandmarkFitEstimator(Estimator):
                 else:
                     rows.append(cold.row(i))
                     warm.append(False)
-            start = FitParams.stack(rows)
-            # One batch, one schedule: anybody without history sets the cold one.
-            if all(warm):
-                iterations, lr = self.warm_iterations, self.warm_lr
-            else:
-                iterations, lr = self.cold_iterations, None
-            fitted = self.fitter.fit(start, targets, boxes, focal, size, iterations, lr=lr)
+            # Each schedule fits only its own people: a newcomer (cold: many steps at the
+            # fitter's rate) no longer drags everybody tracked in that frame through the cold
+            # schedule too, which cost time and moved tracked people by more than a warm step.
+            fitted_rows: list[FitParams | None] = [None] * n
+            for is_warm in (True, False):
+                group = [i for i in range(n) if warm[i] == is_warm]
+                if not group:
+                    continue
+                iterations = self.warm_iterations if is_warm else self.cold_iterations
+                part = self.fitter.fit(
+                    FitParams.stack([rows[i] for i in group]),
+                    [targets[i] for i in group],
+                    boxes[group],
+                    focal,
+                    size,
+                    iterations,
+                    lr=self.warm_lr if is_warm else None,
+                )
+                for k, i in enumerate(group):
+                    fitted_rows[i] = part.row(k)
+            fitted = FitParams.stack(fitted_rows)
         for i, tid in enumerate(ids):
             if tid is not None and targets[i].confidence > 0:
                 self._previous[tid] = fitted.row(i)

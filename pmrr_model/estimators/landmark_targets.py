@@ -11,11 +11,12 @@ than SMPL's joints, and its metric scale is a guess).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from pmrr_model.constants import JOINT_NAMES
+from pmrr_model.detection.face_pose import HeadPose
 from pmrr_model.detection.landmarks import MP, PoseLandmarks
 
 OP_FROM_MP = {
@@ -96,6 +97,10 @@ class FitTargets:
     bone_weights: np.ndarray  # (n_bones,)
     torso_world: np.ndarray  # (4, 3) L/R shoulder, L/R hip in the camera frame (for the start)
     confidence: float
+    #: Head orientation from Face Mesh (:mod:`pmrr_model.detection.face_pose`), camera frame:
+    #: the rotation taking the body model's head axes into the camera's; weight 0 = unseen.
+    head_rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
+    head_weight: float = 0.0
 
 
 #: (limb end, the joint it hangs from), MediaPipe indices: wrists need their elbows, elbows their
@@ -126,13 +131,16 @@ def build_targets(
     box_center: np.ndarray,
     min_visibility: float = 0.5,
     box_xyxy: np.ndarray | None = None,
+    head: HeadPose | None = None,
 ) -> FitTargets:
     """MediaPipe output for one person -> :class:`FitTargets` (camera frame, pixels).
 
     A landmark is a target when its visibility is >= ``min_visibility`` and it lies inside the
     frame and inside the person's box ``box_xyxy`` (when given): the box holds what the camera
     sees of this person, and the analytics count a joint outside it as out of view
-    (:func:`analytics.joints.dense_in_view`), so the fit treats it the same way, as unseen."""
+    (:func:`analytics.joints.dense_in_view`), so the fit treats it the same way, as unseen.
+    ``head``: Face Mesh's head orientation, seen along its crop's ray and rotated here into the
+    camera frame (as the world landmarks are)."""
     if landmarks is None:
         return empty_targets()
     vis = landmarks.visibility
@@ -166,4 +174,48 @@ def build_targets(
     bone_w = np.where(members, usable[None, :], np.inf).min(axis=1)
     torso = world[[MP["left_shoulder"], MP["right_shoulder"], MP["left_hip"], MP["right_hip"]]]
     confidence = float(vis[MP_IDX].mean())
-    return FitTargets(joints2d, weights2d, dirs, bone_w, torso, confidence)
+    targets = FitTargets(joints2d, weights2d, dirs, bone_w, torso, confidence)
+    if head is not None:
+        targets.head_rotation = (
+            ray_rotation(head.center_px, image_size_hw, focal_px) @ head.rotation
+        )
+        targets.head_weight = float(head.confidence)
+    return targets
+
+
+def _names(*names: str) -> list[int]:
+    return [JOINT_NAMES.index(n) for n in names]
+
+
+#: The 24 SMPL-style joints (49-joint indices 25..48) observed through OpenPose-block targets:
+#: a joint with its own landmark is seen when that landmark is; a joint between landmarks
+#: (neck, pelvis, spine, thorax) when all of its neighbours are; the head's joints when the face
+#: was seen (Face Mesh) or, without it, the nose.
+_SAME_AS = {
+    "Right Ankle": ("OP RAnkle",), "Right Knee": ("OP RKnee",), "Right Hip": ("OP RHip",),
+    "Left Hip": ("OP LHip",), "Left Knee": ("OP LKnee",), "Left Ankle": ("OP LAnkle",),
+    "Right Wrist": ("OP RWrist",), "Right Elbow": ("OP RElbow",),
+    "Right Shoulder": ("OP RShoulder",), "Left Shoulder": ("OP LShoulder",),
+    "Left Elbow": ("OP LElbow",), "Left Wrist": ("OP LWrist",),
+    "Neck (LSP)": ("OP RShoulder", "OP LShoulder"), "OP Neck": ("OP RShoulder", "OP LShoulder"),
+    "Thorax (MPII)": ("OP RShoulder", "OP LShoulder"),
+    "Pelvis (MPII)": ("OP RHip", "OP LHip"), "OP MidHip": ("OP RHip", "OP LHip"),
+    "Spine (H36M)": ("OP RShoulder", "OP LShoulder", "OP RHip", "OP LHip"),
+    "Nose": ("OP Nose",), "Left Eye": ("OP LEye",), "Right Eye": ("OP REye",),
+    "Left Ear": ("OP LEar",), "Right Ear": ("OP REar",),
+}  # fmt: skip
+_HEAD = _names("Top of Head (LSP)", "Jaw (H36M)", "Head (H36M)", "Nose", "Left Eye", "Right Eye")
+_OP_NOSE = JOINT_NAMES.index("OP Nose")
+
+
+def observed_joints(targets: FitTargets) -> np.ndarray:
+    """(49,) bool: which of the 49 joints this person's landmarks saw (a fitting target), the
+    rest being the fit's inference from its priors and the seen joints."""
+    seen = np.zeros(len(JOINT_NAMES), bool)
+    seen[:25] = targets.weights2d > 0
+    op_seen = seen[:25].copy()
+    for name, sources in _SAME_AS.items():
+        seen[JOINT_NAMES.index(name)] = all(op_seen[JOINT_NAMES.index(s)] for s in sources)
+    if targets.head_weight > 0 or op_seen[_OP_NOSE]:
+        seen[_HEAD] = True
+    return seen

@@ -9,6 +9,7 @@ are used as predicted (no extra flip).
 
 from __future__ import annotations
 
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,7 @@ from pmrr_model.crop import (
 from pmrr_model.estimators.base import BodyEstimates, Estimator
 from pmrr_model.estimators.common import assemble_estimates
 from pmrr_model.estimators.fitting import FitParams
+from pmrr_model.estimators.sparse_joints import SparseJoints
 from pmrr_model.geometry import rotmat_to_axis_angle
 from pmrr_model.inference import PMRRPredictor, checkpoint_id
 
@@ -72,6 +74,11 @@ class PMRREstimator(Estimator):
     @property
     def body_model(self):
         return self.predictor.body_model
+
+    @cached_property
+    def joints49(self) -> SparseJoints:
+        """All 49 joints without the mesh, for ``with_vertices=False``."""
+        return SparseJoints(self.body_model, n_joints=49).to(self.device)
 
     @property
     def device(self) -> torch.device:
@@ -123,15 +130,22 @@ class PMRREstimator(Estimator):
         frames_rgb: list[np.ndarray],
         boxes_xyxy: list[np.ndarray],
         track_ids: list[np.ndarray] | None = None,
+        with_vertices: bool = True,
     ) -> list[BodyEstimates]:
         """Several frames with one pass of the network over all their crops."""
         params = self.predict_params_batch(frames_rgb, boxes_xyxy)
         return [
-            self._assemble(frame, boxes, frame_params)
+            self._assemble(frame, boxes, frame_params, with_vertices)
             for frame, boxes, (frame_params, _) in zip(frames_rgb, boxes_xyxy, params, strict=True)
         ]
 
-    def _assemble(self, frame_rgb: np.ndarray, boxes_xyxy: np.ndarray, params: FitParams):
+    def _assemble(
+        self,
+        frame_rgb: np.ndarray,
+        boxes_xyxy: np.ndarray,
+        params: FitParams,
+        with_vertices: bool = True,
+    ):
         boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
         size = frame_rgb.shape[:2]
         return assemble_estimates(
@@ -146,6 +160,7 @@ class PMRREstimator(Estimator):
             confidence=np.ones(len(boxes)),  # the network gives no per-person confidence
             estimator=self.name,
             rescale=self.rescale,
+            joints_fn=None if with_vertices else self.joints49,
         )
 
     def estimate(
@@ -153,9 +168,10 @@ class PMRREstimator(Estimator):
         frame_rgb: np.ndarray,
         boxes_xyxy: np.ndarray,
         track_ids: np.ndarray | None = None,
+        with_vertices: bool = True,
     ) -> BodyEstimates:
         params, _ = self.predict_params(frame_rgb, boxes_xyxy)
-        return self._assemble(frame_rgb, boxes_xyxy, params)
+        return self._assemble(frame_rgb, boxes_xyxy, params, with_vertices)
 
 
 class RefinedPMRREstimator(Estimator):
@@ -176,8 +192,11 @@ class RefinedPMRREstimator(Estimator):
         frame_rgb: np.ndarray,
         boxes_xyxy: np.ndarray,
         track_ids: np.ndarray | None = None,
+        with_vertices: bool = True,
     ) -> BodyEstimates:
         start, _ = self.pmrr.predict_params(frame_rgb, boxes_xyxy)
-        result = self.fit.estimate(frame_rgb, boxes_xyxy, track_ids, init=start)
+        result = self.fit.estimate(
+            frame_rgb, boxes_xyxy, track_ids, init=start, with_vertices=with_vertices
+        )
         result.estimator = self.name
         return result

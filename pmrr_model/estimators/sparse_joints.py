@@ -1,10 +1,14 @@
-"""The joints an optimiser needs, without skinning all vertices.
+"""The joints an optimiser (or a table) needs, without skinning all vertices.
 
 Fitting only looks at joints: the 24 kinematic ones and a handful of surface keypoints (nose,
-eyes, ears, toes, heels). Skinning 6890 vertices every iteration would dominate the cost, so
-this module evaluates SMPL's linear-blend skinning on just those keypoint vertices, with the same
-shape blend, pose blend and kinematic chain as ``smplx`` (the result equals
-``BodyModel(...).joints`` on the selected joints up to float error; a test checks it).
+eyes, ears, toes, heels); the pipeline's ``smpl`` table keeps all 49 joints and no vertices.
+Skinning every vertex would dominate both (13k vertices for the stand-in: ~12 ms a frame on one
+core, far more with two threads on a busy machine: 29 % of the estimate stage in a profile of
+the two-person sample), so this module evaluates
+SMPL's linear-blend skinning on just the vertices the wanted joints read: the keypoint vertices,
+and for the 9 joints of ``J_regressor_extra`` the few hundred vertices its rows weight. Same shape
+blend, pose blend and kinematic chain as ``smplx``: the result equals ``BodyModel(...).joints``
+on the selected joints up to float error (a test checks all 49).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from pmrr_model.constants import JOINT_INDICES
 from pmrr_model.geometry import axis_angle_to_rotmat
 
 N_OPENPOSE = 25  # the first 25 of the 49 joints are the OpenPose set
+N_KINEMATIC = 24
 
 
 class SparseJoints(nn.Module):
@@ -27,11 +32,13 @@ class SparseJoints(nn.Module):
         super().__init__()
         smpl = body_model.smpl
         wanted = torch.tensor(JOINT_INDICES[:n_joints])
-        if int(wanted.max()) >= 24 + len(smpl.vertex_joint_selector.extra_joints_idxs):
-            raise ValueError(
-                "SparseJoints covers SMPL and vertex joints only, not J_regressor_extra"
-            )
-        vids = smpl.vertex_joint_selector.extra_joints_idxs.long()
+        keypoint_vids = smpl.vertex_joint_selector.extra_joints_idxs.long()
+        n_smplx = N_KINEMATIC + len(keypoint_vids)  # smplx's joints; J_regressor_extra's after
+        extra = body_model.J_regressor_extra.float()
+        if int(wanted.max()) < n_smplx:
+            extra = extra[:0]  # no regressed joint wanted: skin none of its vertices
+        extra_vids = torch.nonzero(extra.abs().sum(0) > 0).flatten()
+        vids = torch.cat([keypoint_vids, extra_vids])
         n_verts = smpl.v_template.shape[0]
         shapedirs = smpl.shapedirs.float()  # (V, 3, n_betas)
         j_reg = smpl.J_regressor.float()  # (24, V)
@@ -42,8 +49,10 @@ class SparseJoints(nn.Module):
         posedirs = smpl.posedirs.float().reshape(-1, n_verts, 3)[:, vids]
         self.register_buffer("v_posedirs", posedirs.reshape(posedirs.shape[0], -1))
         self.register_buffer("v_weights", smpl.lbs_weights.float()[vids])
+        self.register_buffer("extra_regressor", extra[:, extra_vids])  # (9 or 0, len(extra_vids))
         self.register_buffer("parents", smpl.parents.long().clone())
         self.register_buffer("select", wanted)
+        self.n_keypoints = len(keypoint_vids)
         self.n_betas = shapedirs.shape[-1]
 
     def forward(
@@ -63,4 +72,6 @@ class SparseJoints(nn.Module):
         posed_joints, transforms = batch_rigid_transform(rot, joints, self.parents)
         per_vertex = torch.einsum("vj,njab->nvab", self.v_weights, transforms)
         verts = (per_vertex[..., :3, :3] @ verts[..., None]).squeeze(-1) + per_vertex[..., :3, 3]
-        return torch.cat([posed_joints, verts], dim=1)[:, self.select]
+        keypoints = verts[:, : self.n_keypoints]
+        regressed = self.extra_regressor @ verts[:, self.n_keypoints :]
+        return torch.cat([posed_joints, keypoints, regressed], dim=1)[:, self.select]

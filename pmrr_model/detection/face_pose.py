@@ -1,0 +1,168 @@
+"""Head orientation from MediaPipe Face Mesh on one person's face region.
+
+Why: MediaPipe Pose's five face points (nose, eyes, ears) are a few pixels apart on an interview
+frame, so a 10 degree nod moves them by about as much as their frame-to-frame noise and the
+landmark fit barely followed nods (about 2 of 10 degrees on the synthetic medium shot). Face Mesh
+(468 points with relative depth, bundled in the ``mediapipe`` wheel) on an upsampled face crop
+recovers the head's 3D orientation directly: on the same frames it follows the 10 degree nod with
+about 1-2 degrees of frame-to-frame noise.
+
+The head frame is built from four Face Mesh points of the published topology: the two cheek
+points at the ear line (234 = the subject's right, 454 = left) give the lateral axis, chin (152)
+to forehead (10) the up axis, and their cross product the facing direction. The chin-forehead
+line is not the body model's "head up" axis: the face leans back a little from it. That constant
+(:data:`FACE_PITCH_OFFSET_DEG`) is measured on the body model's own zero pose rendered frontally
+(``tests/test_face_pose.py`` re-measures it) and applied here, so a head in its zero pose reads as
+zero rotation relative to the trunk.
+
+Mirror consensus, as for Pose (:mod:`pmrr_model.detection.landmarks`): the crop is also run
+flipped left-right and the flipped result mapped back; the two rotations are averaged when they
+agree within :data:`MIRROR_AGREEMENT_DEG` and the head is unseen otherwise, so a video and its
+mirrored copy give mirrored head rotations by construction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pmrr_model.crop import crop_affine
+from pmrr_model.detection.landmarks import MP, PoseLandmarks, _import_mediapipe
+
+#: Face Mesh indices (published 468-point topology).
+MESH_RIGHT_CHEEK, MESH_LEFT_CHEEK, MESH_CHIN, MESH_FOREHEAD, MESH_NOSE_TIP = 234, 454, 152, 10, 1
+FACE_RES = 256  # side of the upsampled face crop Face Mesh sees
+#: Crop side as a multiple of the face's size from Pose (the larger of ear-to-ear and
+#: eyes-to-mouth distance x 2): Face Mesh's own face detector needs the whole head and some
+#: margin in the crop.
+FACE_REGION_SCALE = 2.2
+MIN_FACE_PX = 6.0  # smaller faces carry no orientation worth fitting
+#: The two passes (direct, flipped back) disagreeing by more than this make the head unseen.
+MIRROR_AGREEMENT_DEG = 12.0
+#: Forehead-chin line vs the body model's head axis, degrees about the head's lateral axis
+#: (+ = chin down). Face Mesh's frame of the stand-in's zero-pose head reads 6.9 +- 2.1 degrees
+#: chin down (30 renders: head yaw -30..30, pitch -15..15 degrees, at 1.25 and 2.6 m); this
+#: rotation undoes it.
+FACE_PITCH_OFFSET_DEG = -7.0
+#: Pose face landmarks used to place the crop.
+POSE_FACE = tuple(
+    MP[n]
+    for n in (
+        "nose", "left_eye", "right_eye", "left_ear", "right_ear", "mouth_left", "mouth_right",
+    )
+)  # fmt: skip
+_FLIP = np.diag([-1.0, 1.0, 1.0])
+
+
+@dataclass(frozen=True)
+class HeadPose:
+    """One head's orientation as seen along the crop's viewing ray.
+
+    ``rotation``: (3, 3) columns = the subject's left, up and facing directions in the crop's
+    camera frame (x right, y down, z away from the camera), i.e. the rotation taking the body
+    model's head axes (x left, y up, z facing) into that frame. ``center_px``: crop centre in
+    frame pixels (the callers rotate ``rotation`` from that ray into the camera frame)."""
+
+    rotation: np.ndarray
+    center_px: np.ndarray
+    confidence: float
+
+
+def face_frame(points: np.ndarray) -> np.ndarray:
+    """(468, 3) Face Mesh points (x right, y down, z away; one unit for all three) -> (3, 3)
+    columns left, up, facing, with :data:`FACE_PITCH_OFFSET_DEG` applied."""
+    left = points[MESH_LEFT_CHEEK] - points[MESH_RIGHT_CHEEK]
+    left = left / max(np.linalg.norm(left), 1e-9)
+    up = points[MESH_FOREHEAD] - points[MESH_CHIN]
+    up = up - left * (up @ left)
+    up = up / max(np.linalg.norm(up), 1e-9)
+    facing = np.cross(left, up)
+    frame = np.stack([left, up, facing], axis=1)
+    a = np.radians(FACE_PITCH_OFFSET_DEG)
+    about_left = np.array([[1, 0, 0], [0, np.cos(a), -np.sin(a)], [0, np.sin(a), np.cos(a)]])
+    return frame @ about_left
+
+
+def mirror_back(rotation: np.ndarray) -> np.ndarray:
+    """Head frame found in the left-right flipped image -> the same head in the direct image.
+
+    Points map by x -> -x; the flipped face's "left" is the subject's right, so the left column
+    also changes sign: R -> F R F with F = diag(-1, 1, 1)."""
+    return _FLIP @ rotation @ _FLIP
+
+
+def rotation_angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle of the rotation between two rotation matrices, degrees."""
+    cos = (np.trace(a.T @ b) - 1.0) / 2.0
+    return float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0))))
+
+
+def mean_rotation(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Chordal mean of two rotations (projection of their average onto SO(3)); symmetric."""
+    u, _, vt = np.linalg.svd(a + b)
+    d = np.sign(np.linalg.det(u @ vt))
+    return u @ np.diag([1.0, 1.0, d]) @ vt
+
+
+def face_region(landmarks: PoseLandmarks | None, min_visibility: float = 0.5):
+    """(centre px, side px) of the square face crop from Pose's face points, or None when fewer
+    than three of them are seen or the face is too small."""
+    if landmarks is None:
+        return None
+    idx = np.array(POSE_FACE)
+    seen = idx[landmarks.visibility[idx] >= min_visibility]
+    if len(seen) < 3:
+        return None
+    pts = landmarks.image_px[seen]
+    size = float(np.ptp(pts, axis=0).max())
+    if size < MIN_FACE_PX:
+        return None
+    return pts.mean(0), FACE_REGION_SCALE * 2.0 * size
+
+
+class FacePoseEstimator:
+    """Face Mesh (single image mode, one face) on a face crop, with mirror consensus."""
+
+    def __init__(self, min_detection_confidence: float = 0.3) -> None:
+        mp = _import_mediapipe()
+        self._mesh = mp.solutions.face_mesh.FaceMesh(
+            static_image_mode=True,
+            max_num_faces=1,
+            refine_landmarks=False,
+            min_detection_confidence=min_detection_confidence,
+        )
+
+    def close(self) -> None:
+        """Free MediaPipe's graph (not from ``__del__``: see ``PoseLandmarker.close``)."""
+        self._mesh.close()
+
+    def _points(self, crop: np.ndarray) -> np.ndarray | None:
+        result = self._mesh.process(crop)
+        if not result.multi_face_landmarks:
+            return None
+        lm = result.multi_face_landmarks[0].landmark
+        return np.array([(p.x, p.y, p.z) for p in lm]) * FACE_RES
+
+    def estimate(
+        self, frame_rgb: np.ndarray, center: np.ndarray, side_px: float
+    ) -> HeadPose | None:
+        """Head orientation of the face centred in the square region, or None when either pass
+        finds no face, the face found is not the one at the centre (a neighbour's), or the
+        two passes disagree."""
+        import cv2
+
+        m = crop_affine(np.asarray(center, np.float64), side_px / 200.0, FACE_RES)
+        crop = cv2.warpAffine(frame_rgb, m, (FACE_RES, FACE_RES), flags=cv2.INTER_CUBIC)
+        direct = self._points(crop)
+        flipped = self._points(np.ascontiguousarray(crop[:, ::-1]))
+        if direct is None or flipped is None:
+            return None
+        for pts in (direct, flipped):  # this person's face: its nose near the crop centre
+            if np.linalg.norm(pts[MESH_NOSE_TIP, :2] - FACE_RES / 2) > 0.25 * FACE_RES:
+                return None
+        a = face_frame(direct)
+        b = mirror_back(face_frame(flipped))
+        if rotation_angle_deg(a, b) > MIRROR_AGREEMENT_DEG:
+            return None
+        return HeadPose(mean_rotation(a, b), np.asarray(center, np.float64), 1.0)

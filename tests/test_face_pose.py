@@ -1,0 +1,98 @@
+"""Head orientation from Face Mesh (pmrr_model.detection.face_pose) on rendered stand-in heads
+with known rotations, its mirror symmetry, and that the landmark fit follows it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from pmrr_model.detection import face_pose as FP
+
+pytest.importorskip("mediapipe")
+
+
+def test_frame_of_known_points_and_mirror_algebra():
+    """face_frame recovers a known rotation from the four points it reads; mirror_back is an
+    involution; the mean of two rotations is symmetric and halfway."""
+    rot = Rotation.from_euler("YXZ", [25.0, -10.0, 5.0], degrees=True).as_matrix()
+    canon = np.zeros((468, 3))  # head axes: x left, y up, z facing; camera: y down, z away
+    canon[FP.MESH_LEFT_CHEEK], canon[FP.MESH_RIGHT_CHEEK] = [0.07, 0, 0], [-0.07, 0, 0]
+    canon[FP.MESH_FOREHEAD], canon[FP.MESH_CHIN] = [0, 0.08, 0.02], [0, -0.1, 0.02]
+    to_camera = rot  # the rotation taking head axes to the camera frame
+    points = canon @ to_camera.T
+    offset = np.radians(FP.FACE_PITCH_OFFSET_DEG)
+    undo = Rotation.from_rotvec([-offset, 0, 0]).as_matrix()
+    np.testing.assert_allclose(FP.face_frame(points) @ undo, to_camera, atol=1e-9)
+    np.testing.assert_allclose(FP.mirror_back(FP.mirror_back(rot)), rot, atol=1e-12)
+    other = Rotation.from_euler("Y", 20.0, degrees=True).as_matrix() @ rot
+    mean = FP.mean_rotation(rot, other)
+    np.testing.assert_allclose(mean, FP.mean_rotation(other, rot), atol=1e-12)
+    assert FP.rotation_angle_deg(mean, rot) == pytest.approx(10.0, abs=1e-6)
+
+
+@pytest.fixture(scope="module")
+def head_renders():
+    """The stand-in rendered with known head rotations (scenes' renderer and colours)."""
+    from flows import components
+    from pmrr_model.evaluation import scenes as S
+
+    body = components.body_model(None)
+    rng = np.random.default_rng(3)
+    out = []
+    for yaw in (-30.0, 0.0, 30.0):
+        for pitch in (-15.0, 15.0):
+            pose = np.zeros((1, 69))
+            pose[0, 14 * 3] = np.radians(pitch)  # SMPL joint 15 (head), about its lateral axis
+            go, _, _, _, verts = S._camera_params(
+                body, np.zeros(10), pose, np.zeros((1, 3)), yaw, (0.0, 0.62, 1.25)
+            )
+            rgb, _, ids = S.render_people(
+                [verts[0]], body.faces, [S.vertex_colors(body, rng)], S.FOCAL_PX
+            )
+            head = (
+                Rotation.from_rotvec(go[0]).as_matrix()
+                @ Rotation.from_rotvec(pose[0, 42:45]).as_matrix()
+            )
+            out.append((yaw, pitch, rgb, ids, head))
+    return out
+
+
+def _estimate(rgb, ids, estimator, landmarker):
+    from pmrr_model.estimators.landmark_targets import ray_rotation
+    from pmrr_model.evaluation import scenes as S
+
+    ys, xs = np.nonzero(ids >= 0)
+    center = np.array([(xs.min() + xs.max()) / 2, (ys.min() + ys.max()) / 2])
+    region = FP.face_region(
+        landmarker.detect_region(rgb, center, 1.2 * max(np.ptp(xs), np.ptp(ys)))
+    )
+    assert region is not None, "Pose found no face on the render"
+    head = estimator.estimate(rgb, *region)
+    assert head is not None, "Face Mesh found no face on the render"
+    return ray_rotation(head.center_px, S.SIZE_HW, S.FOCAL_PX) @ head.rotation, region
+
+
+def test_follows_known_head_rotations_and_is_mirror_symmetric(head_renders):
+    from pmrr_model.detection.landmarks import PoseLandmarker
+
+    estimator, landmarker = FP.FacePoseEstimator(), PoseLandmarker(mirror_consensus=True)
+    errors, pitch_read = [], {}
+    for yaw, pitch, rgb, ids, truth in head_renders:
+        found, region = _estimate(rgb, ids, estimator, landmarker)
+        errors.append(FP.rotation_angle_deg(found, truth))
+        pitch_read[(yaw, pitch)] = Rotation.from_matrix(truth.T @ found).as_euler("YXZ")[1]
+        # The mirrored image gives the mirrored head (by construction, up to resampling).
+        flipped = np.ascontiguousarray(rgb[:, ::-1])
+        center = np.array([rgb.shape[1] - region[0][0], region[0][1]])
+        mirrored = estimator.estimate(flipped, center, region[1])
+        direct = estimator.estimate(rgb, *region)
+        assert FP.rotation_angle_deg(FP.mirror_back(mirrored.rotation), direct.rotation) < 1.0
+    # Measured: median 4, max 8 degrees (the chin-forehead line's offset is calibrated on
+    # the zero pose; what is left is mostly roll at +-30 degrees of yaw).
+    assert np.median(errors) < 6.0 and max(errors) < 12.0, errors
+    # A 30 degree nod range reads as 30 to 38 degrees at every yaw (measured 29-36: Face Mesh
+    # reads pitch up to ~20 % large facing the camera; harmless for nods, 2 degrees at +-10).
+    for yaw in (-30.0, 0.0, 30.0):
+        span = 30.0 + np.degrees(pitch_read[(yaw, 15.0)] - pitch_read[(yaw, -15.0)])
+        assert 26.0 < span < 38.0, (yaw, span)
