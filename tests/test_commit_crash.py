@@ -48,7 +48,8 @@ def smpl_table(video_id: str, version: int) -> pa.Table:
             if field.name in row:
                 continue
             if pa.types.is_fixed_size_list(field.type):
-                row[field.name] = [0.0] * field.type.list_size
+                zero = False if pa.types.is_boolean(field.type.value_type) else 0.0
+                row[field.name] = [zero] * field.type.list_size
             elif pa.types.is_boolean(field.type):
                 row[field.name] = False
             else:
