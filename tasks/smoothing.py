@@ -37,6 +37,7 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from pmrr_model.constants import SMPL_HEAD_CHAIN
+from pmrr_model.estimators.common import project
 from pmrr_model.geometry import (
     axis_angle_to_quaternion,
     quaternion_sign_continuous,
@@ -251,6 +252,7 @@ def smooth_sequence(
         for name in ("global_orient", "body_pose", "betas", "transl_m", "joints3d_m", "joints2d_px")
     }
     sigma = sigma_s * fps
+    repose = joints_fn is not None and image_size_hw is not None and method != "none"
     for track in np.unique(seq.track_id):
         rows = np.flatnonzero(seq.track_id == track)
         rows = rows[np.argsort(seq.frame[rows], kind="stable")]
@@ -258,6 +260,8 @@ def smooth_sequence(
         out["betas"][rows] = np.average(seq.betas[rows], axis=0, weights=weights)
         if method == "none":
             continue
+        # Re-posed joints replace smoothed ones below, so only the translation is smoothed then.
+        vectors = ("transl_m",) if repose else ("transl_m", "joints3d_m", "joints2d_px")
         for run in _runs(seq.frame[rows]):
             r = rows[run]
             rot = np.concatenate([seq.global_orient[r], seq.body_pose[r]], axis=1).reshape(
@@ -267,11 +271,11 @@ def smooth_sequence(
                 adaptive = method == "offline"
                 cap = HEAD_CHAIN_MAX_SIGMA_S * fps
                 rot = smooth_rotations(rot, sigma, adaptive, dict.fromkeys(SMPL_HEAD_CHAIN, cap))
-                for name in ("transl_m", "joints3d_m", "joints2d_px"):
+                for name in vectors:
                     out[name][r] = smooth_vectors(getattr(seq, name)[r], sigma, adaptive)
             elif method == "online":
                 rot = _online(rot, OneEuroRotationFilter(fps, min_cutoff, rotation_beta))
-                for name in ("transl_m", "joints3d_m", "joints2d_px"):
+                for name in vectors:
                     out[name][r] = _online(
                         getattr(seq, name)[r], OneEuroFilter(fps, min_cutoff, beta)
                     )
@@ -279,14 +283,11 @@ def smooth_sequence(
                 raise ValueError(f"unknown smoothing method {method!r}")
             out["global_orient"][r] = rot[:, 0]
             out["body_pose"][r] = rot[:, 1:].reshape(len(r), 69)
-    if joints_fn is not None and image_size_hw is not None and method != "none":
+    if repose:
         body = joints_fn(out["betas"], out["body_pose"], out["global_orient"])
         joints = body + out["transl_m"][:, None, :]
-        height, width = image_size_hw
-        z = np.clip(joints[..., 2:3], 1e-6, None)
-        center = np.array([width / 2.0, height / 2.0])
         out["joints3d_m"] = joints.astype(seq.joints3d_m.dtype)
-        out["joints2d_px"] = (seq.focal_px * joints[..., :2] / z + center).astype(
+        out["joints2d_px"] = project(joints, seq.focal_px, image_size_hw).astype(
             seq.joints2d_px.dtype
         )
     return replace(seq, **out, smoothed=method != "none")
