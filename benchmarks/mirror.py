@@ -67,22 +67,15 @@ def run_clip(path: Path) -> tuple[object, pd.DataFrame, dict[str, pd.DataFrame]]
     from analytics.pipeline import compute_video_features
     from flows import components, stages
     from flows.config import PipelineConfig
-    from tasks import detection, shots, tracking
-    from tasks.inference import estimate_sequence
+    from tasks import shots
     from tasks.probe import probe_video
     from tasks.publish import core_tables
 
     cfg = PipelineConfig()
     info = probe_video(str(path))
     shot_list, _ = shots.scan_video(info, info.fps)
-    frames = detection.detection_frames(shot_list, cfg.detect_every_k)
-    detector = components.detector(cfg.detector)
-    tracked = tracking.track_detections(
-        detection.detect_people(info, frames, detector), shot_list, info.fps, cfg.detect_every_k
-    )
-    estimator = components.estimator(cfg.estimator, None, cfg.data_dir, cfg.device)
-    estimator.reset()
-    seq = estimate_sequence(info, tracked, estimator, chunk_size=cfg.chunk_size)
+    tracked = stages.track_people.fn(info, shot_list, cfg)  # the stages' plain functions
+    seq = stages.estimate.fn(info, shot_list, tracked, cfg)
     seq = stages.smoothed(seq, info, cfg)
     smpl = core_tables("mirror", info, shot_list, seq)["smpl"].to_pandas()
     neutral = neutral_from_body_model(components.body_model(cfg.data_dir))

@@ -12,7 +12,7 @@ from __future__ import annotations
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 
-from flows import components
+from flows import cluster, components
 from flows.config import PipelineConfig, load_config
 from flows.video import process_video
 from storage import Store, discover
@@ -54,23 +54,26 @@ def process_archive(
     ]
     for _item, message in problems:
         logger.error("%s", message)
-    for source in sources:
-        state = process_video(
-            source, out, config=cfg, cache_dir=cache_dir, force=force, return_state=True
-        )
-        if state.is_completed():
-            rows.append(state.result())
-        else:
-            error = state.result(raise_on_failure=False)
-            logger.error("%s failed: %s", source, error)
-            rows.append(
-                {
-                    "source": source,
-                    "status": "failed",
-                    "stage": getattr(error, "pmrr_stage", "setup"),
-                    "error": _one_line(error),
-                }
+    # One cluster for the whole batch (``workers``), not one per video.
+    with cluster.scheduler(cfg if sources else PipelineConfig()) as address:
+        video_cfg = cluster.on_scheduler(cfg, address)
+        for source in sources:
+            state = process_video(
+                source, out, config=video_cfg, cache_dir=cache_dir, force=force, return_state=True
             )
+            if state.is_completed():
+                rows.append(state.result())
+            else:
+                error = state.result(raise_on_failure=False)
+                logger.error("%s failed: %s", source, error)
+                rows.append(
+                    {
+                        "source": source,
+                        "status": "failed",
+                        "stage": getattr(error, "pmrr_stage", "setup"),
+                        "error": _one_line(error),
+                    }
+                )
     create_table_artifact(
         table=[{k: str(v) for k, v in row.items() if k != "timings"} for row in rows],
         key="archive-status",

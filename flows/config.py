@@ -67,6 +67,27 @@ class PipelineConfig(BaseModel):
         0.2, gt=0, le=5, description="widest kernel offline may use; the fixed width of gaussian"
     )
     chunk_size: int = Field(32, ge=1, le=4096, description="frames per decode/estimate batch")
+    unit_s: float = Field(
+        60.0,
+        ge=1,
+        le=3600,
+        description="longest span of a shot detected, tracked and estimated as one unit of work "
+        "(the unit a Dask worker takes; tracks are joined across span borders)",
+    )
+    # Where the units run; changes no result, so no fingerprint (flows.identity).
+    workers: int = Field(
+        1,
+        ge=1,
+        le=256,
+        description="Dask worker processes started on this machine for the units of work "
+        "(1: everything in this process; with device cuda, one worker per GPU)",
+    )
+    cluster: str | None = Field(
+        None,
+        pattern=r"^(tcp|tls|ucx|inproc)://\S+$",
+        description="address of a running Dask scheduler to send the units of work to "
+        "(tcp://host:8786); its workers need this project installed and the input files",
+    )
     render: bool = Field(True, description="write renders/<video_id>.mp4")
     analytics: bool = Field(True, description="compute the body-language tables and plots")
     export_npz: bool = Field(True, description="write exports/<video_id>/track_<n>.npz")
@@ -95,6 +116,12 @@ class PipelineConfig(BaseModel):
             value = getattr(self, field)
             if value and "://" not in value and not Path(value).is_file():
                 raise ValueError(f"{field}: {value}: no such file")
+        if self.workers > 1 and self.cluster:
+            raise ValueError("workers, cluster: give one (workers starts a local cluster)")
+        if (self.workers > 1 or self.cluster) and self.device.startswith("cuda:"):
+            raise ValueError(
+                "device: with workers or cluster use 'cuda' (each worker is given its own GPU)"
+            )
         if self.data_dir and not Path(self.data_dir).is_dir():
             raise ValueError(f"data_dir: {self.data_dir}: no such folder")
         return self

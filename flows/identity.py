@@ -16,7 +16,8 @@ A stage's fingerprint is a hash of everything its result depends on:
   redoes the plots.
 
 Deliberately *not* part of any fingerprint: ``device`` (CPU and GPU give the same result up to
-float rounding; re-running an archive on a GPU host should not redo it) and the output location.
+float rounding; re-running an archive on a GPU host should not redo it), where the units of work
+run (``workers``, ``cluster``: the same rows either way, tested) and the output location.
 """
 
 from __future__ import annotations
@@ -41,13 +42,13 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "shots": (("probe",), (), ("tasks.shots",)),
     "track": (
         ("shots",),
-        ("detector", "detector_config", "detector_checkpoint", "detect_every_k"),
-        ("tasks.detection", "tasks.tracking", "pmrr_model.detection"),
+        ("detector", "detector_config", "detector_checkpoint", "detect_every_k", "unit_s"),
+        ("tasks.detection", "tasks.tracking", "tasks.units", "pmrr_model.detection"),
     ),
     "estimate": (
         ("track",),
         ("estimator", "checkpoint", "precision", "chunk_size"),
-        ("tasks.inference", "pmrr_model.estimators.factory"),
+        ("tasks.inference", "tasks.units", "pmrr_model.estimators.factory"),
     ),
     "smooth": (("estimate",), ("smoothing", "smoothing_sigma_s"), ("tasks.smoothing",)),
     "tables": (("smooth",), (), ("tasks.tables", "tasks.publish", "analytics.roles")),

@@ -24,6 +24,7 @@ from tasks.inference import estimate_sequence
 from tasks.probe import VideoInfo, probe_video
 from tasks.sequence import SmplSequence
 from tasks.tracking import TrackedBoxes
+from tasks.units import WorkUnit, rows_of, split_shots, stitch
 
 
 def _retry_unless_bad_input(_task, _task_run, state) -> bool:
@@ -54,39 +55,111 @@ def scan_shots(info: VideoInfo) -> tuple[list[shots.Shot], np.ndarray]:
     return shots.scan_video(info, info.fps)
 
 
-@_stage("track")
-def track_people(info: VideoInfo, shot_list: list[shots.Shot], cfg: PipelineConfig) -> TrackedBoxes:
-    frames = detection.detection_frames(shot_list, cfg.detect_every_k)
+def units(info: VideoInfo, shot_list: list[shots.Shot], cfg: PipelineConfig) -> list[WorkUnit]:
+    return split_shots(shot_list, info.fps, cfg.unit_s)
+
+
+def track_unit(info: VideoInfo, unit: WorkUnit, cfg: PipelineConfig, progress=None) -> TrackedBoxes:
+    """Detect and track the people of one unit (unit-local track IDs)."""
     model = components.detector(
         cfg.detector, cfg.detector_config, cfg.detector_checkpoint, cfg.device
     )
-    done = 0
+    frames = detection.detection_frames([unit.as_shot()], cfg.detect_every_k)
 
     def stream():
-        nonlocal done
         for item in detection.detect_people(info, frames, model):
-            done += 1
-            if done % 16 == 0 or done == len(frames):
-                report(info.path, "detect+track", done, len(frames))
+            if progress is not None:
+                progress(1)
             yield item
 
-    return tracking.track_detections(stream(), shot_list, info.fps, cfg.detect_every_k)
+    return tracking.track_detections(stream(), [unit.as_shot()], info.fps, cfg.detect_every_k)
 
 
-@_stage("estimate")
-def estimate(info: VideoInfo, tracked: TrackedBoxes, cfg: PipelineConfig) -> SmplSequence:
+def estimate_unit(
+    info: VideoInfo, tracked: TrackedBoxes, cfg: PipelineConfig, progress=None
+) -> SmplSequence:
+    """SMPL bodies of one unit's tracked people (the estimator starts cold at the unit)."""
     model = components.estimator(
         cfg.estimator, cfg.checkpoint, cfg.data_dir, cfg.device, cfg.precision
     )
-    total = len(set(tracked.frame.tolist()))
+    return estimate_sequence(info, tracked, model, chunk_size=cfg.chunk_size, on_progress=progress)
+
+
+track_unit_task = _stage("track-unit")(track_unit)
+estimate_unit_task = _stage("estimate-unit")(estimate_unit)
+
+
+def _counter(info: VideoInfo, label: str, total: int):
     done = 0
 
     def progress(n: int) -> None:
         nonlocal done
         done += n
-        report(info.path, "estimate", done, total)
+        if done % 16 == 0 or done >= total:
+            report(info.path, label, done, total)
 
-    return estimate_sequence(info, tracked, model, chunk_size=cfg.chunk_size, on_progress=progress)
+    return progress
+
+
+@_stage("track")
+def track_people(info: VideoInfo, shot_list: list[shots.Shot], cfg: PipelineConfig) -> TrackedBoxes:
+    """Every unit in this process, in order."""
+    todo = units(info, shot_list, cfg)
+    total = sum(len(detection.detection_frames([u.as_shot()], cfg.detect_every_k)) for u in todo)
+    progress = _counter(info, "detect+track", total)
+    return stitch([(u, track_unit(info, u, cfg, progress)) for u in todo])
+
+
+def _unit_rows(info, shot_list, tracked, cfg) -> list[TrackedBoxes]:
+    """Each unit's tracked rows, for the units that have any."""
+    parts = [rows_of(tracked, u) for u in units(info, shot_list, cfg)]
+    return [p for p in parts if len(p)]
+
+
+def _joined(parts: list[SmplSequence]) -> SmplSequence:
+    """Units' sequences as one (metadata from a unit that found someone)."""
+    found = [p for p in parts if len(p)]
+    return SmplSequence.concat(found) if found else (parts[0] if parts else SmplSequence.empty())
+
+
+@_stage("estimate")
+def estimate(
+    info: VideoInfo, shot_list: list[shots.Shot], tracked: TrackedBoxes, cfg: PipelineConfig
+) -> SmplSequence:
+    """Every unit in this process, in order."""
+    progress = _counter(info, "estimate", len(set(tracked.frame.tolist())))
+    return _joined(
+        [estimate_unit(info, t, cfg, progress) for t in _unit_rows(info, shot_list, tracked, cfg)]
+    )
+
+
+def track_on(runner, info: VideoInfo, shot_list: list[shots.Shot], cfg: PipelineConfig):
+    """The ``track`` stage with its units spread over ``runner``'s workers (None: in process)."""
+    if runner is None:
+        return track_people(info, shot_list, cfg)
+    from flows.cluster import run_units
+
+    todo = units(info, shot_list, cfg)
+    items = [{"info": info, "unit": u, "cfg": cfg} for u in todo]
+    parts = run_units(runner, track_unit_task, items, _units_done(info, "detect+track", len(items)))
+    return stitch(list(zip(todo, parts, strict=True)))
+
+
+def estimate_on(runner, info, shot_list, tracked: TrackedBoxes, cfg: PipelineConfig):
+    """The ``estimate`` stage with its units spread over ``runner``'s workers."""
+    if runner is None:
+        return estimate(info, shot_list, tracked, cfg)
+    from flows.cluster import run_units
+
+    parts = _unit_rows(info, shot_list, tracked, cfg)
+    items = [{"info": info, "tracked": t, "cfg": cfg} for t in parts]
+    done = _units_done(info, "estimate", len(items))
+    return _joined(run_units(runner, estimate_unit_task, items, done))
+
+
+def _units_done(info: VideoInfo, stage: str, total: int):
+    report(info.path, f"{stage} (units)", 0, total)
+    return lambda n: report(info.path, f"{stage} (units)", n, total)
 
 
 @_stage("smooth")

@@ -22,11 +22,12 @@ import dataclasses
 import os
 import shutil
 import time
+from contextlib import ExitStack
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 
-from flows import components, identity, stages, ui
+from flows import cluster, components, identity, stages, ui
 from flows.cache import StageCache
 from flows.config import PipelineConfig, load_config
 from flows.progress import report
@@ -142,7 +143,7 @@ def process_video(
         return scan()[0]
 
     def tracked():
-        value = get("track", lambda: stages.track_people(info(), shot_list(), cfg))
+        value = get("track", lambda: stages.track_on(runner(), info(), shot_list(), cfg))
         if len(value) == 0:
             error = NoPeopleError(f"{source}: no person detected in {info().n_frames} frames")
             error.pmrr_stage = "track"
@@ -150,11 +151,24 @@ def process_video(
         return value
 
     def smoothed():
-        seq = get("estimate", lambda: stages.estimate(info(), tracked(), cfg))
+        seq = get(
+            "estimate", lambda: stages.estimate_on(runner(), info(), shot_list(), tracked(), cfg)
+        )
         return get("smooth", lambda: stages.smooth(seq, info(), cfg))
 
-    # Core: any failure here fails the video (the previous commit stays untouched).
-    seq = smoothed()
+    # Core: any failure here fails the video (the previous commit stays untouched). The units
+    # of work go to a Dask cluster when the configuration names one or asks for workers.
+    units_on = ExitStack()
+    started: list = []
+
+    def runner():
+        if not started:
+            address = units_on.enter_context(cluster.scheduler(cfg))
+            started.append(units_on.enter_context(cluster.task_runner(address)))
+        return started[0]
+
+    with units_on:
+        seq = smoothed()
     core = core_tables(video_id, info(), shot_list(), seq, roles)
     smpl_df = core["smpl"].to_pandas()
     arrow_tables = {n: t for n, t in core.items() if n in todo}

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The GPU measurements of the README, as one run that fits 10 minutes on one H100/H200:
+#   1. PMRR crops/s by batch size, precision (fp32, bf16) and variant (eager, channels_last,
+#      torch.compile);
+#   2. bf16 against fp32 on the same crops (largest vertex difference, mm);
+#   3. end to end, x real time, --estimator pmrr --device cuda on a 60 s two-person clip, in
+#      process and with one worker per GPU when there are several.
+# Weights are the initial ones saved in the released layout (speed does not depend on them).
+# Usage, from the repository root of an installed checkout:  bash benchmarks/gpu_check.sh [OUT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+OUT=${1:-${OUT:-/tmp/pmrr-gpu}}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 PREFECT_SERVER_ANALYTICS_ENABLED=false
+nvidia-smi --query-gpu=name,memory.total --format=csv | tee "$OUT/gpu.txt"
+GPUS=$(nvidia-smi -L | wc -l)
+
+python3 benchmarks/pmrr_inference.py --device cuda --batch-sizes 1 32 128 512 --repeats 5 \
+  --precisions fp32 bf16 --variants eager channels_last compile | tee "$OUT/crops.txt"
+
+python3 - <<'EOF' | tee "$OUT/bf16.txt"
+import numpy as np, torch
+from pmrr_model.inference import PMRRPredictor
+torch.manual_seed(0)
+crops = np.random.default_rng(0).integers(0, 255, (64, 224, 224, 3), dtype=np.uint8)
+a = PMRRPredictor(device="cuda", precision="fp32")
+b = PMRRPredictor(device="cuda", precision="bf16")
+b.model.load_state_dict(a.model.state_dict())
+va, vb = a.predict_final(crops).vertices, b.predict_final(crops).vertices
+print(f"bf16 vs fp32, 64 crops: largest vertex difference {1000 * (va - vb).abs().max():.2f} mm")
+EOF
+
+python3 -c "
+import torch
+from pmrr_model.assets import resolve_assets
+from pmrr_model.checkpoint import save_checkpoint
+from pmrr_model.network import build_pmrr
+torch.manual_seed(0)
+save_checkpoint(build_pmrr(resolve_assets()), '$OUT/initial.pt')"
+CONFIG="{\"estimator\": \"pmrr\", \"checkpoint\": \"$OUT/initial.pt\", \"device\": \"cuda\", \"precision\": \"bf16\"}"
+WORKERS="1"; [ "$GPUS" -gt 1 ] && WORKERS="1 $GPUS"
+python3 benchmarks/workers.py --seconds 60 --unit-s 10 --workers $WORKERS --config "$CONFIG" \
+  | tee "$OUT/end_to_end.txt"

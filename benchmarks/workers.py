@@ -1,0 +1,135 @@
+"""Shot-parallel speed-up: the same video with 1 (in process) and N Dask worker processes.
+
+    python benchmarks/workers.py [--workers 1 2] [--seconds 20] [--unit-s 6] [--config JSON]
+
+``--config`` adds settings, e.g. ``'{"estimator": "pmrr", "checkpoint": "c.pt", "device":
+"cuda"}'`` (with ``device`` cuda the workers are one per GPU).
+
+The input is real footage (the two-person interview sample looped to ``--seconds``, 640x360, a
+cut every 3 s). Each setting runs :func:`flows.archive.process_archive` -- the flow users run --
+in a fresh interpreter, every stage recomputed, render and analytics off (they run in the flow's
+process and are not spread over workers). Reported: wall time of the whole flow, of the two
+stages that are spread (detect+track, estimate), the speed-up over the in-process run, that the
+rows are identical to it, and the peak resident memory of the flow process and of each worker
+(``ru_maxrss``). Model loading happens inside the measured time in every setting (each worker
+builds its own detector and estimator).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import flows  # noqa: F401  (first: caps malloc arenas before numpy/torch start threads)
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_child(video: str, workers: int, unit_s: float, work: str, extra: dict) -> dict:
+    """One setting in this (fresh) process."""
+    import numpy as np
+
+    from flows.archive import process_archive
+    from flows.cluster import local_cluster
+    from flows.config import PipelineConfig
+    from storage import Store
+
+    cfg = PipelineConfig(
+        **{"render": False, "analytics": False, "export_npz": False, "unit_s": unit_s, **extra}
+    )
+    out = Path(work) / "out"
+    worker_mb: list[float] = []
+    start = time.perf_counter()
+    if workers == 1:
+        (row,) = process_archive([video], str(out), config=cfg, cache_dir=f"{work}/c", force=True)
+    else:
+        from distributed import Client
+
+        with local_cluster(workers, cfg.device) as address:
+            cfg = cfg.model_copy(update={"cluster": address})
+            (row,) = process_archive(
+                [video], str(out), config=cfg, cache_dir=f"{work}/c", force=True
+            )
+            with Client(address) as client:
+                worker_mb = sorted(client.run(_peak_mb).values())
+    wall = time.perf_counter() - start
+    smpl = Store(out).read_table("smpl", [row["video_id"]]).to_pandas()
+    digest = hashlib.sha256()  # same rows -> same digest
+    for column in ("frame", "track_id", "global_orient", "body_pose", "betas", "joints3d_m"):
+        digest.update(np.ascontiguousarray(np.stack(smpl[column].to_numpy())).tobytes())
+    return {
+        "workers": workers,
+        "wall_s": wall,
+        "track_s": row["timings"].get("track", 0.0),
+        "estimate_s": row["timings"].get("estimate", 0.0),
+        "rows": len(smpl),
+        "digest": digest.hexdigest(),
+        "flow_peak_mb": _peak_mb(),
+        "worker_peak_mb": worker_mb,
+        "duration_s": row["frames"] / row["fps"],
+    }
+
+
+def _child(seconds: float, workers: int, unit_s: float, config: str) -> dict:
+    from pmrr_interviews.samples import cache_dir, looped_clip
+
+    video = looped_clip(cache_dir(), seconds)
+    with tempfile.TemporaryDirectory(prefix="pmrr-workers-") as tmp:
+        result = Path(tmp) / "result.json"
+        cmd = [sys.executable, __file__, "--child", str(workers), "--seconds", str(seconds),
+               "--unit-s", str(unit_s), "--video", str(video), "--result", str(result),
+               "--work", tmp, "--config", config]  # fmt: skip
+        env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
+        subprocess.run(cmd, check=True, env=env)
+        return json.loads(result.read_text())
+
+
+def print_table(results: list[dict]) -> None:
+    base = results[0]
+    print(f"{base['duration_s']:.0f} s input, {os.cpu_count()} cores")
+    head = (f"{'workers':>7} {'wall s':>8} {'track s':>8} {'estimate s':>10} {'speed-up':>8} "
+            f"{'x real time':>11} {'same rows':>9} {'flow MiB':>8}  worker peak MiB")  # fmt: skip
+    print(head)
+    print("-" * len(head))
+    for r in results:
+        same = "yes" if (r["digest"], r["rows"]) == (base["digest"], base["rows"]) else "NO"
+        workers = ", ".join(f"{m:.0f}" for m in r["worker_peak_mb"]) or "-"
+        print(f"{r['workers']:>7} {r['wall_s']:>8.1f} {r['track_s']:>8.1f} {r['estimate_s']:>10.1f} "
+              f"{base['wall_s'] / r['wall_s']:>7.2f}x {r['duration_s'] / r['wall_s']:>11.3f} "
+              f"{same:>9} {r['flow_peak_mb']:>8.0f}  {workers}")  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--unit-s", type=float, default=6.0)
+    parser.add_argument("--config", default="{}", help="more PipelineConfig fields, as JSON")
+    parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--video", help=argparse.SUPPRESS)
+    parser.add_argument("--result", help=argparse.SUPPRESS)
+    parser.add_argument("--work", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child is not None:
+        result = run_child(args.video, args.child, args.unit_s, args.work, json.loads(args.config))
+        Path(args.result).write_text(json.dumps(result))
+        return
+    results = []
+    for workers in args.workers:
+        results.append(_child(args.seconds, workers, args.unit_s, args.config))
+        print(f"done: {workers} workers in {results[-1]['wall_s']:.1f} s", flush=True)
+    print_table(results)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,116 @@
+"""Units of work on a real local Dask cluster (2 worker processes) through the Prefect flow.
+
+The two-person clip with a hard cut is run in this process, then on the cluster while one
+worker process is killed (SIGKILL, by PID) in the middle of a unit. The cluster's rows must be
+the in-process rows exactly: same person-frames, same track IDs across unit borders, same
+numbers. The killed unit reruns on another worker; nothing is lost or duplicated; the unit task
+runs are reported to the flow's own Prefect API.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from flows.archive import process_archive
+from flows.cluster import local_cluster
+from flows.config import PipelineConfig
+from pmrr_interviews import samples
+from storage import Store
+
+# 1 s units: the 2 s first shot is two units (tracks are stitched at their border), the cut
+# starts a third.
+CONFIG = PipelineConfig(render=False, analytics=False, export_npz=False, unit_s=1.0)
+TABLES = ("tracks", "smpl")
+
+
+def _tables(out: Path, video_id: str) -> dict[str, pd.DataFrame]:
+    store = Store(out)
+    return {name: store.read_table(name, [video_id]).to_pandas() for name in TABLES}
+
+
+def _kill_a_busy_worker(address: str, stop: threading.Event, killed: list) -> None:
+    """SIGKILL the first worker seen running an estimate unit (its PID, as a crash would)."""
+    from distributed import Client
+
+    with Client(address) as client:
+        pids = client.run(os.getpid)
+        while not stop.is_set() and not killed:
+            for worker, keys in client.processing().items():
+                if any("estimate" in str(key) for key in keys):
+                    time.sleep(1.0)  # well inside the unit (each takes several seconds)
+                    os.kill(pids[worker], signal.SIGKILL)
+                    killed.append((worker, pids[worker]))
+                    break
+            time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    clip = samples.interview_clip(samples.cache_dir())
+    base = tmp_path_factory.mktemp("dask")
+    (local,) = process_archive([str(clip)], str(base / "local"), config=CONFIG)
+    killed: list = []
+    stop = threading.Event()
+    started = time.time()
+    with local_cluster(2) as address:
+        killer = threading.Thread(target=_kill_a_busy_worker, args=(address, stop, killed))
+        killer.start()
+        try:
+            cfg = CONFIG.model_copy(update={"cluster": address})
+            (remote,) = process_archive([str(clip)], str(base / "cluster"), config=cfg)
+        finally:
+            stop.set()
+            killer.join()
+    return {
+        "local": _tables(base / "local", local["video_id"]),
+        "cluster": _tables(base / "cluster", remote["video_id"]),
+        "rows": (local, remote),
+        "killed": killed,
+        "started": started,
+    }
+
+
+def test_cluster_rows_equal_the_in_process_rows(runs: dict) -> None:
+    local, remote = runs["rows"]
+    assert local["status"] == remote["status"] == "ok"
+    assert local["video_id"] == remote["video_id"]
+    for name in TABLES:
+        a, b = runs["local"][name], runs["cluster"][name]
+        assert len(a) == len(b) > 0, name
+        pd.testing.assert_frame_equal(a, b, check_exact=True, obj=name)
+    smpl = runs["cluster"]["smpl"]
+    assert not smpl.duplicated(["track_id", "frame"]).any()
+    # Two people in the first shot, whose two units are joined: tracks span the unit border.
+    first_shot = runs["cluster"]["tracks"].query("shot_id == 0")
+    assert len(first_shot) == 2
+    assert (first_shot["n_frames"] > 30).all()
+
+
+def test_a_killed_worker_loses_nothing(runs: dict) -> None:
+    assert runs["killed"], "no worker was killed while estimating (the test did not test)"
+    smpl = runs["cluster"]["smpl"]
+    frames = np.sort(smpl["frame"].unique())
+    assert len(smpl) == len(runs["local"]["smpl"])
+    assert frames[0] == 0 and len(frames) == frames[-1] + 1  # every frame has its people
+
+
+def test_unit_task_runs_report_to_the_flow_api(runs: dict) -> None:
+    """The workers' task runs are in the flow's Prefect API (not a server of their own)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import TaskRunFilter, TaskRunFilterName
+
+    with get_client(sync_client=True) as client:
+        found = client.read_task_runs(
+            task_run_filter=TaskRunFilter(name=TaskRunFilterName(like_="estimate-unit"))
+        )
+    recent = [r for r in found if r.created and r.created.timestamp() >= runs["started"] - 1]
+    done = [r for r in recent if r.state and r.state.is_completed()]
+    assert len(done) == 3  # one per unit
