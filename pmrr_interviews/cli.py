@@ -110,13 +110,51 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    """Ground-truth accuracy benchmark (pmrr_model/evaluation/benchmark.py) on synthetic scenes."""
-    if not args.synthetic:
-        print("pmrr eval: give --synthetic (the only benchmark so far)", file=sys.stderr)
+    """Ground-truth accuracy: the synthetic-scene benchmark (pmrr_model/evaluation/benchmark.py)
+    or the seed's 3DPW / H36M / COCO protocols (pmrr_model/evaluation/seed_run.py)."""
+    if bool(args.synthetic) == bool(args.dataset):
+        print("pmrr eval: give exactly one of --synthetic or --dataset", file=sys.stderr)
         return 2
+    if args.dataset:
+        return _cmd_eval_dataset(args)
     from pmrr_model.evaluation.benchmark import run
 
     run(args.quick, args.seed, args.cache, args.force, args.json)
+    return 0
+
+
+def _cmd_eval_dataset(args: argparse.Namespace) -> int:
+    missing = [
+        flag
+        for flag, value in (("--checkpoint", args.checkpoint), ("--images", args.images))
+        if not value
+    ]
+    if missing:
+        print(f"pmrr eval --dataset: {' and '.join(missing)} required", file=sys.stderr)
+        return 2
+    from pmrr_model.assets import AssetError
+    from pmrr_model.checkpoint import CheckpointError
+    from pmrr_model.evaluation.seed_data import SeedDataError
+    from pmrr_model.evaluation.seed_run import evaluate, summary
+
+    out = args.out or f"pmrr_eval_{args.dataset}.json"
+    try:
+        result = evaluate(
+            args.dataset,
+            args.checkpoint,
+            args.images,
+            data_dir=args.data_dir,
+            out=out,
+            batch_size=args.batch_size,
+            device=args.device,
+            limit=args.limit,
+            annotations=args.annotations,
+            progress=not args.quiet,
+        )
+    except (SeedDataError, CheckpointError, AssetError) as error:
+        print(f"pmrr eval: {error}", file=sys.stderr)
+        return 2
+    print(summary(result))
     return 0
 
 
@@ -264,14 +302,29 @@ def build_parser() -> argparse.ArgumentParser:
 
     evaluate = sub.add_parser(
         "eval",
-        help="accuracy of the pipeline against ground truth (synthetic scenes)",
-        description="Generates synthetic interview scenes with known bodies (cached), runs the "
-        "pipeline on them and prints one table of detection, pose, measure and event metrics.",
+        help="accuracy against ground truth (synthetic scenes, or the seed's 3DPW/H36M/COCO)",
+        description="--synthetic: generates synthetic interview scenes with known bodies "
+        "(cached), runs the pipeline on them and prints one table of detection, pose, measure "
+        "and event metrics. --dataset: the seed's protocol on your preprocessed file "
+        "(DATA/dataset_extras/*.npz), images and checkpoint; writes a JSON and a per-sample "
+        "parquet. Exit status 2 on bad input.",
     )
-    evaluate.add_argument(
-        "--synthetic", action="store_true", help="the synthetic-scene benchmark (required)"
-    )
+    evaluate.add_argument("--synthetic", action="store_true", help="the synthetic-scene benchmark")
     add_eval_arguments(evaluate)
+    seed = evaluate.add_argument_group("seed protocols (--dataset)")
+    seed.add_argument("--dataset", choices=["3dpw", "h36m", "coco"], default=None)
+    add_model_options(seed)
+    seed.add_argument("--images", default=None, help="folder the file's imgname is relative to")
+    seed.add_argument("--out", default=None, help="results JSON (default pmrr_eval_DATASET.json)")
+    seed.add_argument("--batch-size", type=int, default=32)
+    seed.add_argument("--device", choices=["cpu", "cuda"], default="cpu")
+    seed.add_argument("--limit", type=int, default=None, help="first N samples only")
+    seed.add_argument(
+        "--annotations",
+        default=None,
+        help="COCO person-keypoint json (default IMAGES/annotations/person_keypoints_val2014.json)",
+    )
+    seed.add_argument("--quiet", action="store_true", help="no progress bar")
     evaluate.set_defaults(func=_cmd_eval)
 
     checkpoint = sub.add_parser("checkpoint", help="checkpoint tools")

@@ -48,6 +48,11 @@ JOINT_INDICES = tuple(JOINT_MAP[name] for name in JOINT_NAMES)
 
 H36M_TO_J17 = (6, 5, 4, 1, 2, 3, 16, 15, 14, 11, 12, 13, 8, 10, 0, 7, 9)
 H36M_TO_J14 = H36M_TO_J17[:14]
+# The seed's 24 ground-truth joints (the last 24 of JOINT_NAMES): the 14 LSP joints, and the 17
+# COCO keypoints in COCO order (nose, eyes, ears, shoulders, elbows, wrists, hips, knees, ankles).
+J24_TO_J17 = (0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 18, 14, 16, 17)
+J24_TO_J14 = J24_TO_J17[:14]
+J24_TO_JCOCO = (19, 20, 21, 22, 23, 9, 8, 10, 7, 11, 6, 3, 2, 4, 1, 5, 0)
 
 # Reference network hyper-parameters (configs of the released model).
 N_ITER = 3
