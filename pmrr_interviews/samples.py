@@ -62,8 +62,10 @@ def _vtest_avi(cache: Path) -> Path:
 
         out = cache / "vtest.avi"
         if not out.exists():
-            with gzip.open(src, "rb") as fin, open(out, "wb") as fout:
+            tmp = out.with_name(f".tmp-{os.getpid()}-{out.name}")
+            with gzip.open(src, "rb") as fin, open(tmp, "wb") as fout:
                 shutil.copyfileobj(fin, fout)
+            tmp.replace(out)
         return out
     return src
 
@@ -130,7 +132,9 @@ def corrupt_clip(cache: Path) -> Path:
     """The first 2 KiB of a real mp4: a truncated, undecodable file."""
     out = cache / "corrupt.mp4"
     if not out.exists():
-        out.write_bytes(carphone_clip(cache).read_bytes()[:2048])
+        tmp = out.with_name(f".tmp-{os.getpid()}-{out.name}")
+        tmp.write_bytes(carphone_clip(cache).read_bytes()[:2048])
+        tmp.replace(out)
     return out
 
 

@@ -1,9 +1,39 @@
-"""Test-session settings."""
+"""Test-session settings.
+
+The suite runs on pytest-xdist workers (``-n 2 --dist loadfile`` in ``pyproject.toml``: most tests
+wait on Prefect servers, ffmpeg and subprocesses, so two workers nearly halve the wall time on
+two cores). ``--dist loadfile`` keeps a module's tests, and so its module-scoped fixtures, on one
+worker. Each worker gets its own ``PREFECT_HOME`` (its own temporary server's database: two
+servers on one SQLite file lock each other out); the controller builds the shared sample clips
+and the stand-in body model once, before the workers start, so no two workers write them.
+"""
 
 import logging
 import os
+import tempfile
 
 # Prefect's ephemeral server logs "Stopping temporary server" at interpreter exit, after pytest
 # has closed its captured streams; logging would print a traceback for that harmless write.
 logging.raiseExceptions = False
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+# A worker's first temporary server creates and migrates its database while the other worker is
+# busy: give it longer than the default to answer (it is counted in sleeps of 0.1 s).
+os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "180")
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")
+if _WORKER:  # before anything imports prefect (settings are read at import)
+    os.environ["PREFECT_HOME"] = tempfile.mkdtemp(prefix=f"pmrr-prefect-{_WORKER}-")
+
+
+def pytest_configure(config) -> None:
+    """On the controller (or a run without workers): the shared inputs, built once."""
+    if hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    from pmrr_interviews import samples
+    from pmrr_model.assets import resolve_assets
+
+    cache = samples.cache_dir()
+    for seconds in (1.0, 2.0, 4.0):
+        samples.carphone_clip(cache, seconds=seconds)
+    for build in (samples.interview_clip, samples.nobody_clip, samples.corrupt_clip):
+        build(cache)
+    resolve_assets()

@@ -79,9 +79,9 @@ def _clear_fsspec_cache() -> None:
 
 
 @contextmanager
-def moto_server() -> Iterator[S3Server]:
-    """A moto S3 server on a free port, AWS_* variables pointing at it, and an empty bucket;
-    the variables are restored on exit. Used by the fixture and by benchmarks/commit.py."""
+def moto_process(env: dict[str, str] | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``moto_server`` on a free port of 127.0.0.1 (extra environment ``env``), answering;
+    yields (endpoint URL, process) and stops it on exit."""
     executable = shutil.which("moto_server")
     if executable is None:
         raise RuntimeError("moto_server not found: pip install 'moto[server]'")
@@ -89,25 +89,13 @@ def moto_server() -> Iterator[S3Server]:
     endpoint = f"http://127.0.0.1:{port}"
     process = subprocess.Popen(
         [executable, "-H", "127.0.0.1", "-p", str(port)],
+        env={**os.environ, **(env or {})},
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    saved = {k: os.environ.get(k) for k in _ENV}
     try:
         _wait_until_answers(endpoint + "/moto-api/", process)
-        os.environ.update(
-            AWS_ENDPOINT_URL=endpoint,
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION=REGION,
-        )
-        os.environ.pop("AWS_PROFILE", None)
-        _clear_fsspec_cache()
-        server = S3Server(endpoint, f"pmrr-test-{uuid.uuid4().hex[:8]}", process)
-        server.client().create_bucket(
-            Bucket=server.bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
-        )
-        yield server
+        yield endpoint, process
     finally:
         process.terminate()
         try:
@@ -115,6 +103,29 @@ def moto_server() -> Iterator[S3Server]:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@contextmanager
+def moto_server() -> Iterator[S3Server]:
+    """A moto S3 server on a free port, AWS_* variables pointing at it, and an empty bucket;
+    the variables are restored on exit. Used by the fixture and by benchmarks/commit.py."""
+    saved = {k: os.environ.get(k) for k in _ENV}
+    try:
+        with moto_process() as (endpoint, process):
+            os.environ.update(
+                AWS_ENDPOINT_URL=endpoint,
+                AWS_ACCESS_KEY_ID="testing",
+                AWS_SECRET_ACCESS_KEY="testing",
+                AWS_DEFAULT_REGION=REGION,
+            )
+            os.environ.pop("AWS_PROFILE", None)
+            _clear_fsspec_cache()
+            server = S3Server(endpoint, f"pmrr-test-{uuid.uuid4().hex[:8]}", process)
+            server.client().create_bucket(
+                Bucket=server.bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
+            )
+            yield server
+    finally:
         for key, value in saved.items():
             if value is None:
                 os.environ.pop(key, None)

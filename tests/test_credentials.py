@@ -31,8 +31,7 @@ from tests.s3_server import (
     REGION,
     S3Server,
     _clear_fsspec_cache,
-    _wait_until_answers,
-    free_port,
+    moto_process,
     s3,  # noqa: F401
 )
 
@@ -152,21 +151,10 @@ class StrictS3:
 def strict_s3() -> Iterator[StrictS3]:
     import boto3
 
-    executable = shutil.which("moto_server")
-    if executable is None:
+    if shutil.which("moto_server") is None:
         pytest.fail("moto_server not found: pip install 'moto[server]'")
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
     # the first 3 requests (create user, keys, policy) need no keys; every later one does
-    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="3")
-    process = subprocess.Popen(
-        [executable, "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_until_answers(endpoint + "/moto-api/", process)
+    with moto_process({"INITIAL_NO_AUTH_ACTION_COUNT": "3"}) as (endpoint, _process):
         iam = boto3.client(
             "iam",
             endpoint_url=endpoint,
@@ -183,13 +171,6 @@ def strict_s3() -> Iterator[StrictS3]:
             Bucket=server.bucket, CreateBucketConfiguration={"LocationConstraint": REGION}
         )
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def test_refused_keys_are_named(
