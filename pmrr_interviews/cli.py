@@ -186,6 +186,60 @@ def _cmd_assets(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    """``pmrr train``: the seed's training recipe, or (``--make-synthetic``) a stand-in data set."""
+    from pmrr_model.checkpoint import CheckpointError
+    from pmrr_model.training.spin_format import DatasetError
+
+    if args.make_synthetic:
+        from pmrr_model.training.synthetic import make_synthetic_set
+
+        paths = make_synthetic_set(args.make_synthetic, args.n, args.n_val, seed=args.seed)
+        for split, path in paths.items():
+            print(f"{split}: {path}")
+        return 0
+    if not args.data or not args.out:
+        print(
+            "pmrr train: --data and --out are required (or --make-synthetic DIR)", file=sys.stderr
+        )
+        return 2
+    from pmrr_model.training.losses import LossWeights
+    from pmrr_model.training.trainer import TrainConfig, Trainer
+
+    config = TrainConfig(
+        data=args.data,
+        out=args.out,
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        val=args.val,
+        val_every=args.val_every,
+        save_every=args.save_every,
+        log_every=args.log_every,
+        device=args.device,
+        seed=args.seed,
+        workers=args.workers,
+        proportions=args.proportions,
+        image_root=args.image_root,
+        resume=args.resume,
+        init=args.init,
+        data_dir=args.data_dir,
+        uv_processed=args.uv_processed,
+        weights=LossWeights(openpose=args.openpose_weight),
+    )
+    try:
+        trainer = Trainer(config)
+        curve = trainer.fit()
+    except (DatasetError, CheckpointError) as error:
+        print(f"pmrr train: {error}", file=sys.stderr)
+        return 2
+    for row in curve:
+        if "pa_mpjpe_mm" in row:
+            print(f"step {int(row['step'])}: val PA-MPJPE {row['pa_mpjpe_mm']:.1f} mm")
+    print(f"checkpoint: {trainer.out / 'checkpoint.pt'} (step {trainer.step})")
+    return 0
+
+
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     """One option per :class:`flows.config.PipelineConfig` field (``--detect-every-k``, also
     spelled ``--detect_every_k`` as in the seed). Options not given keep the model's default
@@ -333,6 +387,38 @@ def build_parser() -> argparse.ArgumentParser:
     inspect.add_argument("file")
     inspect.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None)
     inspect.set_defaults(func=_cmd_checkpoint_inspect)
+
+    train = sub.add_parser(
+        "train",
+        help="the seed's training recipe on SPIN/EFT-format npz files",
+        description="Train PMRR (PyMAF's losses and weights, Adam) on SPIN-format annotation "
+        "files, or write a stand-in data set with --make-synthetic DIR.",
+    )
+    train.add_argument("--data", nargs="+", help="npz files or folders of them")
+    train.add_argument("--out", help="run folder: checkpoint.pt, train_log.csv, val_curve.csv")
+    train.add_argument("--steps", type=int, default=1000, help="total optimiser steps")
+    train.add_argument("--batch-size", type=int, default=64)
+    train.add_argument("--lr", type=float, default=5e-5)
+    train.add_argument("--val", nargs="+", default=[], help="validation npz files or folders")
+    train.add_argument("--val-every", type=int, default=500)
+    train.add_argument("--save-every", type=int, default=1000)
+    train.add_argument("--log-every", type=int, default=10)
+    train.add_argument("--resume", default=None, help="checkpoint of `pmrr train` to continue")
+    train.add_argument("--init", default=None, help="start from these weights (released layout)")
+    train.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1, ...")
+    train.add_argument("--workers", type=int, default=0, help="data-loading processes")
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument(
+        "--proportions", nargs="+", type=float, default=None, help="share of each --data file"
+    )
+    train.add_argument("--image-root", default=None, help="image folder (default: each npz's)")
+    train.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None)
+    train.add_argument("--uv-processed", default=None, help="DensePose UV_Processed.mat")
+    train.add_argument("--openpose-weight", type=float, default=0.0)
+    train.add_argument("--make-synthetic", metavar="DIR", default=None)
+    train.add_argument("--n", type=int, default=64, help="--make-synthetic: training samples")
+    train.add_argument("--n-val", type=int, default=None, help="validation samples (n/4)")
+    train.set_defaults(func=_cmd_train)
 
     assets = sub.add_parser(
         "assets", help="which body-model files a run would use (generates the stand-in)"

@@ -1,0 +1,76 @@
+"""Validation PA-MPJPE while training PMRR from its initial weights on a generated stand-in set.
+
+    python benchmarks/train_curve.py --n-train 48 --n-val 8 --steps 200 --batch-size 8 \
+        --val-every 10 --time-limit-s 300
+
+Generates the set (``pmrr train --make-synthetic``) under ``--work`` (kept, so reruns skip
+it), trains with the seed's recipe (``pmrr train``'s Trainer; Adam, lr 5e-5 unless --lr) and
+prints the validation curve as a table: step, PA-MPJPE and pelvis-aligned MPJPE in mm on the
+14 LSP joints. This is a smoke-level curve on a tiny CPU budget, not a reproduction of the
+paper's numbers (those need the seed's datasets and ~days of GPU time).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pmrr_model.training.synthetic import make_synthetic_set  # noqa: E402
+from pmrr_model.training.trainer import TrainConfig, Trainer  # noqa: E402
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default="/tmp/pmrr_train_curve")
+    parser.add_argument("--n-train", type=int, default=48)
+    parser.add_argument("--n-val", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=200)
+    parser.add_argument("--batch-size", type=int, default=8)
+    parser.add_argument("--lr", type=float, default=5e-5)
+    parser.add_argument("--val-every", type=int, default=10)
+    parser.add_argument("--time-limit-s", type=float, default=300.0)
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args(argv)
+
+    work = Path(args.work)
+    data = work / f"data_{args.n_train}_{args.n_val}"
+    started = time.time()
+    if not (data / "synthetic.json").is_file():
+        make_synthetic_set(data, args.n_train, args.n_val, seed=0)
+    generated_s = time.time() - started
+    run = work / f"run_{int(time.time())}"
+    config = TrainConfig(
+        data=[str(data / "train")],
+        val=[str(data / "val")],
+        out=str(run),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        val_every=args.val_every,
+        save_every=10**9,
+        log_every=1,
+        device=args.device,
+        time_limit_s=args.time_limit_s,
+    )
+    trainer = Trainer(config)
+    train_started = time.time()
+    curve = trainer.fit()
+    train_s = time.time() - train_started
+    print(
+        f"data: {args.n_train} train / {args.n_val} val samples ({generated_s:.0f} s to make), "
+        f"batch {args.batch_size}, lr {args.lr:g}, {trainer.step} steps in {train_s:.0f} s"
+    )
+    print(f"{'step':>6} {'PA-MPJPE mm':>12} {'MPJPE mm':>10}")
+    for row in curve:
+        print(f"{int(row['step']):>6} {row['pa_mpjpe_mm']:>12.1f} {row['mpjpe_mm']:>10.1f}")
+    (run / "summary.json").write_text(json.dumps({"curve": curve, "train_s": train_s}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
