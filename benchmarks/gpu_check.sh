@@ -4,7 +4,9 @@
 #      torch.compile);
 #   2. bf16 against fp32 on the same crops (largest vertex difference, mm);
 #   3. end to end, x real time, --estimator pmrr --device cuda on a 60 s two-person clip, in
-#      process and with one worker per GPU when there are several.
+#      process and with one worker per GPU when there are several;
+#   4. training (`pmrr train`, the seed's batch 64) on a generated stand-in set for 150 s: the
+#      validation PA-MPJPE curve, further than the CPU run gets.
 # Weights are the initial ones saved in the released layout (speed does not depend on them).
 # Usage, from the repository root of an installed checkout:  bash benchmarks/gpu_check.sh [OUT]
 set -euo pipefail
@@ -41,3 +43,6 @@ CONFIG="{\"estimator\": \"pmrr\", \"checkpoint\": \"$OUT/initial.pt\", \"device\
 WORKERS="1"; [ "$GPUS" -gt 1 ] && WORKERS="1 $GPUS"
 python3 benchmarks/workers.py --seconds 60 --unit-s 10 --workers $WORKERS --config "$CONFIG" \
   | tee "$OUT/end_to_end.txt"
+
+python3 benchmarks/train_curve.py --work "$OUT/train" --n-train 256 --n-val 32 --steps 100000 \
+  --batch-size 64 --val-every 25 --time-limit-s 150 --device cuda | tee "$OUT/train_curve.txt"

@@ -21,6 +21,33 @@ from contextlib import ExitStack, contextmanager
 from flows.config import PipelineConfig
 
 
+def project_imports_plugin():
+    """A Dask worker plugin that takes the worker's scratch folders off ``sys.path``.
+
+    Dask puts each worker's scratch folder first on ``sys.path``, and that folder holds a spill
+    folder named ``storage``. Where this project is installed in editable mode (found by a
+    meta-path finder, after the path), ``import storage`` then finds that folder as a namespace
+    package instead of :mod:`storage`, and every unit fails to unpickle on the worker. (Defined
+    here so that importing this module does not import Dask; cloudpickle sends it by value.)"""
+    from distributed.diagnostics.plugin import WorkerPlugin
+
+    class ProjectImports(WorkerPlugin):
+        name = "pmrr-project-imports"
+
+        def setup(self, worker) -> None:
+            import importlib
+            import sys
+
+            scratch = os.path.dirname(str(worker.local_directory))
+            sys.path[:] = [p for p in sys.path if not p.startswith(scratch)]
+            found = sys.modules.get("storage")
+            if found is not None and getattr(found, "__file__", None) is None:
+                del sys.modules["storage"]  # the spill folder, imported as a namespace package
+            importlib.invalidate_caches()
+
+    return ProjectImports()
+
+
 def _gpu_count() -> int:
     import torch
 
@@ -117,7 +144,10 @@ def task_runner(address: str | None) -> Iterator[object | None]:
         if not PREFECT_API_URL.value():  # the flow runs on a temporary server: share it
             api = str(get_client(sync_client=True).api_url)
             stack.enter_context(temporary_settings(updates={PREFECT_API_URL: api}))
-        yield stack.enter_context(DaskTaskRunner(address=address))
+        runner = stack.enter_context(DaskTaskRunner(address=address))
+        plugin = project_imports_plugin()
+        runner.client.register_plugin(plugin, name=plugin.name)
+        yield runner
 
 
 def run_units(runner, task, items: list[dict], progress=None) -> list:
