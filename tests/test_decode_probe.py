@@ -244,6 +244,13 @@ def _decode_peak_kib(video: Path, step: int = 1, pause_s: float = 0.0) -> tuple[
     return int(frames), int(peak)
 
 
+# Growth allowed from the 10 s to the 60 s input. The failures these tests catch are 0.74 GB
+# (decord's read-ahead buffer growing with the video) and 0.86 GB (holding the frames). With the
+# suite on two workers the decoder runs further ahead of a consumer starved of CPU: +137 MiB was
+# measured once beside the other worker, under 50 MB alone.
+GROWTH_LIMIT_KIB = 300 * 1024
+
+
 def test_decode_memory_is_flat_in_video_length(cache: Path) -> None:
     """Decoding a 640x360 video 6x longer must not need more memory: each input in its own
     process, peak RSS (kernel high-water mark) compared. Holding the 1250 extra frames would
@@ -253,7 +260,7 @@ def test_decode_memory_is_flat_in_video_length(cache: Path) -> None:
     n_short, peak_short = _decode_peak_kib(short)
     n_long, peak_long = _decode_peak_kib(long)
     assert (n_short, n_long) == (250, 1500)
-    assert peak_long - peak_short < 80 * 1024, (peak_short, peak_long)
+    assert peak_long - peak_short < GROWTH_LIMIT_KIB, (peak_short, peak_long)
     assert peak_long < 400 * 1024
 
 
@@ -264,4 +271,4 @@ def test_decode_memory_is_flat_with_a_slow_consumer(cache: Path) -> None:
     n_short, peak_short = _decode_peak_kib(samples.looped_clip(cache, 10), 3, 0.25)
     n_long, peak_long = _decode_peak_kib(samples.looped_clip(cache, 60), 3, 0.25)
     assert (n_short, n_long) == (84, 500)
-    assert peak_long - peak_short < 80 * 1024, (peak_short, peak_long)
+    assert peak_long - peak_short < GROWTH_LIMIT_KIB, (peak_short, peak_long)
