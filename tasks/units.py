@@ -9,6 +9,7 @@ the tracks of consecutive spans of a shot are joined again by box overlap at the
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -60,7 +61,7 @@ def rows_of(tracked: TrackedBoxes, unit: WorkUnit) -> TrackedBoxes:
     return TrackedBoxes(*(getattr(tracked, f)[keep] for f in _FIELDS))
 
 
-_FIELDS = ("frame", "track_id", "shot_id", "bbox_px", "det_score")
+_FIELDS = tuple(f.name for f in dataclasses.fields(TrackedBoxes))  # one source: the dataclass
 
 
 def _boxes_at(tracked: TrackedBoxes, frame: int) -> dict[int, np.ndarray]:
@@ -97,13 +98,8 @@ def stitch(parts: list[tuple[WorkUnit, TrackedBoxes]]) -> TrackedBoxes:
             if local not in mapping:
                 mapping[local] = next_id
                 next_id += 1
-        renamed = TrackedBoxes(
-            part.frame,
-            np.asarray([mapping[int(t)] for t in part.track_id], np.int32),
-            part.shot_id,
-            part.bbox_px,
-            part.det_score,
-        )
+        ids = np.asarray([mapping[int(t)] for t in part.track_id], np.int32)
+        renamed = dataclasses.replace(part, track_id=ids)
         out.append(renamed)
         previous = (unit, renamed)
     if not out:
