@@ -119,7 +119,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return _cmd_eval_dataset(args)
     from pmrr_model.evaluation.benchmark import run
 
-    run(args.quick, args.seed, args.cache, args.force, args.json)
+    run(args.quick, args.seed, args.cache, args.force, args.json, config=args.config)
     return 0
 
 
@@ -204,7 +204,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         )
         return 2
     from pmrr_model.training.losses import LossWeights
-    from pmrr_model.training.trainer import TrainConfig, Trainer
+    from pmrr_model.training.trainer import TrainConfig, Trainer, TrainingDiverged
 
     config = TrainConfig(
         data=args.data,
@@ -233,6 +233,9 @@ def _cmd_train(args: argparse.Namespace) -> int:
     except (DatasetError, CheckpointError) as error:
         print(f"pmrr train: {error}", file=sys.stderr)
         return 2
+    except TrainingDiverged as error:
+        print(f"pmrr train: {error}", file=sys.stderr)
+        return 1
     for row in curve:
         if "pa_mpjpe_mm" in row:
             print(f"step {int(row['step'])}: val PA-MPJPE {row['pa_mpjpe_mm']:.1f} mm")

@@ -174,6 +174,22 @@ def test_loss_falls_on_a_fixed_batch(synthetic, tmp_path):
     assert trainer.step == 3
 
 
+def test_non_finite_loss_stops_before_the_step(synthetic, tmp_path):
+    from pmrr_model.training.dataset import StepBatches, collate
+    from pmrr_model.training.trainer import TrainConfig, Trainer, TrainingDiverged
+
+    trainer = Trainer(TrainConfig(data=[str(synthetic["train"])], out=str(tmp_path)))
+    keys = StepBatches(trainer.train_set, 2, seed=0, start_step=0, n_steps=1).keys(0)
+    batch = collate([trainer.train_set[k] for k in keys])
+    batch["img"][0, 0, 0, 0] = float("nan")  # what a diverged network or a broken image gives
+    before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
+    with pytest.raises(TrainingDiverged, match=r"step 1: non-finite loss \(.*keypoints"):
+        trainer.train_step(batch)
+    after = dict(trainer.model.named_parameters())
+    assert trainer.step == 0 and all(torch.equal(before[k], after[k]) for k in before)
+    assert not (tmp_path / "checkpoint.pt").exists()
+
+
 def test_train_save_resume_and_load(synthetic, tmp_path):
     from pmrr_model.checkpoint import read_checkpoint
     from pmrr_model.estimators.factory import create_estimator
@@ -194,6 +210,14 @@ def test_train_save_resume_and_load(synthetic, tmp_path):
         curve = list(csv.DictReader(handle))
     assert [int(r["step"]) for r in curve] == [0, 1, 2]
     assert all(0 < float(r["pa_mpjpe_mm"]) < 1000 for r in curve)
+    # the same streams in TensorBoard's event files, read back by TensorBoard itself
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(run / "tensorboard")).Reload()
+    assert {"train/loss", "val/pa_mpjpe_mm"} <= set(events.Tags()["scalars"])
+    assert [e.step for e in events.Scalars("train/loss")] == [1, 2]
+    val_tb = [e.value for e in events.Scalars("val/pa_mpjpe_mm")]
+    assert val_tb == pytest.approx([float(r["pa_mpjpe_mm"]) for r in curve], rel=1e-5)
 
     predictor = PMRRPredictor(checkpoint=ckpt)
     assert predictor.report.ok and predictor.name == "pmrr:checkpoint"

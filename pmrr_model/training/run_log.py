@@ -1,7 +1,6 @@
-"""Where a run's numbers go: TensorBoard event files when ``torch.utils.tensorboard`` imports
-(it needs the ``tensorboard`` package, which is optional: in this project's environment it
-would upgrade protobuf past MediaPipe's pin), and always a CSV per stream, which any tool
-reads and which the tests and ``benchmarks/train_curve.py`` use.
+"""Where a run's numbers go: TensorBoard event files under ``<run>/tensorboard`` (the seed's
+logging; ``tensorboard --logdir <run>``), and a CSV per stream, which any tool reads without
+TensorBoard and which the tests and ``benchmarks/train_curve.py`` use.
 
 Streams: ``train_log.csv`` (loss terms per logged step) and ``val_curve.csv`` / ``val_curve.json``
 (validation metrics). On resume, rows after the resumed step are dropped, so a curve never
@@ -15,15 +14,9 @@ import json
 import logging
 from pathlib import Path
 
+from torch.utils.tensorboard import SummaryWriter
+
 logger = logging.getLogger(__name__)
-
-
-def _tensorboard_writer(folder: Path):
-    try:
-        from torch.utils.tensorboard import SummaryWriter
-    except Exception:  # ImportError, or tensorboard present but broken
-        return None
-    return SummaryWriter(log_dir=str(folder / "tensorboard"))
 
 
 def _truncate_csv(path: Path, last_step: int) -> None:
@@ -47,8 +40,10 @@ class RunLog:
         if resume_step is not None:
             for name in ("train_log.csv", "val_curve.csv"):
                 _truncate_csv(self.folder / name, resume_step)
-        self.writer = _tensorboard_writer(self.folder)
-        logger.info("run log: %s (%s)", self.folder, "tensorboard + csv" if self.writer else "csv")
+        # events after the resumed step are purged, as the CSV rows are
+        purge = None if resume_step is None else resume_step + 1
+        self.writer = SummaryWriter(log_dir=str(self.folder / "tensorboard"), purge_step=purge)
+        logger.info("run log: %s (tensorboard + csv)", self.folder)
 
     def _append(self, name: str, row: dict[str, float]) -> None:
         path = self.folder / name
@@ -66,19 +61,17 @@ class RunLog:
 
     def train(self, step: int, values: dict[str, float]) -> None:
         self._append("train_log.csv", {"step": step, **values})
-        if self.writer is not None:
-            for key, value in values.items():
-                self.writer.add_scalar(f"train/{key}", value, step)
+        for key, value in values.items():
+            self.writer.add_scalar(f"train/{key}", value, step)
 
     def validation(self, step: int, values: dict[str, float]) -> None:
         self._append("val_curve.csv", {"step": step, **values})
         with (self.folder / "val_curve.csv").open(newline="") as handle:
             rows = [{k: float(v) for k, v in row.items()} for row in csv.DictReader(handle)]
         (self.folder / "val_curve.json").write_text(json.dumps(rows, indent=1))
-        if self.writer is not None:
-            for key, value in values.items():
-                self.writer.add_scalar(f"val/{key}", value, step)
+        for key, value in values.items():
+            self.writer.add_scalar(f"val/{key}", value, step)
+        self.writer.flush()
 
     def close(self) -> None:
-        if self.writer is not None:
-            self.writer.close()
+        self.writer.close()

@@ -39,6 +39,11 @@ logger = logging.getLogger(__name__)
 CHECKPOINT_NAME = "checkpoint.pt"
 
 
+class TrainingDiverged(RuntimeError):
+    """A loss term became NaN or infinite; raised before the optimiser step, so no weight is
+    changed by it and nothing is saved (the last checkpoint on disk stays as it was)."""
+
+
 @dataclass
 class TrainConfig:
     data: list[str]
@@ -156,6 +161,13 @@ class Trainer:
         output = self.model(batch["img"], self.body, with_dense=True)
         terms = pmrr_losses(output, batch, target, self.config.weights)
         loss = torch.stack(list(terms.values())).sum()
+        if not torch.isfinite(loss):
+            bad = sorted(k for k, v in terms.items() if not torch.isfinite(v))
+            raise TrainingDiverged(
+                f"step {self.step + 1}: non-finite loss ({', '.join(bad)}); the step was not "
+                f"applied and the last saved checkpoint is unchanged: lower --lr "
+                f"(now {self.config.lr:g}) or check the data, then --resume"
+            )
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
