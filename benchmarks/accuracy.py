@@ -2,6 +2,7 @@
 as ``pmrr eval --synthetic``; what is measured and how: :mod:`pmrr_model.evaluation.benchmark`).
 
     python3 benchmarks/accuracy.py [--quick] [--json FILE] [--seed N] [--cache DIR] [--force]
+        [--config JSON]
 """
 
 import sys

@@ -1,6 +1,7 @@
 """Pipeline throughput and memory: frames/s per stage, end to end (x real time), peak RSS.
 
     python benchmarks/pipeline.py [--seconds 60 600] [--size 640x360] [--no-render]
+        [--config '{"estimate_every_k": 2}']
 
 Inputs are real footage (the two-person interview sample, looped with ``ffmpeg -stream_loop`` to
 the wanted length and scaled: :func:`pmrr_interviews.samples.looped_clip`). Each input runs in
@@ -63,14 +64,14 @@ class PeakSampler:
         self.peak = max(self.peak, _rss_mb())
 
 
-def run_one(video: str, render: bool, out_dir: str) -> dict:
+def run_one(video: str, render: bool, out_dir: str, settings: dict | None = None) -> dict:
     """Run :func:`flows.video.process_video` -- the flow users run, not a re-wiring of it -- on
     ``video`` with every stage recomputed; returns per-stage seconds, frame counts, memory."""
     from flows import components
     from flows.config import PipelineConfig
     from flows.video import process_video
 
-    cfg = PipelineConfig(render=render)
+    cfg = PipelineConfig(**{**(settings or {}), "render": render})
     # Heavy components load once per worker in the flow too; keep it out of the stage numbers.
     load_start = time.perf_counter()
     components.detector(cfg.detector, cfg.detector_config, cfg.detector_checkpoint, cfg.device)
@@ -106,7 +107,7 @@ def run_one(video: str, render: bool, out_dir: str) -> dict:
     }
 
 
-def _child(seconds: float, size: tuple[int, int], render: bool) -> dict:
+def _child(seconds: float, size: tuple[int, int], render: bool, settings: str | None) -> dict:
     """Run one input in a fresh interpreter (own peak RSS); returns its JSON result."""
     with tempfile.TemporaryDirectory(prefix="pmrr-bench-") as tmp:
         result_file = Path(tmp) / "result.json"
@@ -124,6 +125,8 @@ def _child(seconds: float, size: tuple[int, int], render: bool) -> dict:
         ]
         if not render:
             cmd.append("--no-render")
+        if settings:
+            cmd += ["--config", settings]
         env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         subprocess.run(cmd, check=True, env=env)
         return json.loads(result_file.read_text())
@@ -170,6 +173,7 @@ def main() -> None:
     parser.add_argument("--size", default="640x360")
     parser.add_argument("--no-render", action="store_true")
     parser.add_argument("--json", help="also write all results to this file")
+    parser.add_argument("--config", help="pipeline settings other than the defaults (JSON)")
     parser.add_argument("--child", type=float, help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
@@ -179,14 +183,17 @@ def main() -> None:
 
     if args.child is not None:
         video = looped_clip(cache_dir(), args.child, size)
-        result = run_one(str(video), not args.no_render, args.work)
+        settings = json.loads(args.config) if args.config else None
+        result = run_one(str(video), not args.no_render, args.work, settings)
         Path(args.result).write_text(json.dumps(result))
         return
     results = []
     for seconds in args.seconds:
         looped_clip(cache_dir(), seconds, size)  # build outside the measured child
-        results.append(_child(seconds, size, not args.no_render))
+        results.append(_child(seconds, size, not args.no_render, args.config))
         print(f"done: {seconds:g} s input in {results[-1]['wall_s']:.1f} s", flush=True)
+    if args.config:
+        print(f"settings: {args.config}")
     print_table(results)
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))

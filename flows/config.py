@@ -58,6 +58,13 @@ class PipelineConfig(BaseModel):
     detect_every_k: int = Field(
         3, ge=1, le=60, description="detect on every k-th frame, boxes interpolated in between"
     )
+    estimate_every_k: int = Field(
+        1,
+        ge=1,
+        le=10,
+        description="estimate bodies on every k-th frame of each track, parameters interpolated "
+        "in between (faster by about k on the estimate stage)",
+    )
     smoothing: Smoothing = Field(
         "offline",
         description="offline: zero-lag Gaussian with a per-joint width; gaussian: fixed width; "

@@ -47,7 +47,7 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     ),
     "estimate": (
         ("track",),
-        ("estimator", "checkpoint", "precision", "chunk_size"),
+        ("estimator", "checkpoint", "precision", "chunk_size", "estimate_every_k"),
         ("tasks.inference", "tasks.units", "pmrr_model.estimators.factory"),
     ),
     "smooth": (("estimate",), ("smoothing", "smoothing_sigma_s"), ("tasks.smoothing",)),

@@ -20,7 +20,7 @@ from flows.config import PipelineConfig
 from flows.progress import report
 from tasks import detection, shots, smoothing, tracking
 from tasks.errors import VideoError
-from tasks.inference import estimate_sequence
+from tasks.inference import estimate_sequence, estimated_rows
 from tasks.probe import VideoInfo, probe_video
 from tasks.sequence import SmplSequence
 from tasks.tracking import TrackedBoxes
@@ -82,7 +82,14 @@ def estimate_unit(
     model = components.estimator(
         cfg.estimator, cfg.checkpoint, cfg.data_dir, cfg.device, cfg.precision
     )
-    return estimate_sequence(info, tracked, model, chunk_size=cfg.chunk_size, on_progress=progress)
+    return estimate_sequence(
+        info,
+        tracked,
+        model,
+        chunk_size=cfg.chunk_size,
+        on_progress=progress,
+        every_k=cfg.estimate_every_k,
+    )
 
 
 track_unit_task = _stage("track-unit")(track_unit)
@@ -127,10 +134,10 @@ def estimate(
     info: VideoInfo, shot_list: list[shots.Shot], tracked: TrackedBoxes, cfg: PipelineConfig
 ) -> SmplSequence:
     """Every unit in this process, in order."""
-    progress = _counter(info, "estimate", len(set(tracked.frame.tolist())))
-    return _joined(
-        [estimate_unit(info, t, cfg, progress) for t in _unit_rows(info, shot_list, tracked, cfg)]
-    )
+    parts = _unit_rows(info, shot_list, tracked, cfg)
+    seen = [p.frame[estimated_rows(p, cfg.estimate_every_k)] for p in parts]
+    progress = _counter(info, "estimate", sum(len(np.unique(f)) for f in seen))
+    return _joined([estimate_unit(info, t, cfg, progress) for t in parts])
 
 
 def track_on(runner, info: VideoInfo, shot_list: list[shots.Shot], cfg: PipelineConfig):

@@ -323,8 +323,10 @@ SMPL = pa.schema(
             ">= 0.5, inside the frame and the person's box; a limb end also needs its parent "
             "joint); joints between landmarks (neck, thorax, pelvis, spine) need all their "
             "neighbours; head joints need the face (Face Mesh) or the nose. PMRR network: the "
-            "joint projects inside the person's box and the image. Measures built on joints "
-            "that are never observed (the legs of a chest-up shot) are the model's guess.",
+            "joint projects inside the person's box and the image. With estimate_every_k > 1, "
+            "a frame between two estimated frames (parameters interpolated) has a joint "
+            "observed only where both of them did. Measures built on joints that are never "
+            "observed (the legs of a chest-up shot) are the model's guess.",
         ),
         field(
             "smoothed",

@@ -5,6 +5,16 @@ Frames that carry at least one tracked box are decoded in chunks and handed to
 temporal state is reset at every shot start so a warm start never crosses a cut. Only the
 parameters and joints are kept (no vertices), so memory grows with the number of person-frames
 (~1.6 kB each), not with pixels.
+
+**Estimating every k-th frame** (``every_k``, the config's ``estimate_every_k``): the estimator
+sees each track's first frame, every k-th frame after it and its last frame; the frames between
+get parameters interpolated between their two estimated neighbours (rotations by quaternion
+slerp per joint, shape and translation linearly) and joints recomputed from those parameters
+by the body model, so every row's joints are the body model's joints of its parameters, as for
+estimated rows. Why: the per-person estimate is most of the CPU default's time, and at 25-30
+frames/s body motion between neighbouring frames is small against the estimator's own error
+(``benchmarks/accuracy.py`` measures both). A joint counts as observed in an interpolated row
+only when it was observed in both neighbours; the confidence is the smaller of the two.
 """
 
 from __future__ import annotations
@@ -14,6 +24,12 @@ from collections.abc import Callable
 import numpy as np
 
 from pmrr_model.estimators.base import joints_in_view
+from pmrr_model.estimators.common import assemble_estimates
+from pmrr_model.geometry import (
+    axis_angle_to_quaternion,
+    quaternion_slerp,
+    quaternion_to_axis_angle,
+)
 from tasks.decode import iter_chunks
 from tasks.sequence import SmplSequence
 from tasks.tracking import TrackedBoxes
@@ -45,24 +61,59 @@ def _rows_from_estimates(
     }
 
 
+def _runs(tracked: TrackedBoxes) -> list[np.ndarray]:
+    """Row indices of each run of consecutive frames of one track in one shot, in frame order."""
+    if len(tracked) == 0:
+        return []
+    order = np.lexsort((tracked.frame, tracked.track_id, tracked.shot_id))
+    frame, track, shot = tracked.frame[order], tracked.track_id[order], tracked.shot_id[order]
+    breaks = (np.diff(frame) != 1) | (np.diff(track) != 0) | (np.diff(shot) != 0)
+    return np.split(order, np.flatnonzero(breaks) + 1)
+
+
+def estimated_rows(tracked: TrackedBoxes, every_k: int) -> np.ndarray:
+    """(M,) bool: the tracked rows the estimator sees with ``every_k`` (module docstring)."""
+    keep = np.zeros(len(tracked), bool)
+    for run in _runs(tracked):
+        keep[run[::every_k]] = True
+        keep[run[-1]] = True
+    return keep
+
+
 def estimate_sequence(
     source,
     tracked: TrackedBoxes,
     estimator,
     chunk_size: int = 32,
     on_progress: Callable[[int], None] | None = None,
+    every_k: int = 1,
 ) -> SmplSequence:
     """SMPL parameters for every tracked person-frame that can be decoded. ``source``: a
-    :class:`~tasks.probe.VideoInfo` or a path."""
+    :class:`~tasks.probe.VideoInfo` or a path. ``every_k`` > 1: the estimator sees every k-th
+    frame of each track, the others are interpolated (module docstring)."""
+    if every_k <= 1:
+        return _estimate(source, tracked, estimator, chunk_size, on_progress)[0]
+    seen = estimated_rows(tracked, every_k)
+    estimated, size = _estimate(source, tracked.take(seen), estimator, chunk_size, on_progress)
+    if size is None:
+        return estimated
+    return fill_between(estimated, tracked, estimator, size)
+
+
+def _estimate(
+    source, tracked: TrackedBoxes, estimator, chunk_size: int, on_progress
+) -> tuple[SmplSequence, tuple[int, int] | None]:
+    """The estimator on every tracked row; also the decoded frames' size (None: none decoded)."""
     if len(tracked) == 0:
-        return SmplSequence.empty(estimator=getattr(estimator, "name", ""))
+        return SmplSequence.empty(estimator=getattr(estimator, "name", "")), None
     frames = np.unique(tracked.frame)
     rows_of = tracked.at_frames(frames)
     shot_of_frame = {int(f): int(tracked.shot_id[rows_of[int(f)][0]]) for f in frames}
     parts: list[dict] = []
     focal, name, assets = 0.0, getattr(estimator, "name", ""), ""
-    current_shot = None
+    current_shot, size = None, None
     for indices, chunk in iter_chunks(source, chunk_size=chunk_size, frames=frames.tolist()):
+        size = chunk[0].shape[:2]
         shot_ids = np.array([shot_of_frame[int(f)] for f in indices])
         for shot_id in np.unique(shot_ids):  # split a chunk at cuts
             sel = np.flatnonzero(shot_ids == shot_id)
@@ -79,12 +130,81 @@ def estimate_sequence(
             for frame, est in zip(sel_frames, results, strict=True):
                 if len(est) == 0:
                     continue
-                size = chunk[0].shape[:2]
                 parts.append(_rows_from_estimates(est, frame, rows_of[frame], tracked, size))
                 focal, name, assets = float(est.focal_px), est.estimator, est.assets
         if on_progress is not None:
             on_progress(len(indices))
     if not parts:
-        return SmplSequence.empty(estimator=name)
+        return SmplSequence.empty(estimator=name), size
     arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
-    return SmplSequence(**arrays, focal_px=focal, estimator=name, assets=assets)
+    return SmplSequence(**arrays, focal_px=focal, estimator=name, assets=assets), size
+
+
+def fill_between(
+    estimated: SmplSequence,
+    tracked: TrackedBoxes,
+    estimator,
+    image_size_hw: tuple[int, int],
+) -> SmplSequence:
+    """Rows for the tracked person-frames between two estimated frames of the same run of a
+    track: parameters interpolated, joints from the body model (module docstring). A frame
+    without an estimated row on both sides (the end of a run the decoder could not read) gets
+    no row, as an undecodable frame gets none."""
+    if len(estimated) == 0:
+        return estimated
+    index = {
+        (int(f), int(t)): i
+        for i, (f, t) in enumerate(zip(estimated.frame, estimated.track_id, strict=True))
+    }
+    before, after, weight, rows = [], [], [], []
+    for run in _runs(tracked):
+        track = int(tracked.track_id[run[0]])
+        last, waiting = None, []  # the last estimated (frame, row), the rows since it
+        for r in run:
+            frame = int(tracked.frame[r])
+            i = index.get((frame, track))
+            if i is None:
+                waiting.append((r, frame))
+                continue
+            if last is not None:
+                for row, f in waiting:
+                    before.append(last[1])
+                    after.append(i)
+                    weight.append((f - last[0]) / (frame - last[0]))
+                    rows.append(row)
+            last, waiting = (frame, i), []
+    if not rows:
+        return estimated
+    a, b, w = np.asarray(before), np.asarray(after), np.asarray(weight)[:, None]
+    rows = np.asarray(rows)
+
+    def slerp(axis_angle: np.ndarray) -> np.ndarray:
+        q0 = axis_angle_to_quaternion(axis_angle[a].reshape(len(a), -1, 3).astype(np.float64))
+        q1 = axis_angle_to_quaternion(axis_angle[b].reshape(len(b), -1, 3).astype(np.float64))
+        q = quaternion_slerp(q0, q1, w[:, None])
+        return quaternion_to_axis_angle(q).reshape(len(a), -1)
+
+    def lerp(values: np.ndarray) -> np.ndarray:
+        return (1 - w) * values[a].astype(np.float64) + w * values[b].astype(np.float64)
+
+    bodies = assemble_estimates(
+        estimator.body_model,
+        global_orient=slerp(estimated.global_orient),
+        body_pose=slerp(estimated.body_pose),
+        betas=lerp(estimated.betas),
+        transl=lerp(estimated.transl_m),
+        boxes_xyxy=tracked.bbox_px[rows],
+        image_size_hw=image_size_hw,
+        focal_px=estimated.focal_px,
+        confidence=np.minimum(estimated.confidence[a], estimated.confidence[b]),
+        estimator=estimated.estimator,
+        rescale=estimator.rescale,
+        joints_fn=estimator.joints49,
+    )
+    filled = _rows_from_estimates(bodies, 0, rows, tracked, image_size_hw)
+    filled["frame"] = tracked.frame[rows].astype(np.int64)
+    filled["joints_observed"] = estimated.joints_observed[a] & estimated.joints_observed[b]
+    both = SmplSequence.concat([estimated, SmplSequence(**filled, focal_px=estimated.focal_px)],
+                               focal_px=estimated.focal_px, estimator=estimated.estimator,
+                               assets=estimated.assets)  # fmt: skip
+    return both.take(np.lexsort((both.track_id, both.frame)))

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 
 import numpy as np
 
@@ -48,6 +48,10 @@ class TrackedBoxes:
             np.zeros((0, 4), np.float32),
             np.zeros(0, np.float32),
         )
+
+    def take(self, rows: np.ndarray) -> TrackedBoxes:
+        """The rows selected by an index or boolean array, in that order."""
+        return replace(self, **{f.name: getattr(self, f.name)[rows] for f in fields(self)})
 
     def at_frames(self, frames: np.ndarray) -> dict[int, np.ndarray]:
         """Row indices per frame, for the frames given."""

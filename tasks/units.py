@@ -57,11 +57,7 @@ def split_shots(shots: list[Shot], fps: float, unit_s: float) -> list[WorkUnit]:
 
 def rows_of(tracked: TrackedBoxes, unit: WorkUnit) -> TrackedBoxes:
     """The rows of ``tracked`` inside the unit's frames."""
-    keep = (tracked.frame >= unit.start_frame) & (tracked.frame <= unit.end_frame)
-    return TrackedBoxes(*(getattr(tracked, f)[keep] for f in _FIELDS))
-
-
-_FIELDS = tuple(f.name for f in dataclasses.fields(TrackedBoxes))  # one source: the dataclass
+    return tracked.take((tracked.frame >= unit.start_frame) & (tracked.frame <= unit.end_frame))
 
 
 def _boxes_at(tracked: TrackedBoxes, frame: int) -> dict[int, np.ndarray]:
@@ -104,9 +100,10 @@ def stitch(parts: list[tuple[WorkUnit, TrackedBoxes]]) -> TrackedBoxes:
         previous = (unit, renamed)
     if not out:
         return TrackedBoxes.empty()
-    merged = TrackedBoxes(*(np.concatenate([getattr(p, f) for p in out]) for f in _FIELDS))
+    names = [f.name for f in dataclasses.fields(TrackedBoxes)]  # one source: the dataclass
+    merged = TrackedBoxes(*(np.concatenate([getattr(p, f) for p in out]) for f in names))
     order = np.lexsort((merged.track_id, merged.frame))
-    return TrackedBoxes(*(getattr(merged, f)[order] for f in _FIELDS))
+    return merged.take(order)
 
 
 def _first_appearance_order(part: TrackedBoxes) -> list[int]:

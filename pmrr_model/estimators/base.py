@@ -9,8 +9,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from pmrr_model.crop import DEFAULT_RESCALE
+
+if TYPE_CHECKING:
+    from pmrr_model.body_model import BodyModel
+    from pmrr_model.estimators.sparse_joints import SparseJoints
 
 
 @dataclass
@@ -63,9 +70,17 @@ def joints_in_view(
 
 
 class Estimator(ABC):
-    """Frames + person boxes in, SMPL bodies out. Implementations are batched per call."""
+    """Frames + person boxes in, SMPL bodies out. Implementations are batched per call.
+
+    ``body_model``, ``joints49`` (its 49 joints without vertices) and ``rescale`` (the margin of
+    the person crops, which the ``cam`` column refers to) let the pipeline turn parameters it
+    interpolates between estimated frames into rows like the estimator's own
+    (:func:`tasks.inference.fill_between`)."""
 
     name: str = "estimator"
+    body_model: BodyModel
+    joints49: SparseJoints
+    rescale: float = DEFAULT_RESCALE
 
     @abstractmethod
     def estimate(

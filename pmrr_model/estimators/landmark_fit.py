@@ -44,6 +44,7 @@ def start_body_pose() -> np.ndarray:
 
 class LandmarkFitEstimator(Estimator):
     name = "landmark-fit"
+    rescale = LANDMARK_RESCALE
 
     def __init__(
         self,

@@ -183,6 +183,8 @@ class RefinedPMRREstimator(Estimator):
         self.pmrr = pmrr
         self.fit = fit
         self.name = f"{pmrr.name}+landmark-fit"
+        # the bodies are the fit's: its body model, joints and crop margin
+        self.body_model, self.joints49, self.rescale = fit.body_model, fit.joints49, fit.rescale
 
     def reset(self) -> None:
         self.fit.reset()

@@ -330,8 +330,9 @@ def format_table(rows: list[dict]) -> str:
 
 
 def run(quick: bool = False, seed: int = 0, cache: Path | None = None, force: bool = False,
-        json_path: str | None = None, print_fn=print) -> dict:  # fmt: skip
-    """Generate (or reuse) the scenes, run the pipeline, score it; returns every number."""
+        json_path: str | None = None, print_fn=print, config: dict | None = None) -> dict:  # fmt: skip
+    """Generate (or reuse) the scenes, run the pipeline, score it; returns every number.
+    ``config``: pipeline settings other than the defaults (render is always off)."""
     cache = Path(cache) if cache else default_cache()
     _prepare_env(cache)
     import pandas as pd
@@ -348,9 +349,8 @@ def run(quick: bool = False, seed: int = 0, cache: Path | None = None, force: bo
     generated = time.perf_counter()
     out = folder / "out"
     videos = [str(d / "video.mp4") for d in scene_dirs]
-    rows = process(
-        videos, str(out), config=PipelineConfig(render=False), force=force, progress=False
-    )
+    settings = PipelineConfig(**{**(config or {}), "render": False})
+    rows = process(videos, str(out), config=settings, force=force, progress=False)
     processed = time.perf_counter()
     by_source = {str(r["source"]): r for r in rows}
     parts = []
@@ -385,11 +385,13 @@ def run(quick: bool = False, seed: int = 0, cache: Path | None = None, force: bo
         "score_s": round(finished - processed, 1),
         "total_s": round(finished - began, 1),
     }
+    changed = f"; settings {json.dumps(config)}" if config else ""
     print_fn(f"accuracy of the default pipeline on synthetic scenes ({'quick' if quick else 'full'}, "
-             f"seed {seed}, {folder.name}; body model {body.asset_id})")  # fmt: skip
+             f"seed {seed}, {folder.name}; body model {body.asset_id}{changed})")  # fmt: skip
     print_fn(table)
     print_fn(f"seconds: {json.dumps(timing)}")
-    result = {"quick": quick, "seed": seed, "scenes_folder": str(folder), "timing": timing,
+    result = {"quick": quick, "seed": seed, "config": config or {},
+              "scenes_folder": str(folder), "timing": timing,
               "columns": COLUMNS, "rows": rows_out, "table": table}  # fmt: skip
     if json_path:
         Path(json_path).write_text(json.dumps(result, indent=1, default=_json_default))
@@ -412,13 +414,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--cache", default=None, help="scene cache (default ~/.cache/pmrr_interviews/eval)"
     )
     parser.add_argument("--force", action="store_true", help="recompute every pipeline stage")
+    parser.add_argument(
+        "--config",
+        type=json.loads,
+        default=None,
+        metavar="JSON",
+        help="pipeline settings other than the defaults, e.g. '{\"estimate_every_k\": 2}'",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
     args = parser.parse_args(argv)
-    run(args.quick, args.seed, args.cache, args.force, args.json)
+    run(args.quick, args.seed, args.cache, args.force, args.json, config=args.config)
     return 0
 
 
