@@ -50,7 +50,11 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
         ("estimator", "checkpoint", "precision", "chunk_size", "estimate_every_k"),
         ("tasks.inference", "tasks.units", "pmrr_model.estimators.factory"),
     ),
-    "smooth": (("estimate",), ("smoothing", "smoothing_sigma_s"), ("tasks.smoothing",)),
+    "smooth": (
+        ("estimate",),
+        ("smoothing", "smoothing_sigma_s", "estimate_every_k"),
+        ("tasks.smoothing",),
+    ),
     "tables": (("smooth",), (), ("tasks.tables", "tasks.publish", "analytics.roles")),
     "analytics": (("smooth",), (), ("analytics.pipeline", "analytics.calibration")),
     "plots": (("analytics",), (), ("analytics.plots",)),

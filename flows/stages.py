@@ -180,7 +180,7 @@ def smoothed(seq: SmplSequence, info: VideoInfo, cfg: PipelineConfig) -> SmplSeq
     return smoothing.smooth_sequence(
         seq, info.fps, cfg.smoothing, cfg.smoothing_sigma_s,
         joints_fn=components.body_joints_fn(cfg.data_dir),
-        image_size_hw=(info.height_px, info.width_px),
+        image_size_hw=(info.height_px, info.width_px), stride=cfg.estimate_every_k,
     )  # fmt: skip
 
 

@@ -76,7 +76,7 @@ def sigma_grid(max_sigma_frames: float) -> np.ndarray:
 
 
 def adaptive_gaussian(
-    x: np.ndarray, max_sigma_frames: float, rho: float = RISK_RATIO
+    x: np.ndarray, max_sigma_frames: float, rho: float = RISK_RATIO, stride: int = 1
 ) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian smoothing of ``x`` (T, K, D) with a width chosen per series k.
 
@@ -85,8 +85,22 @@ def adaptive_gaussian(
     ``var = rss_s* / (1 - w_s*)``; Stein's unbiased risk estimate of the per-frame squared
     error is ``rss_s - var + 2 var w_s`` (the raw series has risk ``var``). The widest s with
     risk <= ``rho`` x ``var`` wins (the narrowest if none does). Returns (smoothed, sigmas).
+
+    ``stride`` k > 1: only every k-th sample is an independent estimate and the others are
+    interpolated between them (``estimate_every_k``). The widths are then chosen on those
+    samples (``x[::k]``, widths / k) and applied to the whole series (widths x k): on the
+    interpolated series the noise estimate sees straight stretches as signal, picked widths
+    about half as wide, and let through the jitter that became false gesture events.
     """
     x = np.asarray(x, np.float64)
+    if stride > 1 and x.shape[0] >= 3 * stride:
+        _, sub = adaptive_gaussian(x[::stride], max_sigma_frames / stride, rho)
+        sigmas = sub * stride
+        out = np.empty_like(x)
+        for width in np.unique(sigmas):
+            series = sigmas == width
+            out[:, series] = gaussian_filter1d(x[:, series], width, axis=0, mode="nearest")
+        return out, sigmas
     grid = sigma_grid(max_sigma_frames)
     smoothed = np.stack([gaussian_filter1d(x, s, axis=0, mode="nearest") for s in grid])
     rss = ((smoothed - x[None]) ** 2).mean(axis=(1, 3))  # (S, K)
@@ -105,12 +119,13 @@ def smooth_rotations(
     sigma_frames: float,
     adaptive: bool = True,
     capped: dict[int, float] | None = None,
+    stride: int = 1,
 ) -> np.ndarray:
     """Zero-lag Gaussian rotation smoothing; ``aa`` (T, ..., 3) axis-angle, time first.
 
     ``adaptive``: per-rotation width up to ``sigma_frames`` (:func:`adaptive_gaussian`);
     otherwise exactly ``sigma_frames``. ``capped``: rotation index (along axis 1 of ``aa`` (T, K,
-    3)) -> a smaller width limit for that rotation.
+    3)) -> a smaller width limit for that rotation. ``stride``: :func:`adaptive_gaussian`.
     """
     aa = np.asarray(aa)
     if sigma_frames <= 0 or aa.shape[0] < 3:
@@ -119,28 +134,33 @@ def smooth_rotations(
     raw = q
     if adaptive:
         shape = q.shape
-        q = adaptive_gaussian(q.reshape(shape[0], -1, 4), sigma_frames)[0].reshape(shape)
+        q = adaptive_gaussian(q.reshape(shape[0], -1, 4), sigma_frames, stride=stride)[0]
+        q = q.reshape(shape)
     else:
         q = gaussian_filter1d(q, sigma_frames, axis=0, mode="nearest")
     for k, limit in (capped or {}).items():
         width = min(limit, sigma_frames)
         if adaptive:
-            q[:, k] = adaptive_gaussian(raw[:, k : k + 1], width)[0][:, 0]
+            q[:, k] = adaptive_gaussian(raw[:, k : k + 1], width, stride=stride)[0][:, 0]
         else:
             q[:, k] = gaussian_filter1d(raw[:, k], width, axis=0, mode="nearest")
     q /= np.linalg.norm(q, axis=-1, keepdims=True)
     return quaternion_to_axis_angle(q).astype(aa.dtype)
 
 
-def smooth_vectors(x: np.ndarray, sigma_frames: float, adaptive: bool = True) -> np.ndarray:
+def smooth_vectors(
+    x: np.ndarray, sigma_frames: float, adaptive: bool = True, stride: int = 1
+) -> np.ndarray:
     """Zero-lag Gaussian smoothing of a Euclidean series (T, ..., D), time first; with
-    ``adaptive`` one width per point (the last axis holds the point's coordinates)."""
+    ``adaptive`` one width per point (the last axis holds the point's coordinates).
+    ``stride``: :func:`adaptive_gaussian`."""
     x = np.asarray(x)
     if sigma_frames <= 0 or x.shape[0] < 3:
         return x
     if adaptive:
         flat = x.reshape(x.shape[0], -1, x.shape[-1]) if x.ndim > 1 else x.reshape(-1, 1, 1)
-        return adaptive_gaussian(flat, sigma_frames)[0].reshape(x.shape).astype(x.dtype)
+        smoothed = adaptive_gaussian(flat, sigma_frames, stride=stride)[0]
+        return smoothed.reshape(x.shape).astype(x.dtype)
     return gaussian_filter1d(
         np.asarray(x, np.float64), sigma_frames, axis=0, mode="nearest"
     ).astype(x.dtype)
@@ -232,6 +252,7 @@ def smooth_sequence(
     rotation_beta: float = 0.8,
     joints_fn: Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray] | None = None,
     image_size_hw: tuple[int, int] | None = None,
+    stride: int = 1,
 ) -> SmplSequence:
     """Smooth every track of ``seq``; ``method`` is ``offline`` (Gaussian of adaptive width up to
     ``sigma_s``), ``gaussian`` (fixed width ``sigma_s``), ``online`` (One-Euro) or ``none``.
@@ -244,7 +265,11 @@ def smooth_sequence(
     instead of each joint position smoothed on its own. Why: the table's joints and parameters
     then describe one body, and a nod survives. A nose moves ~2 cm in a 10 degree nod while the
     whole body's depth jitters by more, so smoothing each position separately flattened the nod
-    to ~2 degrees even where the head rotation kept it."""
+    to ~2 degrees even where the head rotation kept it.
+
+    ``stride``: the sequence was estimated on every k-th frame and interpolated between
+    (``estimate_every_k``); the offline method then chooses its widths on those frames
+    (:func:`adaptive_gaussian`)."""
     if len(seq) == 0:
         return seq
     out = {
@@ -270,9 +295,10 @@ def smooth_sequence(
             if method in ("offline", "gaussian"):
                 adaptive = method == "offline"
                 cap = HEAD_CHAIN_MAX_SIGMA_S * fps
-                rot = smooth_rotations(rot, sigma, adaptive, dict.fromkeys(SMPL_HEAD_CHAIN, cap))
+                capped = dict.fromkeys(SMPL_HEAD_CHAIN, cap)
+                rot = smooth_rotations(rot, sigma, adaptive, capped, stride)
                 for name in vectors:
-                    out[name][r] = smooth_vectors(getattr(seq, name)[r], sigma, adaptive)
+                    out[name][r] = smooth_vectors(getattr(seq, name)[r], sigma, adaptive, stride)
             elif method == "online":
                 rot = _online(rot, OneEuroRotationFilter(fps, min_cutoff, rotation_beta))
                 for name in vectors:

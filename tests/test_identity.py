@@ -42,6 +42,7 @@ def test_each_input_changes_its_stage_and_everything_after_it() -> None:
     assert _changed(base, _fps(assets="smpl:bbb")) == DOWNSTREAM_OF_ESTIMATE
     assert _changed(base, _fps(smoothing="online")) == DOWNSTREAM_OF_ESTIMATE - {"estimate"}
     assert _changed(base, _fps(detect_every_k=2)) == DOWNSTREAM_OF_ESTIMATE | {"track"}
+    assert _changed(base, _fps(estimate_every_k=2)) == DOWNSTREAM_OF_ESTIMATE
     assert _changed(base, _fps(roles={1: "interviewer"})) == {
         "tables",
         "analytics",
