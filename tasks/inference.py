@@ -201,10 +201,8 @@ def fill_between(
         rescale=estimator.rescale,
         joints_fn=estimator.joints49,
     )
+    bodies.observed = estimated.joints_observed[a] & estimated.joints_observed[b]
     filled = _rows_from_estimates(bodies, 0, rows, tracked, image_size_hw)
     filled["frame"] = tracked.frame[rows].astype(np.int64)
-    filled["joints_observed"] = estimated.joints_observed[a] & estimated.joints_observed[b]
-    both = SmplSequence.concat([estimated, SmplSequence(**filled, focal_px=estimated.focal_px)],
-                               focal_px=estimated.focal_px, estimator=estimated.estimator,
-                               assets=estimated.assets)  # fmt: skip
+    both = SmplSequence.concat([estimated, SmplSequence(**filled)])  # metadata of `estimated`
     return both.take(np.lexsort((both.track_id, both.frame)))
