@@ -65,6 +65,9 @@ def test_quick_benchmark_numbers_are_sane(quick_result):
         assert math.isfinite(value) and value >= 0, key
     # Procrustes can only lower the error; mm-scale errors of a fitted body, not metres.
     assert rows["all"]["PA"] <= rows["all"]["MPJPE"] < 500
+    # Seated legs start on MediaPipe's 3D bone directions (the fit's cold start): measured
+    # PA-MPJPE 64 mm; 115 mm when the thighs fell into their mirror image behind the hips.
+    assert rows["all"]["PA"] < 85
     # The still listener has no scripted event, so every estimated event there is false.
     assert rows["still"]["events_all"]["n_gt"] == 0
     assert rows["still"]["FPev/min"] >= 0

@@ -8,7 +8,7 @@ checkpoint, or the offline ``landmark-fit`` default) is recorded in every output
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -49,6 +49,15 @@ class BodyEstimates:
 
     def __len__(self) -> int:
         return int(self.betas.shape[0])
+
+    def take(self, rows: np.ndarray) -> BodyEstimates:
+        """The estimates of ``rows`` (indices) only."""
+        picked = {
+            f.name: value[rows]
+            for f in fields(self)
+            if isinstance(value := getattr(self, f.name), np.ndarray)
+        }
+        return replace(self, **picked)
 
 
 def joints_in_view(

@@ -1,0 +1,93 @@
+"""The landmark fit over a chunk of frames in one batch (``LandmarkFitEstimator.estimate_batch``):
+which rows follow which, the temporal energy on hand values, and on a real clip the same bodies
+as fitting the frames one after another."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from pmrr_model.estimators.fitting import FitParams, TemporalLinks
+
+
+def _params(orient: list[list[float]], pose0: list[float], transl_x: list[float]) -> FitParams:
+    n = len(orient)
+    pose = np.zeros((n, 69))
+    pose[:, 0] = pose0
+    transl = np.zeros((n, 3))
+    transl[:, 0] = transl_x
+    return FitParams(np.array(orient, float), pose, np.zeros((n, 10)), transl)
+
+
+def test_links_follow_each_track_in_frame_order():
+    before = {5: _params([[0, 0, 0]], [0.3], [1.0])}
+    links = TemporalLinks.of(np.array([3, 5, 3, 3, 7, 5]), before)
+    assert links.row.tolist() == [2, 3, 5] and links.prev.tolist() == [0, 2, 1]
+    assert links.anchored.tolist() == [1]  # track 5's first row follows its solution before
+    np.testing.assert_array_equal(links.anchor.body_pose, before[5].body_pose)
+    alone = TemporalLinks.of(np.array([1, 2]))
+    assert len(alone.row) == len(alone.anchored) == 0 and alone.anchor is None
+
+
+def test_temporal_energy_on_hand_values():
+    from pmrr_model.estimators.factory import create_estimator
+
+    fitter = create_estimator("landmark-fit").fitter
+    w = fitter.w
+    # Row 1 follows row 0: pose differs by 0.1 rad, translation by 0.02 m; the orientations are
+    # one rotation (180 degrees about x) written as two opposite axis-angle vectors: no cost.
+    rows = _params([[np.pi, 0, 0], [-np.pi, 0, 0]], [0.0, 0.1], [0.0, 0.02])
+    anchor = _params([[np.pi, 0, 0]], [0.2], [0.0])
+    links = TemporalLinks(np.array([1]), np.array([0]), np.array([0]), anchor)
+    energy = fitter._temporal_term(links)
+    params = [torch.tensor(a, dtype=torch.float32) for a in rows.as_tuple()]
+    expected = w.temporal_pose * (0.1**2 + 0.2**2) + w.temporal_transl * 0.02**2
+    assert float(energy(params)) == pytest.approx(expected, rel=1e-4)
+    assert fitter._temporal_term(TemporalLinks.of(np.array([1, 2]))) is None
+
+
+def test_chunk_fit_matches_frame_by_frame_on_a_real_clip():
+    """The two-person sample's first 32 frames through both paths: the same people, the batched
+    bodies' 2D joints within 3 % of the box height of the frame-by-frame ones (median over the
+    observed joints), and each person's last solution kept for the next chunk."""
+    from pmrr_interviews import samples
+    from pmrr_model.detection.factory import create_detector
+    from pmrr_model.estimators.factory import create_estimator
+    from tasks import detection, tracking
+    from tasks.decode import iter_chunks
+    from tasks.probe import probe_video
+    from tasks.shots import Shot
+
+    info = probe_video(str(samples.interview_clip(samples.cache_dir())))
+    shot = Shot(0, 0, 31)
+    frames = detection.detection_frames([shot], 3)
+    detections = detection.detect_people(info, frames, create_detector("mediapipe"))
+    tracked = tracking.track_detections(detections, [shot], info.fps, 3)
+    indices, chunk = next(iter_chunks(info, chunk_size=32, frames=list(range(32))))
+    rows = tracked.at_frames(np.asarray(indices))
+    boxes = [tracked.bbox_px[rows[int(f)]] for f in indices]
+    ids = [tracked.track_id[rows[int(f)]] for f in indices]
+    assert {len(b) for b in boxes} == {2}
+
+    estimator = create_estimator("landmark-fit")
+    one_by_one = [
+        estimator.estimate(f, b, t, with_vertices=False)
+        for f, b, t in zip(chunk, boxes, ids, strict=True)
+    ]
+    estimator.reset()
+    batched = estimator.estimate_batch(list(chunk), boxes, ids, with_vertices=False)
+    assert [len(b) for b in batched] == [2] * len(chunk)
+    gap, seen = [], []
+    for a, b, box in zip(one_by_one, batched, boxes, strict=True):
+        height = (box[:, 3] - box[:, 1])[:, None]
+        gap.append(np.linalg.norm(a.joints2d_px - b.joints2d_px, axis=-1) / height)
+        seen.append(a.observed & b.observed)
+        np.testing.assert_array_equal(a.observed, b.observed)  # the same landmarks
+    gap = np.concatenate(gap)[np.concatenate(seen)]
+    assert np.median(gap) < 0.03, np.median(gap)
+    for person, tid in enumerate(ids[-1]):
+        np.testing.assert_allclose(
+            estimator._previous[int(tid)].body_pose, batched[-1].body_pose[person : person + 1],
+            atol=1e-6,
+        )  # fmt: skip
