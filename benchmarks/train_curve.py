@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit-s", type=float, default=300.0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
+        "--freeze-backbone", action="store_true", help="train all but the ResNet-50 encoder"
+    )
+    parser.add_argument(
         "--plot", help="also draw the curve into this PNG (e.g. docs/train_curve.png)"
     )
     args = parser.parse_args(argv)
@@ -59,6 +62,7 @@ def main(argv: list[str] | None = None) -> int:
         log_every=1,
         device=args.device,
         time_limit_s=args.time_limit_s,
+        freeze_backbone=args.freeze_backbone,
     )
     trainer = Trainer(config)
     train_started = time.time()
@@ -67,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"data: {args.n_train} train / {args.n_val} val samples ({generated_s:.0f} s to make), "
         f"batch {args.batch_size}, lr {args.lr:g}, {trainer.step} steps in {train_s:.0f} s"
+        + (", encoder frozen" if args.freeze_backbone else "")
     )
     print(f"{'step':>6} {'PA-MPJPE mm':>12} {'MPJPE mm':>10}")
     for row in curve:

@@ -226,6 +226,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         uv_processed=args.uv_processed,
         weights=LossWeights(openpose=args.openpose_weight),
+        freeze_backbone=args.freeze_backbone,
     )
     try:
         trainer = Trainer(config)
@@ -418,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--data-dir", "--data_dir", dest="data_dir", default=None)
     train.add_argument("--uv-processed", default=None, help="DensePose UV_Processed.mat")
     train.add_argument("--openpose-weight", type=float, default=0.0)
+    train.add_argument(
+        "--freeze-backbone",
+        action="store_true",
+        help="train all but the ResNet-50 encoder (fine-tuning; CPU learning curves)",
+    )
     train.add_argument("--make-synthetic", metavar="DIR", default=None)
     train.add_argument("--n", type=int, default=64, help="--make-synthetic: training samples")
     train.add_argument("--n-val", type=int, default=None, help="validation samples (n/4)")

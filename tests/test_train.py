@@ -174,6 +174,29 @@ def test_loss_falls_on_a_fixed_batch(synthetic, tmp_path):
     assert trainer.step == 3
 
 
+def test_frozen_backbone_keeps_the_encoder_and_trains_the_rest(synthetic, tmp_path):
+    from pmrr_model.checkpoint import CheckpointError
+    from pmrr_model.training.dataset import StepBatches, collate
+    from pmrr_model.training.trainer import TrainConfig, Trainer
+
+    config = TrainConfig(data=[str(synthetic["train"])], out=str(tmp_path), freeze_backbone=True)
+    trainer = Trainer(config)
+    keys = StepBatches(trainer.train_set, 2, seed=0, start_step=0, n_steps=1).keys(0)
+    batch = collate([trainer.train_set[k] for k in keys])
+    before = {k: v.detach().clone() for k, v in trainer.model.named_parameters()}
+    trainer.train_step(batch)
+    after = dict(trainer.model.named_parameters())
+    encoder = [k for k in before if k.startswith("feature_extractor.")]
+    assert encoder and all(torch.equal(before[k], after[k]) for k in encoder)
+    moved = [k for k in before if k not in encoder and not torch.equal(before[k], after[k])]
+    assert any(k.startswith("regressor.") for k in moved)
+    assert any(k.startswith("deconv_layers.") for k in moved)
+    saved = trainer.save()
+    # Its optimizer state covers the trained parameters only: resuming unfrozen is refused.
+    with pytest.raises(CheckpointError, match="freeze_backbone was True, now False"):
+        Trainer(TrainConfig(data=config.data, out=str(tmp_path / "b"), resume=str(saved)))
+
+
 def test_non_finite_loss_stops_before_the_step(synthetic, tmp_path):
     from pmrr_model.training.dataset import StepBatches, collate
     from pmrr_model.training.trainer import TrainConfig, Trainer, TrainingDiverged

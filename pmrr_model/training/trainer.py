@@ -66,6 +66,10 @@ class TrainConfig:
     data_dir: str | None = None  # body-model assets (None: seed layout or the stand-in)
     uv_processed: str | None = None
     time_limit_s: float | None = None  # stop (validate, save) after this long; benchmarks
+    # Train everything but the ResNet-50 encoder, whose weights stay as loaded (its BatchNorm
+    # statistics still follow the data in training mode). For fine-tuning on a small set, and
+    # for learning curves on a CPU, where the encoder's backward is most of a step.
+    freeze_backbone: bool = False
     weights: LossWeights = field(default_factory=LossWeights)
     augment: AugmentSettings = field(default_factory=AugmentSettings)
 
@@ -105,7 +109,10 @@ class Trainer:
                 "stand-in part/UV derivation on the SMPL mesh, not DensePose's charts"
             )
         self.iuv = IUVRenderer(table, self.body.faces).to(self.device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, weight_decay=0)
+        if config.freeze_backbone:
+            self.model.feature_extractor.requires_grad_(False)
+        trainable = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.Adam(trainable, lr=config.lr, weight_decay=0)
         self.step = 0
         if config.init:
             load_into(self.model, config.init)
@@ -123,7 +130,14 @@ class Trainer:
                 "use --init to start from its weights instead"
             )
         load_into(self.model, path)
-        self.optimizer.load_state_dict(content["optimizer"])
+        try:
+            self.optimizer.load_state_dict(content["optimizer"])
+        except ValueError as error:  # another set of trainable parameters
+            raise CheckpointError(
+                f"{path}: its optimizer state is for another set of trained parameters "
+                f"(freeze_backbone was {content.get('config', {}).get('freeze_backbone', False)}, "
+                f"now {self.config.freeze_backbone}); resume with the same setting, or use --init"
+            ) from error
         for group in self.optimizer.param_groups:
             group["lr"] = self.config.lr
         self.step = int(content["total_step"])
