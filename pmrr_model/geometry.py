@@ -199,3 +199,17 @@ def project_to_crop(points: torch.Tensor, cam: torch.Tensor) -> torch.Tensor:
     translation = weak_perspective_to_translation(cam)
     center = torch.zeros(points.shape[0], 2, dtype=points.dtype, device=points.device)
     return perspective_projection(points, translation, FOCAL_LENGTH, center) / (IMG_RES / 2.0)
+
+
+def smallest_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Axis-angle of the smallest rotation taking direction ``source`` onto ``target``."""
+    u = source / np.linalg.norm(source)
+    v = target / np.linalg.norm(target)
+    axis = np.cross(u, v)
+    sin, cos = np.linalg.norm(axis), float(np.dot(u, v))
+    if sin < 1e-9:  # parallel (no rotation) or opposite (any perpendicular axis, half a turn)
+        if cos > 0:
+            return np.zeros(3)
+        axis = np.cross(u, [1.0, 0.0, 0.0] if abs(u[0]) < 0.9 else [0.0, 1.0, 0.0])
+        return np.pi * axis / np.linalg.norm(axis)
+    return np.arctan2(sin, cos) * axis / sin

@@ -10,9 +10,8 @@ import pytest
 import torch
 
 from analytics import synthetic
-from pmrr_model.estimators.fitting import _smallest_rotation
 from pmrr_model.estimators.landmark_targets import BONE_FROM_J, BONE_TO_J, JOINT_IDX, FitTargets
-from pmrr_model.geometry import axis_angle_to_rotmat, rotmat_to_axis_angle
+from pmrr_model.geometry import axis_angle_to_rotmat, rotmat_to_axis_angle, smallest_rotation
 
 FOCAL, SIZE = 734.3, (360, 640)
 KNEES, HIPS, MIDHIP = [13, 10], [12, 9], 8  # OpenPose block: L/R knee, L/R hip, mid hip
@@ -20,9 +19,9 @@ KNEES, HIPS, MIDHIP = [13, 10], [12, 9], 8  # OpenPose block: L/R knee, L/R hip,
 
 def test_smallest_rotation_on_hand_values():
     down, forward = np.array([0.0, -1.0, 0.0]), np.array([0.0, 0.0, 1.0])
-    np.testing.assert_allclose(_smallest_rotation(down, forward), [-np.pi / 2, 0, 0], atol=1e-12)
-    np.testing.assert_allclose(_smallest_rotation(down, 3 * down), 0.0, atol=1e-12)
-    half = _smallest_rotation(down, -down)  # opposite: half a turn about a perpendicular axis
+    np.testing.assert_allclose(smallest_rotation(down, forward), [-np.pi / 2, 0, 0], atol=1e-12)
+    np.testing.assert_allclose(smallest_rotation(down, 3 * down), 0.0, atol=1e-12)
+    half = smallest_rotation(down, -down)  # opposite: half a turn about a perpendicular axis
     assert np.linalg.norm(half) == pytest.approx(np.pi)
     rot = axis_angle_to_rotmat(half)
     np.testing.assert_allclose(rot @ down, -down, atol=1e-12)

@@ -58,7 +58,7 @@ import torch
 from pmrr_model.constants import SMPL_HEAD_CHAIN
 from pmrr_model.estimators.landmark_targets import BONE_FROM_J, BONE_TO_J, FitTargets
 from pmrr_model.estimators.sparse_joints import SparseJoints
-from pmrr_model.geometry import axis_angle_to_rotmat, rotmat_to_axis_angle
+from pmrr_model.geometry import axis_angle_to_rotmat, rotmat_to_axis_angle, smallest_rotation
 
 
 @dataclass
@@ -319,7 +319,7 @@ class LandmarkFitter:
                 continue
             upper = t.bone_dirs[bone1]
             local = orient.T @ upper  # the seen upper bone in the parent (pelvis) frame
-            body_pose[(ball - 1) * 3 : ball * 3] = _smallest_rotation(rest[b] - rest[a], local)
+            body_pose[(ball - 1) * 3 : ball * 3] = smallest_rotation(rest[b] - rest[a], local)
             if t.bone_weights[bone2] < LIMB_START_MIN_WEIGHT:
                 continue
             axis, sign = HINGES[hinge]
@@ -421,20 +421,6 @@ class LandmarkFitter:
             return total
 
         return energy
-
-
-def _smallest_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Axis-angle of the smallest rotation taking direction ``source`` onto ``target``."""
-    u = source / np.linalg.norm(source)
-    v = target / np.linalg.norm(target)
-    axis = np.cross(u, v)
-    sin, cos = np.linalg.norm(axis), float(np.dot(u, v))
-    if sin < 1e-9:  # parallel (no rotation) or opposite (any perpendicular axis, half a turn)
-        if cos > 0:
-            return np.zeros(3)
-        axis = np.cross(u, [1.0, 0.0, 0.0] if abs(u[0]) < 0.9 else [0.0, 1.0, 0.0])
-        return np.pi * axis / np.linalg.norm(axis)
-    return np.arctan2(sin, cos) * axis / sin
 
 
 def _weak_perspective_fit(

@@ -18,6 +18,7 @@ import numpy as np
 from pmrr_model.constants import JOINT_NAMES
 from pmrr_model.detection.face_pose import HeadPose
 from pmrr_model.detection.landmarks import MP, PoseLandmarks
+from pmrr_model.geometry import axis_angle_to_rotmat, smallest_rotation
 
 OP_FROM_MP = {
     "OP Nose": "nose", "OP RShoulder": "right_shoulder", "OP RElbow": "right_elbow",
@@ -76,15 +77,7 @@ def ray_rotation(
     full image's camera frame (matters for people near the frame edge)."""
     height, width = image_size_hw
     ray = np.array([center_px[0] - width / 2.0, center_px[1] - height / 2.0, focal_px])
-    ray /= np.linalg.norm(ray)
-    axis = np.cross([0.0, 0.0, 1.0], ray)
-    sin = np.linalg.norm(axis)
-    if sin < 1e-9:
-        return np.eye(3)
-    axis /= sin
-    angle = np.arctan2(sin, ray[2])
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    return np.eye(3) + np.sin(angle) * k + (1 - np.cos(angle)) * k @ k
+    return axis_angle_to_rotmat(smallest_rotation(np.array([0.0, 0.0, 1.0]), ray))
 
 
 @dataclass
