@@ -83,7 +83,9 @@ def main() -> None:
         ("render_two_people.png", samples.interview_clip(samples.cache_dir()), 30),
     ):
         path = Path(args.out) / name
-        cv2.imwrite(str(path), cv2.cvtColor(figure(clip, frame), cv2.COLOR_RGB2BGR))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if not cv2.imwrite(str(path), cv2.cvtColor(figure(clip, frame), cv2.COLOR_RGB2BGR)):
+            raise SystemExit(f"{path}: OpenCV could not write the PNG")
         print(path)
 
 
