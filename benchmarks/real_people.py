@@ -2,7 +2,8 @@
 
 Reads keypoint annotations in the layouts public pose data sets use and prints one table: per set,
 the annotated people with at least 6 visible limb joints (shoulders, elbows, wrists, hips, knees,
-ankles), person recall, precision (sets whose every person is annotated), and PCK@0.1 of the
+ankles), person recall, precision (only on sets that annotate every person in a photo: COCO, CrowdPose, AI
+Challenger; OCHuman annotates some of the people in each photo, MPII one), and PCK@0.1 of the
 limb joints (a joint is right when it lies within 0.1 x the person's size of the annotation; the
 size is the longer side of the box around the person's visible annotated keypoints; a missed
 person's joints count as wrong).
@@ -60,6 +61,8 @@ SETS = {
         "r_wrist": 10, "r_elbow": 11, "r_shoulder": 12, "l_shoulder": 13, "l_elbow": 14,
         "l_wrist": 15}),
 }  # fmt: skip
+#: sets that leave people in a photo unannotated: a prediction on one of them is no false positive
+PARTIAL = frozenset({"ochuman", "mpii"})
 MIN_LIMB_JOINTS = 6
 MATCH_RADIUS, MATCH_FRACTION, PCK_RADIUS = 0.2, 0.5, 0.1
 
@@ -107,14 +110,15 @@ def load(root: Path, name: str) -> list[Photo]:
         for entry in data:
             points = np.asarray(entry["joints"], float)
             vis = np.asarray(entry["joints_vis"], bool) & (points > 0).all(1)
-            photos.append(Photo(path.parent / entry["image"], [_person(points, vis, order)], False))
+            person = _person(points, vis, order)
+            photos.append(Photo(path.parent / entry["image"], [person], name not in PARTIAL))
         return photos
     people: dict[int, list[Person]] = {}
     for ann in data["annotations"]:
         kp = np.asarray(ann["keypoints"], float).reshape(-1, 3)
         people.setdefault(ann["image_id"], []).append(_person(kp[:, :2], kp[:, 2] > 0, order))
     return [
-        Photo(path.parent / image["file_name"], people.get(image["id"], []), True)
+        Photo(path.parent / image["file_name"], people.get(image["id"], []), name not in PARTIAL)
         for image in data["images"]
     ]
 

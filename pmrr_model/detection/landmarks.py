@@ -175,17 +175,24 @@ class PoseLandmarker:
         return self._run(np.ascontiguousarray(image_rgb), None)
 
     def detect_region(
-        self, image_rgb: np.ndarray, center: np.ndarray, side_px: float
+        self,
+        image_rgb: np.ndarray,
+        center: np.ndarray,
+        side_px: float,
+        keep_single: bool | None = None,
     ) -> PoseLandmarks | None:
-        """Landmarks of the person in the square region (zero padded outside the frame)."""
+        """Landmarks of the person in the square region (zero padded outside the frame);
+        ``keep_single`` overrides the landmarker's setting for this call."""
         import cv2
 
         scale = side_px / 200.0
         m = crop_affine(center, scale, REGION_RES)
         region = cv2.warpAffine(image_rgb, m, (REGION_RES, REGION_RES), flags=cv2.INTER_LINEAR)
-        return self._run(region, m)
+        return self._run(region, m, self.keep_single if keep_single is None else keep_single)
 
-    def _run(self, image_rgb: np.ndarray, affine: np.ndarray | None) -> PoseLandmarks | None:
+    def _run(
+        self, image_rgb: np.ndarray, affine: np.ndarray | None, keep_single: bool | None = None
+    ) -> PoseLandmarks | None:
         """Landmarks in ``image_rgb``'s pixels (mirror consensus when enabled), then in frame
         pixels through ``affine`` (frame -> region) when given."""
         found = self._process(image_rgb)
@@ -194,7 +201,10 @@ class PoseLandmarker:
             flipped = self._process(np.ascontiguousarray(image_rgb[:, ::-1]))
             back = flipped.mirrored(width) if flipped is not None else None
             found = combine_mirror_passes(
-                found, back, float(max(height, width)), keep_single=self.keep_single
+                found,
+                back,
+                float(max(height, width)),
+                keep_single=self.keep_single if keep_single is None else keep_single,
             )
         if found is None or affine is None:
             return found

@@ -21,6 +21,21 @@ in two complementary passes and each box is tightened with MediaPipe Pose:
    is painted out and Pose runs again, until nobody new turns up. This finds people whose face is
    turned away or too small/dark for the face model (both happen in the opencv basketball frames).
 
+**Who is one person.** Every pass yields candidates, each dropped when it is someone already
+found (a Pose-confirmed body replaces the face-only fallback that stood for it); at most
+``max_people`` are kept, confirmed ones first, best score first. Two candidates are one person
+when:
+
+* both are Pose-confirmed and their shoulders coincide (mean distance, either pairing
+  of left and right, within ``same_shoulders`` x the smaller box's height). Boxes are not
+  compared: people partly hiding each other (one behind the other, a player over another)
+  have boxes that overlap most of the way, and an overlap rule merged them (measured on the real
+  photos of ``benchmarks/real_people.py``: OCHuman, CrowdPose, AI Challenger);
+* one is a face-only fallback (Pose did not confirm a body for that face) and the other's nose
+  lies in its face box grown by half. Its region is wide (8 faces across); compared by box
+  overlap, it swallowed the confirmed person whose face it is and every neighbour it covered;
+* both are fallbacks and their boxes overlap (``duplicate_overlap``).
+
 People much smaller than the largest one (``min_relative_height``) are dropped: in interviews
 every participant is near the camera, while crowds behind (sports photos, audiences) are not.
 """
@@ -37,7 +52,7 @@ from pmrr_model.detection.base import (
     clip_boxes,
     empty_detections,
 )
-from pmrr_model.detection.landmarks import MP, PoseLandmarker, _import_mediapipe
+from pmrr_model.detection.landmarks import MP, PoseLandmarker, PoseLandmarks, _import_mediapipe
 
 
 @dataclass
@@ -46,7 +61,8 @@ class MediaPipeDetectorConfig:
     pose_min_visibility: float = 0.5  # mean visibility of both shoulders for a pose to count
     max_people: int = 6
     min_relative_height: float = 0.35
-    duplicate_overlap: float = 0.6  # intersection / smaller area above which boxes are one person
+    duplicate_overlap: float = 0.6  # two face-only fallbacks: intersection / smaller area
+    same_shoulders: float = 0.1  # two confirmed people: shoulder distance / smaller box height
     region_width_faces: float = 4.0
     region_above_faces: float = 1.0
     region_below_faces: float = 8.0
@@ -56,6 +72,31 @@ class MediaPipeDetectorConfig:
 # people from the chest up, where MediaPipe gives the hips visibility ~0, and requiring them
 # (mean over shoulders+hips >= 0.5) rejected every head-and-shoulders person by a hair (0.498).
 SHOULDERS = [MP["left_shoulder"], MP["right_shoulder"]]
+HIPS = [MP["left_hip"], MP["right_hip"]]
+
+
+@dataclass
+class Candidate:
+    """One person a pass found. ``landmarks`` when Pose confirmed the body (the box is then the
+    landmarks' box), else ``face`` (a face-only fallback with a face-derived region as box)."""
+
+    box: np.ndarray
+    score: float
+    landmarks: PoseLandmarks | None = None
+    face: np.ndarray | None = None
+
+    @property
+    def confirmed(self) -> bool:
+        return self.landmarks is not None
+
+
+def shoulder_distance(a: PoseLandmarks, b: PoseLandmarks) -> float:
+    """Mean distance (pixels) between two people's shoulders, under the better of the two
+    left/right pairings (a pass can swap a person's sides; the same shoulders either way)."""
+    sa, sb = a.image_px[SHOULDERS], b.image_px[SHOULDERS]
+    direct = np.linalg.norm(sa - sb, axis=1).mean()
+    crossed = np.linalg.norm(sa - sb[::-1], axis=1).mean()
+    return float(min(direct, crossed))
 
 
 class MediaPipePersonDetector(PersonDetector):
@@ -77,35 +118,59 @@ class MediaPipePersonDetector(PersonDetector):
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         frame = np.ascontiguousarray(frame_rgb)
         height, width = frame.shape[:2]
-        boxes: list[np.ndarray] = []
-        scores: list[float] = []
+        found: list[Candidate] = []
 
-        def add(box: np.ndarray, score: float) -> bool:
-            box = clip_boxes(box, height, width)[0]
-            if box[2] - box[0] < 4 or box[3] - box[1] < 4:
-                return False
-            if (
-                boxes
-                and box_overlap_min(box, np.stack(boxes)).max() > self.config.duplicate_overlap
-            ):
-                return False
-            boxes.append(box)
-            scores.append(score)
-            return True
+        def add(candidate: Candidate) -> bool:
+            candidate.box = clip_boxes(candidate.box, height, width)[0]
+            return self._admit(found, candidate)
 
         for face_box, face_score in self._detect_faces(frame):
-            add(*self._body_from_face(frame, face_box, face_score))
-        self._body_proposals(frame, boxes, add)
-        self._masked_pose_passes(frame, boxes, add)
-        if not boxes:
+            add(self._body_from_face(frame, face_box, face_score))
+        self._body_proposals(frame, found, add)
+        self._masked_pose_passes(frame, found, add)
+        # at most max_people: confirmed people before fallbacks, best score first
+        people = sorted(found, key=lambda c: (not c.confirmed, -c.score))[: self.config.max_people]
+        if not people:
             return empty_detections()
-        boxes_arr = np.stack(boxes)
-        scores_arr = np.asarray(scores)
+        boxes_arr = np.stack([c.box for c in people])
+        scores_arr = np.asarray([c.score for c in people])
         heights = boxes_arr[:, 3] - boxes_arr[:, 1]
         keep = heights >= self.config.min_relative_height * heights.max()
         boxes_arr, scores_arr = boxes_arr[keep], scores_arr[keep]
         order = np.argsort(-scores_arr, kind="stable")
         return boxes_arr[order].astype(np.float32), scores_arr[order].astype(np.float32)
+
+    def _admit(self, found: list[Candidate], candidate: Candidate) -> bool:
+        """Append ``candidate`` to ``found`` unless it is someone already found (module
+        docstring); a confirmed person replaces the face-only fallbacks that stood for them."""
+        box = candidate.box
+        if box[2] - box[0] < 4 or box[3] - box[1] < 4:
+            return False
+        same = [other for other in found if self._same_person(candidate, other)]
+        if any(other.confirmed or not candidate.confirmed for other in same):
+            return False
+        found[:] = [other for other in found if not any(other is s for s in same)]
+        found.append(candidate)
+        return True
+
+    def _same_person(self, a: Candidate, b: Candidate) -> bool:
+        if a.confirmed and b.confirmed:
+            height = min(a.box[3] - a.box[1], b.box[3] - b.box[1])
+            return (
+                shoulder_distance(a.landmarks, b.landmarks) <= self.config.same_shoulders * height
+            )
+        if a.confirmed or b.confirmed:
+            person, fallback = (a, b) if a.confirmed else (b, a)
+            return self._nose_in_face(person.landmarks, fallback.face)
+        return box_overlap_min(a.box, b.box)[0, 0] > self.config.duplicate_overlap
+
+    @staticmethod
+    def _nose_in_face(landmarks: PoseLandmarks, face: np.ndarray) -> bool:
+        """The pose's nose inside ``face`` grown by half its size on every side."""
+        fw, fh = face[2] - face[0], face[3] - face[1]
+        grown = face + np.array([-fw, -fh, fw, fh]) * 0.5
+        nose = landmarks.image_px[MP["nose"]]
+        return bool(grown[0] <= nose[0] <= grown[2] and grown[1] <= nose[1] <= grown[3])
 
     def _detect_faces(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
         height, width = frame.shape[:2]
@@ -118,9 +183,7 @@ class MediaPipePersonDetector(PersonDetector):
             faces.append((box, float(det.score[0])))
         return faces
 
-    def _body_from_face(
-        self, frame: np.ndarray, face: np.ndarray, face_score: float
-    ) -> tuple[np.ndarray, float]:
+    def _body_from_face(self, frame: np.ndarray, face: np.ndarray, face_score: float) -> Candidate:
         cfg = self.config
         fw, fh = face[2] - face[0], face[3] - face[1]
         cx = (face[0] + face[2]) / 2
@@ -136,26 +199,30 @@ class MediaPipePersonDetector(PersonDetector):
         center = (clipped[:2] + clipped[2:]) / 2
         side = float(max(clipped[2] - clipped[0], clipped[3] - clipped[1]))
         landmarks = self._pose.detect_region(frame, center, side)
-        if landmarks is not None and self._torso_visible(landmarks):
+        # the pose must belong to this face: its nose in the face box (grown by half)
+        if (
+            landmarks is not None
+            and self._torso_visible(landmarks)
+            and self._nose_in_face(landmarks, face)
+        ):
             body = landmarks.box_xyxy()
-            # The pose must belong to this face: its nose inside the face box (grown by half).
-            nose = landmarks.image_px[MP["nose"]]
-            grown = face + np.array([-fw, -fh, fw, fh]) * 0.5
-            if (
-                body is not None
-                and grown[0] <= nose[0] <= grown[2]
-                and grown[1] <= nose[1] <= grown[3]
-            ):
-                return body, face_score
-        return clipped, face_score * 0.5
+            if body is not None:
+                return Candidate(body, face_score, landmarks=landmarks)
+        return Candidate(clipped, face_score * 0.5, face=face)
 
-    def _body_proposals(self, frame: np.ndarray, boxes: list[np.ndarray], add) -> None:
+    def _body_proposals(self, frame: np.ndarray, found: list[Candidate], add) -> None:
         tried: list[tuple[np.ndarray, float]] = []
         for center, side in self._proposer.regions(frame):
-            if len(boxes) >= self.config.max_people:
+            if sum(c.confirmed for c in found) >= self.config.max_people:
                 return
-            if any(b[0] <= center[0] <= b[2] and b[1] <= center[1] <= b[3] for b in boxes):
-                continue  # this person (or one in front of them) is already found
+            # the proposal's centre is its hips: skip a person whose hips are already found
+            # (a person partly behind another has hips of their own, so is still tried)
+            if any(
+                c.confirmed
+                and np.abs(c.landmarks.image_px[HIPS].mean(axis=0) - center).max() < side / 4
+                for c in found
+            ):
+                continue
             if any(np.abs(center - c).max() < s / 4 for c, s in tried):
                 continue  # the same detection from another window: Pose already said no
             tried.append((center, side))
@@ -167,7 +234,7 @@ class MediaPipePersonDetector(PersonDetector):
                 continue  # Pose settled on someone outside the proposal
             body = landmarks.box_xyxy()
             if body is not None:
-                add(body, self._pose_score(landmarks))
+                add(Candidate(body, self._pose_score(landmarks), landmarks=landmarks))
 
     def _torso_visible(self, landmarks) -> bool:
         return self._pose_score(landmarks) >= self.config.pose_min_visibility
@@ -176,24 +243,25 @@ class MediaPipePersonDetector(PersonDetector):
     def _pose_score(landmarks) -> float:
         return float(landmarks.visibility[SHOULDERS].mean())
 
-    def _masked_pose_passes(self, frame: np.ndarray, boxes: list[np.ndarray], add) -> None:
+    def _masked_pose_passes(self, frame: np.ndarray, found: list[Candidate], add) -> None:
+        """Paint out every confirmed person and run Pose on the whole frame again until it
+        returns someone already found (face-only regions are not painted: they are wide and
+        would hide the people around that face)."""
         masked = frame.copy()
         fill = np.asarray(frame.reshape(-1, 3).mean(axis=0), dtype=frame.dtype)
-        for box in boxes:
-            self._paint(masked, box, fill)
+        for candidate in found:
+            if candidate.confirmed:
+                self._paint(masked, candidate.box, fill)
         for _ in range(self.config.max_people):
-            if len(boxes) >= self.config.max_people:
-                return
             landmarks = self._pose.detect_full(masked)
             if landmarks is None or not self._torso_visible(landmarks):
                 return
             body = landmarks.box_xyxy()
             if body is None:
                 return
-            score = self._pose_score(landmarks)
-            if not add(body, score):
+            if not add(Candidate(body, self._pose_score(landmarks), landmarks=landmarks)):
                 return  # Pose keeps returning a person already found: nobody new is left
-            self._paint(masked, boxes[-1], fill)
+            self._paint(masked, found[-1].box, fill)  # add() appends the new person last
 
     @staticmethod
     def _paint(image: np.ndarray, box: np.ndarray, fill: np.ndarray) -> None:

@@ -1,0 +1,109 @@
+"""Who is one person, and whose landmarks are whose: the detector's duplicate rule keeps two
+people whose boxes overlap most of the way (one partly behind the other) apart, merges the same
+person found twice, and lets a confirmed body replace the face-only fallback that stood for it;
+the estimator refuses a neighbour's landmarks for a box. Hand-made landmarks, so each rule is
+checked on its own (the real-photo figures are in ``benchmarks/real_people.py``)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from pmrr_model.detection import create_detector
+from pmrr_model.detection.base import box_overlap_min
+from pmrr_model.detection.landmarks import MP, PoseLandmarks
+from pmrr_model.detection.mediapipe_detector import Candidate, shoulder_distance
+from pmrr_model.estimators.landmark_fit import owns, paint_others
+
+
+def person(x: float, y: float, height: float) -> PoseLandmarks:
+    """An upright person seen from the front: nose at ``(x, y)``, ``height`` pixels from the
+    nose to the ankles, every landmark visible."""
+    points = np.zeros((33, 2))
+    points[:] = (x, y)  # face points sit on the nose
+    for side, sign in (("left", 1.0), ("right", -1.0)):  # the person's left is the image's right
+        for name, dx, dy in (
+            ("shoulder", 0.12, 0.15), ("elbow", 0.15, 0.35), ("wrist", 0.15, 0.5),
+            ("hip", 0.08, 0.5), ("knee", 0.08, 0.75), ("ankle", 0.08, 1.0),
+        ):  # fmt: skip
+            points[MP[f"{side}_{name}"]] = (x + sign * dx * height, y + dy * height)
+    return PoseLandmarks(points, np.ones(33), np.zeros((33, 3)))
+
+
+def confirmed(lm: PoseLandmarks) -> Candidate:
+    return Candidate(lm.box_xyxy(), 0.9, landmarks=lm)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    return create_detector("mediapipe")
+
+
+def test_shoulder_distance_ignores_swapped_sides():
+    a = person(100, 50, 300)
+    swapped = PoseLandmarks(a.image_px.copy(), a.visibility, a.world_m)
+    swapped.image_px[[MP["left_shoulder"], MP["right_shoulder"]]] = a.image_px[
+        [MP["right_shoulder"], MP["left_shoulder"]]
+    ]
+    assert shoulder_distance(a, swapped) == 0.0
+    assert shoulder_distance(a, person(130, 50, 300)) == pytest.approx(30.0)
+
+
+def test_people_behind_each_other_stay_two_and_repeats_merge(detector):
+    front = confirmed(person(200, 100, 300))
+    # 40 px to the side and 30 px higher: boxes overlap ~70 % of the smaller one's area, which
+    # the old box-overlap rule (0.6) merged into one person
+    behind = confirmed(person(240, 70, 300))
+    assert box_overlap_min(front.box, behind.box)[0, 0] > 0.6
+    found: list[Candidate] = []
+    assert detector._admit(found, front)
+    assert detector._admit(found, behind)
+    assert len(found) == 2
+    # the same person again, a few pixels off (another pass or window)
+    assert not detector._admit(found, confirmed(person(203, 102, 300)))
+    assert len(found) == 2
+
+
+def test_confirmed_body_replaces_its_face_fallback(detector):
+    body = person(200, 100, 300)
+    face = np.array([185.0, 80.0, 215.0, 120.0])  # around the nose
+    wide = np.array([80.0, 40.0, 320.0, 400.0])  # the face-derived region, covering neighbours
+    fallback = Candidate(wide, 0.4, face=face)
+    neighbour = confirmed(person(290, 120, 280))
+    found: list[Candidate] = []
+    assert detector._admit(found, fallback)
+    assert detector._admit(found, neighbour)  # not this face's person: kept
+    assert detector._admit(found, confirmed(body))  # this face's person: replaces the fallback
+    assert [c.confirmed for c in found] == [True, True]
+    assert found[1].landmarks is body
+    # and a fallback for a face already found is not taken
+    assert not detector._admit(found, Candidate(wide, 0.4, face=face))
+    # two fallbacks over the same region are one person
+    other_face = Candidate(wide + 5, 0.4, face=face + 500)
+    assert detector._admit(found, other_face)
+    assert not detector._admit(found, Candidate(wide + 8, 0.3, face=face + 800))
+
+
+def test_a_neighbours_landmarks_are_not_this_box_person():
+    a, b = person(100, 60, 300), person(170, 90, 280)
+    boxes = np.stack([a.box_xyxy(), b.box_xyxy()])
+    # a's torso centre lies inside b's box too: the old rule (torso in box) gave a to both
+    centre = a.image_px[[MP["left_shoulder"], MP["right_shoulder"], MP["left_hip"]]].mean(0)
+    assert boxes[1][0] <= centre[0] <= boxes[1][2] and boxes[1][1] <= centre[1] <= boxes[1][3]
+    assert owns(a, boxes, 0) and not owns(a, boxes, 1)
+    assert owns(b, boxes, 1) and not owns(b, boxes, 0)
+    # alone in the frame, a torso inside the box is enough; outside it never is
+    assert owns(a, boxes[:1], 0)
+    assert not owns(person(600, 60, 300), boxes[:1], 0)
+    unseen = PoseLandmarks(a.image_px, np.zeros(33), a.world_m)
+    assert not owns(unseen, boxes[:1], 0)
+
+
+def test_paint_others_keeps_this_box_whole():
+    frame = np.full((100, 200, 3), 200, np.uint8)
+    frame[:, :, 0] = np.arange(200, dtype=np.uint8)[None, :]
+    boxes = np.array([[10.0, 10.0, 80.0, 90.0], [60.0, 10.0, 150.0, 90.0]])
+    masked = paint_others(frame, boxes, 0)
+    np.testing.assert_array_equal(masked[10:90, 10:80], frame[10:90, 10:80])  # box 0, overlap too
+    assert (masked[10:90, 80:150] == masked[50, 100]).all()  # the rest of box 1: one colour
+    np.testing.assert_array_equal(masked[:, 150:], frame[:, 150:])  # outside every box
