@@ -1,12 +1,15 @@
 """Shot-parallel speed-up: the same video with 1 (in process) and N Dask worker processes.
 
-    python benchmarks/workers.py [--workers 1 2] [--seconds 20] [--unit-s 6] [--config JSON]
+    python benchmarks/workers.py [--workers 1 2] [--seconds 20] [--videos 1] [--unit-s 6]
+                                 [--config JSON]
 
 ``--config`` adds settings, e.g. ``'{"estimator": "pmrr", "checkpoint": "c.pt", "device":
 "cuda"}'`` (with ``device`` cuda the workers are one per GPU).
 
 The input is real footage (the two-person interview sample looped to ``--seconds``, 640x360, a
-cut every 3 s). Each setting runs :func:`flows.archive.process_archive` -- the flow users run --
+cut every 3 s); with ``--videos N`` the same footage comes as a batch of N videos of about
+``--seconds / N`` each (one frame longer each, so no two have the same content), which a cluster
+runs side by side. Each setting runs :func:`flows.archive.process_archive` -- the flow users run --
 in a fresh interpreter, every stage recomputed, render and analytics off (they run in the flow's
 process and are not spread over workers). Reported: wall time of the whole flow, of the two
 stages that are spread (detect+track, estimate), the speed-up over the in-process run, that the
@@ -35,7 +38,7 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def run_child(video: str, workers: int, unit_s: float, work: str, extra: dict) -> dict:
+def run_child(videos: list[str], workers: int, unit_s: float, work: str, extra: dict) -> dict:
     """One setting in this (fresh) process."""
     import numpy as np
 
@@ -51,44 +54,50 @@ def run_child(video: str, workers: int, unit_s: float, work: str, extra: dict) -
     worker_mb: list[float] = []
     start = time.perf_counter()
     if workers == 1:
-        (row,) = process_archive([video], str(out), config=cfg, cache_dir=f"{work}/c", force=True)
+        rows = process_archive(videos, str(out), config=cfg, cache_dir=f"{work}/c", force=True)
     else:
         from distributed import Client
 
         with local_cluster(workers, cfg.device) as address:
             cfg = cfg.model_copy(update={"cluster": address})
-            (row,) = process_archive(
-                [video], str(out), config=cfg, cache_dir=f"{work}/c", force=True
-            )
+            rows = process_archive(videos, str(out), config=cfg, cache_dir=f"{work}/c", force=True)
             with Client(address) as client:
                 worker_mb = sorted(client.run(_peak_mb).values())
     wall = time.perf_counter() - start
-    smpl = Store(out).read_table("smpl", [row["video_id"]]).to_pandas()
     digest = hashlib.sha256()  # same rows -> same digest
-    for column in ("frame", "track_id", "global_orient", "body_pose", "betas", "joints3d_m"):
-        digest.update(np.ascontiguousarray(np.stack(smpl[column].to_numpy())).tobytes())
+    n_rows = 0
+    for row in rows:  # in input order
+        smpl = Store(out).read_table("smpl", [row["video_id"]]).to_pandas()
+        n_rows += len(smpl)
+        for column in ("frame", "track_id", "global_orient", "body_pose", "betas", "joints3d_m"):
+            digest.update(np.ascontiguousarray(np.stack(smpl[column].to_numpy())).tobytes())
     return {
         "workers": workers,
+        "videos": len(rows),
         "wall_s": wall,
-        "track_s": row["timings"].get("track", 0.0),
-        "estimate_s": row["timings"].get("estimate", 0.0),
-        "rows": len(smpl),
+        # summed over the videos (they overlap in time on a cluster)
+        "track_s": sum(row["timings"].get("track", 0.0) for row in rows),
+        "estimate_s": sum(row["timings"].get("estimate", 0.0) for row in rows),
+        "rows": n_rows,
         "digest": digest.hexdigest(),
         "flow_peak_mb": _peak_mb(),
         "worker_peak_mb": worker_mb,
-        "duration_s": row["frames"] / row["fps"],
+        "duration_s": sum(row["frames"] / row["fps"] for row in rows),
     }
 
 
-def _child(seconds: float, workers: int, unit_s: float, config: str) -> dict:
-    from pmrr_interviews.samples import cache_dir, looped_clip
+def _child(seconds: float, n_videos: int, workers: int, unit_s: float, config: str) -> dict:
+    from pmrr_interviews.samples import FPS, cache_dir, looped_clip
 
-    video = looped_clip(cache_dir(), seconds)
+    if n_videos == 1:
+        videos = [looped_clip(cache_dir(), seconds)]
+    else:  # one frame longer each: distinct content, so none is skipped as a repeat
+        videos = [looped_clip(cache_dir(), seconds / n_videos + i / FPS) for i in range(n_videos)]
     with tempfile.TemporaryDirectory(prefix="pmrr-workers-") as tmp:
         result = Path(tmp) / "result.json"
-        cmd = [sys.executable, __file__, "--child", str(workers), "--seconds", str(seconds),
-               "--unit-s", str(unit_s), "--video", str(video), "--result", str(result),
-               "--work", tmp, "--config", config]  # fmt: skip
+        cmd = [sys.executable, __file__, "--child", str(workers), "--unit-s", str(unit_s),
+               "--result", str(result), "--work", tmp, "--config", config,
+               "--video", *map(str, videos)]  # fmt: skip
         env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         subprocess.run(cmd, check=True, env=env)
         return json.loads(result.read_text())
@@ -96,7 +105,7 @@ def _child(seconds: float, workers: int, unit_s: float, config: str) -> dict:
 
 def print_table(results: list[dict]) -> None:
     base = results[0]
-    print(f"{base['duration_s']:.0f} s input, {os.cpu_count()} cores")
+    print(f"{base['duration_s']:.0f} s input in {base['videos']} videos, {os.cpu_count()} cores")
     head = (f"{'workers':>7} {'wall s':>8} {'track s':>8} {'estimate s':>10} {'speed-up':>8} "
             f"{'x real time':>11} {'same rows':>9} {'flow MiB':>8}  worker peak MiB")  # fmt: skip
     print(head)
@@ -113,10 +122,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--videos", type=int, default=1, help="the input as a batch of N videos")
     parser.add_argument("--unit-s", type=float, default=6.0)
     parser.add_argument("--config", default="{}", help="more PipelineConfig fields, as JSON")
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
-    parser.add_argument("--video", help=argparse.SUPPRESS)
+    parser.add_argument("--video", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
     parser.add_argument("--work", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -126,7 +136,7 @@ def main() -> None:
         return
     results = []
     for workers in args.workers:
-        results.append(_child(args.seconds, workers, args.unit_s, args.config))
+        results.append(_child(args.seconds, args.videos, workers, args.unit_s, args.config))
         print(f"done: {workers} workers in {results[-1]['wall_s']:.1f} s", flush=True)
     print_table(results)
 

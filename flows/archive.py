@@ -5,9 +5,21 @@ the archive flow run *fails only when every video failed* (or none was found, or
 is unreachable -- then nothing could be written at all). A partly failed batch completes, and
 its per-video status table (artifact ``archive-status`` and the return value) lists each
 failure with its error, so a nightly run keeps the good videos while the bad ones are visible.
+
+On a Dask cluster the videos of a batch run side by side, as many at a time as the cluster has
+workers: each video is a ``process-video`` subflow in a thread of this flow run, and all of them
+send their units to the same workers. A video's own steps (probing, the shot scan, smoothing,
+analytics, the render) run in this process, and one after another they left the workers idle;
+now another video's units fill that time. Each video's rows are the same as when it runs alone
+(tested). Two inputs with the same content in one batch may then be processed at the same time
+instead of the second being skipped: both commit the same rows under the same video id (each
+commit replaces the video's files whole), and the ``videos`` row names either source.
 """
 
 from __future__ import annotations
+
+import contextvars
+from concurrent.futures import ThreadPoolExecutor
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -57,10 +69,10 @@ def process_archive(
     # One cluster for the whole batch (``workers``), not one per video.
     with cluster.scheduler(cfg if sources else PipelineConfig()) as address:
         video_cfg = cluster.on_scheduler(cfg, address)
-        for source in sources:
-            state = process_video(
-                source, out, config=video_cfg, cache_dir=cache_dir, force=force, return_state=True
-            )
+        states = _run_videos(
+            sources, out, video_cfg, cache_dir, force, at_once=cluster.worker_count(address)
+        )
+        for source, state in zip(sources, states, strict=True):
             if state.is_completed():
                 rows.append(state.result())
             else:
@@ -102,6 +114,30 @@ def process_archive(
             rows,
         )
     return rows
+
+
+def _run_videos(
+    sources: list[str],
+    out: str,
+    cfg: PipelineConfig,
+    cache_dir: str | None,
+    force: bool,
+    at_once: int,
+) -> list:
+    """Each source's ``process_video`` final state, in the order of ``sources``; up to
+    ``at_once`` videos at a time (module docstring). Each thread runs in a copy of this flow
+    run's context, so its subflow is a child of this run in the Prefect UI."""
+
+    def one(source: str):
+        return process_video(
+            source, out, config=cfg, cache_dir=cache_dir, force=force, return_state=True
+        )
+
+    if at_once <= 1 or len(sources) <= 1:
+        return [one(source) for source in sources]
+    with ThreadPoolExecutor(min(at_once, len(sources)), thread_name_prefix="video") as pool:
+        futures = [pool.submit(contextvars.copy_context().run, one, s) for s in sources]
+        return [future.result() for future in futures]
 
 
 def _one_line(error: BaseException | object) -> str:

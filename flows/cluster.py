@@ -129,6 +129,16 @@ def on_scheduler(cfg: PipelineConfig, address: str | None) -> PipelineConfig:
     return cfg.model_copy(update={"cluster": address, "workers": 1})
 
 
+def worker_count(address: str | None) -> int:
+    """Workers on the scheduler at ``address`` now (1 for this process)."""
+    if address is None:
+        return 1
+    from distributed import Client
+
+    with Client(address, timeout=30) as client:
+        return max(1, len(client.scheduler_info()["workers"]))
+
+
 @contextmanager
 def task_runner(address: str | None) -> Iterator[object | None]:
     """A started ``DaskTaskRunner`` on ``address`` (None for none), with the flow run's Prefect

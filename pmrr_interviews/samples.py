@@ -111,7 +111,7 @@ def interview_clip(cache: Path) -> Path:
 def looped_clip(cache: Path, seconds: float, size: tuple[int, int] = (640, 360)) -> Path:
     """A real clip (carphone, side by side) looped with ``-stream_loop`` to ``seconds``, scaled."""
     base = interview_clip(cache)
-    out = cache / f"looped_{int(seconds)}s_{size[0]}x{size[1]}.mp4"
+    out = cache / f"looped_{seconds:g}s_{size[0]}x{size[1]}.mp4"
     if not out.exists():
         _ffmpeg(
             "-stream_loop", "-1", "-i", str(base), "-t", str(seconds),

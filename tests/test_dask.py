@@ -13,6 +13,7 @@ import os
 import signal
 import threading
 import time
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -114,3 +115,66 @@ def test_unit_task_runs_report_to_the_flow_api(runs: dict) -> None:
     recent = [r for r in found if r.created and r.created.timestamp() >= runs["started"] - 1]
     done = [r for r in recent if r.state and r.state.is_completed()]
     assert len(done) == 3  # one per unit
+
+
+@pytest.fixture(scope="module")
+def batch(runs: dict, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """Three videos as one batch on a 2-worker cluster: the two-person clip, a one-person clip
+    and a clip with nobody in it (its units run, then the video fails)."""
+    cache = samples.cache_dir()
+    clip, phone = samples.interview_clip(cache), samples.carphone_clip(cache, seconds=1.0)
+    nobody = samples.nobody_clip(cache)
+    base = tmp_path_factory.mktemp("batch")
+    (phone_local,) = process_archive([str(phone)], str(base / "local"), config=CONFIG)
+    started = time.time()
+    with local_cluster(2) as address:
+        cfg = CONFIG.model_copy(update={"cluster": address})
+        videos = [str(clip), str(phone), str(nobody)]
+        rows = process_archive(videos, str(base / "cluster"), config=cfg)
+    by_source = {Path(r["source"]).name: r for r in rows}
+    return {
+        "rows": by_source,
+        "names": (clip.name, phone.name, nobody.name),
+        "phone_local": _tables(base / "local", phone_local["video_id"]),
+        "cluster": {
+            name: _tables(base / "cluster", by_source[name]["video_id"])
+            for name in (clip.name, phone.name)
+        },
+        "started": started,
+    }
+
+
+def test_a_batch_runs_its_videos_side_by_side(runs: dict, batch: dict) -> None:
+    """Each video's rows equal its in-process rows, the failing video is reported as failed
+    without stopping the others, and the videos' flow runs overlapped in time."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        FlowFilter,
+        FlowFilterName,
+        FlowRunFilter,
+        FlowRunFilterStartTime,
+    )
+
+    clip, phone, nobody = batch["names"]
+    rows = batch["rows"]
+    assert rows[clip]["status"] == rows[phone]["status"] == "ok"
+    assert rows[nobody]["status"] == "failed"
+    assert "no person detected" in rows[nobody]["error"]
+    for name in TABLES:
+        for theirs, ours in ((runs["local"], batch["cluster"][clip]),
+                             (batch["phone_local"], batch["cluster"][phone])):  # fmt: skip
+            assert len(ours[name]) > 0, name
+            pd.testing.assert_frame_equal(theirs[name], ours[name], check_exact=True, obj=name)
+    with get_client(sync_client=True) as client:
+        found = client.read_flow_runs(
+            flow_filter=FlowFilter(name=FlowFilterName(any_=["process-video"])),
+            flow_run_filter=FlowRunFilter(
+                start_time=FlowRunFilterStartTime(
+                    after_=datetime.fromtimestamp(batch["started"] - 1, timezone.utc)
+                )
+            ),
+        )
+    videos = [r for r in found if Path(str(r.parameters.get("source"))).name in batch["names"]]
+    assert len(videos) == 3
+    spans = sorted((r.start_time.timestamp(), r.end_time.timestamp()) for r in videos)
+    assert spans[1][0] < spans[0][1], "the second video started only after the first ended"
