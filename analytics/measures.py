@@ -85,16 +85,15 @@ def frame_measures(
         right = np.where(in_view[:, J.R_WRIST] & in_view[:, J.R_ELBOW], right, np.nan)
     out["wrist_rel_speed_left_m_per_s"], out["wrist_rel_speed_right_m_per_s"] = left, right
 
-    margin = (
-        hands.FACE_TOUCH_MARGIN_VERTICES_M
-        if head_vertices is not None
-        else hands.FACE_TOUCH_MARGIN_M
-    )
-
     def known(values: np.ndarray) -> np.ndarray:
         return valid & ~np.isnan(values)
 
-    face = _state(out["hand_face_dist_m"] <= margin, known(out["hand_face_dist_m"]))
+    if head_vertices is not None:
+        touch = out["hand_face_dist_m"] <= hands.FACE_TOUCH_MARGIN_VERTICES_M
+        face = _state(touch, known(out["hand_face_dist_m"]))
+    else:  # across the line of sight: the fit's hand depth is unreliable (hands module)
+        across = hands.face_touch_m(j, hands_seen=(left_hand, right_hand))
+        face = _state(across <= hands.FACE_TOUCH_ACROSS_M, known(across))
     together = _state(out["hands_dist_m"] <= hands.HANDS_TOGETHER_M, known(out["hands_dist_m"]))
     on_arm = _state(hands.hand_to_other_arm_m(j) <= hands.ARM_TOUCH_M, valid & both_arms)
     crossed = out["arms_crossed_conf_ratio"]

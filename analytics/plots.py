@@ -11,7 +11,6 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analytics.events import runs  # noqa: E402
-from analytics.hands import FACE_TOUCH_MARGIN_M  # noqa: E402
 from analytics.tables import EVENT_TYPES  # noqa: E402
 
 #: (column, axis label) of the time-series panels, top to bottom.
@@ -56,9 +55,6 @@ def plot_timeseries(tables: dict[str, pd.DataFrame], path: Path) -> Path:
         ax.set_ylabel(label, fontsize=9)
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (s)")
-    axes[[c for c, _ in TIMESERIES].index("hand_face_dist_m")].axhline(
-        FACE_TOUCH_MARGIN_M, color="0.5", ls="--", lw=0.8, label="touch threshold"
-    )
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="upper right", fontsize=8, ncol=len(labels))
     video = frames["video_id"].iloc[0] if len(frames) else ""

@@ -157,8 +157,10 @@ FRAME_DESCRIPTIONS: dict[str, str] = {
     "neighbours.",
     "is_shrugging": "shoulder_raise_m > 0.02 m.",
     "is_arms_crossed": "arms_crossed_conf_ratio > 0.5; null where that is NaN (arms not in view).",
-    "is_touching_face": "hand_face_dist_m <= 0.07 m (head sphere) / <= 0.05 m (head vertices); "
-    "null where that is NaN (no hand in view).",
+    "is_touching_face": "A hand point or wrist in view within 0.12 m of the head sphere's "
+    "outline across the line of sight (moved along its camera ray to the head's depth) and at "
+    "most 0.4 m in front of or behind the head centre (a monocular fit misplaces the hand's "
+    "depth); with head vertices, hand_face_dist_m <= 0.05 m. Null where no hand is in view.",
     "is_hands_together": "hands_dist_m <= 0.10 m; null where that is NaN (a hand not in view).",
     "is_self_touch": "Face touch, hands together, or a hand point <= 0.08 m from the opposite "
     "upper arm / forearm axis; true if any is, null if none is and one is unknown (hands not in "
