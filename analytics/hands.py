@@ -25,9 +25,9 @@ FACE_TOUCH_ACROSS_M = 0.12
 #: ... and at most this far in front of or behind the head centre (the ear midpoint; a hand on
 #: the cheek is ~0.1 m in front of it). A monocular fit places the hand's depth badly: on the
 #: synthetic benchmark's face touches (hand at the chin) the fitted hand sat 0.19-0.29 m in front
-#: of the head centre, about 0.2 m too close to the camera (the 3D distance 0.21-0.26 m, three
-#: times a contact margin), while across the line of sight it was 0.04-0.10 m away; people not
-#: touching their face never came within 0.24 m across.
+#: of the head centre, about 0.2 m too close to the camera (3D distance, median 0.21 and 0.26 m:
+#: three times a contact margin), while across the line of sight it was 0.04-0.10 m away; people
+#: not touching their face never came within 0.24 m across.
 FACE_TOUCH_DEPTH_M = 0.4
 HANDS_TOGETHER_M = 0.10
 ARM_TOUCH_M = 0.08

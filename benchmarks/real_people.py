@@ -2,11 +2,11 @@
 
 Reads keypoint annotations in the layouts public pose data sets use and prints one table: per set,
 the annotated people with at least 6 visible limb joints (shoulders, elbows, wrists, hips, knees,
-ankles), person recall, precision (only on sets that annotate every person in a photo: COCO, CrowdPose, AI
-Challenger; OCHuman annotates some of the people in each photo, MPII one), and PCK@0.1 of the
-limb joints (a joint is right when it lies within 0.1 x the person's size of the annotation; the
-size is the longer side of the box around the person's visible annotated keypoints; a missed
-person's joints count as wrong).
+ankles), person recall, precision (only on sets that annotate every person in a photo: COCO,
+CrowdPose, AI Challenger; OCHuman annotates some of the people in each photo, MPII one), and
+PCK@0.1 of the limb joints (a joint is right when it lies within 0.1 x the person's size of the
+annotation; the size is the longer side of the box around the person's visible annotated
+keypoints; a missed person's joints count as wrong).
 
 A predicted person is matched to an annotated one (Hungarian, one to one) by the fraction of the
 annotated person's visible limb joints within 0.2 x size of the prediction's; a match counts when

@@ -188,13 +188,14 @@ class PoseLandmarker:
         scale = side_px / 200.0
         m = crop_affine(center, scale, REGION_RES)
         region = cv2.warpAffine(image_rgb, m, (REGION_RES, REGION_RES), flags=cv2.INTER_LINEAR)
-        return self._run(region, m, self.keep_single if keep_single is None else keep_single)
+        return self._run(region, m, keep_single)
 
     def _run(
         self, image_rgb: np.ndarray, affine: np.ndarray | None, keep_single: bool | None = None
     ) -> PoseLandmarks | None:
         """Landmarks in ``image_rgb``'s pixels (mirror consensus when enabled), then in frame
-        pixels through ``affine`` (frame -> region) when given."""
+        pixels through ``affine`` (frame -> region) when given; ``keep_single`` None = the
+        landmarker's setting."""
         found = self._process(image_rgb)
         if self.mirror_consensus:
             height, width = image_rgb.shape[:2]
