@@ -48,6 +48,22 @@ def head_sphere(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return J.head_center(j), HEAD_RADIUS_EAR_RATIO * ears
 
 
+def _hand_and_wrist_points(j: np.ndarray) -> np.ndarray:
+    """(T, 4, 3): left and right hand points, then left and right wrists (the points a face
+    touch is measured from)."""
+    left, right = hand_points(j)
+    return np.stack([left, right, j[:, J.L_WRIST], j[:, J.R_WRIST]], axis=1)
+
+
+def _nearest_seen(d: np.ndarray, hands_seen: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
+    """Smallest of the four points' distances ``d`` (T, 4) per frame over the hands in view
+    (``hands_seen`` (left, right), (T,) bools; None = both); NaN when neither is."""
+    if hands_seen is not None:
+        seen_l, seen_r = (np.asarray(s, dtype=bool) for s in hands_seen)
+        d = np.where(np.stack([seen_l, seen_r, seen_l, seen_r], axis=1), d, np.nan)
+    return np.fmin.reduce(d, axis=1)
+
+
 def hand_face_distance_m(
     j: np.ndarray,
     head_vertices: np.ndarray | None = None,
@@ -60,17 +76,13 @@ def hand_face_distance_m(
     only those hands count (an unseen hand's position is the fit's guess). NaN without data or
     without a hand.
     """
-    left, right = hand_points(j)
-    pts = np.stack([left, right, j[:, J.L_WRIST], j[:, J.R_WRIST]], axis=1)  # (T, 4, 3)
+    pts = _hand_and_wrist_points(j)
     if head_vertices is not None:
         d = np.min(np.linalg.norm(pts[:, :, None] - head_vertices[:, None], axis=-1), axis=2)
     else:
         centre, radius = head_sphere(j)
         d = np.linalg.norm(pts - centre[:, None], axis=-1) - radius[:, None]
-    if hands_seen is not None:
-        seen_l, seen_r = (np.asarray(s, dtype=bool) for s in hands_seen)
-        d = np.where(np.stack([seen_l, seen_r, seen_l, seen_r], axis=1), d, np.nan)
-    return np.fmin.reduce(d, axis=1)
+    return _nearest_seen(d, hands_seen)
 
 
 def face_touch_m(
@@ -82,18 +94,14 @@ def face_touch_m(
     of or behind the head centre are left out (inf); ``hands_seen`` as in
     :func:`hand_face_distance_m`. Camera coordinates (z along the line of sight) are assumed,
     as in the ``smpl`` table's ``joints3d_m``."""
-    left, right = hand_points(j)
-    pts = np.stack([left, right, j[:, J.L_WRIST], j[:, J.R_WRIST]], axis=1)  # (T, 4, 3)
+    pts = _hand_and_wrist_points(j)
     centre, radius = head_sphere(j)
     depth = centre[:, None, 2:3]
     with np.errstate(divide="ignore", invalid="ignore"):
         at_head = pts[..., :2] / pts[..., 2:3] * depth
     d = np.linalg.norm(at_head - centre[:, None, :2], axis=-1) - radius[:, None]
     d = np.where(np.abs(pts[..., 2] - centre[:, None, 2]) <= FACE_TOUCH_DEPTH_M, d, np.inf)
-    if hands_seen is not None:
-        seen_l, seen_r = (np.asarray(s, dtype=bool) for s in hands_seen)
-        d = np.where(np.stack([seen_l, seen_r, seen_l, seen_r], axis=1), d, np.nan)
-    return np.fmin.reduce(d, axis=1)
+    return _nearest_seen(d, hands_seen)
 
 
 def hands_distance_m(j: np.ndarray) -> np.ndarray:

@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument(
         "--freeze-backbone",
         action="store_true",
-        help="train all but the ResNet-50 encoder (fine-tuning; CPU learning curves)",
+        help="train all but the ResNet-50 encoder (fine-tuning a released checkpoint)",
     )
     train.add_argument("--make-synthetic", metavar="DIR", default=None)
     train.add_argument("--n", type=int, default=64, help="--make-synthetic: training samples")

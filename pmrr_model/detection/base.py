@@ -48,6 +48,18 @@ def box_overlap_min(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return inter / np.maximum(np.minimum(area_a[:, None], area_b[None, :]), 1e-9)
 
 
+def box_region(box: np.ndarray) -> tuple[slice, slice]:
+    """Row and column slices of an ``xyxy`` pixel box into an image (rounded, clipped at 0)."""
+    x0, y0, x1, y1 = (max(int(round(float(v))), 0) for v in box)
+    return slice(y0, y1), slice(x0, x1)
+
+
+def mean_colour(image: np.ndarray) -> np.ndarray:
+    """The image's mean colour in its own dtype: what a person is painted out with, so that
+    MediaPipe finds nobody there and the next most prominent person instead."""
+    return image.reshape(-1, 3).mean(axis=0).astype(image.dtype)
+
+
 def clip_boxes(boxes: np.ndarray, height: int, width: int) -> np.ndarray:
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4).copy()
     boxes[:, [0, 2]] = boxes[:, [0, 2]].clip(0, width)

@@ -49,8 +49,10 @@ import numpy as np
 from pmrr_model.detection.base import (
     PersonDetector,
     box_overlap_min,
+    box_region,
     clip_boxes,
     empty_detections,
+    mean_colour,
 )
 from pmrr_model.detection.landmarks import MP, PoseLandmarker, PoseLandmarks, _import_mediapipe
 
@@ -248,10 +250,10 @@ class MediaPipePersonDetector(PersonDetector):
         returns someone already found (face-only regions are not painted: they are wide and
         would hide the people around that face)."""
         masked = frame.copy()
-        fill = np.asarray(frame.reshape(-1, 3).mean(axis=0), dtype=frame.dtype)
+        fill = mean_colour(frame)
         for candidate in found:
             if candidate.confirmed:
-                self._paint(masked, candidate.box, fill)
+                masked[box_region(candidate.box)] = fill
         for _ in range(self.config.max_people):
             landmarks = self._pose.detect_full(masked)
             if landmarks is None or not self._torso_visible(landmarks):
@@ -261,12 +263,7 @@ class MediaPipePersonDetector(PersonDetector):
                 return
             if not add(Candidate(body, self._pose_score(landmarks), landmarks=landmarks)):
                 return  # Pose keeps returning a person already found: nobody new is left
-            self._paint(masked, found[-1].box, fill)  # add() appends the new person last
-
-    @staticmethod
-    def _paint(image: np.ndarray, box: np.ndarray, fill: np.ndarray) -> None:
-        x0, y0, x1, y1 = (int(round(v)) for v in box)
-        image[max(y0, 0) : max(y1, 0), max(x0, 0) : max(x1, 0)] = fill
+            masked[box_region(found[-1].box)] = fill  # add() appends the new person last
 
 
 class BodyProposer:

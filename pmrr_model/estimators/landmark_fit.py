@@ -24,7 +24,7 @@ import numpy as np
 from pmrr_model.assets import AssetSet, resolve_assets
 from pmrr_model.body_model import BodyModel
 from pmrr_model.crop import box_to_center_scale, crop_side_px, default_focal_px
-from pmrr_model.detection.base import box_iou
+from pmrr_model.detection.base import box_iou, box_region, mean_colour
 from pmrr_model.detection.face_pose import FacePoseEstimator, face_region
 from pmrr_model.detection.landmarks import MP, PoseLandmarker, PoseLandmarks
 from pmrr_model.estimators.base import BodyEstimates, Estimator
@@ -74,13 +74,12 @@ def paint_others(frame_rgb: np.ndarray, boxes: np.ndarray, i: int) -> np.ndarray
     """The frame with every box but ``i`` painted in the frame's mean colour, except where it
     overlaps box ``i`` (that part may be this person)."""
     masked = frame_rgb.copy()
-    fill = frame_rgb.reshape(-1, 3).mean(0).astype(frame_rgb.dtype)
+    fill = mean_colour(frame_rgb)
     for j, other in enumerate(boxes):
         if j != i:
-            x0, y0, x1, y1 = np.clip(other, 0, None).round().astype(int)
-            masked[y0:y1, x0:x1] = fill
-    x0, y0, x1, y1 = np.clip(boxes[i], 0, None).round().astype(int)
-    masked[y0:y1, x0:x1] = frame_rgb[y0:y1, x0:x1]
+            masked[box_region(other)] = fill
+    own = box_region(boxes[i])
+    masked[own] = frame_rgb[own]
     return masked
 
 
