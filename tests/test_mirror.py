@@ -352,3 +352,36 @@ def test_close_up_on_a_mirrored_clip(mirrored_close_up):
     assert len(rows) == len(checked)
     assert (rows.difference.abs() <= 3.0).all(), rows
     assert (events.difference.abs() <= 1).all(), events
+
+
+def test_the_two_passes_side_by_side_equal_one_graph_and_callers_are_serialised(
+    carphone_2s, monkeypatch
+):
+    """With two cores the flipped pass runs on a second graph in a helper thread; static image
+    mode keeps no state, so the landmarks are exactly those of one graph doing both passes in
+    turn (``OMP_NUM_THREADS=1``), also when several threads call the same landmarker at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    import decord
+
+    from pmrr_model.detection.landmarks import PoseLandmarker
+
+    reader = decord.VideoReader(str(carphone_2s))
+    frames = [reader[i].asnumpy() for i in (0, 10, 20, 30)]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    one = PoseLandmarker(mirror_consensus=True)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    two = PoseLandmarker(mirror_consensus=True)
+    try:
+        assert one._helper is None and two._helper is not None
+        want = [one.detect_full(f) for f in frames]
+        with ThreadPoolExecutor(4) as pool:  # four callers on one landmarker at once
+            got = list(pool.map(two.detect_full, frames))
+    finally:
+        one.close()
+        two.close()
+    assert all(w is not None for w in want)
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(g.image_px, w.image_px)
+        np.testing.assert_array_equal(g.world_m, w.world_m)
+        np.testing.assert_array_equal(g.visibility, w.visibility)

@@ -14,13 +14,21 @@ consensus each region is run twice, as it is and flipped left-right; the flipped
 back (x -> width - x, left/right landmarks swapped, world x -> -x) and the two are combined by
 :func:`combine_mirror_passes`, a function symmetric in its two arguments. A video and its mirror
 therefore give mirrored landmarks by construction (up to decoding and resampling noise), and a
-landmark only one orientation "sees" is unseen. The price is a second MediaPipe run per region
-(about twice the landmark time, see ``benchmarks/landmark_fit.py``).
+landmark only one orientation "sees" is unseen. The price is a second MediaPipe run per region.
+
+**The two passes run side by side** where the process may use two cores or more (each on its own
+MediaPipe graph; the flipped one in a helper thread). A MediaPipe graph runs its model on one
+core and releases the GIL while it waits (measured on this project's 2-core machine: one graph
+40 ms a pass, two graphs in two threads 19.5 ms a pass), so the consensus costs about the wall
+time of one pass. Static image mode keeps no state between calls, so the landmarks are the same
+whichever graph computed them.
 """
 
 from __future__ import annotations
 
 import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -140,13 +148,24 @@ def _import_mediapipe():
     return mp
 
 
+def cpu_threads() -> int:
+    """Cores this process may use: the thread limit its launcher set (``OMP_NUM_THREADS``, what
+    :func:`flows.cluster.worker_env` gives each Dask worker), else the cores it may run on."""
+    limit = os.environ.get("OMP_NUM_THREADS", "")
+    if limit.isdigit() and int(limit) > 0:
+        return int(limit)
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 class PoseLandmarker:
     """MediaPipe Pose (single image mode) on square regions of a frame.
 
     ``mirror_consensus``: run every image also flipped left-right and keep what both passes agree
     on (:func:`combine_mirror_passes`; why: the module docstring); ``keep_single``: a person only
-    one pass finds is kept. Single image mode keeps no tracking state between calls, so one
-    graph serves both passes."""
+    one pass finds is kept. Single image mode keeps no tracking state between calls, so either
+    graph may serve either pass; with two cores or more (:func:`cpu_threads`) the flipped pass
+    runs on a second graph at the same time as the direct one. Calls from several threads are
+    serialised (a graph must not run two images at once)."""
 
     def __init__(
         self,
@@ -158,16 +177,27 @@ class PoseLandmarker:
         mp = _import_mediapipe()
         self.mirror_consensus = mirror_consensus
         self.keep_single = keep_single
-        self._pose = mp.solutions.pose.Pose(
-            static_image_mode=True,
-            model_complexity=model_complexity,
-            enable_segmentation=False,
-            min_detection_confidence=min_detection_confidence,
-        )
+
+        def graph():
+            return mp.solutions.pose.Pose(
+                static_image_mode=True,
+                model_complexity=model_complexity,
+                enable_segmentation=False,
+                min_detection_confidence=min_detection_confidence,
+            )
+
+        self._pose = graph()
+        side_by_side = mirror_consensus and cpu_threads() >= 2
+        self._flipped_pose = graph() if side_by_side else self._pose
+        self._helper = ThreadPoolExecutor(1, "pose-flipped") if side_by_side else None
+        self._lock = threading.Lock()
 
     def close(self) -> None:
-        """Free MediaPipe's graph now. Deliberately not called from ``__del__``: closing a graph
+        """Free MediaPipe's graphs now. Deliberately not called from ``__del__``: closing a graph
         during interpreter shutdown deadlocks in MediaPipe's native code."""
+        if self._helper is not None:
+            self._helper.shutdown()
+            self._flipped_pose.close()
         self._pose.close()
 
     def detect_full(self, image_rgb: np.ndarray) -> PoseLandmarks | None:
@@ -196,10 +226,20 @@ class PoseLandmarker:
         """Landmarks in ``image_rgb``'s pixels (mirror consensus when enabled), then in frame
         pixels through ``affine`` (frame -> region) when given; ``keep_single`` None = the
         landmarker's setting."""
-        found = self._process(image_rgb)
+        with self._lock:
+            if not self.mirror_consensus:
+                found = self._process(self._pose, image_rgb)
+            else:
+                mirror = np.ascontiguousarray(image_rgb[:, ::-1])
+                if self._helper is None:
+                    found = self._process(self._pose, image_rgb)
+                    flipped = self._process(self._flipped_pose, mirror)
+                else:
+                    pending = self._helper.submit(self._process, self._flipped_pose, mirror)
+                    found = self._process(self._pose, image_rgb)
+                    flipped = pending.result()
         if self.mirror_consensus:
             height, width = image_rgb.shape[:2]
-            flipped = self._process(np.ascontiguousarray(image_rgb[:, ::-1]))
             back = flipped.mirrored(width) if flipped is not None else None
             found = combine_mirror_passes(
                 found,
@@ -212,10 +252,11 @@ class PoseLandmarker:
         pts = (found.image_px - affine[:, 2]) / np.diag(affine[:, :2])  # region -> frame pixels
         return PoseLandmarks(image_px=pts, visibility=found.visibility, world_m=found.world_m)
 
-    def _process(self, image_rgb: np.ndarray) -> PoseLandmarks | None:
-        """One MediaPipe pass; landmarks in ``image_rgb``'s pixels (x = normalised x x width,
-        so the left-right flip of the image is x -> width - x exactly)."""
-        result = self._pose.process(image_rgb)
+    @staticmethod
+    def _process(graph, image_rgb: np.ndarray) -> PoseLandmarks | None:
+        """One MediaPipe pass on ``graph``; landmarks in ``image_rgb``'s pixels (x = normalised
+        x x width, so the left-right flip of the image is x -> width - x exactly)."""
+        result = graph.process(image_rgb)
         if result.pose_landmarks is None:
             return None
         height, width = image_rgb.shape[:2]
