@@ -44,10 +44,11 @@ class Row:
 
 
 def reprojection_error_pct(bodies, targets, boxes: np.ndarray) -> list[float]:
-    """Per person: mean 2D distance of the targeted joints to their landmarks / box height."""
+    """Per person: mean 2D distance of the observed joints to their landmarks / box height
+    (MediaPipe's low-visibility guesses, weak targets, are left out)."""
     out = []
     for i, target in enumerate(targets):
-        used = target.weights2d > 0
+        used = target.seen2d
         if not used.any():
             continue
         dist = np.linalg.norm(bodies.joints2d_px[i, :25][used] - target.joints2d_px[used], axis=1)

@@ -14,11 +14,16 @@ that fraction is at least 0.5. Predictions are the pipeline's own: the configure
 boxes, then the estimator's 2D joints (``joints2d_px``), i.e. the fitted body's projected joints.
 
 Sets read from ``--data DIR`` (each optional): ``coco/test_coco.json``,
-``ochuman/test_ochuman.json``, ``crowdpose/test_crowdpose.json``, ``aic/test_aic.json``
-(COCO-style files with their own keypoint order), ``mpii/test_mpii.json`` (MPII's list format: one
-annotated person per entry, other people in the photo unannotated, so no precision), images next
-to each file. The small real samples in OpenMMLab mmpose's repository (``tests/data/``, COCO,
-OCHuman, CrowdPose, AI Challenger, MPII) have exactly this layout:
+``ochuman/test_ochuman.json``, ``crowdpose/test_crowdpose.json``, ``aic/test_aic.json``,
+``h36m/h36m_coco.json`` (Human3.6M's lab: seated, greeting, walking), ``mhp/test_mhp.json``
+(Multi-Human Parsing: people close together), ``jhmdb/test_jhmdb_sub1.json`` (320x240 film
+frames) -- COCO-style files with their own keypoint order -- and
+``mpii/test_mpii.json`` (MPII's list format: one annotated person per entry, other people in the
+photo unannotated, so no precision). Images lie next to each file (where a file names an image by
+its base name only, it is looked up under the set's folder). The small real samples in OpenMMLab
+mmpose's repository (``tests/data/``) have exactly this layout. (Its PoseTrack18 samples are left
+out: their annotations do not lie on the people of the images that ship with them; its ExLPose
+frames are nearly black.)
 
     git clone --depth 1 https://github.com/open-mmlab/mmpose /tmp/mmpose
     python3 benchmarks/real_people.py --data /tmp/mmpose/tests/data
@@ -49,17 +54,29 @@ LEFT_FIRST = (
     "l_knee", "r_knee", "l_ankle", "r_ankle",
 )  # fmt: skip
 COCO_ORDER = dict(zip(LEFT_FIRST, range(5, 17), strict=True))  # after 5 face points
+CROWDPOSE_ORDER = dict(zip(LEFT_FIRST, range(12), strict=True))
+MPII_ORDER = {
+    "r_ankle": 0, "r_knee": 1, "r_hip": 2, "l_hip": 3, "l_knee": 4, "l_ankle": 5, "r_wrist": 10,
+    "r_elbow": 11, "r_shoulder": 12, "l_shoulder": 13, "l_elbow": 14, "l_wrist": 15,
+}  # fmt: skip
 SETS = {
     "coco": ("coco/test_coco.json", COCO_ORDER),
     "ochuman": ("ochuman/test_ochuman.json", COCO_ORDER),
-    "crowdpose": ("crowdpose/test_crowdpose.json", dict(zip(LEFT_FIRST, range(12), strict=True))),
+    "crowdpose": ("crowdpose/test_crowdpose.json", CROWDPOSE_ORDER),
     "aic": ("aic/test_aic.json", dict(zip(
         ("r_shoulder", "r_elbow", "r_wrist", "l_shoulder", "l_elbow", "l_wrist", "r_hip", "r_knee",
          "r_ankle", "l_hip", "l_knee", "l_ankle"), range(12), strict=True))),
-    "mpii": ("mpii/test_mpii.json", {
-        "r_ankle": 0, "r_knee": 1, "r_hip": 2, "l_hip": 3, "l_knee": 4, "l_ankle": 5,
-        "r_wrist": 10, "r_elbow": 11, "r_shoulder": 12, "l_shoulder": 13, "l_elbow": 14,
-        "l_wrist": 15}),
+    # Human3.6M's own order (1-3 right leg, 4-6 left leg); the sample file's category names the
+    # legs the other way round, but its right hip lies on its right shoulder's side
+    "h36m": ("h36m/h36m_coco.json", {
+        "r_hip": 1, "r_knee": 2, "r_ankle": 3, "l_hip": 4, "l_knee": 5, "l_ankle": 6,
+        "l_shoulder": 11, "l_elbow": 12, "l_wrist": 13, "r_shoulder": 14, "r_elbow": 15,
+        "r_wrist": 16}),
+    "mhp": ("mhp/test_mhp.json", MPII_ORDER),
+    "jhmdb": ("jhmdb/test_jhmdb_sub1.json", {
+        "r_shoulder": 3, "l_shoulder": 4, "r_hip": 5, "l_hip": 6, "r_elbow": 7, "l_elbow": 8,
+        "r_knee": 9, "l_knee": 10, "r_wrist": 11, "l_wrist": 12, "r_ankle": 13, "l_ankle": 14}),
+    "mpii": ("mpii/test_mpii.json", MPII_ORDER),
 }  # fmt: skip
 #: sets that leave people in a photo unannotated: a prediction on one of them is no false positive
 PARTIAL = frozenset({"ochuman", "mpii"})
@@ -118,9 +135,22 @@ def load(root: Path, name: str) -> list[Photo]:
         kp = np.asarray(ann["keypoints"], float).reshape(-1, 3)
         people.setdefault(ann["image_id"], []).append(_person(kp[:, :2], kp[:, 2] > 0, order))
     return [
-        Photo(path.parent / image["file_name"], people.get(image["id"], []), name not in PARTIAL)
+        Photo(
+            _image_path(root / relative.split("/")[0], path.parent / image["file_name"]),
+            people.get(image["id"], []),
+            name not in PARTIAL,
+        )
         for image in data["images"]
     ]
+
+
+def _image_path(set_dir: Path, named: Path) -> Path:
+    """``named`` where it exists, else the one file of that base name under the set's folder
+    (Human3.6M's file names the image without its subject and sequence folders)."""
+    if named.exists():
+        return named
+    found = sorted(set_dir.rglob(named.name))
+    return found[0] if found else named
 
 
 def evaluate(photos: list[Photo], detector, estimator, tally: Tally) -> None:

@@ -288,6 +288,8 @@ def test_observed_joints_of_a_chest_up_view():
     t = empty_targets()
     for name in ("OP RShoulder", "OP LShoulder", "OP RElbow", "OP LElbow", "OP Nose", "OP LEye"):
         t.weights2d[JOINT_NAMES.index(name)] = 0.9
+        t.seen2d[JOINT_NAMES.index(name)] = True
+    t.weights2d[JOINT_NAMES.index("OP LWrist")] = 0.1  # a guess: fitted, never observed
     seen = dict(zip(JOINT_NAMES, observed_joints(t), strict=True))
     for name in ("Right Shoulder", "Left Elbow", "Neck (LSP)", "Thorax (MPII)", "OP Neck",
                  "Head (H36M)", "Nose", "Left Eye"):  # fmt: skip
@@ -296,9 +298,45 @@ def test_observed_joints_of_a_chest_up_view():
                  "Left Wrist", "Right Ear", "OP RAnkle"):  # fmt: skip
         assert not seen[name], name
     t.weights2d[JOINT_NAMES.index("OP Nose")] = 0.0
+    t.seen2d[JOINT_NAMES.index("OP Nose")] = False
     assert not observed_joints(t)[JOINT_NAMES.index("Jaw (H36M)")]
     t.head_weight = 1.0
     assert observed_joints(t)[JOINT_NAMES.index("Jaw (H36M)")]
+
+
+def test_low_visibility_landmarks_are_weak_guesses_never_observed():
+    """A landmark MediaPipe places with low visibility, both mirror passes agreeing, is a weak
+    target (GUESSED_WEIGHT) and not observed; one the passes disagree on (visibility 0) or outside
+    the box is no target; a limb end below a guessed joint is at most a guess itself."""
+    from pmrr_model.constants import JOINT_NAMES
+    from pmrr_model.detection.landmarks import MP, PoseLandmarks
+    from pmrr_model.estimators.landmark_targets import (
+        GUESSED_WEIGHT,
+        build_targets,
+        observed_joints,
+    )
+
+    px = np.full((33, 2), 100.0)
+    vis = np.full(33, 0.9)
+    vis[MP["left_elbow"]] = 0.3  # hidden behind the body: a guess
+    vis[MP["right_elbow"]] = 0.0  # the two passes disagree: invented
+    vis[MP["left_hip"]] = vis[MP["right_hip"]] = 0.2
+    px[MP["left_knee"]] = (500.0, 100.0)  # outside the person's box
+    lm = PoseLandmarks(px, vis, np.zeros((33, 3)))
+    t = build_targets(lm, (480, 640), 500.0, np.array([100.0, 100.0]),
+                      box_xyxy=np.array([0.0, 0.0, 200.0, 200.0]))  # fmt: skip
+
+    def w(name: str) -> float:
+        return float(t.weights2d[JOINT_NAMES.index(name)])
+
+    assert w("OP LShoulder") == pytest.approx(0.9) and w("OP LElbow") == GUESSED_WEIGHT
+    assert w("OP LWrist") == GUESSED_WEIGHT  # seen (0.9) but hangs from a guessed elbow
+    assert w("OP RElbow") == 0.0 and w("OP RWrist") == 0.0  # invented elbow: chain broken
+    assert w("OP LHip") == GUESSED_WEIGHT and w("OP LKnee") == 0.0  # knee outside the box
+    seen = dict(zip(JOINT_NAMES, observed_joints(t), strict=True))
+    assert seen["Left Shoulder"] and seen["Neck (LSP)"]
+    for name in ("Left Elbow", "Left Wrist", "Right Elbow", "Left Hip", "Pelvis (MPII)"):
+        assert not seen[name], name
 
 
 def test_joints_in_view_is_the_box_and_the_image():

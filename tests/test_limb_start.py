@@ -46,7 +46,9 @@ def _seated_targets(fitter, yaw_deg: float) -> tuple[FitTargets, np.ndarray, np.
     bones = BONE_TO_J @ joints - BONE_FROM_J @ joints
     bones /= np.linalg.norm(bones, axis=1, keepdims=True)
     torso = joints[[5, 2, 12, 9]]
-    targets = FitTargets(px, weights, bones, np.ones(len(bones)), torso - torso.mean(0), 1.0)
+    targets = FitTargets(
+        px, weights, bones, np.ones(len(bones)), torso - torso.mean(0), 1.0, weights > 0
+    )
     box = np.array([[*px.min(0), *px.max(0)]])
     return targets, box, joints
 

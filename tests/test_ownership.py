@@ -64,6 +64,49 @@ def test_people_behind_each_other_stay_two_and_repeats_merge(detector):
     assert len(found) == 2
 
 
+def upside_down_on_legs(real: PoseLandmarks) -> PoseLandmarks:
+    """What Pose reports in a window showing only ``real``'s legs: a small upside-down person
+    whose shoulders are at ``real``'s ankles and whose hips are at the knees."""
+    points = np.zeros((33, 2))
+    ankles = real.image_px[[MP["left_ankle"], MP["right_ankle"]]]
+    knees = real.image_px[[MP["left_knee"], MP["right_knee"]]]
+    points[:] = ankles.mean(axis=0) + (0, 10)  # nose below the "shoulders"
+    points[[MP["left_shoulder"], MP["right_shoulder"]]] = ankles + (0, -3)
+    points[[MP["left_hip"], MP["right_hip"]]] = knees
+    for name in ("elbow", "wrist", "knee", "ankle"):  # folded along the shins
+        points[[MP[f"left_{name}"], MP[f"right_{name}"]]] = (ankles + knees) / 2
+    return PoseLandmarks(points, np.ones(33), np.zeros((33, 3)))
+
+
+@pytest.mark.parametrize("part_first", [False, True])
+def test_a_part_of_a_person_taken_for_a_person_is_dropped(detector, part_first):
+    """Legs found as an upside-down person (box inside the real one's, "shoulders" on their
+    ankles) are no second person, whichever pass found them first; a person standing partly
+    behind, with a box inside the front one's but shoulders of their own, still is."""
+    real = confirmed(person(200, 100, 300))
+    legs = upside_down_on_legs(real.landmarks)
+    part = Candidate(np.array([*legs.image_px.min(0) - 5, *legs.image_px.max(0) + 5]), 0.9,
+                     landmarks=legs)  # fmt: skip
+    assert box_overlap_min(part.box, real.box)[0, 0] > 0.8
+    found: list[Candidate] = []
+    for candidate in [part, real] if part_first else [real, part]:
+        detector._admit(found, candidate)
+    assert [c.landmarks for c in found] == [real.landmarks]
+    child = confirmed(person(230, 200, 150))  # smaller, in front of the legs, own shoulders
+    assert box_overlap_min(child.box, real.box)[0, 0] > 0.8
+    assert detector._admit(found, child) and len(found) == 2
+
+
+def test_corner_quadrants_are_proposal_windows_and_mirror_each_other():
+    from pmrr_model.detection.mediapipe_detector import BodyProposer
+
+    windows = BodyProposer.windows(BodyProposer, 360, 640)
+    assert len(windows) == 9 and windows[0] == (0, 0, 640, 360)
+    mirrored = {(640 - x1, y0, 640 - x0, y1) for x0, y0, x1, y1 in windows}
+    assert mirrored == set(windows)  # a mirrored video is searched with the same windows
+    assert (0, 0, 352, 198) in windows and (288, 162, 640, 360) in windows
+
+
 def test_confirmed_body_replaces_its_face_fallback(detector):
     body = person(200, 100, 300)
     face = np.array([185.0, 80.0, 215.0, 120.0])  # around the nose

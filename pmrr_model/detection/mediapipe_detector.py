@@ -11,9 +11,10 @@ in two complementary passes and each box is tightened with MediaPipe Pose:
    the tight body box; if Pose fails there, the face-derived box is kept, clipped to the frame.
 2. **Body proposals**: MediaPipe's own person detector (the SSD inside the Pose solution,
    ``pose_detection.tflite``; the solution keeps only its best detection, :class:`BodyProposer`
-   keeps all of them) on the whole frame and on four overlapping windows (left, right, top and
-   bottom 60 %, a layout that is its own mirror image), so a person next to a more prominent one
-   still gets a detection. Each proposal is a square region around the hip centre; Pose on it
+   keeps all of them) on the whole frame, on four overlapping windows (left, right, top and
+   bottom 60 %) and on the four corner quadrants (55 % of each side; a layout that is its own
+   mirror image), so a person next to a more prominent one, or small in the frame, still gets a
+   detection. Each proposal is a square region around the hip centre; Pose on it
    gives the body box, kept when its torso lies in the region. People seen at an angle, in
    profile or with a face the face model misses are found here (measured on the synthetic
    interview scenes of ``pmrr eval --synthetic``, where the face model finds no face).
@@ -36,8 +37,14 @@ when:
   overlap, it swallowed the confirmed person whose face it is and every neighbour it covered;
 * both are fallbacks and their boxes overlap (``duplicate_overlap``).
 
-People much smaller than the largest one (``min_relative_height``) are dropped: in interviews
-every participant is near the camera, while crowds behind (sports photos, audiences) are not.
+A confirmed candidate that is a **part of** a confirmed person (its box inside theirs and upside
+down: Pose, shown only someone's legs in a corner window, reports an upside-down person whose
+"shoulders" are the ankles) is dropped, and replaced when it came first.
+
+People much smaller than the largest one (``min_relative_height``, a fifth of its height) are
+dropped: in interviews every participant is near the camera, while crowds far behind (sports
+photos, audiences) are not. (At a third, the earlier value, it also dropped people standing a
+few metres behind a seated one in the real photos of ``benchmarks/real_people.py``.)
 """
 
 from __future__ import annotations
@@ -62,7 +69,7 @@ class MediaPipeDetectorConfig:
     face_min_confidence: float = 0.5
     pose_min_visibility: float = 0.5  # mean visibility of both shoulders for a pose to count
     max_people: int = 6
-    min_relative_height: float = 0.35
+    min_relative_height: float = 0.2
     duplicate_overlap: float = 0.6  # two face-only fallbacks: intersection / smaller area
     same_shoulders: float = 0.1  # two confirmed people: shoulder distance / smaller box height
     region_width_faces: float = 4.0
@@ -143,14 +150,18 @@ class MediaPipePersonDetector(PersonDetector):
         return boxes_arr[order].astype(np.float32), scores_arr[order].astype(np.float32)
 
     def _admit(self, found: list[Candidate], candidate: Candidate) -> bool:
-        """Append ``candidate`` to ``found`` unless it is someone already found (module
-        docstring); a confirmed person replaces the face-only fallbacks that stood for them."""
+        """Append ``candidate`` to ``found`` unless it is someone already found or a part of
+        them (module docstring); a confirmed person replaces the face-only fallbacks that stood
+        for them and the parts of them taken for people before."""
         box = candidate.box
         if box[2] - box[0] < 4 or box[3] - box[1] < 4:
+            return False
+        if any(self._part_of(candidate, other) for other in found):
             return False
         same = [other for other in found if self._same_person(candidate, other)]
         if any(other.confirmed or not candidate.confirmed for other in same):
             return False
+        same += [other for other in found if self._part_of(other, candidate)]
         found[:] = [other for other in found if not any(other is s for s in same)]
         found.append(candidate)
         return True
@@ -165,6 +176,20 @@ class MediaPipePersonDetector(PersonDetector):
             person, fallback = (a, b) if a.confirmed else (b, a)
             return self._nose_in_face(person.landmarks, fallback.face)
         return box_overlap_min(a.box, b.box)[0, 0] > self.config.duplicate_overlap
+
+    @staticmethod
+    def _part_of(a: Candidate, b: Candidate) -> bool:
+        """``a`` is a part of confirmed person ``b`` that Pose took for a whole person: shown
+        only someone's legs (a corner window), it reports an upside-down body whose "shoulders"
+        are the ankles and "hips" the knees. So: ``a``'s box lies (80 %) inside the larger
+        ``b``'s and ``a`` is upside down (hips above shoulders). A person partly behind or in
+        front of another, also inside their box, is upright and stays."""
+        if not (a.confirmed and b.confirmed) or a is b:
+            return False
+        if box_overlap_min(a.box, b.box)[0, 0] < 0.8 or _area(a.box) >= _area(b.box):
+            return False
+        points = a.landmarks.image_px
+        return bool(points[HIPS, 1].mean() < points[SHOULDERS, 1].mean())
 
     @staticmethod
     def _nose_in_face(landmarks: PoseLandmarks, face: np.ndarray) -> bool:
@@ -266,6 +291,10 @@ class MediaPipePersonDetector(PersonDetector):
             masked[box_region(found[-1].box)] = fill  # add() appends the new person last
 
 
+def _area(box: np.ndarray) -> float:
+    return float(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
+
+
 class BodyProposer:
     """Every detection of MediaPipe's bundled person detector (the SSD that the Pose solution
     runs first and then cuts to one), as square regions ``(centre, side)`` in pixels.
@@ -287,6 +316,9 @@ class BodyProposer:
         }
     """
     WINDOW = 0.6  # overlapping windows: left/right/top/bottom this fraction of the frame
+    #: and the four corner quadrants this fraction of each side: people about a fifth of the
+    #: frame's height are a few pixels tall at the detector's 224 x 224 input of the whole frame
+    QUADRANT = 0.55
     REGION_SCALE = 2.5
 
     def __init__(self) -> None:
@@ -300,18 +332,26 @@ class BodyProposer:
 
     def windows(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
         w, h = int(width * self.WINDOW), int(height * self.WINDOW)
+        qw, qh = int(width * self.QUADRANT), int(height * self.QUADRANT)
         return [
             (0, 0, width, height),
             (0, 0, w, height),
             (width - w, 0, width, height),
             (0, 0, width, h),
             (0, height - h, width, height),
+            (0, 0, qw, qh),
+            (width - qw, 0, width, qh),
+            (0, height - qh, qw, height),
+            (width - qw, height - qh, width, height),
         ]
 
     def regions(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        """Proposals from every window, best detector score first."""
-        found: list[tuple[float, np.ndarray, float]] = []
-        for x0, y0, x1, y1 in self.windows(*frame.shape[:2]):
+        """Proposals from every window: the whole frame's and the halves' first, then the
+        quadrants' (they see people cut by their edges, whose proposals are smaller than the
+        person: a person the larger windows found is taken from those), best score first in
+        each."""
+        found: list[tuple[int, float, np.ndarray, float]] = []
+        for k, (x0, y0, x1, y1) in enumerate(self.windows(*frame.shape[:2])):
             window = np.ascontiguousarray(frame[y0:y1, x0:x1])
             result = self._graph.process({"image": window})
             for det in result.detections or []:
@@ -321,6 +361,6 @@ class BodyProposer:
                 radius = float(
                     np.linalg.norm((np.array([edge.x, edge.y]) - [hips.x, hips.y]) * size)
                 )
-                found.append((float(det.score[0]), center, self.REGION_SCALE * radius))
-        found.sort(key=lambda item: -item[0])
-        return [(center, side) for _, center, side in found if side >= 8]
+                found.append((int(k >= 5), float(det.score[0]), center, self.REGION_SCALE * radius))
+        found.sort(key=lambda item: (item[0], -item[1]))
+        return [(center, side) for _, _, center, side in found if side >= 8]

@@ -277,7 +277,7 @@ class LandmarkFitter:
         height, width = image_size_hw
         c = np.array([width / 2.0, height / 2.0])
         for i, t in enumerate(targets):
-            hips_seen = min(t.weights2d[OP_LHIP], t.weights2d[OP_RHIP]) > 0
+            hips_seen = bool(t.seen2d[OP_LHIP] and t.seen2d[OP_RHIP])
             if t.confidence > 0 and hips_seen:
                 rot = kabsch(rest[i, torso_idx], t.torso_world)
             elif (
