@@ -319,6 +319,7 @@ class BodyProposer:
     #: and the four corner quadrants this fraction of each side: people about a fifth of the
     #: frame's height are a few pixels tall at the detector's 224 x 224 input of the whole frame
     QUADRANT = 0.55
+    LARGE_WINDOWS = 5  # windows() lists the whole frame and its four halves first
     REGION_SCALE = 2.5
 
     def __init__(self) -> None:
@@ -361,6 +362,7 @@ class BodyProposer:
                 radius = float(
                     np.linalg.norm((np.array([edge.x, edge.y]) - [hips.x, hips.y]) * size)
                 )
-                found.append((int(k >= 5), float(det.score[0]), center, self.REGION_SCALE * radius))
+                tier = int(k >= self.LARGE_WINDOWS)
+                found.append((tier, float(det.score[0]), center, self.REGION_SCALE * radius))
         found.sort(key=lambda item: (item[0], -item[1]))
         return [(center, side) for _, _, center, side in found if side >= 8]
