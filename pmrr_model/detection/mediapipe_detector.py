@@ -55,6 +55,7 @@ import numpy as np
 
 from pmrr_model.detection.base import (
     PersonDetector,
+    _intersections,
     box_overlap_min,
     box_region,
     clip_boxes,
@@ -186,7 +187,8 @@ class MediaPipePersonDetector(PersonDetector):
         front of another, also inside their box, is upright and stays."""
         if not (a.confirmed and b.confirmed) or a is b:
             return False
-        if box_overlap_min(a.box, b.box)[0, 0] < 0.8 or _area(a.box) >= _area(b.box):
+        inter, area_a, area_b = _intersections(a.box, b.box)
+        if area_a[0] >= area_b[0] or inter[0, 0] < 0.8 * max(area_a[0], 1e-9):
             return False
         points = a.landmarks.image_px
         return bool(points[HIPS, 1].mean() < points[SHOULDERS, 1].mean())
@@ -289,10 +291,6 @@ class MediaPipePersonDetector(PersonDetector):
             if not add(Candidate(body, self._pose_score(landmarks), landmarks=landmarks)):
                 return  # Pose keeps returning a person already found: nobody new is left
             masked[box_region(found[-1].box)] = fill  # add() appends the new person last
-
-
-def _area(box: np.ndarray) -> float:
-    return float(max(box[2] - box[0], 0.0) * max(box[3] - box[1], 0.0))
 
 
 class BodyProposer:
