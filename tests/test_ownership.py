@@ -150,3 +150,16 @@ def test_paint_others_keeps_this_box_whole():
     np.testing.assert_array_equal(masked[10:90, 10:80], frame[10:90, 10:80])  # box 0, overlap too
     assert (masked[10:90, 80:150] == masked[50, 100]).all()  # the rest of box 1: one colour
     np.testing.assert_array_equal(masked[:, 150:], frame[:, 150:])  # outside every box
+
+
+def test_a_body_cut_by_the_frame_reaches_its_edge_and_shoulders_must_be_in_it(detector):
+    """A head-and-shoulders person (hips below the frame, invisible) gets a box down to the
+    frame's bottom; a "person" whose visible shoulders lie outside the image is no person."""
+    lm = person(320, 100, 600)  # shoulders at y 190, hips at 400: below a 360-high frame
+    lm.visibility[11:] = 0.0  # below the face only the shoulders are seen
+    lm.visibility[[MP["left_shoulder"], MP["right_shoulder"]]] = 1.0
+    assert lm.box_xyxy()[3] < 250  # around the visible landmarks only
+    assert lm.box_xyxy(frame_hw=(360, 640))[3] > 360  # to the hips: clipped to the frame later
+    assert detector._torso_visible(lm, (360, 640))
+    above = PoseLandmarks(lm.image_px - (0.0, 300.0), lm.visibility, lm.world_m)
+    assert not detector._torso_visible(above, (360, 640))  # shoulders at y -110

@@ -49,6 +49,8 @@ MP = {name: i for i, name in enumerate(MP_NAMES)}
 MP_SWAP = tuple(
     MP[n.replace("left", "\0").replace("right", "left").replace("\0", "right")] for n in MP_NAMES
 )
+#: shoulders and hips
+TORSO = tuple(MP[f"{side}_{joint}"] for side in ("left", "right") for joint in ("shoulder", "hip"))
 REGION_RES = 256  # MediaPipe resizes to 256 internally; a square region of that size loses nothing
 #: Two passes (direct, flipped) disagreeing on a landmark by more than this fraction of the
 #: region's side make it unseen. Measured on the carphone clip, its mirror, the two-person sample
@@ -86,10 +88,20 @@ class PoseLandmarks:
         world = self.world_m[swap] * np.array([-1.0, 1.0, 1.0])
         return PoseLandmarks(image, self.visibility[swap].copy(), world)
 
-    def box_xyxy(self, min_visibility: float = 0.5, margin: float = 0.1) -> np.ndarray | None:
+    def box_xyxy(
+        self,
+        min_visibility: float = 0.5,
+        margin: float = 0.1,
+        frame_hw: tuple[int, int] | None = None,
+    ) -> np.ndarray | None:
         """Tight body box around the visible landmarks, grown to include the top of the head
         (MediaPipe has no head-top point: it lies about half the nose-to-neck distance above
-        the nose) and by ``margin`` of the box height on every side."""
+        the nose) and by ``margin`` of the box height on every side.
+
+        With ``frame_hw``, the box is also stretched over the shoulders and hips that lie
+        outside the frame: the body is cut by the frame's edge and what lies between them and
+        the edge is this person's torso (a head-and-shoulders close-up's box reaches down to the
+        frame's bottom, not to the shoulders). The caller clips the box to the frame."""
         visible = self.visibility >= min_visibility
         if visible.sum() < 4:
             return None
@@ -101,7 +113,16 @@ class PoseLandmarks:
             nose = self.image_px[MP["nose"]]
             y0 = min(y0, nose[1] - 0.6 * float(np.linalg.norm(neck - nose)))
         pad = margin * max(y1 - y0, x1 - x0)
-        return np.array([x0 - pad, y0 - pad, x1 + pad, y1 + pad])
+        box = np.array([x0 - pad, y0 - pad, x1 + pad, y1 + pad])
+        if frame_hw is not None:
+            height, width = frame_hw
+            torso = self.image_px[list(TORSO)]
+            x, y = torso[:, 0], torso[:, 1]
+            cut = torso[(x < 0) | (x >= width) | (y < 0) | (y >= height)]
+            if len(cut):
+                box[:2] = np.minimum(box[:2], cut.min(axis=0))
+                box[2:] = np.maximum(box[2:], cut.max(axis=0))
+        return box
 
 
 def combine_mirror_passes(

@@ -8,7 +8,14 @@ in two complementary passes and each box is tightened with MediaPipe Pose:
    the region is ``4 x`` the face width either side of the face centre and spans from one face
    height above the face to ``8`` face heights below it (a standing body is about 7.5 heads tall;
    seated interviewees are shorter, which the pose pass then trims). Pose on that region gives
-   the tight body box; if Pose fails there, the face-derived box is kept, clipped to the frame.
+   the tight body box. In a head-and-shoulders close-up that region is the whole frame and
+   more, and Pose often finds nobody in it (on the synthetic close-up of ``pmrr eval
+   --synthetic``: 0 of 25 frames); when most of the region lies outside the frame, a square
+   3.5 face heights across just below the face, the framing of a close-up, is tried next (22
+   of 25; on the real clips, where the first region works, it is never reached). Only then: in
+   a wider shot that square sees the upper body alone, and its box, taken first, made the
+   person's whole body a duplicate. If Pose fails, the face-derived box is kept, clipped to
+   the frame.
 2. **Body proposals**: MediaPipe's own person detector (the SSD inside the Pose solution,
    ``pose_detection.tflite``; the solution keeps only its best detection, :class:`BodyProposer`
    keeps all of them) on the whole frame, on four overlapping windows (left, right, top and
@@ -76,6 +83,11 @@ class MediaPipeDetectorConfig:
     region_width_faces: float = 4.0
     region_above_faces: float = 1.0
     region_below_faces: float = 8.0
+    #: the head-and-shoulders region tried when Pose finds no body in the one above and most of
+    #: that lies outside the frame (a close-up): a square this many face heights across,
+    #: centred ``closeup_below_faces`` face heights below the face centre
+    closeup_side_faces: float = 3.5
+    closeup_below_faces: float = 0.8
 
 
 # A pose counts when both shoulders are seen. Hips are not required: interviews often frame
@@ -225,18 +237,24 @@ class MediaPipePersonDetector(PersonDetector):
             ]
         )
         clipped = clip_boxes(region, *frame.shape[:2])[0]
-        center = (clipped[:2] + clipped[2:]) / 2
-        side = float(max(clipped[2] - clipped[0], clipped[3] - clipped[1]))
-        landmarks = self._pose.detect_region(frame, center, side)
-        # the pose must belong to this face: its nose in the face box (grown by half)
-        if (
-            landmarks is not None
-            and self._torso_visible(landmarks)
-            and self._nose_in_face(landmarks, face)
-        ):
-            body = landmarks.box_xyxy()
-            if body is not None:
-                return Candidate(body, face_score, landmarks=landmarks)
+        face_center = np.array([cx, (face[1] + face[3]) / 2])
+        tries = [((clipped[:2] + clipped[2:]) / 2, float(np.max(clipped[2:] - clipped[:2])))]
+        in_frame, _, whole = _intersections(clipped, region)
+        if in_frame[0, 0] < 0.5 * whole[0]:  # most of the body is out of the frame
+            tries.append(
+                (face_center + [0.0, cfg.closeup_below_faces * fh], cfg.closeup_side_faces * fh)
+            )
+        for center, side in tries:
+            landmarks = self._pose.detect_region(frame, center, side)
+            # the pose must belong to this face: its nose in the face box (grown by half)
+            if (
+                landmarks is not None
+                and self._torso_visible(landmarks, frame.shape)
+                and self._nose_in_face(landmarks, face)
+            ):
+                body = landmarks.box_xyxy(frame_hw=frame.shape[:2])
+                if body is not None:
+                    return Candidate(body, face_score, landmarks=landmarks)
         return Candidate(clipped, face_score * 0.5, face=face)
 
     def _body_proposals(self, frame: np.ndarray, found: list[Candidate], add) -> None:
@@ -256,17 +274,23 @@ class MediaPipePersonDetector(PersonDetector):
                 continue  # the same detection from another window: Pose already said no
             tried.append((center, side))
             landmarks = self._pose.detect_region(frame, center, side)
-            if landmarks is None or not self._torso_visible(landmarks):
+            if landmarks is None or not self._torso_visible(landmarks, frame.shape):
                 continue
             torso = landmarks.image_px[SHOULDERS].mean(axis=0)
             if np.abs(torso - center).max() > side / 2:
                 continue  # Pose settled on someone outside the proposal
-            body = landmarks.box_xyxy()
+            body = landmarks.box_xyxy(frame_hw=frame.shape[:2])
             if body is not None:
                 add(Candidate(body, self._pose_score(landmarks), landmarks=landmarks))
 
-    def _torso_visible(self, landmarks) -> bool:
-        return self._pose_score(landmarks) >= self.config.pose_min_visibility
+    def _torso_visible(self, landmarks: PoseLandmarks, frame_shape: tuple[int, ...]) -> bool:
+        """Both shoulders seen, and their midpoint in the frame: Pose run on an image part with
+        nobody in it (a cat's fur behind a close-up) reported "visible" shoulders above the
+        image with the hips further up still."""
+        height, width = frame_shape[:2]
+        x, y = landmarks.image_px[SHOULDERS].mean(axis=0)
+        in_frame = 0 <= x < width and 0 <= y < height
+        return in_frame and self._pose_score(landmarks) >= self.config.pose_min_visibility
 
     @staticmethod
     def _pose_score(landmarks) -> float:
@@ -283,9 +307,9 @@ class MediaPipePersonDetector(PersonDetector):
                 masked[box_region(candidate.box)] = fill
         for _ in range(self.config.max_people):
             landmarks = self._pose.detect_full(masked)
-            if landmarks is None or not self._torso_visible(landmarks):
+            if landmarks is None or not self._torso_visible(landmarks, frame.shape):
                 return
-            body = landmarks.box_xyxy()
+            body = landmarks.box_xyxy(frame_hw=frame.shape[:2])
             if body is None:
                 return
             if not add(Candidate(body, self._pose_score(landmarks), landmarks=landmarks)):

@@ -36,6 +36,15 @@ from pmrr_model.estimators.sparse_joints import SparseJoints
 logger = logging.getLogger(__name__)
 
 LANDMARK_RESCALE = 1.2  # MediaPipe sees the box enlarged by the seed's 1.2 crop margin
+#: a person with landmarks in fewer than this share of a chunk's frames gets one-orientation
+#: landmarks where there are none (:meth:`LandmarkFitEstimator._unbridged_single_pass`)
+MIN_CONSENSUS_SHARE = 0.5
+
+
+def _crop(box: np.ndarray) -> tuple[np.ndarray, float]:
+    """The square region MediaPipe is shown for a box: its centre and side (pixels)."""
+    centers, scales = box_to_center_scale(np.asarray(box).reshape(1, 4), LANDMARK_RESCALE)
+    return centers[0], float(crop_side_px(scales[0]))
 
 
 def start_body_pose() -> np.ndarray:
@@ -142,34 +151,43 @@ class LandmarkFitEstimator(Estimator):
 
         Single images need that last try: a person with no trusted landmarks gets the start
         pose (on the real photos of ``benchmarks/real_people.py`` it lifted PCK@0.1 from 0.58 to
-        0.61). The batched video fit does without it: there a frame without landmarks is bridged
-        by its neighbours, and the one-orientation landmarks made the synthetic quick set worse
-        (PA-MPJPE 61 -> 68 mm). Landmarks outside the box are unseen (:func:`build_targets`).
+        0.61). The batched video fit takes it only for people who rarely have landmarks
+        otherwise (:meth:`_unbridged_single_pass`); a frame without landmarks is bridged by its
+        neighbours. Landmarks outside the box are unseen (:func:`build_targets`).
         The head's orientation comes from Face Mesh on the face Pose found
         (:class:`FacePoseEstimator`).
         """
-        size = frame_rgb.shape[:2]
-        centers, scales = box_to_center_scale(boxes, LANDMARK_RESCALE)
-        targets = []
-        for i, (center, scale) in enumerate(zip(centers, scales, strict=True)):
-            side = float(crop_side_px(scale))
-            tries = self._landmark_tries(frame_rgb, boxes, i, center, side, single_pass)
-            lm = next((t for t in tries if t is not None and owns(t, boxes, i)), None)
-            region = face_region(lm)
-            head = self.faces.estimate(frame_rgb, *region) if region is not None else None
-            targets.append(build_targets(lm, size, focal_px, center, box_xyxy=boxes[i], head=head))
-        return targets
+        return [
+            self._targets(
+                frame_rgb,
+                boxes,
+                i,
+                focal_px,
+                self._landmark_tries(frame_rgb, boxes, i, single_pass),
+            )
+            for i in range(len(boxes))
+        ]
 
-    def _landmark_tries(
+    def _targets(
         self,
         frame: np.ndarray,
         boxes: np.ndarray,
         i: int,
-        center: np.ndarray,
-        side: float,
-        single_pass: bool,
+        focal_px: float,
+        tries: Iterator[PoseLandmarks | None],
+    ) -> FitTargets:
+        """Box ``i``'s targets from the first of ``tries`` that is this person's."""
+        lm = next((t for t in tries if t is not None and owns(t, boxes, i)), None)
+        region = face_region(lm)
+        head = self.faces.estimate(frame, *region) if region is not None else None
+        center, _ = _crop(boxes[i])
+        return build_targets(lm, frame.shape[:2], focal_px, center, box_xyxy=boxes[i], head=head)
+
+    def _landmark_tries(
+        self, frame: np.ndarray, boxes: np.ndarray, i: int, single_pass: bool
     ) -> Iterator[PoseLandmarks | None]:
         """Box ``i``'s landmark attempts in order, run lazily (:meth:`landmark_targets`)."""
+        center, side = _crop(boxes[i])
         yield self.landmarker.detect_region(frame, center, side)
         yield self.landmarker.detect_region(frame, center, 2.0 * side)
         masked = paint_others(frame, boxes, i)
@@ -216,13 +234,16 @@ class LandmarkFitEstimator(Estimator):
         size = frames_rgb[0].shape[:2]
         focal = self.focal_px or default_focal_px(size)
         t0 = time.perf_counter()
-        targets = [
-            t for f, b in zip(frames_rgb, boxes, strict=True)
-            for t in self.landmark_targets(f, b, focal, single_pass=False)
-        ]  # fmt: skip
+        per_frame = [
+            self.landmark_targets(f, b, focal, single_pass=False)
+            for f, b in zip(frames_rgb, boxes, strict=True)
+        ]
+        frame_ids = [np.asarray(t, np.int64).reshape(-1) for t in track_ids]
+        self._unbridged_single_pass(frames_rgb, boxes, frame_ids, per_frame, focal)
+        targets = [t for frame_targets in per_frame for t in frame_targets]
         t1 = time.perf_counter()
         all_boxes = np.concatenate(boxes)
-        ids = np.concatenate([np.asarray(t, np.int64).reshape(-1) for t in track_ids])
+        ids = np.concatenate(frame_ids)
         fitted = self._fit_window(targets, all_boxes, ids, focal, size)
         t2 = time.perf_counter()
         self.last_targets = targets
@@ -230,6 +251,43 @@ class LandmarkFitEstimator(Estimator):
         estimates = self._bodies(fitted, targets, all_boxes, size, focal, with_vertices)
         edges = np.cumsum([0] + [len(b) for b in boxes])
         return [estimates.take(np.arange(a, b)) for a, b in zip(edges, edges[1:], strict=False)]
+
+    def _unbridged_single_pass(
+        self,
+        frames: list[np.ndarray],
+        boxes: list[np.ndarray],
+        track_ids: list[np.ndarray],
+        per_frame: list[list[FitTargets]],
+        focal_px: float,
+    ) -> None:
+        """In place: when fewer than :data:`MIN_CONSENSUS_SHARE` of a person's frames in the
+        chunk have landmarks both mirror passes agree on, that person's frames without landmarks
+        get the one-orientation try (``keep_single``); occasional gaps are left to the temporal
+        term, which bridges them from the frames around.
+
+        A person whose passes mostly disagree is one Pose sees in one orientation only, as the
+        synthetic close-up's mannequin (consensus in 2 of 30 frames, one orientation in 24):
+        bridged from those few frames, its body stayed near the start pose, small in front of
+        the face (``tests/test_closeup.py``). Measured on ``pmrr eval --synthetic`` (full set):
+        close-up 2D error 29 -> 17 % of the box height; the two seated people of the interview
+        scene, whose passes often disagree, get one-orientation landmarks too: PA-MPJPE 83 -> 85
+        mm (quick set 76 -> 85) while their nod is found (F1 0.67 -> 1.00) and false events fall
+        (72 -> 60 a minute; quick set 37.5 -> 0). At a share of 0.25 the interview scene stays as
+        it was and the close-up's nod and shake are missed; for every frame without consensus
+        (no share rule) the same as 0.5 on the interview.
+        """
+        frames_of: dict[int, list[tuple[int, int]]] = {}
+        for f, ids in enumerate(track_ids):
+            for i, tid in enumerate(ids):
+                frames_of.setdefault(int(tid), []).append((f, i))
+        for where in frames_of.values():
+            empty = [(f, i) for f, i in where if not per_frame[f][i].weights2d.any()]
+            if len(where) - len(empty) >= MIN_CONSENSUS_SHARE * len(where):
+                continue
+            for f, i in empty:
+                center, side = _crop(boxes[f][i])
+                single = self.landmarker.detect_region(frames[f], center, side, keep_single=True)
+                per_frame[f][i] = self._targets(frames[f], boxes[f], i, focal_px, iter([single]))
 
     def _bodies(
         self,
