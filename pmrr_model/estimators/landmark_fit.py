@@ -268,13 +268,12 @@ class LandmarkFitEstimator(Estimator):
         A person whose passes mostly disagree is one Pose sees in one orientation only, as the
         synthetic close-up's mannequin (consensus in 2 of 30 frames, one orientation in 24):
         bridged from those few frames, its body stayed near the start pose, small in front of
-        the face (``tests/test_closeup.py``). Measured on ``pmrr eval --synthetic`` (full set):
-        close-up 2D error 29 -> 17 % of the box height; the two seated people of the interview
-        scene, whose passes often disagree, get one-orientation landmarks too: PA-MPJPE 83 -> 85
-        mm (quick set 76 -> 85) while their nod is found (F1 0.67 -> 1.00) and false events fall
-        (72 -> 60 a minute; quick set 37.5 -> 0). At a share of 0.25 the interview scene stays as
-        it was and the close-up's nod and shake are missed; for every frame without consensus
-        (no share rule) the same as 0.5 on the interview.
+        the face (``tests/test_closeup.py``). Measured with the detector changes of the same release
+        on ``pmrr eval --synthetic`` (full set, OpenCV 4.14): close-up 2D error 26.9 -> 13.9 % of
+        the box height; the interview scene's seated people, whose passes often disagree, take
+        one-orientation landmarks too: PA-MPJPE 85 -> 83 mm, false events 54 -> 36 a minute.
+        With OpenCV 5.1 the interview went 83 -> 85 mm instead; at a share of 0.25 the close-up's
+        nod and shake were missed.
         """
         frames_of: dict[int, list[tuple[int, int]]] = {}
         for f, ids in enumerate(track_ids):
