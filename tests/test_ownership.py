@@ -80,14 +80,15 @@ def upside_down_on_legs(real: PoseLandmarks) -> PoseLandmarks:
 
 @pytest.mark.parametrize("part_first", [False, True])
 def test_a_part_of_a_person_taken_for_a_person_is_dropped(detector, part_first):
-    """Legs found as an upside-down person (box inside the real one's, "shoulders" on their
+    """Legs found as an upside-down person (box mostly inside the real one's, "shoulders" on their
     ankles) are no second person, whichever pass found them first; a person standing partly
     behind, with a box inside the front one's but shoulders of their own, still is."""
     real = confirmed(person(200, 100, 300))
     legs = upside_down_on_legs(real.landmarks)
     part = Candidate(np.array([*legs.image_px.min(0) - 5, *legs.image_px.max(0) + 5]), 0.9,
                      landmarks=legs)  # fmt: skip
-    assert box_overlap_min(part.box, real.box)[0, 0] > 0.8
+    part.box[3] += 0.6 * (part.box[3] - part.box[1])  # reaching past the person's box ...
+    assert 0.5 < box_overlap_min(part.box, real.box)[0, 0] < 0.8  # ... mostly inside it
     found: list[Candidate] = []
     for candidate in [part, real] if part_first else [real, part]:
         detector._admit(found, candidate)
@@ -95,6 +96,34 @@ def test_a_part_of_a_person_taken_for_a_person_is_dropped(detector, part_first):
     child = confirmed(person(230, 200, 150))  # smaller, in front of the legs, own shoulders
     assert box_overlap_min(child.box, real.box)[0, 0] > 0.8
     assert detector._admit(found, child) and len(found) == 2
+
+
+def test_a_clearer_view_of_the_same_person_replaces_the_first(detector):
+    first = person(200, 100, 300)
+    hidden = MP["left_wrist"], MP["right_wrist"], MP["left_hip"], MP["right_hip"]
+    first.visibility[list(hidden)] = 0.0  # wrists and hips unseen in the first pass's region
+    found: list[Candidate] = []
+    assert detector._admit(found, confirmed(first))
+    # the same person from another region, a little off, with every limb seen: replaces it
+    clearer = person(204, 102, 300)
+    assert detector._admit(found, confirmed(clearer))
+    assert len(found) == 1 and found[0].landmarks is clearer
+    # a view no clearer than the kept one (by less than the margin) is only a repeat
+    assert not detector._admit(found, confirmed(person(198, 99, 300)))
+    assert len(found) == 1 and found[0].landmarks is clearer
+
+
+def test_a_smaller_proposal_at_a_found_persons_hips_is_still_tried(detector):
+    front = confirmed(person(200, 100, 300))
+    hips = front.landmarks.image_px[[MP["left_hip"], MP["right_hip"]]].mean(axis=0)
+    height = front.box[3] - front.box[1]
+    # the front person's own proposal (about their size) is skipped ...
+    assert detector._proposes_found(front, hips + 10, 1.1 * height)
+    # ... a smaller one whose centre falls on their hips may be someone behind them: tried
+    assert not detector._proposes_found(front, hips + 10, 0.6 * height)
+    # and the same holds between two proposals of different windows
+    assert detector._same_proposal(hips, 300.0, hips + 20, 320.0)
+    assert not detector._same_proposal(hips, 170.0, hips + 20, 320.0)
 
 
 def test_corner_quadrants_are_proposal_windows_and_mirror_each_other():

@@ -22,7 +22,9 @@ in two complementary passes and each box is tightened with MediaPipe Pose:
    bottom 60 %) and on the four corner quadrants (55 % of each side; a layout that is its own
    mirror image), so a person next to a more prominent one, or small in the frame, still gets a
    detection. Each proposal is a square region around the hip centre; Pose on it
-   gives the body box, kept when its torso lies in the region. People seen at an angle, in
+   gives the body box, kept when its torso lies in the region. A proposal centred on a found
+   person's hips is skipped only when it is about their size: a smaller one there is often
+   someone partly behind them. People seen at an angle, in
    profile or with a face the face model misses are found here (measured on the synthetic
    interview scenes of ``pmrr eval --synthetic``, where the face model finds no face).
 3. **Masked pose passes**: Pose on the whole frame finds the most prominent person; that person
@@ -43,6 +45,9 @@ when:
   lies in its face box grown by half. Its region is wide (8 faces across); compared by box
   overlap, it swallowed the confirmed person whose face it is and every neighbour it covered;
 * both are fallbacks and their boxes overlap (``duplicate_overlap``).
+
+Of two confirmed views of one person the first is kept, unless the second sees the limbs
+clearly better (``better_view_margin``): a face's region can cut off an arm reaching out.
 
 A confirmed candidate that is a **part of** a confirmed person (its box inside theirs and upside
 down: Pose, shown only someone's legs in a corner window, reports an upside-down person whose
@@ -80,6 +85,12 @@ class MediaPipeDetectorConfig:
     min_relative_height: float = 0.2
     duplicate_overlap: float = 0.6  # two face-only fallbacks: intersection / smaller area
     same_shoulders: float = 0.1  # two confirmed people: shoulder distance / smaller box height
+    #: a proposal near a found person's hips is that person when its side is at least this
+    #: fraction of their box height (smaller: maybe someone behind them, so Pose is run)
+    same_proposal_size: float = 0.8
+    #: a second confirmed view of a found person replaces the first when its limbs' mean
+    #: visibility is higher by more than this
+    better_view_margin: float = 0.2
     region_width_faces: float = 4.0
     region_above_faces: float = 1.0
     region_below_faces: float = 8.0
@@ -95,6 +106,11 @@ class MediaPipeDetectorConfig:
 # (mean over shoulders+hips >= 0.5) rejected every head-and-shoulders person by a hair (0.498).
 SHOULDERS = [MP["left_shoulder"], MP["right_shoulder"]]
 HIPS = [MP["left_hip"], MP["right_hip"]]
+LIMBS = [
+    MP[f"{side}_{joint}"]
+    for side in ("left", "right")
+    for joint in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
+]
 
 
 @dataclass
@@ -172,7 +188,10 @@ class MediaPipePersonDetector(PersonDetector):
         if any(self._part_of(candidate, other) for other in found):
             return False
         same = [other for other in found if self._same_person(candidate, other)]
-        if any(other.confirmed or not candidate.confirmed for other in same):
+        if any(
+            (other.confirmed and not self._better_view(candidate, other)) or not candidate.confirmed
+            for other in same
+        ):
             return False
         same += [other for other in found if self._part_of(other, candidate)]
         found[:] = [other for other in found if not any(other is s for s in same)]
@@ -190,17 +209,31 @@ class MediaPipePersonDetector(PersonDetector):
             return self._nose_in_face(person.landmarks, fallback.face)
         return box_overlap_min(a.box, b.box)[0, 0] > self.config.duplicate_overlap
 
+    def _better_view(self, a: Candidate, b: Candidate) -> bool:
+        """Confirmed ``a`` sees the same person's limbs clearly better than ``b`` (mean
+        visibility of shoulders, elbows, wrists, hips, knees and ankles, by a margin), so its box
+        replaces ``b``'s. The face's region can cut off an outstretched arm that a body
+        proposal's region holds (AI Challenger photo of ``benchmarks/real_people.py``: a player
+        reaching across a board, wrists and hips unseen in the face's pass); the first box
+        found was kept and the estimator's crop lost the arm."""
+        if not (a.confirmed and b.confirmed):
+            return False
+        seen_a, seen_b = (float(c.landmarks.visibility[LIMBS].mean()) for c in (a, b))
+        return seen_a > seen_b + self.config.better_view_margin
+
     @staticmethod
     def _part_of(a: Candidate, b: Candidate) -> bool:
         """``a`` is a part of confirmed person ``b`` that Pose took for a whole person: shown
         only someone's legs (a corner window), it reports an upside-down body whose "shoulders"
-        are the ankles and "hips" the knees. So: ``a``'s box lies (80 %) inside the larger
-        ``b``'s and ``a`` is upside down (hips above shoulders). A person partly behind or in
-        front of another, also inside their box, is upright and stays."""
+        are the ankles and "hips" the knees. So: ``a``'s box lies mostly (half) inside the
+        larger ``b``'s and ``a`` is upside down (hips above shoulders). A person partly behind
+        or in front of another, also inside their box, is upright and stays. (At 80 % inside, a
+        region below a seated person's hips gave an upside-down "person" whose box reached
+        past theirs, 77 % inside, in two frames of the synthetic medium shot: a second track.)"""
         if not (a.confirmed and b.confirmed) or a is b:
             return False
         inter, area_a, area_b = _intersections(a.box, b.box)
-        if area_a[0] >= area_b[0] or inter[0, 0] < 0.8 * max(area_a[0], 1e-9):
+        if area_a[0] >= area_b[0] or inter[0, 0] < 0.5 * max(area_a[0], 1e-9):
             return False
         points = a.landmarks.image_px
         return bool(points[HIPS, 1].mean() < points[SHOULDERS, 1].mean())
@@ -262,15 +295,9 @@ class MediaPipePersonDetector(PersonDetector):
         for center, side in self._proposer.regions(frame):
             if sum(c.confirmed for c in found) >= self.config.max_people:
                 return
-            # the proposal's centre is its hips: skip a person whose hips are already found
-            # (a person partly behind another has hips of their own, so is still tried)
-            if any(
-                c.confirmed
-                and np.abs(c.landmarks.image_px[HIPS].mean(axis=0) - center).max() < side / 4
-                for c in found
-            ):
+            if any(self._proposes_found(c, center, side) for c in found):
                 continue
-            if any(np.abs(center - c).max() < s / 4 for c, s in tried):
+            if any(self._same_proposal(center, side, c, s) for c, s in tried):
                 continue  # the same detection from another window: Pose already said no
             tried.append((center, side))
             landmarks = self._pose.detect_region(frame, center, side)
@@ -282,6 +309,28 @@ class MediaPipePersonDetector(PersonDetector):
             body = landmarks.box_xyxy(frame_hw=frame.shape[:2])
             if body is not None:
                 add(Candidate(body, self._pose_score(landmarks), landmarks=landmarks))
+
+    def _same_proposal(
+        self, center: np.ndarray, side: float, other_center: np.ndarray, other_size: float
+    ) -> bool:
+        """A proposal ``(center, side)`` stands for the same person as a region of size
+        ``other_size`` around ``other_center`` (an earlier proposal, or a found person's hips and
+        box height), so Pose need not run on it: the centres (hip estimates) lie within a quarter
+        of the side and the proposal is not much smaller. A person partly behind another often
+        gets a proposal whose centre falls near the front person's hips, but smaller: compared
+        by centres alone they were skipped (two people on the real photos of
+        ``benchmarks/real_people.py``: CrowdPose, COCO)."""
+        return bool(
+            np.abs(other_center - center).max() < side / 4
+            and side >= self.config.same_proposal_size * other_size
+        )
+
+    def _proposes_found(self, person: Candidate, center: np.ndarray, side: float) -> bool:
+        """The proposal is confirmed ``person`` again (:meth:`_same_proposal`)."""
+        if not person.confirmed:
+            return False
+        hips = person.landmarks.image_px[HIPS].mean(axis=0)
+        return self._same_proposal(center, side, hips, person.box[3] - person.box[1])
 
     def _torso_visible(self, landmarks: PoseLandmarks, frame_shape: tuple[int, ...]) -> bool:
         """Both shoulders seen, and their midpoint in the frame: Pose run on an image part with

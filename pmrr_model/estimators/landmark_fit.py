@@ -194,9 +194,14 @@ class LandmarkFitEstimator(Estimator):
         if len(boxes) > 1:
             yield self.landmarker.detect_region(masked, center, side)
         yield self.landmarker.detect_full(masked)
-        if single_pass:  # less trusted (see keep_single); still mirror-symmetric, as
-            # combine_mirror_passes is symmetric in the two passes
-            yield self.landmarker.detect_region(frame, center, side, keep_single=True)
+        if single_pass:
+            yield self._one_orientation(frame, boxes[i])
+
+    def _one_orientation(self, frame: np.ndarray, box: np.ndarray) -> PoseLandmarks | None:
+        """The box's crop with a person seen in one orientation kept (``keep_single``: less
+        trusted, still mirror-symmetric, as combine_mirror_passes is symmetric in the passes)."""
+        center, side = _crop(box)
+        return self.landmarker.detect_region(frame, center, side, keep_single=True)
 
     def estimate(
         self,
@@ -284,8 +289,7 @@ class LandmarkFitEstimator(Estimator):
             if len(where) - len(empty) >= MIN_CONSENSUS_SHARE * len(where):
                 continue
             for f, i in empty:
-                center, side = _crop(boxes[f][i])
-                single = self.landmarker.detect_region(frames[f], center, side, keep_single=True)
+                single = self._one_orientation(frames[f], boxes[f][i])
                 per_frame[f][i] = self._targets(frames[f], boxes[f], i, focal_px, iter([single]))
 
     def _bodies(
