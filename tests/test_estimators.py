@@ -304,6 +304,23 @@ def test_observed_joints_of_a_chest_up_view():
     assert observed_joints(t)[JOINT_NAMES.index("Jaw (H36M)")]
 
 
+def test_a_head_without_body_landmarks_is_still_a_target():
+    """A face Face Mesh read where Pose found nobody: the head's orientation is a target (in the
+    camera frame) and the head counts as observed, nothing else does."""
+    from pmrr_model.constants import JOINT_NAMES
+    from pmrr_model.detection.face_pose import HeadPose
+    from pmrr_model.estimators.landmark_targets import build_targets, observed_joints
+
+    centre = np.array([320.0, 240.0])  # on the optical axis: no ray rotation
+    rot = np.array([[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]])
+    t = build_targets(None, (480, 640), 500.0, centre, head=HeadPose(rot, centre, 0.8))
+    np.testing.assert_allclose(t.head_rotation, rot, atol=1e-9)
+    assert t.head_weight == 0.8 and not t.weights2d.any() and t.confidence == 0.0
+    seen = dict(zip(JOINT_NAMES, observed_joints(t), strict=True))
+    assert seen["Head (H36M)"] and seen["Jaw (H36M)"]
+    assert sum(seen.values()) == 6, [n for n, v in seen.items() if v]  # the head's six joints
+
+
 def test_low_visibility_landmarks_are_weak_guesses_never_observed():
     """A landmark MediaPipe places with low visibility, both mirror passes agreeing, is a weak
     target (GUESSED_WEIGHT) and not observed; one the passes disagree on (visibility 0) or outside

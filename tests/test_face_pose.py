@@ -31,6 +31,34 @@ def test_frame_of_known_points_and_mirror_algebra():
     assert FP.rotation_angle_deg(mean, rot) == pytest.approx(10.0, abs=1e-6)
 
 
+def test_a_detected_face_goes_to_the_box_whose_top_it_is():
+    """detected_face_region: a face near the top of one person's box is theirs; a face in the
+    upper part of two boxes is the one's whose top it is nearer (relative to the box height); a
+    face low in a box, or outside it, is no one's; of two faces in one box's top the
+    higher-scoring one; the crop is sized from the face box as face_region's."""
+    front = np.array([100.0, 150.0, 400.0, 600.0])  # a person in front, ...
+    behind = np.array([250.0, 100.0, 450.0, 500.0])  # ... one behind, head above theirs
+    boxes = np.stack([front, behind])
+    face_front = (np.array([200.0, 160.0, 240.0, 210.0]), 0.9)
+    face_behind = (np.array([330.0, 110.0, 370.0, 160.0]), 0.8)
+    centre, side = FP.detected_face_region([face_front, face_behind], boxes, 0)
+    np.testing.assert_allclose(centre, [220.0, 185.0])
+    assert side == pytest.approx(FP.FACE_REGION_SCALE * 50.0)
+    centre, _ = FP.detected_face_region([face_front, face_behind], boxes, 1)
+    np.testing.assert_allclose(centre, [350.0, 135.0])
+    assert FP.detected_face_region([face_behind], boxes, 0) is None  # outside the front box
+    # in both boxes' upper part: at 0.11 of the front box's height, 0.25 of the other's
+    shared = (np.array([280.0, 180.0, 320.0, 220.0]), 0.9)
+    np.testing.assert_allclose(FP.detected_face_region([shared], boxes, 0)[0], [300.0, 200.0])
+    assert FP.detected_face_region([shared], boxes, 1) is None
+    low = (np.array([200.0, 500.0, 240.0, 550.0]), 0.99)  # low in the front box: a hand, say
+    assert FP.detected_face_region([low], boxes, 0) is None
+    assert FP.detected_face_region([(face_front[0] + 1000.0, 0.9)], boxes, 0) is None
+    weaker = (face_front[0] + 10.0, 0.5)
+    centre, _ = FP.detected_face_region([weaker, face_front], front[None], 0)
+    np.testing.assert_allclose(centre, [220.0, 185.0])
+
+
 @pytest.fixture(scope="module")
 def head_renders():
     """The stand-in rendered with known head rotations (scenes' renderer and colours)."""

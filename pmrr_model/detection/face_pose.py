@@ -15,6 +15,11 @@ line is not the body model's "head up" axis: the face leans back a little from i
 (``tests/test_face_pose.py`` re-measures it) and applied here, so a head in its zero pose reads as
 zero rotation relative to the trunk.
 
+The face crop is placed on the face Pose's landmarks show; where Pose found nobody in a person's
+box (the synthetic close-up's mannequin, about a quarter of its frames) it is placed on a face the
+face detector (:class:`FaceDetector`, shared with the person detector) finds at the top of that
+box (:func:`detected_face_region`).
+
 Mirror consensus, as for Pose (:mod:`pmrr_model.detection.landmarks`): the crop is also run
 flipped left-right and the flipped result mapped back; the two rotations are averaged when they
 agree within :data:`MIRROR_AGREEMENT_DEG` and the head is unseen otherwise, so a video and its
@@ -119,6 +124,66 @@ def face_region(landmarks: PoseLandmarks | None, min_visibility: float = 0.5):
     if size < MIN_FACE_PX:
         return None
     return pts.mean(0), FACE_REGION_SCALE * 2.0 * size
+
+
+class FaceDetector:
+    """MediaPipe face detection (full-range model, ``model_selection=1``: faces from close-ups to a
+    few metres away) on a whole frame: face boxes (x0, y0, x1, y1) px with their scores. The
+    person detector proposes bodies from them; the landmark fit takes a head from them when Pose
+    found no face (:func:`detected_face_region`)."""
+
+    def __init__(self, min_confidence: float = 0.5) -> None:
+        mp = _import_mediapipe()
+        self._model = mp.solutions.face_detection.FaceDetection(
+            model_selection=1, min_detection_confidence=min_confidence
+        )
+
+    def close(self) -> None:
+        """Free MediaPipe's graph (not from ``__del__``: see ``PoseLandmarker.close``)."""
+        self._model.close()
+
+    def detect(self, frame_rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
+        height, width = frame_rgb.shape[:2]
+        result = self._model.process(np.ascontiguousarray(frame_rgb))
+        faces = []
+        for det in result.detections or []:
+            rel = det.location_data.relative_bounding_box
+            x0, y0 = rel.xmin * width, rel.ymin * height
+            box = np.array([x0, y0, x0 + rel.width * width, y0 + rel.height * height])
+            faces.append((box, float(det.score[0])))
+        return faces
+
+
+#: A detected face belongs to a person's box when its centre lies in the box's upper part: above
+#: this fraction of the box height (a face lower down is someone else's, e.g. a person behind).
+FACE_IN_BOX_TOP = 0.5
+
+
+def detected_face_region(
+    faces: list[tuple[np.ndarray, float]], boxes: np.ndarray, i: int
+) -> tuple[np.ndarray, float] | None:
+    """(centre px, side px) of the Face Mesh crop for box ``i`` from detected face boxes, or
+    None. A face is box ``i``'s when its centre lies in that box's upper part
+    (:data:`FACE_IN_BOX_TOP`) and, of all boxes holding it, highest up in box ``i`` (people
+    partly in front of one another: each face goes to the box whose top it is). Of several such
+    faces the highest-scoring one. The crop is sized as :func:`face_region`'s, the detector's box
+    standing for the face's size."""
+    boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+
+    def height_in(box: np.ndarray, c: np.ndarray) -> float:
+        inside = box[0] <= c[0] <= box[2] and box[1] <= c[1] <= box[3]
+        return (c[1] - box[1]) / max(box[3] - box[1], 1e-9) if inside else np.inf
+
+    best: tuple[float, np.ndarray, float] | None = None
+    for face, score in faces:
+        centre = (face[:2] + face[2:]) / 2.0
+        heights = [height_in(b, centre) for b in boxes]
+        if heights[i] >= FACE_IN_BOX_TOP or heights[i] > min(heights):
+            continue
+        size = float(max(face[2] - face[0], face[3] - face[1]))
+        if size >= MIN_FACE_PX and (best is None or score > best[0]):
+            best = (score, centre, FACE_REGION_SCALE * size)
+    return None if best is None else (best[1], best[2])
 
 
 class FacePoseEstimator:

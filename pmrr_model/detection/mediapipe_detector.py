@@ -74,6 +74,7 @@ from pmrr_model.detection.base import (
     empty_detections,
     mean_colour,
 )
+from pmrr_model.detection.face_pose import FaceDetector
 from pmrr_model.detection.landmarks import MP, PoseLandmarker, PoseLandmarks, _import_mediapipe
 
 
@@ -144,10 +145,7 @@ class MediaPipePersonDetector(PersonDetector):
         if isinstance(config, dict):
             config = MediaPipeDetectorConfig(**config)
         self.config = config or MediaPipeDetectorConfig()
-        mp = _import_mediapipe()
-        self._faces = mp.solutions.face_detection.FaceDetection(
-            model_selection=1, min_detection_confidence=self.config.face_min_confidence
-        )
+        self._faces = FaceDetector(self.config.face_min_confidence)
         # Mirror consensus: a mirrored video gets mirrored boxes (the estimator's crops follow
         # them); a person only one orientation finds is kept (recall).
         self._pose = PoseLandmarker(model_complexity=1, mirror_consensus=True, keep_single=True)
@@ -162,7 +160,7 @@ class MediaPipePersonDetector(PersonDetector):
             candidate.box = clip_boxes(candidate.box, height, width)[0]
             return self._admit(found, candidate)
 
-        for face_box, face_score in self._detect_faces(frame):
+        for face_box, face_score in self._faces.detect(frame):
             add(self._body_from_face(frame, face_box, face_score))
         self._body_proposals(frame, found, add)
         self._masked_pose_passes(frame, found, add)
@@ -245,17 +243,6 @@ class MediaPipePersonDetector(PersonDetector):
         grown = face + np.array([-fw, -fh, fw, fh]) * 0.5
         nose = landmarks.image_px[MP["nose"]]
         return bool(grown[0] <= nose[0] <= grown[2] and grown[1] <= nose[1] <= grown[3])
-
-    def _detect_faces(self, frame: np.ndarray) -> list[tuple[np.ndarray, float]]:
-        height, width = frame.shape[:2]
-        result = self._faces.process(frame)
-        faces = []
-        for det in result.detections or []:
-            rel = det.location_data.relative_bounding_box
-            x0, y0 = rel.xmin * width, rel.ymin * height
-            box = np.array([x0, y0, x0 + rel.width * width, y0 + rel.height * height])
-            faces.append((box, float(det.score[0])))
-        return faces
 
     def _body_from_face(self, frame: np.ndarray, face: np.ndarray, face_score: float) -> Candidate:
         cfg = self.config

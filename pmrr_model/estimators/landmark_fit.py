@@ -25,7 +25,13 @@ from pmrr_model.assets import AssetSet, resolve_assets
 from pmrr_model.body_model import BodyModel
 from pmrr_model.crop import box_to_center_scale, crop_side_px, default_focal_px
 from pmrr_model.detection.base import box_iou, box_region, mean_colour
-from pmrr_model.detection.face_pose import FacePoseEstimator, face_region
+from pmrr_model.detection.face_pose import (
+    FaceDetector,
+    FacePoseEstimator,
+    HeadPose,
+    detected_face_region,
+    face_region,
+)
 from pmrr_model.detection.landmarks import MP, PoseLandmarker, PoseLandmarks
 from pmrr_model.estimators.base import BodyEstimates, Estimator
 from pmrr_model.estimators.common import assemble_estimates, torch_threads
@@ -115,6 +121,8 @@ class LandmarkFitEstimator(Estimator):
         self.joints49 = SparseJoints(self.body_model, n_joints=49)  # with_vertices=False
         self.landmarker = PoseLandmarker(model_complexity=1, mirror_consensus=True)
         self.faces = FacePoseEstimator()
+        self.face_detector = FaceDetector()
+        self._faces_of: tuple[np.ndarray | None, list] = (None, [])  # (frame, its face boxes)
         self.cold_iterations = cold_iterations
         self.warm_iterations = warm_iterations
         # Warm starts take small steps. Adam's first steps move *every* parameter by about the
@@ -178,10 +186,26 @@ class LandmarkFitEstimator(Estimator):
     ) -> FitTargets:
         """Box ``i``'s targets from the first of ``tries`` that is this person's."""
         lm = next((t for t in tries if t is not None and owns(t, boxes, i)), None)
+        center, _ = _crop(boxes[i])
+        head = self._head(frame, boxes, i, lm)
+        return build_targets(lm, frame.shape[:2], focal_px, center, box_xyxy=boxes[i], head=head)
+
+    def _head(
+        self, frame: np.ndarray, boxes: np.ndarray, i: int, lm: PoseLandmarks | None
+    ) -> HeadPose | None:
+        """Face Mesh's head orientation for box ``i``: on the face Pose's landmarks place, else
+        on a face the face detector finds at the top of the box (:func:`detected_face_region`).
+        Pose found no face in a third of the synthetic close-up's frames, where the face
+        detector and Face Mesh found it in all of them; without a head those frames' head
+        pitch and yaw were the fit's guess, bridged from the frames around."""
         region = face_region(lm)
         head = self.faces.estimate(frame, *region) if region is not None else None
-        center, _ = _crop(boxes[i])
-        return build_targets(lm, frame.shape[:2], focal_px, center, box_xyxy=boxes[i], head=head)
+        if head is None:
+            if self._faces_of[0] is not frame:  # once per frame, for all of its boxes
+                self._faces_of = (frame, self.face_detector.detect(frame))
+            region = detected_face_region(self._faces_of[1], boxes, i)
+            head = self.faces.estimate(frame, *region) if region is not None else None
+        return head
 
     def _landmark_tries(
         self, frame: np.ndarray, boxes: np.ndarray, i: int, single_pass: bool

@@ -145,9 +145,30 @@ def build_targets(
     sees of this person, and the analytics count a joint outside it as out of view
     (:func:`analytics.joints.dense_in_view`), so the fit treats it the same way, as unseen.
     ``head``: Face Mesh's head orientation, seen along its crop's ray and rotated here into the
-    camera frame (as the world landmarks are)."""
-    if landmarks is None:
-        return empty_targets()
+    camera frame (as the world landmarks are); it counts without ``landmarks`` too (a face
+    Pose missed but the face detector found: the close-up's mannequin in a third of its frames)."""
+    targets = (
+        empty_targets()
+        if landmarks is None
+        else _body_targets(landmarks, image_size_hw, focal_px, box_center, min_visibility, box_xyxy)
+    )
+    if head is not None:
+        targets.head_rotation = (
+            ray_rotation(head.center_px, image_size_hw, focal_px) @ head.rotation
+        )
+        targets.head_weight = float(head.confidence)
+    return targets
+
+
+def _body_targets(
+    landmarks: PoseLandmarks,
+    image_size_hw: tuple[int, int],
+    focal_px: float,
+    box_center: np.ndarray,
+    min_visibility: float,
+    box_xyxy: np.ndarray | None,
+) -> FitTargets:
+    """:func:`build_targets` from Pose's landmarks, without the head."""
     vis = landmarks.visibility
     height, width = image_size_hw
     pts = landmarks.image_px
@@ -194,13 +215,7 @@ def build_targets(
     confidence = float(vis[MP_IDX].mean())
     seen2d = np.zeros(25, bool)
     seen2d[JOINT_IDX] = seen[MP_IDX] & (usable[MP_IDX] > 0)
-    targets = FitTargets(joints2d, weights2d, dirs, bone_w, torso, confidence, seen2d)
-    if head is not None:
-        targets.head_rotation = (
-            ray_rotation(head.center_px, image_size_hw, focal_px) @ head.rotation
-        )
-        targets.head_weight = float(head.confidence)
-    return targets
+    return FitTargets(joints2d, weights2d, dirs, bone_w, torso, confidence, seen2d)
 
 
 def _names(*names: str) -> list[int]:
