@@ -72,3 +72,46 @@ def test_seated_knees_end_up_in_front(yaw_deg):
     assert (in_front < -0.15).all(), in_front  # truth: -0.24 to -0.38 m
     error = np.linalg.norm((joints - joints[MIDHIP]) - (truth - truth[MIDHIP]), axis=1)[KNEES]
     assert error.max() < 0.05, error
+
+
+ANKLES, FEET = [14, 11], list(range(19, 25))  # OpenPose block: L/R ankle, big toes to heels
+
+
+def _fitted_joints(fitter, targets, box) -> np.ndarray:
+    start = fitter.initial([targets], box, FOCAL, SIZE)
+    fitted = fitter.fit(start, [targets], box, FOCAL, SIZE, 120)
+    f32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+    with torch.no_grad():
+        joints = fitter.joints_fn(
+            f32(fitted.betas), f32(fitted.body_pose), f32(fitted.global_orient)
+        )
+    return joints[0].double().numpy()
+
+
+@pytest.mark.parametrize("yaw_deg", [0.0, 30.0])
+def test_unseen_lower_legs_of_a_seated_person_hang_down(yaw_deg):
+    """A seated person framed above the ankles (a medium interview shot): thighs seen, shins
+    not. The shins hang down (within 10 cm of the truth at the ankles); without the shank prior
+    the straight-knee pose prior carried them on towards the camera."""
+    from dataclasses import replace
+
+    from pmrr_model.estimators.factory import create_estimator
+
+    fitter = create_estimator("landmark-fit").fitter
+    targets, box, truth = _seated_targets(fitter, yaw_deg)
+    unseen = ANKLES + FEET
+    targets.weights2d[unseen] = 0.0
+    targets.seen2d[unseen] = False
+    touches = (np.abs(BONE_FROM_J[:, unseen]) + np.abs(BONE_TO_J[:, unseen])).sum(1) > 0
+    targets.bone_weights[touches] = 0.0
+    box = np.array([[*targets.joints2d_px[targets.weights2d > 0].min(0),
+                     *targets.joints2d_px[targets.weights2d > 0].max(0)]])  # fmt: skip
+
+    def ankle_error(fitter) -> np.ndarray:
+        joints = _fitted_joints(fitter, targets, box)
+        rel = (joints - joints[MIDHIP]) - (truth - truth[MIDHIP])
+        return np.linalg.norm(rel, axis=1)[ANKLES]
+
+    assert ankle_error(fitter).max() < 0.10
+    fitter.w = replace(fitter.w, shank_down=0.0)
+    assert ankle_error(fitter).min() > 0.2

@@ -36,6 +36,13 @@ Energy per person, all terms normalised so the weights read as "how much one uni
   head) to Face Mesh's head orientation (:mod:`pmrr_model.detection.face_pose`) when a face was
   seen. Pose's five face points barely move in a nod at interview distances (the fit followed
   about 2 of 10 degrees on the synthetic medium shot); Face Mesh's 3D face follows it.
+- shank prior: squared distance of each lower leg's direction (knee -> ankle) to the camera's down,
+  weighted by how *seen* the knee and how *unseen* the ankle is. A seated person framed above the
+  ankles (every medium interview shot) had their knees held straight by the pose prior: thighs
+  towards the camera, which MediaPipe sees, and the shins carried on in the same line, out towards
+  the camera, 0.3-0.6 m off (synthetic benchmark, PA-MPJPE 128 mm on such a shot). Hanging down is
+  where a lower leg is when one cannot see it, standing or seated. The pose prior then leaves that
+  knee's bend to it (the two pulled against each other), and the cold start bends it so.
 - shape prior: L2 on betas.
 - temporal (only with :class:`TemporalLinks`, when a window of frames of tracked people is fitted
   as one batch): squared differences of each person's parameters to their previous frame's, and
@@ -72,6 +79,9 @@ class FitWeights:
     robust_sigma: float = 0.1  # box heights
     upright: float = 20.0  # trunk-direction prior at fully unseen hips (0 when both are seen)
     head: float = 5.0  # head rotation to Face Mesh's (per unit of squared Frobenius distance)
+    #: lower leg towards the camera's down (per unit^2 of unit-direction difference), in
+    #: proportion to how seen its knee and how unseen its ankle is
+    shank_down: float = 10.0
     temporal_pose: float = 8.0  # per rad^2 of change of a rotation to the previous frame's
     temporal_transl: float = 200.0  # per m^2 of change of the translation
     temporal_betas: float = 10.0  # per unit^2 of change of the shape (one person, one shape)
@@ -144,6 +154,8 @@ LIMB_STARTS = (
     (1, 4, (12, 13), (4, 5)), (2, 5, (9, 10), (6, 7)),  # hips, knees
     (16, 18, (5, 6), (0, 1)), (17, 19, (2, 3), (2, 3)),  # shoulders, elbows
 )  # fmt: skip
+SMPL_KNEES = (4, 5)
+CAMERA_DOWN = np.array([0.0, 1.0, 0.0])  # camera frame: x right, y down, z away
 LIMB_START_MIN_WEIGHT = 0.5  # bone weight (the two passes' visibility) needed to use a bone
 
 # Limb joints observed through their distal landmark: SMPL joint -> OpenPose-block index (or
@@ -157,6 +169,9 @@ LIMB_OBSERVED_BY = {
 }  # fmt: skip
 # OpenPose-block indices of the joints the upright prior uses.
 OP_NECK, OP_MIDHIP, OP_RSHOULDER, OP_LSHOULDER, OP_RHIP, OP_LHIP = 1, 8, 2, 5, 9, 12
+#: (knee, ankle) of the left and right leg (SMPL_KNEES' order), OpenPose block: the lower legs
+#: the shank prior holds
+OP_SHANKS = ((13, 14), (10, 11))
 
 
 def observed_fraction(weights2d: torch.Tensor, idx: tuple[int, ...]) -> torch.Tensor:
@@ -305,7 +320,9 @@ class LandmarkFitter:
     def _limb_start(self, body_pose: np.ndarray, orient: np.ndarray, t: FitTargets) -> None:
         """Pose each limb MediaPipe sees in 3D along its bone directions, in place: the ball joint
         by the smallest rotation taking its rest bone onto the seen upper bone, the hinge by the
-        angle between the two seen bones (a bone counts at weight >= LIMB_START_MIN_WEIGHT).
+        angle between the two seen bones (a bone counts at weight >= LIMB_START_MIN_WEIGHT); a
+        knee whose lower leg is unseen bends so that it hangs down, as the shank prior holds it
+        (from a straight knee that prior swung the seen thigh down instead).
 
         Why: from the straight start a seated person's thigh, which points at the camera and
         projects short, fell into its 2D mirror image (swung out sideways and back) for one leg
@@ -320,10 +337,14 @@ class LandmarkFitter:
             upper = t.bone_dirs[bone1]
             local = orient.T @ upper  # the seen upper bone in the parent (pelvis) frame
             body_pose[(ball - 1) * 3 : ball * 3] = smallest_rotation(rest[b] - rest[a], local)
-            if t.bone_weights[bone2] < LIMB_START_MIN_WEIGHT:
+            if t.bone_weights[bone2] >= LIMB_START_MIN_WEIGHT:
+                lower = t.bone_dirs[bone2]
+            elif hinge in SMPL_KNEES:  # an unseen lower leg starts hanging down (shank prior)
+                lower = CAMERA_DOWN
+            else:
                 continue
             axis, sign = HINGES[hinge]
-            angle = np.arccos(np.clip(np.dot(upper, t.bone_dirs[bone2]), -1.0, 1.0))
+            angle = np.arccos(np.clip(np.dot(upper, lower), -1.0, 1.0))
             body_pose[(hinge - 1) * 3 : hinge * 3] = 0.0
             body_pose[(hinge - 1) * 3 + axis] = sign * angle
 
@@ -359,6 +380,18 @@ class LandmarkFitter:
         pose_w = person_pose_weights(self.pose_weights, w2d, self.w)
         hips_seen = observed_fraction(w2d, (OP_LHIP,)) + observed_fraction(w2d, (OP_RHIP,))
         w_upright = self.w.upright * (1.0 - 0.5 * hips_seen)
+        knees, ankles = ([leg[k] for leg in OP_SHANKS] for k in (0, 1))
+        w_shank = self.w.shank_down * torch.stack(
+            [
+                observed_fraction(w2d, (k,)) * (1.0 - observed_fraction(w2d, (a,)))
+                for k, a in OP_SHANKS
+            ],
+            dim=1,
+        )  # (N, 2): knee seen, ankle not
+        down = torch.tensor(CAMERA_DOWN, dtype=torch.float32)
+        for k, knee in enumerate(SMPL_KNEES):  # an unseen lower leg's bend is the shank prior's
+            flex = (knee - 1) * 3 + HINGES[knee][0]
+            pose_w[:, flex] = pose_w[:, flex] * (1.0 - w_shank[:, k] / max(self.w.shank_down, 1e-9))
         temporal = self._temporal_term(links)
         optimiser = torch.optim.Adam(params, lr=self.lr if lr is None else lr)
         for _ in range(iterations):
@@ -377,6 +410,9 @@ class LandmarkFitter:
             trunk = trunk / trunk.norm(dim=-1, keepdim=True).clamp_min(1e-6)
             upright = upright_frame(joints.detach()) @ self.rest_trunk
             loss_upright = ((trunk - upright) ** 2).sum(-1)
+            shank = joints[:, ankles] - joints[:, knees]
+            shank = shank / shank.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+            loss_shank = (w_shank * ((shank - down) ** 2).sum(-1)).sum(1)
             loss_hinge = torch.relu(-hinge_sign * pose[:, hinge_idx]).pow(2).sum(1)
             loss_betas = (betas**2).sum(1)
             loss_head = ((head_global_rotation(orient, pose) - head_rot) ** 2).sum((1, 2))
@@ -388,6 +424,7 @@ class LandmarkFitter:
                 + self.w.betas * loss_betas
                 + w_upright * loss_upright
                 + w_head * loss_head
+                + loss_shank
             ).sum()
             if temporal is not None:
                 loss = loss + temporal(params)
