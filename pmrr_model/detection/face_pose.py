@@ -126,13 +126,17 @@ def face_region(landmarks: PoseLandmarks | None, min_visibility: float = 0.5):
     return pts.mean(0), FACE_REGION_SCALE * 2.0 * size
 
 
+#: MediaPipe face detection's minimum score, for the person detector and the landmark fit alike.
+FACE_MIN_CONFIDENCE = 0.5
+
+
 class FaceDetector:
     """MediaPipe face detection (full-range model, ``model_selection=1``: faces from close-ups to a
     few metres away) on a whole frame: face boxes (x0, y0, x1, y1) px with their scores. The
     person detector proposes bodies from them; the landmark fit takes a head from them when Pose
     found no face (:func:`detected_face_region`)."""
 
-    def __init__(self, min_confidence: float = 0.5) -> None:
+    def __init__(self, min_confidence: float = FACE_MIN_CONFIDENCE) -> None:
         mp = _import_mediapipe()
         self._model = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=min_confidence

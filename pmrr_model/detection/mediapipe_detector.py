@@ -74,13 +74,13 @@ from pmrr_model.detection.base import (
     empty_detections,
     mean_colour,
 )
-from pmrr_model.detection.face_pose import FaceDetector
+from pmrr_model.detection.face_pose import FACE_MIN_CONFIDENCE, FaceDetector
 from pmrr_model.detection.landmarks import MP, PoseLandmarker, PoseLandmarks, _import_mediapipe
 
 
 @dataclass
 class MediaPipeDetectorConfig:
-    face_min_confidence: float = 0.5
+    face_min_confidence: float = FACE_MIN_CONFIDENCE
     pose_min_visibility: float = 0.5  # mean visibility of both shoulders for a pose to count
     max_people: int = 6
     min_relative_height: float = 0.2

@@ -195,7 +195,7 @@ class LandmarkFitEstimator(Estimator):
     ) -> HeadPose | None:
         """Face Mesh's head orientation for box ``i``: on the face Pose's landmarks place, else
         on a face the face detector finds at the top of the box (:func:`detected_face_region`).
-        Pose found no face in a third of the synthetic close-up's frames, where the face
+        Pose found no face in about a quarter of the synthetic close-up's frames, where the face
         detector and Face Mesh found it in all of them; without a head those frames' head
         pitch and yaw were the fit's guess, bridged from the frames around."""
         region = face_region(lm)
