@@ -13,7 +13,7 @@ from pmrr_model.detection import create_detector
 from pmrr_model.detection.base import box_overlap_min
 from pmrr_model.detection.landmarks import MP, PoseLandmarks
 from pmrr_model.detection.mediapipe_detector import Candidate, shoulder_distance
-from pmrr_model.estimators.landmark_fit import owns, paint_others
+from pmrr_model.estimators.landmark_fit import inside_frame, owns, paint_others
 
 
 def person(x: float, y: float, height: float) -> PoseLandmarks:
@@ -169,6 +169,24 @@ def test_a_neighbours_landmarks_are_not_this_box_person():
     assert not owns(person(600, 60, 300), boxes[:1], 0)
     unseen = PoseLandmarks(a.image_px, np.zeros(33), a.world_m)
     assert not owns(unseen, boxes[:1], 0)
+
+
+def test_a_fragment_inside_a_box_is_not_its_person():
+    box = np.array([[0.0, 50.0, 90.0, 230.0]])  # a skier cut by the photo's left edge
+    glove = person(80, 80, 25)  # a "person" MediaPipe placed on the glove, 25 px nose-to-ankle
+    assert glove.box_xyxy()[3] - glove.box_xyxy()[1] < 0.3 * 180
+    assert not owns(glove, box, 0)
+    assert owns(person(40, 70, 150), box, 0)
+
+
+def test_a_crop_at_the_frame_edge_moves_inside_it():
+    # a box cut by the left edge: its crop reaches 60 px past the edge; the region moves right
+    center, side = inside_frame(np.array([40.0, 140.0]), 200.0, (300, 640))
+    np.testing.assert_allclose(center, [100.0, 140.0])
+    assert side == 200.0
+    # never larger than the frame's shorter side; a crop inside the frame is not tried again
+    assert inside_frame(np.array([40.0, 140.0]), 500.0, (300, 640))[1] == 300.0
+    assert inside_frame(np.array([320.0, 150.0]), 200.0, (300, 640)) is None
 
 
 def test_paint_others_keeps_this_box_whole():
