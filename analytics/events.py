@@ -21,11 +21,12 @@ POSTURE_SHIFT_DEG = 8.0
 #: Gesture strokes: runs of "gesturing" frames, gaps this short are bridged, runs this short dropped.
 STROKE_MAX_GAP_S = 0.1
 STROKE_MIN_S = 0.1
-#: ... and the wrist must get somewhere: the largest distance between two of its trunk-frame
-#: positions within the run. A per-frame fit's jitter makes runs of 0.1-0.3 s above the speed
-#: threshold that go nowhere (1.4-5.4 cm on the synthetic benchmark's still and listening
-#: people, 6 of 7 false strokes per 3 s on the still listener); beats and strokes there span
-#: 7-33 cm.
+#: ... and the wrist must get somewhere: the largest distance between two of its positions
+#: relative to the neck, across the camera's line of sight (depth left out:
+#: :func:`analytics.motion.wrist_across_sight`), within the run. A per-frame fit's jitter makes
+#: runs of 0.1-0.3 s above the speed threshold that go nowhere (1.4-5.4 cm on the synthetic
+#: benchmark's still and listening people, 6 of 7 false strokes per 3 s on the still listener),
+#: or that go only in depth; beats and strokes there span 13-29 cm across the view.
 STROKE_MIN_EXTENT_M = 0.06
 #: A hand moving to or from the face around a face touch is that self-touch (an adaptor, in
 #: gesture research not a gesture): strokes this close to a face-touch episode are dropped.
@@ -72,7 +73,8 @@ def gesture_strokes(
     excluded: np.ndarray | None = None,
 ) -> list[dict]:
     """Strokes of one hand: runs of trunk-relative wrist speed above ``threshold``; with
-    ``position`` (T, 3), the wrist's trunk-frame positions, only runs spanning at least
+    ``position`` (T, 3), the wrist's positions across the line of sight
+    (:func:`analytics.motion.wrist_across_sight`), only runs spanning at least
     STROKE_MIN_EXTENT_M; with ``excluded`` (T,) bool, no run touching an excluded frame."""
     found = runs(
         np.nan_to_num(speed) > threshold,

@@ -12,7 +12,7 @@ from analytics import joints as J
 from analytics import synchrony
 from analytics.body_frame import STANDIN_NEUTRAL, Neutral
 from analytics.measures import frame_measures
-from analytics.motion import GESTURE_SPEED_M_PER_S, wrist_rel_trunk
+from analytics.motion import GESTURE_SPEED_M_PER_S, wrist_across_sight
 from analytics.roles import main_pair, video_roles
 from analytics.tables import FRAME_BOOLS, conform
 from analytics.windows import summary_row, window_table
@@ -20,8 +20,8 @@ from analytics.windows import summary_row, window_table
 
 def _track_events(f: pd.DataFrame, fps: float, wrists: np.ndarray | None = None) -> list[dict]:
     """All events of one person from their per-frame measures; ``wrists`` (T, 2, 3): left and
-    right wrist in the trunk frame (:func:`analytics.motion.wrist_rel_trunk`) for the strokes'
-    extent rule."""
+    right wrist across the line of sight (:func:`analytics.motion.wrist_across_sight`) for the
+    strokes' extent rule."""
     out: list[dict] = []
     touching = f["is_touching_face"].fillna(False).to_numpy(dtype=bool)
     self_touch = ev.near(touching, round(ev.SELF_TOUCH_MARGIN_S * fps))
@@ -152,7 +152,8 @@ def compute_video_features(
         for b in FRAME_BOOLS:
             f[b] = f[b].astype("boolean").mask(~f["has_data"])
         found = [
-            _shift_event(e, first, fps) for e in _track_events(f, fps, wrist_rel_trunk(joints[t]))
+            _shift_event(e, first, fps)
+            for e in _track_events(f, fps, wrist_across_sight(joints[t]))
         ]
         e = pd.DataFrame(found) if found else pd.DataFrame(columns=["event_type", "start_frame"])
         e["video_id"], e["track_id"] = video_id, t

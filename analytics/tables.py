@@ -171,7 +171,8 @@ FRAME_DESCRIPTIONS: dict[str, str] = {
 #: What each event type is (events.event_type and the per-event-type columns).
 EVENT_DESCRIPTIONS: dict[str, str] = {
     "gesture_stroke": "gesture strokes (runs of one wrist's trunk-relative speed > 0.3 m/s, "
-    ">= 0.1 s, in which the wrist spans >= 6 cm; only where that forearm is in view; none "
+    ">= 0.1 s, in which the wrist spans >= 6 cm across the camera's line of sight; only where "
+    "that forearm is in view; none "
     "within 0.3 s of a face touch, which is a self-touch)",
     "nod": "head nods (>= 2 half-cycles of band-passed head pitch, each >= 5 deg, 0.125-0.5 s; "
     "a shake overlapping it with a larger swing wins)",

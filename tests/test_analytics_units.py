@@ -9,6 +9,8 @@ import pytest
 from scipy.spatial import ConvexHull
 
 from analytics import events, synchrony
+from analytics import joints as J
+from analytics.motion import wrist_across_sight
 from analytics.posture import convex_hull_area
 from analytics.roles import main_pair, video_roles
 from analytics.tables import SCHEMA_VERSION, SCHEMAS, conform, to_arrow
@@ -212,6 +214,27 @@ def test_strokes_must_get_somewhere_and_are_not_self_touch():
     near = events.near(touching, round(events.SELF_TOUCH_MARGIN_S * fps))
     assert near[52] and not near[51] and near[87] and not near[88]  # 8 frames either side
     assert events.gesture_strokes(speed, 0.3, fps, "left", position, near) == []
+
+
+def test_a_wrist_jumping_in_depth_alone_is_no_stroke():
+    """The extent rule sees the wrist across the camera's line of sight: a hand that jumps 20 cm
+    straight along the line of sight (what a fit does when its landmarks change) goes nowhere,
+    the same 20 cm sideways is a stroke. The neck is off the optical axis, so "depth" is along
+    the ray through it, not the camera's z."""
+    fps, n = 25.0, 60
+    j = np.zeros((n, 49, 3))
+    j[:, J.NECK] = (0.5, 0.0, 2.0)
+    ray = j[0, J.NECK] / np.linalg.norm(j[0, J.NECK])
+    side = np.cross(ray, (0.0, 1.0, 0.0))
+    rest = j[0, J.NECK] + (0.0, 0.3, 0.0)
+    bump = 0.2 * np.sin(np.pi * np.clip(np.arange(n) - 20, 0, 10) / 10)  # frames 20-30
+    for direction, strokes in ((ray, 0), (side, 1)):
+        j[:, J.L_WRIST] = rest + bump[:, None] * direction
+        across = wrist_across_sight(j)[:, 0]
+        speed = np.linalg.norm(np.gradient(j[:, J.L_WRIST], axis=0), axis=1) * fps
+        assert speed.max() > 0.3
+        assert len(events.gesture_strokes(speed, 0.3, fps, "left", across)) == strokes
+    np.testing.assert_allclose(across - across[0], bump[:, None] * side, atol=1e-12)
 
 
 def test_a_nod_with_yaw_cross_talk_is_one_nod():
