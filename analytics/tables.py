@@ -172,8 +172,7 @@ FRAME_DESCRIPTIONS: dict[str, str] = {
 EVENT_DESCRIPTIONS: dict[str, str] = {
     "gesture_stroke": "gesture strokes (runs of one wrist's trunk-relative speed > 0.3 m/s, "
     ">= 0.1 s, in which the wrist spans >= 6 cm across the camera's line of sight; only where "
-    "that forearm is in view; none "
-    "within 0.3 s of a face touch, which is a self-touch)",
+    "that forearm is in view; none within 0.3 s of a face touch, which is a self-touch)",
     "nod": "head nods (>= 2 half-cycles of band-passed head pitch, each >= 5 deg, 0.125-0.5 s; "
     "a shake overlapping it with a larger swing wins)",
     "shake": "head shakes (>= 2 half-cycles of band-passed head yaw, each >= 5 deg, 0.125-0.5 s; "

@@ -198,11 +198,9 @@ class LandmarkFitEstimator(Estimator):
         brought the synthetic interview's PA-MPJPE from 72 to 48 mm, but the landmarks it adds
         come and go from frame to frame, a seated listener's fitted wrist jumped in depth with
         them, and false events followed: full set false events 15.8 -> 20.1 a minute (with
-        strokes measured across the line of sight), nod F1 0.83 -> 0.77; open work.) Landmarks
-        outside the box are unseen
-        (:func:`build_targets`).
-        The head's orientation comes from Face Mesh on the face Pose found
-        (:class:`FacePoseEstimator`).
+        strokes measured across the line of sight), nod F1 0.83 -> 0.77; open work.)
+        Landmarks outside the box are unseen (:func:`build_targets`). The head's orientation
+        comes from Face Mesh on the face Pose found (:class:`FacePoseEstimator`).
         """
         return [
             self._targets(

@@ -146,7 +146,8 @@ def build_targets(
     (:func:`analytics.joints.dense_in_view`), so the fit treats it the same way, as unseen.
     ``head``: Face Mesh's head orientation, seen along its crop's ray and rotated here into the
     camera frame (as the world landmarks are); it counts without ``landmarks`` too (a face
-    Pose missed but the face detector found: the close-up's mannequin in about a quarter of its frames)."""
+    Pose missed but the face detector found: the close-up's mannequin in about a quarter of its
+    frames)."""
     targets = (
         empty_targets()
         if landmarks is None
