@@ -1,8 +1,10 @@
 """Per-shot batched SMPL estimation through the :class:`~pmrr_model.estimators.base.Estimator`.
 
-Frames that carry at least one tracked box are decoded in chunks and handed to
-``estimate_batch`` with their boxes and track IDs; a chunk never spans a cut, and the estimator's
-temporal state is reset at every shot start so a warm start never crosses a cut. Only the
+Frames that carry at least one tracked box are decoded in chunks and handed to the estimator with
+their boxes and track IDs; a chunk never spans a cut, and the estimator's temporal state is reset
+at every shot start so a warm start never crosses a cut. Each chunk is estimated in two steps
+(``observe_batch``, which reads the images, then ``estimate_observed``, which updates the
+temporal state): the next chunk is observed in a helper thread while this one is fitted. Only the
 parameters and joints are kept (no vertices), so memory grows with the number of person-frames
 (~1.6 kB each), not with pixels.
 
@@ -19,7 +21,9 @@ only when it was observed in both neighbours; the confidence is the smaller of t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -100,6 +104,35 @@ def estimate_sequence(
     return fill_between(estimated, tracked, estimator, size)
 
 
+@dataclass
+class _Piece:
+    """The frames of one chunk that belong to one shot (a chunk never spans a cut)."""
+
+    shot_id: int
+    frames: list[int]
+    images: list[np.ndarray]
+    boxes: list[np.ndarray]
+    track_ids: list[np.ndarray]
+    size: tuple[int, int]  # decoded frames' (height, width)
+    decoded: int  # frames of the chunk to report as done after this piece (0: more follow)
+
+
+def _observed_ahead(pieces: Iterator[_Piece], estimator) -> Iterator[tuple[_Piece, object]]:
+    """``(piece, estimator.observe_batch(...))`` in order, each next piece observed in a helper
+    thread while the caller fits the one before. MediaPipe (the landmark fit's observation) and
+    torch (its fit) both release the GIL, so on two cores they overlap; the observation reads
+    only the images and boxes, so the results are those of doing one after the other."""
+    with ThreadPoolExecutor(1, thread_name_prefix="observe") as pool:
+        pending: tuple[_Piece, Future] | None = None
+        for piece in pieces:
+            job = pool.submit(estimator.observe_batch, piece.images, piece.boxes, piece.track_ids)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (piece, job)
+        if pending is not None:
+            yield pending[0], pending[1].result()
+
+
 def _estimate(
     source, tracked: TrackedBoxes, estimator, chunk_size: int, on_progress
 ) -> tuple[SmplSequence, tuple[int, int] | None]:
@@ -109,31 +142,43 @@ def _estimate(
     frames = np.unique(tracked.frame)
     rows_of = tracked.at_frames(frames)
     shot_of_frame = {int(f): int(tracked.shot_id[rows_of[int(f)][0]]) for f in frames}
+    size: tuple[int, int] | None = None
+
+    def pieces() -> Iterator[_Piece]:
+        nonlocal size
+        for indices, chunk in iter_chunks(source, chunk_size=chunk_size, frames=frames.tolist()):
+            size = chunk[0].shape[:2]
+            shot_ids = np.array([shot_of_frame[int(f)] for f in indices])
+            shots = np.unique(shot_ids)
+            for n, shot_id in enumerate(shots):  # split a chunk at cuts
+                sel = np.flatnonzero(shot_ids == shot_id)
+                sel_frames = [int(indices[i]) for i in sel]
+                yield _Piece(
+                    int(shot_id),
+                    sel_frames,
+                    [chunk[i] for i in sel],
+                    [tracked.bbox_px[rows_of[f]] for f in sel_frames],
+                    [tracked.track_id[rows_of[f]] for f in sel_frames],
+                    size,
+                    len(indices) if n == len(shots) - 1 else 0,
+                )
+
     parts: list[dict] = []
     focal, name, assets = 0.0, getattr(estimator, "name", ""), ""
-    current_shot, size = None, None
-    for indices, chunk in iter_chunks(source, chunk_size=chunk_size, frames=frames.tolist()):
-        size = chunk[0].shape[:2]
-        shot_ids = np.array([shot_of_frame[int(f)] for f in indices])
-        for shot_id in np.unique(shot_ids):  # split a chunk at cuts
-            sel = np.flatnonzero(shot_ids == shot_id)
-            if shot_id != current_shot:
-                estimator.reset()
-                current_shot = shot_id
-            sel_frames = [int(indices[i]) for i in sel]
-            results = estimator.estimate_batch(
-                [chunk[i] for i in sel],
-                [tracked.bbox_px[rows_of[f]] for f in sel_frames],
-                [tracked.track_id[rows_of[f]] for f in sel_frames],
-                with_vertices=False,  # only parameters and joints are kept
-            )
-            for frame, est in zip(sel_frames, results, strict=True):
-                if len(est) == 0:
-                    continue
-                parts.append(_rows_from_estimates(est, frame, rows_of[frame], tracked, size))
-                focal, name, assets = float(est.focal_px), est.estimator, est.assets
-        if on_progress is not None:
-            on_progress(len(indices))
+    current_shot = None
+    for piece, observed in _observed_ahead(pieces(), estimator):
+        if piece.shot_id != current_shot:
+            estimator.reset()
+            current_shot = piece.shot_id
+        # only parameters and joints are kept
+        results = estimator.estimate_observed(observed, with_vertices=False)
+        for frame, est in zip(piece.frames, results, strict=True):
+            if len(est) == 0:
+                continue
+            parts.append(_rows_from_estimates(est, frame, rows_of[frame], tracked, piece.size))
+            focal, name, assets = float(est.focal_px), est.estimator, est.assets
+        if on_progress is not None and piece.decoded:
+            on_progress(piece.decoded)
     if not parts:
         return SmplSequence.empty(estimator=name), size
     arrays = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}

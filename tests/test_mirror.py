@@ -373,7 +373,7 @@ def test_the_two_passes_side_by_side_equal_one_graph_and_callers_are_serialised(
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     two = PoseLandmarker(mirror_consensus=True)
     try:
-        assert one._helper is None and two._helper is not None
+        assert not one._graphs.parallel and two._graphs.parallel
         want = [one.detect_full(f) for f in frames]
         with ThreadPoolExecutor(4) as pool:  # four callers on one landmarker at once
             got = list(pool.map(two.detect_full, frames))
@@ -385,3 +385,43 @@ def test_the_two_passes_side_by_side_equal_one_graph_and_callers_are_serialised(
         np.testing.assert_array_equal(g.image_px, w.image_px)
         np.testing.assert_array_equal(g.world_m, w.world_m)
         np.testing.assert_array_equal(g.visibility, w.visibility)
+
+
+def test_face_mesh_and_body_proposals_side_by_side_equal_one_graph(carphone_2s, monkeypatch):
+    """Face Mesh's mirror pair and the body proposer's nine windows run on two graphs where two
+    cores are free (:class:`~pmrr_model.detection.graph_pair.GraphPair`); the head poses and
+    proposals are exactly those of one graph doing everything in turn."""
+    import decord
+
+    from pmrr_model.detection.face_pose import FacePoseEstimator, face_region
+    from pmrr_model.detection.landmarks import PoseLandmarker
+    from pmrr_model.detection.mediapipe_detector import BodyProposer
+
+    reader = decord.VideoReader(str(carphone_2s))
+    frames = [reader[i].asnumpy() for i in (0, 25, 49)]
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    serial = (FacePoseEstimator(), BodyProposer())
+    landmarker = PoseLandmarker(mirror_consensus=True)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    parallel = (FacePoseEstimator(), BodyProposer())
+    try:
+        assert not serial[0]._meshes.parallel and parallel[0]._meshes.parallel
+        assert not serial[1]._graphs.parallel and parallel[1]._graphs.parallel
+        heads = 0
+        for frame in frames:
+            want, got = serial[1].regions(frame), parallel[1].regions(frame)
+            assert len(want) == len(got) > 0
+            for (wc, ws), (gc, gs) in zip(want, got, strict=True):
+                np.testing.assert_array_equal(gc, wc)
+                assert gs == ws
+            region = face_region(landmarker.detect_full(frame))
+            assert region is not None
+            a, b = serial[0].estimate(frame, *region), parallel[0].estimate(frame, *region)
+            assert (a is None) == (b is None)
+            if a is not None:
+                heads += 1
+                np.testing.assert_array_equal(b.rotation, a.rotation)
+        assert heads >= 2
+    finally:
+        for model in (*serial, *parallel, landmarker):
+            model.close()

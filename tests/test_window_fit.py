@@ -91,3 +91,57 @@ def test_chunk_fit_matches_frame_by_frame_on_a_real_clip():
             estimator._previous[int(tid)].body_pose, batched[-1].body_pose[person : person + 1],
             atol=1e-6,
         )  # fmt: skip
+
+
+def test_next_chunk_observed_while_this_one_is_fitted_gives_the_same_rows():
+    """``estimate_sequence`` observes chunk k+1 (MediaPipe) in a helper thread while fitting
+    chunk k; over 40 frames of the two-person sample in chunks of 8, split into two shots, the
+    rows are exactly those of observing and fitting each chunk in turn in one thread."""
+    import threading
+
+    from pmrr_interviews import samples
+    from pmrr_model.detection.factory import create_detector
+    from pmrr_model.estimators.factory import create_estimator
+    from tasks import detection, tracking
+    from tasks.inference import estimate_sequence
+    from tasks.probe import probe_video
+    from tasks.shots import Shot
+
+    info = probe_video(str(samples.interview_clip(samples.cache_dir())))
+    shots = [Shot(0, 0, 19), Shot(1, 20, 39)]
+    frames = detection.detection_frames(shots, 3)
+    detections = detection.detect_people(info, frames, create_detector("mediapipe"))
+    tracked = tracking.track_detections(detections, shots, info.fps, 3)
+
+    overlapped = create_estimator("landmark-fit")
+    observers: set[str] = set()
+    observe = overlapped.observe_batch
+
+    def observe_and_note(*args):
+        observers.add(threading.current_thread().name)
+        return observe(*args)
+
+    overlapped.observe_batch = observe_and_note
+
+    class InTurn:
+        """The estimator with nothing observed ahead: estimate_batch does both steps in turn."""
+
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str):
+            return getattr(self.inner, name)
+
+        def observe_batch(self, *args):
+            return args
+
+        def estimate_observed(self, observed, with_vertices: bool = True):
+            return self.inner.estimate_batch(*observed, with_vertices=with_vertices)
+
+    in_turn = InTurn(create_estimator("landmark-fit"))
+    got = estimate_sequence(info, tracked, overlapped, chunk_size=8)
+    want = estimate_sequence(info, tracked, in_turn, chunk_size=8)
+    assert observers and all(name.startswith("observe") for name in observers)
+    assert len(want) == len(tracked) > 60 and len(set(want.shot_id.tolist())) == 2
+    for name in ("frame", "track_id", "body_pose", "betas", "transl_m", "joints2d_px"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pmrr_model.crop import crop_affine
+from pmrr_model.detection.graph_pair import GraphPair
 from pmrr_model.detection.landmarks import MP, PoseLandmarks, _import_mediapipe
 
 #: Face Mesh indices (published 468-point topology).
@@ -191,23 +192,29 @@ def detected_face_region(
 
 
 class FacePoseEstimator:
-    """Face Mesh (single image mode, one face) on a face crop, with mirror consensus."""
+    """Face Mesh (single image mode, one face) on a face crop, with mirror consensus (the two
+    passes side by side where two cores are free: :class:`GraphPair`)."""
 
     def __init__(self, min_detection_confidence: float = 0.3) -> None:
         mp = _import_mediapipe()
-        self._mesh = mp.solutions.face_mesh.FaceMesh(
-            static_image_mode=True,
-            max_num_faces=1,
-            refine_landmarks=False,
-            min_detection_confidence=min_detection_confidence,
-        )
+
+        def graph():
+            return mp.solutions.face_mesh.FaceMesh(
+                static_image_mode=True,
+                max_num_faces=1,
+                refine_landmarks=False,
+                min_detection_confidence=min_detection_confidence,
+            )
+
+        self._meshes = GraphPair(graph)
 
     def close(self) -> None:
-        """Free MediaPipe's graph (not from ``__del__``: see ``PoseLandmarker.close``)."""
-        self._mesh.close()
+        """Free MediaPipe's graphs now (:meth:`GraphPair.close`)."""
+        self._meshes.close()
 
-    def _points(self, crop: np.ndarray) -> np.ndarray | None:
-        result = self._mesh.process(crop)
+    @staticmethod
+    def _points(mesh, crop: np.ndarray) -> np.ndarray | None:
+        result = mesh.process(crop)
         if not result.multi_face_landmarks:
             return None
         lm = result.multi_face_landmarks[0].landmark
@@ -223,8 +230,8 @@ class FacePoseEstimator:
 
         m = crop_affine(np.asarray(center, np.float64), side_px / 200.0, FACE_RES)
         crop = cv2.warpAffine(frame_rgb, m, (FACE_RES, FACE_RES), flags=cv2.INTER_CUBIC)
-        direct = self._points(crop)
-        flipped = self._points(np.ascontiguousarray(crop[:, ::-1]))
+        mirror = np.ascontiguousarray(crop[:, ::-1])
+        direct, flipped = self._meshes.both(self._points, crop, mirror)
         if direct is None or flipped is None:
             return None
         for pts in (direct, flipped):  # this person's face: its nose near the crop centre

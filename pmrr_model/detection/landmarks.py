@@ -27,13 +27,12 @@ whichever graph computed them.
 from __future__ import annotations
 
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
 from pmrr_model.crop import crop_affine
+from pmrr_model.detection.graph_pair import GraphPair
 
 # MediaPipe Pose landmark indices (facts of the published 33-point topology).
 MP_NAMES = (
@@ -169,24 +168,14 @@ def _import_mediapipe():
     return mp
 
 
-def cpu_threads() -> int:
-    """Cores this process may use: the thread limit its launcher set (``OMP_NUM_THREADS``, what
-    :func:`flows.cluster.worker_env` gives each Dask worker), else the cores it may run on."""
-    limit = os.environ.get("OMP_NUM_THREADS", "")
-    if limit.isdigit() and int(limit) > 0:
-        return int(limit)
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-
-
 class PoseLandmarker:
     """MediaPipe Pose (single image mode) on square regions of a frame.
 
     ``mirror_consensus``: run every image also flipped left-right and keep what both passes agree
     on (:func:`combine_mirror_passes`; why: the module docstring); ``keep_single``: a person only
     one pass finds is kept. Single image mode keeps no tracking state between calls, so either
-    graph may serve either pass; with two cores or more (:func:`cpu_threads`) the flipped pass
-    runs on a second graph at the same time as the direct one. Calls from several threads are
-    serialised (a graph must not run two images at once)."""
+    graph may serve either pass; where the process may use two cores the flipped pass runs on a
+    second graph at the same time as the direct one (:class:`GraphPair`)."""
 
     def __init__(
         self,
@@ -207,19 +196,11 @@ class PoseLandmarker:
                 min_detection_confidence=min_detection_confidence,
             )
 
-        self._pose = graph()
-        side_by_side = mirror_consensus and cpu_threads() >= 2
-        self._flipped_pose = graph() if side_by_side else self._pose
-        self._helper = ThreadPoolExecutor(1, "pose-flipped") if side_by_side else None
-        self._lock = threading.Lock()
+        self._graphs = GraphPair(graph, side_by_side=mirror_consensus)
 
     def close(self) -> None:
-        """Free MediaPipe's graphs now. Deliberately not called from ``__del__``: closing a graph
-        during interpreter shutdown deadlocks in MediaPipe's native code."""
-        if self._helper is not None:
-            self._helper.shutdown()
-            self._flipped_pose.close()
-        self._pose.close()
+        """Free MediaPipe's graphs now (:meth:`GraphPair.close`)."""
+        self._graphs.close()
 
     def detect_full(self, image_rgb: np.ndarray) -> PoseLandmarks | None:
         """Landmarks of the most prominent person in the whole image."""
@@ -247,19 +228,11 @@ class PoseLandmarker:
         """Landmarks in ``image_rgb``'s pixels (mirror consensus when enabled), then in frame
         pixels through ``affine`` (frame -> region) when given; ``keep_single`` None = the
         landmarker's setting."""
-        with self._lock:
-            if not self.mirror_consensus:
-                found = self._process(self._pose, image_rgb)
-            else:
-                mirror = np.ascontiguousarray(image_rgb[:, ::-1])
-                if self._helper is None:
-                    found = self._process(self._pose, image_rgb)
-                    flipped = self._process(self._flipped_pose, mirror)
-                else:
-                    pending = self._helper.submit(self._process, self._flipped_pose, mirror)
-                    found = self._process(self._pose, image_rgb)
-                    flipped = pending.result()
-        if self.mirror_consensus:
+        if not self.mirror_consensus:
+            found = self._graphs.one(self._process, image_rgb)
+        else:
+            mirror = np.ascontiguousarray(image_rgb[:, ::-1])
+            found, flipped = self._graphs.both(self._process, image_rgb, mirror)
             height, width = image_rgb.shape[:2]
             back = flipped.mirrored(width) if flipped is not None else None
             found = combine_mirror_passes(

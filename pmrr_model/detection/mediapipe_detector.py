@@ -75,6 +75,7 @@ from pmrr_model.detection.base import (
     mean_colour,
 )
 from pmrr_model.detection.face_pose import FACE_MIN_CONFIDENCE, FaceDetector
+from pmrr_model.detection.graph_pair import GraphPair
 from pmrr_model.detection.landmarks import MP, PoseLandmarker, PoseLandmarks, _import_mediapipe
 
 
@@ -387,7 +388,11 @@ class BodyProposer:
         from mediapipe.python.solution_base import SolutionBase
 
         config = text_format.Parse(self.GRAPH, calculator_pb2.CalculatorGraphConfig())
-        self._graph = SolutionBase(graph_config=config, outputs=["detections"])
+        self._graphs = GraphPair(lambda: SolutionBase(graph_config=config, outputs=["detections"]))
+
+    def close(self) -> None:
+        """Free MediaPipe's graphs now (:meth:`GraphPair.close`)."""
+        self._graphs.close()
 
     def windows(self, height: int, width: int) -> list[tuple[int, int, int, int]]:
         w, h = int(width * self.WINDOW), int(height * self.WINDOW)
@@ -409,10 +414,15 @@ class BodyProposer:
         quadrants' (they see people cut by their edges, whose proposals are smaller than the
         person: a person the larger windows found is taken from those), best score first in
         each."""
+        windows = self.windows(*frame.shape[:2])
+        results = self._graphs.map(
+            lambda graph, w: graph.process(
+                {"image": np.ascontiguousarray(frame[w[1] : w[3], w[0] : w[2]])}
+            ),
+            windows,
+        )  # the windows side by side on two graphs where two cores are free
         found: list[tuple[int, float, np.ndarray, float]] = []
-        for k, (x0, y0, x1, y1) in enumerate(self.windows(*frame.shape[:2])):
-            window = np.ascontiguousarray(frame[y0:y1, x0:x1])
-            result = self._graph.process({"image": window})
+        for k, ((x0, y0, x1, y1), result) in enumerate(zip(windows, results, strict=True)):
             for det in result.detections or []:
                 hips, edge = det.location_data.relative_keypoints[:2]
                 size = np.array([x1 - x0, y1 - y0], dtype=np.float64)

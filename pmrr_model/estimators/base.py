@@ -118,5 +118,22 @@ class Estimator(ABC):
             for f, b, t in zip(frames_rgb, boxes_xyxy, ids, strict=True)
         ]
 
+    def observe_batch(
+        self,
+        frames_rgb: list[np.ndarray],
+        boxes_xyxy: list[np.ndarray],
+        track_ids: list[np.ndarray] | None = None,
+    ) -> object:
+        """The part of :meth:`estimate_batch` that reads the images and not the estimator's
+        temporal state, so that the pipeline can observe the next chunk while this one is fitted
+        (:func:`tasks.inference.estimate_sequence`); :meth:`estimate_observed` finishes it.
+        ``estimate_observed(observe_batch(f, b, t))`` equals ``estimate_batch(f, b, t)``. By
+        default nothing is done ahead."""
+        return frames_rgb, boxes_xyxy, track_ids
+
+    def estimate_observed(self, observed, with_vertices: bool = True) -> list[BodyEstimates]:
+        """:meth:`estimate_batch` on what :meth:`observe_batch` returned."""
+        return self.estimate_batch(*observed, with_vertices=with_vertices)
+
     def reset(self) -> None:  # noqa: B027 - optional hook
         """Forget temporal state (called at shot cuts)."""

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -51,6 +52,18 @@ MIN_LANDMARK_EXTENT = 0.3
 #: the side, in crop sides, of the region moved inside the frame for a box at the frame's edge
 #: (:meth:`LandmarkFitEstimator._landmark_tries`)
 INSIDE_CROP_SIDES = 1.6
+
+
+@dataclass
+class _Observed:
+    """One chunk's landmark targets (:meth:`LandmarkFitEstimator.observe_batch`)."""
+
+    boxes: list[np.ndarray]  # per frame (N_f, 4)
+    track_ids: list[np.ndarray]  # per frame (N_f,)
+    targets: list[FitTargets]  # per person-frame, frame order
+    size: tuple[int, int]
+    focal: float
+    seconds: float  # MediaPipe's time on the chunk
 
 
 def _crop(box: np.ndarray) -> tuple[np.ndarray, float]:
@@ -299,6 +312,20 @@ class LandmarkFitEstimator(Estimator):
         batch (module docstring). Without them each frame is fitted on its own."""
         if track_ids is None:
             return super().estimate_batch(frames_rgb, boxes_xyxy, None, with_vertices)
+        observed = self.observe_batch(frames_rgb, boxes_xyxy, track_ids)
+        return self.estimate_observed(observed, with_vertices)
+
+    def observe_batch(
+        self,
+        frames_rgb: list[np.ndarray],
+        boxes_xyxy: list[np.ndarray],
+        track_ids: list[np.ndarray] | None = None,
+    ) -> object:
+        """The chunk's landmark targets (MediaPipe: most of the estimate stage's time), which
+        depend on the images and boxes only: the pipeline observes the next chunk while the
+        fit, on the other core, works on this one."""
+        if track_ids is None:
+            return super().observe_batch(frames_rgb, boxes_xyxy, None)
         boxes = [np.asarray(b, np.float64).reshape(-1, 4) for b in boxes_xyxy]
         size = frames_rgb[0].shape[:2]
         focal = self.focal_px or default_focal_px(size)
@@ -310,13 +337,26 @@ class LandmarkFitEstimator(Estimator):
         frame_ids = [np.asarray(t, np.int64).reshape(-1) for t in track_ids]
         self._unbridged_single_pass(frames_rgb, boxes, frame_ids, per_frame, focal)
         targets = [t for frame_targets in per_frame for t in frame_targets]
+        return _Observed(boxes, frame_ids, targets, size, focal, time.perf_counter() - t0)
+
+    def estimate_observed(self, observed, with_vertices: bool = True) -> list[BodyEstimates]:
+        if not isinstance(observed, _Observed):
+            return super().estimate_observed(observed, with_vertices)
+        boxes, targets, size, focal = (
+            observed.boxes,
+            observed.targets,
+            observed.size,
+            observed.focal,
+        )
         t1 = time.perf_counter()
         all_boxes = np.concatenate(boxes)
-        ids = np.concatenate(frame_ids)
+        ids = np.concatenate(observed.track_ids)
         fitted = self._fit_window(targets, all_boxes, ids, focal, size)
         t2 = time.perf_counter()
         self.last_targets = targets
-        self.last_timing = {"landmarks_s": t1 - t0, "fit_s": t2 - t1, "people": len(all_boxes)}
+        self.last_timing = {
+            "landmarks_s": observed.seconds, "fit_s": t2 - t1, "people": len(all_boxes)
+        }  # fmt: skip
         estimates = self._bodies(fitted, targets, all_boxes, size, focal, with_vertices)
         edges = np.cumsum([0] + [len(b) for b in boxes])
         return [estimates.take(np.arange(a, b)) for a, b in zip(edges, edges[1:], strict=False)]
