@@ -76,17 +76,26 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'step':>6} {'PA-MPJPE mm':>12} {'MPJPE mm':>10}")
     for row in curve:
         print(f"{int(row['step']):>6} {row['pa_mpjpe_mm']:>12.1f} {row['mpjpe_mm']:>10.1f}")
-    (run / "summary.json").write_text(json.dumps({"curve": curve, "train_s": train_s}, indent=1))
+    prior = trainer.prior_baseline()
+    print(
+        f"{'prior':>6} {prior['pa_mpjpe_mm']:>12.1f} {prior['mpjpe_mm']:>10.1f}   (no network: "
+        "the training set's mean pose and shape guessed for every validation image)"
+    )
+    (run / "summary.json").write_text(
+        json.dumps({"curve": curve, "prior": prior, "train_s": train_s}, indent=1)
+    )
     if args.plot:
         title = (
             f"PMRR from random weights on {args.n_train} stand-in images ({args.device}), "
             f"batch {args.batch_size}, lr {args.lr:g}: {trainer.step} steps in {train_s / 60:.0f} min"
         )
-        plot_curve(curve, title, Path(args.plot))
+        plot_curve(curve, prior, title, Path(args.plot))
     return 0
 
 
-def plot_curve(curve: list[dict[str, float]], title: str, path: Path) -> None:
+def plot_curve(
+    curve: list[dict[str, float]], prior: dict[str, float], title: str, path: Path
+) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -96,6 +105,8 @@ def plot_curve(curve: list[dict[str, float]], title: str, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(7, 3.5), dpi=100)
     ax.plot(steps, [row["pa_mpjpe_mm"] for row in curve], "o-", label="PA-MPJPE")
     ax.plot(steps, [row["mpjpe_mm"] for row in curve], "s--", label="MPJPE (pelvis-aligned)")
+    ax.axhline(prior["pa_mpjpe_mm"], color="C0", lw=0.8, ls=":", label="PA-MPJPE of the mean pose")
+    ax.axhline(prior["mpjpe_mm"], color="C1", lw=0.8, ls=":", label="MPJPE of the mean pose")
     ax.set_xlabel("optimiser step")
     ax.set_ylabel("validation error, mm (14 LSP joints)")
     ax.set_title(title, fontsize=8)

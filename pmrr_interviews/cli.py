@@ -127,7 +127,7 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
     missing = [
         flag
         for flag, value in (("--checkpoint", args.checkpoint), ("--images", args.images))
-        if not value
+        if not value and not (flag == "--images" and args.dataset == "synthetic")
     ]
     if missing:
         print(f"pmrr eval --dataset: {' and '.join(missing)} required", file=sys.stderr)
@@ -370,9 +370,19 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--synthetic", action="store_true", help="the synthetic-scene benchmark")
     add_eval_arguments(evaluate)
     seed = evaluate.add_argument_group("seed protocols (--dataset)")
-    seed.add_argument("--dataset", choices=["3dpw", "h36m", "coco"], default=None)
+    seed.add_argument(
+        "--dataset",
+        choices=["3dpw", "h36m", "coco", "synthetic"],
+        default=None,
+        help="synthetic: the 3DPW protocol on the validation split of a set made by `pmrr train "
+        "--make-synthetic DIR` (give --data-dir DIR)",
+    )
     add_model_options(seed)
-    seed.add_argument("--images", default=None, help="folder the file's imgname is relative to")
+    seed.add_argument(
+        "--images",
+        default=None,
+        help="folder the file's imgname is relative to (synthetic: the split's own folder)",
+    )
     seed.add_argument("--out", default=None, help="results JSON (default pmrr_eval_DATASET.json)")
     seed.add_argument("--batch-size", type=int, default=32)
     seed.add_argument("--device", choices=["cpu", "cuda"], default="cpu")

@@ -174,6 +174,27 @@ def test_loss_falls_on_a_fixed_batch(synthetic, tmp_path):
     assert trainer.step == 3
 
 
+def test_prior_baseline_is_the_mean_body(synthetic, tmp_path):
+    """One training sample: its pose and shape are the mean, so guessing them for that very
+    sample scores zero; for other validation samples the guess is off by a body's worth."""
+    from pmrr_model.training.trainer import TrainConfig, Trainer
+
+    with np.load(synthetic["train"]) as archive:
+        one = {k: v[:1] for k, v in archive.items()}
+    single = synthetic["train"].parent / "single.npz"  # beside the images it names
+    np.savez(single, **one)
+    try:
+        same = Trainer(TrainConfig(data=[str(single)], val=[str(single)], out=str(tmp_path / "a")))
+        other = Trainer(
+            TrainConfig(data=[str(single)], val=[str(synthetic["val"])], out=str(tmp_path / "b"))
+        )
+        exact, off = same.prior_baseline(), other.prior_baseline()
+    finally:
+        single.unlink()
+    assert exact["n"] == 1 and exact["pa_mpjpe_mm"] < 0.5 and exact["mpjpe_mm"] < 0.5
+    assert off["n"] == 2 and off["pa_mpjpe_mm"] > 20
+
+
 def test_frozen_backbone_keeps_the_encoder_and_trains_the_rest(synthetic, tmp_path):
     from pmrr_model.checkpoint import CheckpointError
     from pmrr_model.training.dataset import StepBatches, collate

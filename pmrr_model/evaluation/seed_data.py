@@ -13,6 +13,9 @@ Layouts (as the seed's ``datasets/base_dataset.py`` reads them; SPIN's preproces
   MoSh variant (``h36m_mosh_valid_p2.npz``).
 * ``coco_2014_val.npz``: ``imgname`` (``.../COCO_val2014_<12-digit id>.jpg``), ``center``,
   ``scale``; the ground truth is the COCO person-keypoint annotation json.
+* ``synthetic`` (not the seed's): a set written by ``pmrr train --make-synthetic DIR``; its
+  ``DIR/synthetic.json`` names the validation split's npz (SPIN layout, ``pose``/``shape`` of
+  the body model it records, images beside it).
 
 Files are data: ``np.load(allow_pickle=False)``; an ``imgname`` stored as a pickled object array
 of strings is read through :mod:`pmrr_model.safe_pickle`'s allow-list instead.
@@ -20,6 +23,7 @@ of strings is read through :mod:`pmrr_model.safe_pickle`'s allow-list instead.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from dataclasses import dataclass
@@ -32,7 +36,7 @@ from pmrr_model.safe_pickle import load_npz_restricted
 
 logger = logging.getLogger(__name__)
 
-DATASETS = ("3dpw", "h36m", "coco")
+DATASETS = ("3dpw", "h36m", "coco", "synthetic")
 #: File names the seed uses, first match wins (SPIN's name, then PyMAF's ``_newpath`` variant).
 NPZ_NAMES: dict[str, tuple[str, ...]] = {
     "3dpw": ("3dpw_test.npz",),
@@ -43,7 +47,9 @@ REQUIRED_KEYS: dict[str, tuple[str, ...]] = {
     "3dpw": ("imgname", "center", "scale", "pose", "shape", "gender"),
     "h36m": ("imgname", "center", "scale", "S"),
     "coco": ("imgname", "center", "scale"),
+    "synthetic": ("imgname", "center", "scale", "pose", "shape"),
 }
+SYNTHETIC_MANIFEST = "synthetic.json"
 COCO_ANNOTATION_NAME = "person_keypoints_val2014.json"
 _COCO_ID = re.compile(r"(\d{12})\.\w+$")
 
@@ -102,6 +108,22 @@ def find_npz(data_dir: Path, dataset: str) -> Path:
     raise SeedDataError(
         f"{folder}: no {' or '.join(NPZ_NAMES[dataset])} (the seed's preprocessed {dataset} file)"
     )
+
+
+def synthetic_split(set_dir: Path) -> tuple[Path, str]:
+    """A generated set's validation npz and the body model it was made with (``kind:id``),
+    from its manifest."""
+    manifest_path = Path(set_dir) / SYNTHETIC_MANIFEST
+    if not manifest_path.is_file():
+        raise SeedDataError(
+            f"{manifest_path}: not found (--data-dir must be a folder written by "
+            "`pmrr train --make-synthetic`)"
+        )
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        return Path(set_dir) / manifest["splits"]["val"]["file"], str(manifest["assets"])
+    except (ValueError, KeyError, TypeError) as error:
+        raise SeedDataError(f"{manifest_path}: not a synthetic-set manifest ({error})") from error
 
 
 def _load_arrays(path: Path) -> dict[str, np.ndarray]:

@@ -162,6 +162,13 @@ class GroundTruthBodies:
             neutral.to(device).eval(), male.to(device).eval(), female.to(device).eval(), description
         )
 
+    @classmethod
+    def own(cls, assets: AssetSet, device: str = "cpu") -> GroundTruthBodies:
+        """The neutral model of ``assets`` for everyone: a set generated with that very body
+        (``pmrr train --make-synthetic``) has no other ground truth."""
+        neutral = _smpl(assets.smpl_dir / "SMPL_NEUTRAL.pkl", "neutral", assets).to(device).eval()
+        return cls(neutral, neutral, neutral, f"the set's own body model ({assets.describe()})")
+
     @torch.no_grad()
     def vertices(
         self, pose: torch.Tensor, betas: torch.Tensor, gender: torch.Tensor | None

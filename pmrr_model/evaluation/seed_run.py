@@ -1,5 +1,6 @@
-"""``pmrr eval --dataset 3dpw|h36m|coco``: the seed's benchmark evaluation on the user's own
-preprocessed files, images and checkpoint.
+"""``pmrr eval --dataset 3dpw|h36m|coco|synthetic``: the seed's benchmark evaluation on the
+user's own preprocessed files, images and checkpoint, or the 3DPW protocol on a set generated
+here (``pmrr train --make-synthetic``: the body model it was made with gives the ground truth).
 
 Reads the dataset file (:mod:`~pmrr_model.evaluation.seed_data`), crops every sample as the seed
 does (square box of side ``200 * scale`` around ``center``, resized to 224, zeros outside; the
@@ -67,7 +68,7 @@ def _crops(samples: SeedSamples, images: Path, part: slice) -> np.ndarray:
 def evaluate(
     dataset: str,
     checkpoint: str | Path,
-    images: str | Path,
+    images: str | Path | None,
     data_dir: str | Path | None = None,
     out: str | Path | None = None,
     batch_size: int = 32,
@@ -80,9 +81,17 @@ def evaluate(
     from pmrr_model.inference import PMRRPredictor
 
     started = time.time()
-    images = Path(images)
     data_root = Path(data_dir) if data_dir is not None else DEFAULT_DATA_DIR
-    samples = seed_data.read_samples(seed_data.find_npz(data_root, dataset), dataset).head(limit)
+    made_with = None
+    if dataset == "synthetic":
+        npz, made_with = seed_data.synthetic_split(data_root)
+        images = npz.parent if images is None else images
+    else:
+        npz = seed_data.find_npz(data_root, dataset)
+    if images is None:
+        raise SeedDataError(f"--dataset {dataset}: give the images folder (--images)")
+    images = Path(images)
+    samples = seed_data.read_samples(npz, dataset).head(limit)
     if len(samples) == 0:
         raise SeedDataError(f"{samples.source}: no samples to evaluate (--limit {limit})")
     if dataset == "3dpw" and samples.gender is None:
@@ -99,13 +108,23 @@ def evaluate(
         assets = resolve_assets(data_root)
     else:
         assets = resolve_assets(None)
-        logger.warning(
-            "no %s in %s: body model %s (%s)", SMPL_FILE, data_root, assets.describe(), assets.root
+        if made_with is None:
+            logger.warning(
+                "no %s in %s: body model %s (%s)",
+                SMPL_FILE, data_root, assets.describe(), assets.root,
+            )  # fmt: skip
+    if made_with is not None and made_with != assets.describe():
+        raise SeedDataError(
+            f"{data_root / seed_data.SYNTHETIC_MANIFEST}: the set was made with body model "
+            f"{made_with}, this run resolves {assets.describe()} ({assets.root}); its ground "
+            "truth would be another body's"
         )
     predictor = PMRRPredictor(assets, checkpoint, device=device)
     j_regressor = torch.from_numpy(np.load(assets.j_regressor_h36m, allow_pickle=False)).float()
     bodies = None
-    if dataset == "3dpw" or (dataset == "h36m" and samples.pose is not None):
+    if dataset == "synthetic":
+        bodies = seed_eval.GroundTruthBodies.own(assets, device)
+    elif dataset == "3dpw" or (dataset == "h36m" and samples.pose is not None):
         bodies = seed_eval.GroundTruthBodies.load(assets, (data_root / "smpl",), device)
 
     rows: list[dict] = []
@@ -192,7 +211,7 @@ def _score_3d(
             gender = torch.as_tensor(samples.gender[part], device=device)
         gt_vertices = bodies.vertices(pose, betas, gender).float().cpu()
     gt17 = None if gt_vertices is None else seed_eval.regress_h36m(j_regressor, gt_vertices).numpy()
-    if samples.dataset == "3dpw":
+    if samples.dataset in ("3dpw", "synthetic"):  # ground truth from the SMPL parameters
         gt14 = seed_eval.lsp14_centred(gt17)
     else:
         gt14 = seed_eval.lsp14_from_seed_joints(samples.joints3d[part])

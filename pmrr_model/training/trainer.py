@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from scipy.spatial.transform import Rotation
 from torch.utils.data import DataLoader
 
 from pmrr_model.assets import AssetSet, resolve_assets
@@ -37,6 +38,31 @@ from pmrr_model.training.spin_format import find_annotation_files, read_spin_npz
 
 logger = logging.getLogger(__name__)
 CHECKPOINT_NAME = "checkpoint.pt"
+
+
+def j14_errors(pred24: np.ndarray, gt24: np.ndarray) -> tuple[list[float], list[float]]:
+    """Per sample PA-MPJPE and pelvis-aligned MPJPE (metres) on the 14 LSP joints of the 24
+    ground-truth joints (the seed's J24_TO_J14 protocol for data with ``S``); ``gt24`` is
+    (B, 24, 4) with a visibility column, ``pred24`` (B, 24, 3)."""
+    pa, mp = [], []
+    for p, g in zip(pred24, gt24, strict=True):
+        p14, g14 = p[list(J24_TO_J14)], g[list(J24_TO_J14)]
+        visible = g14[:, 3] > 0
+        pa.append(pa_mpjpe(p14, g14[:, :3], visible))
+        pelvis_p, pelvis_g = (p[2] + p[3]) / 2, (g[2, :3] + g[3, :3]) / 2
+        err = np.linalg.norm((p14 - pelvis_p) - (g14[:, :3] - pelvis_g), axis=1)
+        mp.append(float(err[visible].mean()))
+    return pa, mp
+
+
+def _summary(pa: list[float], mp: list[float]) -> dict[str, float]:
+    if not pa:
+        return {}
+    return {
+        "pa_mpjpe_mm": 1000 * float(np.nanmean(pa)),
+        "mpjpe_mm": 1000 * float(np.nanmean(mp)),
+        "n": float(len(pa)),
+    }
 
 
 class TrainingDiverged(RuntimeError):
@@ -204,22 +230,42 @@ class Trainer:
                 ]
                 batch = collate(items)
                 out = self.model(batch["img"].to(self.device), self.body, with_dense=False)
-                pred = out.final.joints[:, 25:].cpu().numpy()
-                gt = batch["pose_3d"].numpy()
-                for p, g in zip(pred, gt, strict=True):
-                    p14, g14 = p[list(J24_TO_J14)], g[list(J24_TO_J14)]
-                    visible = g14[:, 3] > 0
-                    pa.append(pa_mpjpe(p14, g14[:, :3], visible))
-                    pelvis_p, pelvis_g = (p[2] + p[3]) / 2, (g[2, :3] + g[3, :3]) / 2
-                    err = np.linalg.norm((p14 - pelvis_p) - (g14[:, :3] - pelvis_g), axis=1)
-                    mp.append(float(err[visible].mean()))
-        if not pa:
+                errors = j14_errors(
+                    out.final.joints[:, 25:].cpu().numpy(), batch["pose_3d"].numpy()
+                )
+                pa.extend(errors[0])
+                mp.extend(errors[1])
+        return _summary(pa, mp)
+
+    @torch.no_grad()
+    def prior_baseline(self) -> dict[str, float]:
+        """The validation errors of one guess for every image: the training data's mean pose
+        (rotations averaged per joint) and mean shape.
+        A network that gets no further than this has learnt the data's prior, not the images."""
+        pose = np.concatenate([d.ann.pose[d.ann.has_smpl > 0] for d in self.train_set.datasets])
+        betas = np.concatenate([d.ann.betas[d.ann.has_smpl > 0] for d in self.train_set.datasets])
+        if not len(pose):
             return {}
-        return {
-            "pa_mpjpe_mm": 1000 * float(np.nanmean(pa)),
-            "mpjpe_mm": 1000 * float(np.nanmean(mp)),
-            "n": float(len(pa)),
-        }
+        per_joint = pose.reshape(-1, 24, 3)
+        mean_pose = np.concatenate(
+            [Rotation.from_rotvec(per_joint[:, j]).mean().as_rotvec() for j in range(24)]
+        )  # scipy's chordal mean of rotations
+        mean_pose = torch.as_tensor(mean_pose[None], dtype=torch.float32)
+        mean_betas = torch.as_tensor(betas.mean(axis=0, keepdims=True), dtype=torch.float32)
+        out = self.body(
+            betas=mean_betas.to(self.device),
+            body_pose=mean_pose[:, 3:].to(self.device),
+            global_orient=mean_pose[:, :3].to(self.device),
+        )
+        guess = out.joints[0, 25:].cpu().numpy()
+        pa, mp = [], []
+        for dataset in self.val_sets:
+            if dataset.ann.has_pose_3d:
+                gt = dataset.ann.joints3d
+                errors = j14_errors(np.repeat(guess[None], len(gt), axis=0), gt)
+                pa.extend(errors[0])
+                mp.extend(errors[1])
+        return _summary(pa, mp)
 
     def _loader(self) -> DataLoader:
         sampler = StepBatches(
