@@ -364,8 +364,9 @@ def build_parser() -> argparse.ArgumentParser:
         description="--synthetic: generates synthetic interview scenes with known bodies "
         "(cached), runs the pipeline on them and prints one table of detection, pose, measure "
         "and event metrics. --dataset: the seed's protocol on your preprocessed file "
-        "(DATA/dataset_extras/*.npz), images and checkpoint; writes a JSON and a per-sample "
-        "parquet. Exit status 2 on bad input.",
+        "(DATA/dataset_extras/*.npz), images and checkpoint, or (synthetic) on a set made by "
+        "`pmrr train --make-synthetic`; writes a JSON and a per-sample parquet. Exit status 2 "
+        "on bad input.",
     )
     evaluate.add_argument("--synthetic", action="store_true", help="the synthetic-scene benchmark")
     add_eval_arguments(evaluate)
