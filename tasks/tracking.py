@@ -25,6 +25,13 @@ import numpy as np
 from pmrr_model.detection.base import box_iou
 from tasks.shots import Shot
 
+#: Boxes of one person a few frames apart overlap at least this much (interview people move
+#: little); below it, two tracks are different people. Used to join a person's tracks within a
+#: shot (:func:`relink`) and across unit borders (:func:`tasks.units.stitch`).
+SAME_PERSON_MIN_IOU = 0.3
+
+Observation = tuple[int, np.ndarray, float]  # (frame, box xyxy, detector score)
+
 
 @dataclass
 class TrackedBoxes:
@@ -99,13 +106,13 @@ def track_detections(
     current_shot = -1
     local_to_global: dict[int, int] = {}
     next_id = 0
-    observed: dict[int, list[tuple[int, np.ndarray, float]]] = defaultdict(list)
+    observed: dict[int, list[Observation]] = defaultdict(list)
     track_shot: dict[int, int] = {}
     # The library returns a new track's first detection with tracker_id -1 (the track only gets
     # an ID when it is matched again), which dropped the first k frames of every person of every
     # shot. The previous update's unassigned detections are kept and given to the track that is
     # born from them (best IoU), so a track starts where its person was first seen.
-    pending: list[tuple[int, np.ndarray, float]] = []
+    pending: list[Observation] = []
 
     def flush(shot_id: int) -> None:
         """People first seen on a shot's last detected frame (a one-frame shot, someone who
@@ -145,12 +152,52 @@ def track_detections(
             observed[local_to_global[int(local)]].append((frame, box, float(score)))
         pending[:] = unassigned
     flush(current_shot)
-    return _interpolate(observed, track_shot, max_gap=max(int(round(max_gap_s * fps)), every_k))
+    max_gap = max(int(round(max_gap_s * fps)), every_k)
+    observed, track_shot = relink(observed, track_shot, max_gap)
+    return _interpolate(observed, track_shot, max_gap=max_gap)
+
+
+def relink(
+    observed: dict[int, list[Observation]], track_shot: dict[int, int], max_gap: int
+) -> tuple[dict[int, list[Observation]], dict[int, int]]:
+    """Join a track that ends to one that starts up to ``max_gap`` frames later in the same shot
+    where the first's last box and the second's first box overlap (IoU >=
+    :data:`SAME_PERSON_MIN_IOU`): one person who was briefly lost. IDs are then renumbered
+    0.. in their previous order.
+
+    ByteTrack predicts a lost person's box with its Kalman velocity; when a box jumps (a
+    close-up whose detection changes from the face's whole-frame region to the body's box
+    within a few frames) the prediction runs off and the person, found again where they were,
+    starts a new track: an ID switch the tracker's own lost-track buffer was meant to prevent.
+    Pairs are joined one to one, best overlap first, repeated so chains join too."""
+    tracks = {t: sorted(obs, key=lambda o: o[0]) for t, obs in observed.items()}
+    while True:
+        pairs = []
+        for a, obs_a in tracks.items():
+            for b, obs_b in tracks.items():
+                gap = obs_b[0][0] - obs_a[-1][0]
+                if a == b or track_shot[a] != track_shot[b] or not 0 < gap <= max_gap:
+                    continue
+                iou = float(box_iou(obs_a[-1][1][None], obs_b[0][1][None])[0, 0])
+                if iou >= SAME_PERSON_MIN_IOU:
+                    pairs.append((-iou, gap, a, b))
+        if not pairs:
+            break
+        used: set[int] = set()
+        for _, _, a, b in sorted(pairs):
+            if a not in used and b not in used:
+                used |= {a, b}
+                tracks[a] = tracks[a] + tracks.pop(b)
+    renumber = {old: new for new, old in enumerate(sorted(tracks))}
+    return (
+        {renumber[t]: obs for t, obs in tracks.items()},
+        {renumber[t]: track_shot[t] for t in tracks},
+    )
 
 
 def _take_best_overlap(
-    pending: list[tuple[int, np.ndarray, float]], box: np.ndarray, min_iou: float = 0.1
-) -> tuple[int, np.ndarray, float] | None:
+    pending: list[Observation], box: np.ndarray, min_iou: float = 0.1
+) -> Observation | None:
     """Remove and return the pending detection that overlaps ``box`` most (if any does)."""
     if not pending:
         return None
@@ -160,7 +207,7 @@ def _take_best_overlap(
 
 
 def _interpolate(
-    observed: dict[int, list[tuple[int, np.ndarray, float]]],
+    observed: dict[int, list[Observation]],
     track_shot: dict[int, int],
     max_gap: int,
 ) -> TrackedBoxes:

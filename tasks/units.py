@@ -17,11 +17,7 @@ import numpy as np
 
 from pmrr_model.detection.base import box_iou
 from tasks.shots import Shot
-from tasks.tracking import TrackedBoxes
-
-# Boxes of one person on the two sides of a span border are a frame apart; interview people
-# move little, so their overlap is near 1. Below this, two tracks are different people.
-STITCH_MIN_IOU = 0.3
+from tasks.tracking import SAME_PERSON_MIN_IOU, TrackedBoxes
 
 
 @dataclass(frozen=True)
@@ -71,7 +67,7 @@ def stitch(parts: list[tuple[WorkUnit, TrackedBoxes]]) -> TrackedBoxes:
     IDs are renumbered in order of first appearance, as one tracker over the whole video would
     number them. A track present on the first frame of a unit continues the track of the
     previous unit of the same shot whose box on the unit's last frame overlaps it most
-    (one-to-one, highest overlap first, IoU >= :data:`STITCH_MIN_IOU`)."""
+    (one-to-one, highest overlap first, IoU >= :data:`~tasks.tracking.SAME_PERSON_MIN_IOU`)."""
     from scipy.optimize import linear_sum_assignment
 
     out: list[TrackedBoxes] = []
@@ -88,7 +84,7 @@ def stitch(parts: list[tuple[WorkUnit, TrackedBoxes]]) -> TrackedBoxes:
                     np.stack([after[i] for i in ids_a]), np.stack([before[i] for i in ids_b])
                 )
                 for r, c in zip(*linear_sum_assignment(-iou), strict=True):
-                    if iou[r, c] >= STITCH_MIN_IOU:
+                    if iou[r, c] >= SAME_PERSON_MIN_IOU:
                         mapping[ids_a[r]] = ids_b[c]
         for local in _first_appearance_order(part):
             if local not in mapping:

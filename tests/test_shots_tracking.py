@@ -99,6 +99,48 @@ def test_no_detections_give_no_tracks() -> None:
     assert len(tracking.track_detections(empty, shot_list, FPS)) == 0
 
 
+def _jump_then_lost(second_at: np.ndarray, last_frame: int = 12):
+    """One person of a close-up as the detector saw the synthetic benchmark's: the face's
+    whole-frame region for 4 frames, shrinking to the body's box over 3, missed for 2 frames,
+    then ``second_at`` (the same person: the body's box; someone else: elsewhere)."""
+    full, body = np.array([0, 0, 640, 360.0]), np.array([220, 20, 465, 360.0])
+    for f in range(last_frame):
+        if 7 <= f < 9:
+            continue
+        t = np.clip((f - 3) / 3, 0, 1)
+        box = full * (1 - t) + body * t if f < 7 else second_at
+        yield f, box[None], np.array([0.9])
+
+
+def test_person_lost_after_a_box_jump_keeps_one_id() -> None:
+    """ByteTrack's Kalman velocity, learnt while the box shrank, carries its prediction off, and
+    the person found again where they were started a new track (the benchmark close-up's one ID
+    switch); :func:`tracking.relink` joins the two, and the missed frames are interpolated."""
+    body = np.array([220, 20, 465, 360.0])
+    tracked = tracking.track_detections(_jump_then_lost(body), shots.shots_from_cuts([], 12), FPS)
+    assert tracked.track_id.tolist() == [0] * 12
+    assert tracked.frame.tolist() == list(range(12))
+    assert np.isnan(tracked.det_score[7:9]).all()
+    np.testing.assert_allclose(tracked.bbox_px[8], body, atol=0.5)
+
+
+def test_relink_joins_only_the_same_place_within_the_gap_and_shot() -> None:
+    """Someone appearing elsewhere, too long after, or in the next shot is someone else."""
+    elsewhere = np.array([480, 40, 640, 360.0])
+    body = np.array([220, 20, 465, 360.0])
+    one_shot = shots.shots_from_cuts([], 40)
+    cases = [
+        (tracking.track_detections(_jump_then_lost(elsewhere), one_shot, FPS), 2),
+        (tracking.track_detections(_jump_then_lost(body), shots.shots_from_cuts([9], 12), FPS), 2),
+        (tracking.track_detections(_jump_then_lost(body), one_shot, FPS, max_gap_s=0.05), 2),
+    ]
+    for tracked, n_tracks in cases:
+        assert sorted(set(tracked.track_id.tolist())) == list(range(n_tracks))
+    # and IDs stay in order of first appearance, with no gaps
+    first, second = (cases[0][0].frame[cases[0][0].track_id == t].min() for t in (0, 1))
+    assert first < second
+
+
 @pytest.fixture(scope="module")
 def interview() -> Path:
     return samples.interview_clip(samples.cache_dir())

@@ -145,3 +145,49 @@ def test_next_chunk_observed_while_this_one_is_fitted_gives_the_same_rows():
     assert len(want) == len(tracked) > 60 and len(set(want.shot_id.tolist())) == 2
     for name in ("frame", "track_id", "body_pose", "betas", "transl_m", "joints2d_px"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name), err_msg=name)
+
+
+def test_nearest_seen_rows():
+    from pmrr_model.estimators.landmark_fit import nearest_seen
+
+    ids = np.array([4, 4, 9, 4, 9, 4, 2])
+    seen = np.array([False, False, False, True, False, True, False])
+    # track 4: rows 0, 1 -> 3 (nearest seen), 3 and 5 are their own; track 9 and 2 have none
+    assert nearest_seen(ids, seen).tolist() == [3, 3, 2, 3, 4, 5, 6]
+
+
+def test_frames_without_landmarks_do_not_drag_a_new_track_away():
+    """A track whose first frames have no landmarks and the whole frame as box (the synthetic
+    close-up's face region) is fitted as deep as without those frames: they start from the
+    first frame with landmarks, not from a 1.7 m body filling the frame (6 m away there)."""
+    from pmrr_interviews import samples
+    from pmrr_model.detection.factory import create_detector
+    from pmrr_model.estimators.factory import create_estimator
+    from pmrr_model.estimators.landmark_targets import empty_targets
+    from tasks import detection, tracking
+    from tasks.decode import iter_chunks
+    from tasks.probe import probe_video
+    from tasks.shots import Shot
+
+    info = probe_video(str(samples.interview_clip(samples.cache_dir())))
+    shot = Shot(0, 0, 11)
+    detections = detection.detect_people(info, [0, 6, 11], create_detector("mediapipe"))
+    tracked = tracking.track_detections(detections, [shot], info.fps, 3)
+    indices, chunk = next(iter_chunks(info, chunk_size=12, frames=list(range(12))))
+    rows = tracked.at_frames(np.asarray(indices))
+    first = int(tracked.track_id[rows[0]][0])  # one person, every frame
+    boxes = [tracked.bbox_px[r][tracked.track_id[r] == first] for r in rows.values()]
+    ids = [np.array([first])] * len(boxes)
+    estimator = create_estimator("landmark-fit")
+    observed = estimator.observe_batch(list(chunk), boxes, ids)
+    targets, all_boxes = list(observed.targets), np.concatenate(observed.boxes)
+    assert all(t.confidence > 0 for t in targets)
+    size, focal, track = observed.size, observed.focal, np.full(len(targets), first)
+    depth = estimator._fit_window(targets, all_boxes, track, focal, size).transl[4:, 2]
+
+    estimator.reset()
+    whole = np.array([0, 0, size[1], size[0]], float)
+    targets[:4] = [empty_targets() for _ in range(4)]
+    all_boxes[:4] = whole
+    dragged = estimator._fit_window(targets, all_boxes, track, focal, size).transl[4:, 2]
+    np.testing.assert_allclose(dragged, depth, atol=0.05)

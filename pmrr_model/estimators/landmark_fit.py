@@ -87,6 +87,29 @@ def inside_frame(
     return None if np.allclose(moved, center) else (moved, side)
 
 
+def nearest_seen(ids: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """For each row (person-frames in frame order): the row of the same person with ``seen``
+    nearest to it, itself if seen or if that person has none.
+
+    A person's cold start where Pose found nobody comes from the box alone, which assumes a
+    1.7 m body filling it; the synthetic close-up's first frames have the face's whole-frame
+    region, so they started 6 m away while the frames with landmarks started at 1.3 m, and the
+    temporal term, in Adam's bounded steps, pulled the first seen frames back towards 6 m: the
+    track's depth needed 80 frames to settle and the head's shake was lost meanwhile. Such frames
+    now start from the nearest frame that has the person's landmarks; they have nothing of their
+    own to fit, and the temporal term bridges them from there."""
+    rows = np.arange(len(ids))
+    out = rows.copy()
+    for tid in np.unique(ids):
+        mine = rows[ids == tid]
+        have = mine[seen[mine]]
+        if len(have) == 0:
+            continue
+        nearest = have[np.abs(mine[:, None] - have[None, :]).argmin(axis=1)]
+        out[mine] = np.where(seen[mine], mine, nearest)
+    return out
+
+
 def start_body_pose() -> np.ndarray:
     """Cold-start body pose: arms lowered 65 degrees from SMPL's T-pose (shoulders about z).
 
@@ -441,7 +464,11 @@ class LandmarkFitEstimator(Estimator):
         warm = np.array([int(t) in self._previous for t in ids])
         fitted = [None] * n
         with torch_threads(self.threads):
-            cold = self.fitter.initial(targets, boxes, focal, size) if not warm.all() else None
+            cold = None
+            if not warm.all():
+                cold = self.fitter.initial(targets, boxes, focal, size)
+                seen = np.array([t.confidence > 0 for t in targets])
+                cold = FitParams.stack([cold.row(j) for j in nearest_seen(ids, seen & ~warm)])
             for is_warm in (True, False):
                 group = np.flatnonzero(warm == is_warm)
                 if len(group) == 0:
