@@ -201,7 +201,7 @@ def test_landmark_fit_on_mirrored_landmarks_gives_the_mirrored_body(body, carpho
     mtargets = build_targets(lm.mirrored(width), size, focal, mcentre[0])
     assert targets.weights2d[[9, 12]].max() == 0  # chest-up shot: hips unseen
 
-    fitter = LandmarkFitter(SparseJoints(body), start_body_pose())
+    fitter = LandmarkFitter(SparseJoints(body, hands=True), start_body_pose())  # as the estimator
     out = []
     for t, b in ((targets, box), (mtargets, mbox)):
         with torch_threads(1):

@@ -43,6 +43,11 @@ Energy per person, all terms normalised so the weights read as "how much one uni
   the camera, 0.3-0.6 m off (synthetic benchmark, PA-MPJPE 128 mm on such a shot). Hanging down is
   where a lower leg is when one cannot see it, standing or seated. The pose prior then leaves that
   knee's bend to it (the two pulled against each other), and the cold start bends it so.
+- hand: squared distance of each wrist -> hand-joint direction to MediaPipe's wrist -> knuckles
+  direction (:data:`landmark_targets.HAND_KNUCKLES`), weighted by the landmarks' usability. The
+  49 joints stop at the wrists, so nothing else turns a wrist; every hand stayed in its
+  forearm's line, and on the synthetic benchmark hands were the worst joints (up to 0.3 m after
+  Procrustes). A hand pointing at the camera also tells the forearm's depth.
 - shape prior: L2 on betas.
 - temporal (only with :class:`TemporalLinks`, when a window of frames of tracked people is fitted
   as one batch): squared differences of each person's parameters to their previous frame's, and
@@ -82,6 +87,10 @@ class FitWeights:
     #: lower leg towards the camera's down (per unit^2 of unit-direction difference), in
     #: proportion to how seen its knee and how unseen its ankle is
     shank_down: float = 10.0
+    #: wrist -> hand joint towards MediaPipe's wrist -> knuckles direction (per unit^2 of
+    #: unit-direction difference, times the landmarks' usability), needs a joints function with
+    #: ``hands`` (:class:`SparseJoints`)
+    hand: float = 1.0
     temporal_pose: float = 8.0  # per rad^2 of change of a rotation to the previous frame's
     temporal_transl: float = 200.0  # per m^2 of change of the translation
     temporal_betas: float = 10.0  # per unit^2 of change of the shape (one person, one shape)
@@ -169,6 +178,7 @@ LIMB_OBSERVED_BY = {
 }  # fmt: skip
 # OpenPose-block indices of the joints the upright prior uses.
 OP_NECK, OP_MIDHIP, OP_RSHOULDER, OP_LSHOULDER, OP_RHIP, OP_LHIP = 1, 8, 2, 5, 9, 12
+OP_WRISTS = (7, 4)  # left, right (the order of SparseJoints' hand joints)
 #: (knee, ankle) of the left and right leg (SMPL_KNEES' order), OpenPose block: the lower legs
 #: the shank prior holds
 OP_SHANKS = ((13, 14), (10, 11))
@@ -262,11 +272,20 @@ class LandmarkFitter:
         self.prior_pose = torch.tensor(self.start_body_pose, dtype=torch.float32)
         self.bone_from = torch.tensor(BONE_FROM_J, dtype=torch.float32)
         self.bone_to = torch.tensor(BONE_TO_J, dtype=torch.float32)
+        self.hands = bool(getattr(joints_fn, "hands", False))
         with torch.no_grad():  # zero pose: the trunk direction that reads as upright
-            rest = joints_fn(torch.zeros(1, 10), torch.zeros(1, 69), torch.zeros(1, 3))[0]
+            rest = self.joints(torch.zeros(1, 10), torch.zeros(1, 69), torch.zeros(1, 3))[0][0]
         trunk = rest[OP_NECK] - rest[OP_MIDHIP]  # body-model frame: x left, y up, z facing
         self.rest_trunk = (trunk / trunk.norm()).float()
         self.rest_joints = rest.double().numpy()
+
+    def joints(
+        self, betas: torch.Tensor, pose: torch.Tensor, orient: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """(N, 25, 3) OpenPose-block joints and, with a ``hands`` joints function, (N, 2, 3)
+        SMPL's left and right hand joints (else None)."""
+        out = self.joints_fn(betas, pose, orient)
+        return (out[:, :25], out[:, 25:27]) if self.hands else (out, None)
 
     # ---- start values -------------------------------------------------------------------
     def initial(
@@ -282,9 +301,9 @@ class LandmarkFitter:
         body_pose = np.tile(self.start_body_pose, (n, 1))
         betas = np.zeros((n, 10))
         with torch.no_grad():
-            rest = self.joints_fn(
+            rest = self.joints(
                 torch.zeros(n, 10), torch.tensor(body_pose, dtype=torch.float32), torch.zeros(n, 3)
-            ).numpy()
+            )[0].numpy()
         # left/right shoulder, left/right hip on the OP block
         torso_idx = [5, 2, 12, 9]
         orient = np.zeros((n, 3))
@@ -371,6 +390,8 @@ class LandmarkFitter:
         wb = f32(np.stack([t.bone_weights for t in targets]))
         head_rot = f32(np.stack([t.head_rotation for t in targets]))
         w_head = self.w.head * f32([t.head_weight for t in targets])
+        hand_dirs = f32(np.stack([t.hand_dirs for t in targets]))
+        w_hand = f32(np.stack([t.hand_weights for t in targets]))
         box_h = f32(np.maximum(boxes[:, 3] - boxes[:, 1], 1.0))[:, None, None]
         height, width = image_size_hw
         center = torch.tensor([width / 2.0, height / 2.0])
@@ -396,7 +417,7 @@ class LandmarkFitter:
         optimiser = torch.optim.Adam(params, lr=self.lr if lr is None else lr)
         for _ in range(iterations):
             optimiser.zero_grad(set_to_none=True)
-            joints = self.joints_fn(betas, pose, orient)
+            joints, hands = self.joints(betas, pose, orient)
             cam_pts = joints + transl[:, None]
             proj = focal_px * cam_pts[..., :2] / cam_pts[..., 2:].clamp_min(1e-3) + center
             r2 = (((proj - tgt2d) / box_h) ** 2).sum(-1)
@@ -416,6 +437,12 @@ class LandmarkFitter:
             loss_hinge = torch.relu(-hinge_sign * pose[:, hinge_idx]).pow(2).sum(1)
             loss_betas = (betas**2).sum(1)
             loss_head = ((head_global_rotation(orient, pose) - head_rot) ** 2).sum((1, 2))
+            if hands is not None:  # wrist -> hand joint along wrist -> knuckles
+                hand = hands - joints[:, list(OP_WRISTS)]
+                hand = hand / hand.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+                loss_hand = (w_hand * ((hand - hand_dirs) ** 2).sum(-1)).sum(1)
+            else:
+                loss_hand = torch.zeros(())
             loss = (
                 self.w.reprojection * loss_2d
                 + self.w.bones * loss_b
@@ -425,6 +452,7 @@ class LandmarkFitter:
                 + w_upright * loss_upright
                 + w_head * loss_head
                 + loss_shank
+                + self.w.hand * loss_hand
             ).sum()
             if temporal is not None:
                 loss = loss + temporal(params)

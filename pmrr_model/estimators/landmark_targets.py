@@ -44,6 +44,14 @@ GUESSED_WEIGHT = 0.1
 #: ... and only clear of the frame's edge by this fraction of the frame's longer side.
 GUESS_EDGE_MARGIN = 0.03
 
+#: The hands' MediaPipe landmarks (index and pinky knuckles, left then right): the direction
+#: from the wrist to their midpoint is a target for the direction from SMPL's wrist joint to its
+#: hand joint, which lies about there. Without it nothing in the fit turned a wrist (no target
+#: lies past it), and on the synthetic benchmark the hands of resting forearms were fitted in
+#: the start pose's line: hand joints 50-100 mm further off than their wrists after Procrustes.
+HAND_KNUCKLES = (("left_index", "left_pinky"), ("right_index", "right_pinky"))
+HAND_WRISTS = ("left_wrist", "right_wrist")
+
 # Bones as (from, to) MediaPipe landmark names; "mid_*" are midpoints of left/right pairs.
 BONES = (
     ("left_shoulder", "left_elbow"), ("left_elbow", "left_wrist"),
@@ -106,6 +114,10 @@ class FitTargets:
     #: the rotation taking the body model's head axes into the camera's; weight 0 = unseen.
     head_rotation: np.ndarray = field(default_factory=lambda: np.eye(3))
     head_weight: float = 0.0
+    #: (2, 3) unit directions wrist -> knuckles (left, right hand), camera frame, and their
+    #: weights (2,): the knuckles' and the wrist's usability, 0 = unseen (:data:`HAND_KNUCKLES`)
+    hand_dirs: np.ndarray = field(default_factory=lambda: np.zeros((2, 3)))
+    hand_weights: np.ndarray = field(default_factory=lambda: np.zeros(2))
 
 
 #: (limb end, the joint it hangs from), MediaPipe indices: wrists need their elbows, elbows their
@@ -119,6 +131,12 @@ CHAIN = tuple(
         ("knee", "hip"),
         ("ankle", "knee"),
     )
+)
+
+
+#: ... and the knuckles hang from their wrists (after the wrists' own links above)
+KNUCKLE_CHAIN = tuple(
+    (MP[k], MP[wrist]) for wrist, pair in zip(HAND_WRISTS, HAND_KNUCKLES, strict=True) for k in pair
 )
 
 
@@ -191,7 +209,7 @@ def _body_targets(
     # of the picture on the chest (a "wrist" at the shoulder, both mirror passes agreeing), and a
     # wrist target without its elbow made the fit rotate the whole body to reach it.
     # A limb end hanging from a guessed joint is at most a guess itself.
-    for end, parent in CHAIN:
+    for end, parent in CHAIN + KNUCKLE_CHAIN:
         if usable[parent] == 0:
             usable[end] = 0.0
         if not seen[parent]:
@@ -216,7 +234,16 @@ def _body_targets(
     confidence = float(vis[MP_IDX].mean())
     seen2d = np.zeros(25, bool)
     seen2d[JOINT_IDX] = seen[MP_IDX] & (usable[MP_IDX] > 0)
-    return FitTargets(joints2d, weights2d, dirs, bone_w, torso, confidence, seen2d)
+    hand_dirs, hand_w = np.zeros((2, 3)), np.zeros(2)
+    for h, (wrist, pair) in enumerate(zip(HAND_WRISTS, HAND_KNUCKLES, strict=True)):
+        knuckles = [MP[k] for k in pair]
+        direction = world[knuckles].mean(axis=0) - world[MP[wrist]]
+        hand_dirs[h] = direction / max(float(np.linalg.norm(direction)), 1e-9)
+        hand_w[h] = min(usable[MP[wrist]], *usable[knuckles])
+    return FitTargets(
+        joints2d, weights2d, dirs, bone_w, torso, confidence, seen2d,
+        hand_dirs=hand_dirs, hand_weights=hand_w,
+    )  # fmt: skip
 
 
 def _names(*names: str) -> list[int]:

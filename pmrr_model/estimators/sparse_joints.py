@@ -23,13 +23,20 @@ from pmrr_model.geometry import axis_angle_to_rotmat
 
 N_OPENPOSE = 25  # the first 25 of the 49 joints are the OpenPose set
 N_KINEMATIC = 24
+#: SMPL's left and right hand joints (kinematic indices): past the wrists, at the knuckles
+HAND_JOINTS = (22, 23)
 
 
 class SparseJoints(nn.Module):
-    """(betas, axis-angle pose) -> the first ``n_joints`` of the seed's 49 joints, body frame."""
+    """(betas, axis-angle pose) -> the first ``n_joints`` of the seed's 49 joints, body frame;
+    with ``hands`` SMPL's two hand joints follow (:data:`HAND_JOINTS`: none of the 49 lies past
+    the wrist, and the landmark fit needs them to turn the wrists)."""
 
-    def __init__(self, body_model: BodyModel, n_joints: int = N_OPENPOSE) -> None:
+    def __init__(
+        self, body_model: BodyModel, n_joints: int = N_OPENPOSE, hands: bool = False
+    ) -> None:
         super().__init__()
+        self.hands = hands
         smpl = body_model.smpl
         wanted = torch.tensor(JOINT_INDICES[:n_joints])
         keypoint_vids = smpl.vertex_joint_selector.extra_joints_idxs.long()
@@ -74,4 +81,7 @@ class SparseJoints(nn.Module):
         verts = (per_vertex[..., :3, :3] @ verts[..., None]).squeeze(-1) + per_vertex[..., :3, 3]
         keypoints = verts[:, : self.n_keypoints]
         regressed = self.extra_regressor @ verts[:, self.n_keypoints :]
-        return torch.cat([posed_joints, keypoints, regressed], dim=1)[:, self.select]
+        out = torch.cat([posed_joints, keypoints, regressed], dim=1)[:, self.select]
+        if self.hands:
+            out = torch.cat([out, posed_joints[:, list(HAND_JOINTS)]], dim=1)
+        return out
