@@ -53,16 +53,21 @@ def _seated_targets(fitter, yaw_deg: float) -> tuple[FitTargets, np.ndarray, np.
     return targets, box, joints
 
 
-def _fitted_joints(fitter, targets, box) -> np.ndarray:
-    """The OpenPose-block joints of a cold fit (120 steps) to ``targets``, camera frame."""
+def _cold_fit(fitter, targets, box) -> tuple[np.ndarray, np.ndarray]:
+    """The OpenPose-block joints and the two hand joints of a cold fit (120 steps) to
+    ``targets``, camera frame (without the translation)."""
     start = fitter.initial([targets], box, FOCAL, SIZE)
     fitted = fitter.fit(start, [targets], box, FOCAL, SIZE, 120)
     f32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
     with torch.no_grad():
-        joints, _ = fitter.joints(
+        joints, hands = fitter.joints(
             f32(fitted.betas), f32(fitted.body_pose), f32(fitted.global_orient)
         )
-    return joints[0].double().numpy()
+    return joints[0].double().numpy(), hands[0].double().numpy()
+
+
+def _fitted_joints(fitter, targets, box) -> np.ndarray:
+    return _cold_fit(fitter, targets, box)[0]
 
 
 @pytest.mark.parametrize("yaw_deg", [0.0, 30.0, -45.0])
@@ -136,14 +141,8 @@ def test_seen_hands_turn_the_wrists():
     targets.hand_weights = np.ones(2)
 
     def hand_error(fitter) -> np.ndarray:
-        start = fitter.initial([targets], box, FOCAL, SIZE)
-        fitted = fitter.fit(start, [targets], box, FOCAL, SIZE, 120)
-        t32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
-        with torch.no_grad():
-            j, h = fitter.joints(
-                t32(fitted.betas), t32(fitted.body_pose), t32(fitted.global_orient)
-            )
-        return np.linalg.norm((h[0] - j[0, [7, 4]]).double().numpy() - truth, axis=1)
+        joints, hands = _cold_fit(fitter, targets, box)
+        return np.linalg.norm(hands - joints[[7, 4]] - truth, axis=1)
 
     assert hand_error(fitter).max() < 0.02
     fitter.w = replace(fitter.w, hand=0.0)
