@@ -180,7 +180,6 @@ def test_landmark_fit_on_mirrored_landmarks_gives_the_mirrored_body(body, carpho
     from pmrr_model.estimators.fitting import LandmarkFitter
     from pmrr_model.estimators.landmark_fit import LANDMARK_RESCALE, start_body_pose
     from pmrr_model.estimators.landmark_targets import build_targets
-    from pmrr_model.estimators.sparse_joints import SparseJoints
 
     frame = decord.VideoReader(str(carphone_2s))[10].asnumpy()
     size = frame.shape[:2]
@@ -201,7 +200,7 @@ def test_landmark_fit_on_mirrored_landmarks_gives_the_mirrored_body(body, carpho
     mtargets = build_targets(lm.mirrored(width), size, focal, mcentre[0])
     assert targets.weights2d[[9, 12]].max() == 0  # chest-up shot: hips unseen
 
-    fitter = LandmarkFitter(SparseJoints(body, hands=True), start_body_pose())  # as the estimator
+    fitter = LandmarkFitter(body, start_body_pose())
     out = []
     for t, b in ((targets, box), (mtargets, mbox)):
         with torch_threads(1):

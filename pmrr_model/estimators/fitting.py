@@ -67,6 +67,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from pmrr_model.body_model import BodyModel
 from pmrr_model.constants import SMPL_HEAD_CHAIN
 from pmrr_model.estimators.landmark_targets import BONE_FROM_J, BONE_TO_J, FitTargets
 from pmrr_model.estimators.sparse_joints import SparseJoints
@@ -88,8 +89,7 @@ class FitWeights:
     #: proportion to how seen its knee and how unseen its ankle is
     shank_down: float = 10.0
     #: wrist -> hand joint towards MediaPipe's wrist -> knuckles direction (per unit^2 of
-    #: unit-direction difference, times the landmarks' usability), needs a joints function with
-    #: ``hands`` (:class:`SparseJoints`)
+    #: unit-direction difference, times the landmarks' usability)
     hand: float = 1.0
     temporal_pose: float = 8.0  # per rad^2 of change of a rotation to the previous frame's
     temporal_transl: float = 200.0  # per m^2 of change of the translation
@@ -259,12 +259,13 @@ class LandmarkFitter:
 
     def __init__(
         self,
-        joints_fn: SparseJoints,
+        body_model: BodyModel,
         start_body_pose: np.ndarray,
         weights: FitWeights | None = None,
         lr: float = 0.05,
     ) -> None:
-        self.joints_fn = joints_fn
+        # the OpenPose block and SMPL's two hand joints, without skinning every vertex
+        self.joints_fn = SparseJoints(body_model, hands=True)
         self.start_body_pose = np.asarray(start_body_pose, np.float64).reshape(69)
         self.w = weights or FitWeights()
         self.lr = lr
@@ -272,7 +273,6 @@ class LandmarkFitter:
         self.prior_pose = torch.tensor(self.start_body_pose, dtype=torch.float32)
         self.bone_from = torch.tensor(BONE_FROM_J, dtype=torch.float32)
         self.bone_to = torch.tensor(BONE_TO_J, dtype=torch.float32)
-        self.hands = bool(getattr(joints_fn, "hands", False))
         with torch.no_grad():  # zero pose: the trunk direction that reads as upright
             rest = self.joints(torch.zeros(1, 10), torch.zeros(1, 69), torch.zeros(1, 3))[0][0]
         trunk = rest[OP_NECK] - rest[OP_MIDHIP]  # body-model frame: x left, y up, z facing
@@ -281,11 +281,10 @@ class LandmarkFitter:
 
     def joints(
         self, betas: torch.Tensor, pose: torch.Tensor, orient: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """(N, 25, 3) OpenPose-block joints and, with a ``hands`` joints function, (N, 2, 3)
-        SMPL's left and right hand joints (else None)."""
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """(N, 25, 3) OpenPose-block joints and (N, 2, 3) SMPL's left and right hand joints."""
         out = self.joints_fn(betas, pose, orient)
-        return (out[:, :25], out[:, 25:27]) if self.hands else (out, None)
+        return out[:, :25], out[:, 25:27]
 
     # ---- start values -------------------------------------------------------------------
     def initial(
@@ -437,12 +436,9 @@ class LandmarkFitter:
             loss_hinge = torch.relu(-hinge_sign * pose[:, hinge_idx]).pow(2).sum(1)
             loss_betas = (betas**2).sum(1)
             loss_head = ((head_global_rotation(orient, pose) - head_rot) ** 2).sum((1, 2))
-            if hands is not None:  # wrist -> hand joint along wrist -> knuckles
-                hand = hands - joints[:, list(OP_WRISTS)]
-                hand = hand / hand.norm(dim=-1, keepdim=True).clamp_min(1e-6)
-                loss_hand = (w_hand * ((hand - hand_dirs) ** 2).sum(-1)).sum(1)
-            else:
-                loss_hand = torch.zeros(())
+            hand = hands - joints[:, list(OP_WRISTS)]  # wrist -> hand joint
+            hand = hand / hand.norm(dim=-1, keepdim=True).clamp_min(1e-6)
+            loss_hand = (w_hand * ((hand - hand_dirs) ** 2).sum(-1)).sum(1)
             loss = (
                 self.w.reprojection * loss_2d
                 + self.w.bones * loss_b

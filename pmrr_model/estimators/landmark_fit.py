@@ -183,9 +183,7 @@ class LandmarkFitEstimator(Estimator):
     ) -> None:
         self.assets = assets or resolve_assets(data_dir)
         self.body_model = BodyModel(self.assets).eval()
-        self.fitter = LandmarkFitter(
-            SparseJoints(self.body_model, hands=True), start_body_pose(), weights
-        )
+        self.fitter = LandmarkFitter(self.body_model, start_body_pose(), weights)
         self.joints49 = SparseJoints(self.body_model, n_joints=49)  # with_vertices=False
         self.landmarker = PoseLandmarker(model_complexity=1, mirror_consensus=True)
         self.faces = FacePoseEstimator()
