@@ -24,11 +24,12 @@ def _track_events(f: pd.DataFrame, fps: float, wrists: np.ndarray | None = None)
     strokes' extent rule."""
     out: list[dict] = []
     touching = f["is_touching_face"].fillna(False).to_numpy(dtype=bool)
-    self_touch = ev.near(touching, round(ev.SELF_TOUCH_MARGIN_S * fps))
+    crossed = f["is_arms_crossed"].fillna(False).to_numpy(dtype=bool)
+    not_gesturing = ev.non_gesture_frames(touching, crossed, fps)
     for k, side in enumerate(("left", "right")):
         speed = f[f"wrist_rel_speed_{side}_m_per_s"].to_numpy()
         position = wrists[:, k] if wrists is not None else None
-        out += ev.gesture_strokes(speed, GESTURE_SPEED_M_PER_S, fps, side, position, self_touch)
+        out += ev.gesture_strokes(speed, GESTURE_SPEED_M_PER_S, fps, side, position, not_gesturing)
     out += ev.dominant_head_axis(
         ev.oscillation_events("nod", f["head_pitch_deg"].to_numpy(), fps)
         + ev.oscillation_events("shake", f["head_yaw_deg"].to_numpy(), fps)

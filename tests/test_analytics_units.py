@@ -196,7 +196,7 @@ def test_schemas_versioned_and_unit_suffixes():
 
 def test_strokes_must_get_somewhere_and_are_not_self_touch():
     """A run above the speed threshold counts as a stroke only when the wrist spans >= 6 cm in
-    it (jitter runs back and forth within a few cm), and not next to a face touch."""
+    it (jitter runs back and forth within a few cm), and not next to a face touch or arms crossed."""
     fps = 25.0
     position = np.zeros((100, 3))
     # frames 10-19: jitter, a 3 cm triangle wave (0.375 m/s, but going nowhere)
@@ -209,11 +209,14 @@ def test_strokes_must_get_somewhere_and_are_not_self_touch():
     assert found and all(45 <= e["start_frame"] and e["end_frame"] <= 70 for e in found)
     unruled = events.gesture_strokes(speed, 0.3, fps, "left")  # without the extent rule
     assert any(e["end_frame"] < 25 for e in unruled)
-    touching = np.zeros(100, bool)
-    touching[60:80] = True  # the hand reaches the face after the stroke out
-    near = events.near(touching, round(events.SELF_TOUCH_MARGIN_S * fps))
-    assert near[52] and not near[51] and near[87] and not near[88]  # 8 frames either side
-    assert events.gesture_strokes(speed, 0.3, fps, "left", position, near) == []
+    later = np.zeros(100, bool)
+    later[60:80] = True  # the hand reaches the face, or the arms end up folded, after the stroke
+    for touching, crossed in ((later, np.zeros(100, bool)), (np.zeros(100, bool), later)):
+        near = events.non_gesture_frames(touching, crossed, fps)
+        assert near[52] and not near[51] and near[87] and not near[88]  # 8 frames either side
+        assert events.gesture_strokes(speed, 0.3, fps, "left", position, near) == []
+    neither = events.non_gesture_frames(np.zeros(100, bool), np.zeros(100, bool), fps)
+    assert len(events.gesture_strokes(speed, 0.3, fps, "left", position, neither)) == len(found)
 
 
 def test_a_wrist_jumping_in_depth_alone_is_no_stroke():

@@ -126,15 +126,15 @@ def evaluate_scene(scene_dir: Path, tables: dict, body) -> dict:
     import pandas as pd
 
     from pmrr_model.evaluation import metrics as M
-    from pmrr_model.evaluation.scenes import SIZE_HW
+    from pmrr_model.evaluation.scenes import SIZE_HW, ground_truth_analytics
 
     meta = json.loads((scene_dir / "scene.json").read_text())
     fps, n_frames = meta["fps"], meta["n_frames"]
     duration = n_frames / fps
     gt = pd.read_parquet(scene_dir / "gt_frames.parquet")
     gt_events = pd.read_parquet(scene_dir / "gt_events.parquet")
-    gt_measures = pd.read_parquet(scene_dir / "gt_measures.parquet")
-    gt_events_an = pd.read_parquet(scene_dir / "gt_events_analytics.parquet")
+    on_gt = ground_truth_analytics(gt, fps, n_frames, body)
+    gt_measures, gt_events_an = on_gt["features_frames"], on_gt["events"]
     smpl = tables["smpl"]
     matches, counts = M.match_people(gt, smpl[["frame", "track_id", "bbox_px"]])
     switches = M.id_switches(matches)

@@ -55,14 +55,12 @@ Outputs of :func:`generate_scene` in ``folder/<scene name>/``:
   ``joints49_m`` (the 49 joints of the ``smpl`` table, for the analytics), ``betas``,
   ``body_pose``, ``global_orient`` (camera frame) and ``transl_m``: the body model with these
   parameters plus ``transl_m`` gives the rendered vertices (for PVE).
-* ``gt_measures.parquet``: the ``features_frames`` table computed by the project's analytics
-  (``analytics.compute_video_features``, calibrated on the same body model) from the
-  ground-truth joints, with ``track_id`` the ground-truth track: measure errors of the
-  pipeline then isolate estimation error.
 * ``gt_events.parquet``: the script's events: ``event_type``, ``track_id``, ``person``,
   ``start_s``, ``end_s``.
-* ``gt_events_analytics.parquet``: the events the analytics find on the ground-truth bodies
-  (what a perfect estimator would give).
+
+What the project's analytics make of the ground-truth bodies (:func:`ground_truth_analytics`)
+is not stored: it follows the analytics code, which the scenes' cache key does not know, so it
+is computed each time a scene is scored.
 * ``scene.json``: the spec, the camera, the generator version and seed.
 
 Deterministic: every random choice comes from ``numpy.random.default_rng`` seeded by the seed
@@ -609,8 +607,6 @@ def _write_video(frames: np.ndarray, path: Path) -> None:
 def generate_scene(spec: SceneSpec, folder: Path, body, seed: int = DEFAULT_SEED) -> Path:
     """Render ``spec`` and write its video and ground truth under ``folder/spec.name``;
     returns that folder. Rewrites it when called again (callers cache by ``cache_key``)."""
-    from analytics.calibration import neutral_from_body_model
-    from analytics.pipeline import compute_video_features
 
     out_dir = Path(folder) / spec.name
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -706,18 +702,6 @@ def generate_scene(spec: SceneSpec, folder: Path, body, seed: int = DEFAULT_SEED
     pd.DataFrame(
         events, columns=["event_type", "track_id", "person", "start_s", "end_s", "amplitude"]
     ).to_parquet(out_dir / "gt_events.parquet", index=False)
-    smpl = pd.DataFrame(
-        {
-            "video_id": spec.name,
-            "track_id": gt["track_id"].astype(np.int32),
-            "frame": gt["frame"].astype(np.int64),
-            "t_s": gt["t_s"],
-            "joints3d_m": gt["joints49_m"],
-        }
-    )
-    tables = compute_video_features(smpl, FPS, n, neutral=neutral_from_body_model(body))
-    tables["features_frames"].to_parquet(out_dir / "gt_measures.parquet", index=False)
-    tables["events"].to_parquet(out_dir / "gt_events_analytics.parquet", index=False)
     meta = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
@@ -730,6 +714,26 @@ def generate_scene(spec: SceneSpec, folder: Path, body, seed: int = DEFAULT_SEED
     }
     (out_dir / "scene.json").write_text(json.dumps(meta, indent=1))
     return out_dir
+
+
+def ground_truth_analytics(gt: pd.DataFrame, fps: float, n_frames: int, body) -> dict:
+    """The project's analytics (``analytics.compute_video_features``, calibrated on the same body
+    model) on the ground-truth joints of ``gt_frames.parquet``, with ``track_id`` the
+    ground-truth track: ``features_frames`` (measure errors of the pipeline then isolate
+    estimation error) and ``events`` (what a perfect estimator would give)."""
+    from analytics.calibration import neutral_from_body_model
+    from analytics.pipeline import compute_video_features
+
+    smpl = pd.DataFrame(
+        {
+            "video_id": "ground-truth",
+            "track_id": gt["track_id"].astype(np.int32),
+            "frame": gt["frame"].astype(np.int64),
+            "t_s": gt["t_s"],
+            "joints3d_m": gt["joints49_m"],
+        }
+    )
+    return compute_video_features(smpl, fps, n_frames, neutral=neutral_from_body_model(body))
 
 
 def cache_key(quick: bool, seed: int = DEFAULT_SEED, assets: str = "") -> str:
