@@ -111,9 +111,9 @@ def _extent(points: np.ndarray) -> float:
 def non_gesture_frames(touching: np.ndarray, arms_crossed: np.ndarray, fps: float) -> np.ndarray:
     """(T,) bool: frames within NON_GESTURE_MARGIN_S of touching the face or of arms crossed.
 
-    Folding the arms moves both wrists across the chest at stroke speed; on the synthetic
-    benchmark those movements were 4 of the 7 strokes the medium shot's person made outside
-    their scripted beats (the ground-truth bodies gave the same 4)."""
+    Folding the arms moves both wrists across the chest at stroke speed: on the synthetic
+    benchmark's medium shot those movements were the 4 of its 7 strokes outside the scripted
+    beats, on the fitted bodies and on the ground-truth ones alike."""
     either = np.asarray(touching, dtype=bool) | np.asarray(arms_crossed, dtype=bool)
     return near(either, round(NON_GESTURE_MARGIN_S * fps))
 
