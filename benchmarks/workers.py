@@ -16,6 +16,11 @@ stages that are spread (detect+track, estimate), the speed-up over the in-proces
 rows are identical to it, and the peak resident memory of the flow process and of each worker
 (``ru_maxrss``). Model loading happens inside the measured time in every setting (each worker
 builds its own detector and estimator).
+
+``--core-per-worker`` runs each setting on as many cores as it has workers (the child process
+and everything it starts may run only there: CPU affinity), the in-process run on one: how the
+shot-parallel path scales per core, which is what a machine with more cores than one process
+uses gets from its workers. Without it every setting may use every core of the machine.
 """
 
 from __future__ import annotations
@@ -86,7 +91,9 @@ def run_child(videos: list[str], workers: int, unit_s: float, work: str, extra: 
     }
 
 
-def _child(seconds: float, n_videos: int, workers: int, unit_s: float, config: str) -> dict:
+def _child(
+    seconds: float, n_videos: int, workers: int, unit_s: float, config: str, core_each: bool
+) -> dict:
     from pmrr_interviews.samples import FPS, cache_dir, looped_clip
 
     if n_videos == 1:
@@ -99,21 +106,29 @@ def _child(seconds: float, n_videos: int, workers: int, unit_s: float, config: s
                "--result", str(result), "--work", tmp, "--config", config,
                "--video", *map(str, videos)]  # fmt: skip
         env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
-        subprocess.run(cmd, check=True, env=env)
-        return json.loads(result.read_text())
+        cores = sorted(os.sched_getaffinity(0))
+        if core_each and workers > len(cores):
+            raise SystemExit(f"--core-per-worker: {workers} workers, {len(cores)} cores")
+        subprocess.run(
+            cmd,
+            check=True,
+            env=env,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cores[:workers])) if core_each else None,
+        )
+        return {**json.loads(result.read_text()), "cores": workers if core_each else len(cores)}
 
 
 def print_table(results: list[dict]) -> None:
     base = results[0]
-    print(f"{base['duration_s']:.0f} s input in {base['videos']} videos, {os.cpu_count()} cores")
-    head = (f"{'workers':>7} {'wall s':>8} {'track s':>8} {'estimate s':>10} {'speed-up':>8} "
+    print(f"{base['duration_s']:.0f} s input in {base['videos']} videos")
+    head = (f"{'workers':>7} {'cores':>5} {'wall s':>8} {'track s':>8} {'estimate s':>10} {'speed-up':>8} "
             f"{'x real time':>11} {'same rows':>9} {'flow MiB':>8}  worker peak MiB")  # fmt: skip
     print(head)
     print("-" * len(head))
     for r in results:
         same = "yes" if (r["digest"], r["rows"]) == (base["digest"], base["rows"]) else "NO"
         workers = ", ".join(f"{m:.0f}" for m in r["worker_peak_mb"]) or "-"
-        print(f"{r['workers']:>7} {r['wall_s']:>8.1f} {r['track_s']:>8.1f} {r['estimate_s']:>10.1f} "
+        print(f"{r['workers']:>7} {r['cores']:>5} {r['wall_s']:>8.1f} {r['track_s']:>8.1f} {r['estimate_s']:>10.1f} "
               f"{base['wall_s'] / r['wall_s']:>7.2f}x {r['duration_s'] / r['wall_s']:>11.3f} "
               f"{same:>9} {r['flow_peak_mb']:>8.0f}  {workers}")  # fmt: skip
 
@@ -125,6 +140,9 @@ def main() -> None:
     parser.add_argument("--videos", type=int, default=1, help="the input as a batch of N videos")
     parser.add_argument("--unit-s", type=float, default=6.0)
     parser.add_argument("--config", default="{}", help="more PipelineConfig fields, as JSON")
+    parser.add_argument(
+        "--core-per-worker", action="store_true", help="each setting on one core per worker"
+    )
     parser.add_argument("--child", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--video", nargs="+", help=argparse.SUPPRESS)
     parser.add_argument("--result", help=argparse.SUPPRESS)
@@ -136,7 +154,11 @@ def main() -> None:
         return
     results = []
     for workers in args.workers:
-        results.append(_child(args.seconds, args.videos, workers, args.unit_s, args.config))
+        results.append(
+            _child(
+                args.seconds, args.videos, workers, args.unit_s, args.config, args.core_per_worker
+            )
+        )
         print(f"done: {workers} workers in {results[-1]['wall_s']:.1f} s", flush=True)
     print_table(results)
 

@@ -55,8 +55,10 @@ def _gpu_count() -> int:
 
 
 def worker_env(n_workers: int, cpu_count: int | None = None) -> dict[str, str]:
-    """Thread limits so that N workers do not oversubscribe the cores (torch, MKL, OpenBLAS)."""
-    threads = str(max((cpu_count or os.cpu_count() or 1) // max(n_workers, 1), 1))
+    """Thread limits so that N workers do not oversubscribe the cores (torch, MKL, OpenBLAS);
+    the cores are those this process may run on (its CPU affinity: a container's or a batch
+    job's share, not the whole machine's)."""
+    threads = str(max((cpu_count or len(os.sched_getaffinity(0))) // max(n_workers, 1), 1))
     return {
         name: threads for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
     }
