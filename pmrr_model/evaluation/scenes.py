@@ -57,11 +57,11 @@ Outputs of :func:`generate_scene` in ``folder/<scene name>/``:
   parameters plus ``transl_m`` gives the rendered vertices (for PVE).
 * ``gt_events.parquet``: the script's events: ``event_type``, ``track_id``, ``person``,
   ``start_s``, ``end_s``.
+* ``scene.json``: the spec, the camera, the generator version and seed.
 
 What the project's analytics make of the ground-truth bodies (:func:`ground_truth_analytics`)
 is not stored: it follows the analytics code, which the scenes' cache key does not know, so it
 is computed each time a scene is scored.
-* ``scene.json``: the spec, the camera, the generator version and seed.
 
 Deterministic: every random choice comes from ``numpy.random.default_rng`` seeded by the seed
 and the scene name, and the video is encoded single-threaded. ``GENERATOR_VERSION`` changes
@@ -607,7 +607,6 @@ def _write_video(frames: np.ndarray, path: Path) -> None:
 def generate_scene(spec: SceneSpec, folder: Path, body, seed: int = DEFAULT_SEED) -> Path:
     """Render ``spec`` and write its video and ground truth under ``folder/spec.name``;
     returns that folder. Rewrites it when called again (callers cache by ``cache_key``)."""
-
     out_dir = Path(folder) / spec.name
     out_dir.mkdir(parents=True, exist_ok=True)
     poses = key_poses(body)
