@@ -178,3 +178,19 @@ def test_a_batch_runs_its_videos_side_by_side(runs: dict, batch: dict) -> None:
     assert len(videos) == 3
     spans = sorted((r.start_time.timestamp(), r.end_time.timestamp()) for r in videos)
     assert spans[1][0] < spans[0][1], "the second video started only after the first ended"
+
+
+def test_worker_threads_split_the_cores_this_process_may_use() -> None:
+    """Thread limits per worker come from the process's CPU affinity (a container's or a batch
+    job's share), not from the machine's core count."""
+    from flows.cluster import worker_env
+
+    assert worker_env(2, cpu_count=8)["OMP_NUM_THREADS"] == "4"
+    assert worker_env(16, cpu_count=8)["MKL_NUM_THREADS"] == "1"
+    allowed = os.sched_getaffinity(0)
+    try:
+        os.sched_setaffinity(0, {min(allowed)})
+        assert worker_env(1)["OMP_NUM_THREADS"] == "1"
+    finally:
+        os.sched_setaffinity(0, allowed)
+    assert worker_env(1)["OPENBLAS_NUM_THREADS"] == str(len(allowed))
