@@ -70,7 +70,7 @@ import torch
 from pmrr_model.body_model import BodyModel
 from pmrr_model.constants import SMPL_HEAD_CHAIN
 from pmrr_model.estimators.landmark_targets import BONE_FROM_J, BONE_TO_J, FitTargets
-from pmrr_model.estimators.sparse_joints import SparseJoints
+from pmrr_model.estimators.sparse_joints import N_OPENPOSE, SparseJoints
 from pmrr_model.geometry import axis_angle_to_rotmat, rotmat_to_axis_angle, smallest_rotation
 
 
@@ -284,7 +284,7 @@ class LandmarkFitter:
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, 25, 3) OpenPose-block joints and (N, 2, 3) SMPL's left and right hand joints."""
         out = self.joints_fn(betas, pose, orient)
-        return out[:, :25], out[:, 25:27]
+        return out[:, :N_OPENPOSE], out[:, N_OPENPOSE:]
 
     # ---- start values -------------------------------------------------------------------
     def initial(

@@ -36,7 +36,6 @@ class SparseJoints(nn.Module):
         self, body_model: BodyModel, n_joints: int = N_OPENPOSE, hands: bool = False
     ) -> None:
         super().__init__()
-        self.hands = hands
         smpl = body_model.smpl
         wanted = torch.tensor(JOINT_INDICES[:n_joints])
         keypoint_vids = smpl.vertex_joint_selector.extra_joints_idxs.long()
@@ -58,7 +57,10 @@ class SparseJoints(nn.Module):
         self.register_buffer("v_weights", smpl.lbs_weights.float()[vids])
         self.register_buffer("extra_regressor", extra[:, extra_vids])  # (9 or 0, len(extra_vids))
         self.register_buffer("parents", smpl.parents.long().clone())
-        self.register_buffer("select", wanted)
+        # posed kinematic joints come first in forward's concatenation, so the hand joints'
+        # kinematic indices select them there
+        hand_joints = torch.tensor(HAND_JOINTS if hands else (), dtype=wanted.dtype)
+        self.register_buffer("select", torch.cat([wanted, hand_joints]))
         self.n_keypoints = len(keypoint_vids)
         self.n_betas = shapedirs.shape[-1]
 
@@ -81,7 +83,4 @@ class SparseJoints(nn.Module):
         verts = (per_vertex[..., :3, :3] @ verts[..., None]).squeeze(-1) + per_vertex[..., :3, 3]
         keypoints = verts[:, : self.n_keypoints]
         regressed = self.extra_regressor @ verts[:, self.n_keypoints :]
-        out = torch.cat([posed_joints, keypoints, regressed], dim=1)[:, self.select]
-        if self.hands:
-            out = torch.cat([out, posed_joints[:, list(HAND_JOINTS)]], dim=1)
-        return out
+        return torch.cat([posed_joints, keypoints, regressed], dim=1)[:, self.select]
