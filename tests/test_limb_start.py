@@ -60,7 +60,7 @@ def _cold_fit(fitter, targets, box) -> tuple[np.ndarray, np.ndarray]:
     fitted = fitter.fit(start, [targets], box, FOCAL, SIZE, 120)
     f32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
     with torch.no_grad():
-        joints, hands = fitter.joints(
+        joints, hands, _ = fitter.joints(
             f32(fitted.betas), f32(fitted.body_pose), f32(fitted.global_orient)
         )
     return joints[0].double().numpy(), hands[0].double().numpy()
@@ -135,7 +135,7 @@ def test_seen_hands_turn_the_wrists():
     )
     f32 = lambda a: torch.tensor(np.asarray(a)[None], dtype=torch.float32)  # noqa: E731
     with torch.no_grad():
-        joints, hands = fitter.joints(f32(np.zeros(10)), f32(bent), f32(orient))
+        joints, hands, _ = fitter.joints(f32(np.zeros(10)), f32(bent), f32(orient))
     truth = (hands[0] - joints[0, [7, 4]]).double().numpy()  # wrist -> hand, left and right
     targets.hand_dirs = truth / np.linalg.norm(truth, axis=1, keepdims=True)
     targets.hand_weights = np.ones(2)

@@ -32,6 +32,7 @@ def test_links_follow_each_track_in_frame_order():
 
 def test_temporal_energy_on_hand_values():
     from pmrr_model.estimators.factory import create_estimator
+    from pmrr_model.geometry import axis_angle_to_rotmat
 
     fitter = create_estimator("landmark-fit").fitter
     w = fitter.w
@@ -41,9 +42,10 @@ def test_temporal_energy_on_hand_values():
     anchor = _params([[np.pi, 0, 0]], [0.2], [0.0])
     links = TemporalLinks(np.array([1]), np.array([0]), np.array([0]), anchor)
     energy = fitter._temporal_term(links)
-    params = [torch.tensor(a, dtype=torch.float32) for a in rows.as_tuple()]
+    orient, pose, betas, transl = (torch.tensor(a, dtype=torch.float32) for a in rows.as_tuple())
     expected = w.temporal_pose * (0.1**2 + 0.2**2) + w.temporal_transl * 0.02**2
-    assert float(energy(params)) == pytest.approx(expected, rel=1e-4)
+    value = energy(axis_angle_to_rotmat(orient), pose, betas, transl)  # orientation as matrices
+    assert float(value) == pytest.approx(expected, rel=1e-4)
     assert fitter._temporal_term(TemporalLinks.of(np.array([1, 2]))) is None
 
 

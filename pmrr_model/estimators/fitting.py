@@ -73,6 +73,8 @@ from pmrr_model.estimators.landmark_targets import BONE_FROM_J, BONE_TO_J, FitTa
 from pmrr_model.estimators.sparse_joints import N_OPENPOSE, SparseJoints
 from pmrr_model.geometry import axis_angle_to_rotmat, rotmat_to_axis_angle, smallest_rotation
 
+SMPL_HEAD = SMPL_HEAD_CHAIN[-1]  # the head joint: its global rotation is the head term's
+
 
 @dataclass
 class FitWeights:
@@ -217,14 +219,6 @@ def upright_frame(joints: torch.Tensor) -> torch.Tensor:
     return torch.stack([x, up, z], dim=-1)
 
 
-def head_global_rotation(orient: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
-    """(N, 3) global orient, (N, 69) body pose -> (N, 3, 3) the head joint's global rotation."""
-    rot = axis_angle_to_rotmat(orient)
-    for joint in SMPL_HEAD_CHAIN:
-        rot = rot @ axis_angle_to_rotmat(pose[:, (joint - 1) * 3 : joint * 3])
-    return rot
-
-
 def _pose_weights(w: FitWeights) -> torch.Tensor:
     weights = torch.full((23, 3), w.pose)
     for joint in UNOBSERVED:
@@ -281,10 +275,11 @@ class LandmarkFitter:
 
     def joints(
         self, betas: torch.Tensor, pose: torch.Tensor, orient: torch.Tensor
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """(N, 25, 3) OpenPose-block joints and (N, 2, 3) SMPL's left and right hand joints."""
-        out = self.joints_fn(betas, pose, orient)
-        return out[:, :N_OPENPOSE], out[:, N_OPENPOSE:]
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(N, 25, 3) OpenPose-block joints, (N, 2, 3) SMPL's left and right hand joints and
+        (N, 24, 3, 3) every kinematic joint's global rotation."""
+        out, rotations = self.joints_fn.posed(betas, pose, orient)
+        return out[:, :N_OPENPOSE], out[:, N_OPENPOSE:], rotations
 
     # ---- start values -------------------------------------------------------------------
     def initial(
@@ -416,7 +411,7 @@ class LandmarkFitter:
         optimiser = torch.optim.Adam(params, lr=self.lr if lr is None else lr)
         for _ in range(iterations):
             optimiser.zero_grad(set_to_none=True)
-            joints, hands = self.joints(betas, pose, orient)
+            joints, hands, rotations = self.joints(betas, pose, orient)
             cam_pts = joints + transl[:, None]
             proj = focal_px * cam_pts[..., :2] / cam_pts[..., 2:].clamp_min(1e-3) + center
             r2 = (((proj - tgt2d) / box_h) ** 2).sum(-1)
@@ -435,7 +430,7 @@ class LandmarkFitter:
             loss_shank = (w_shank * ((shank - down) ** 2).sum(-1)).sum(1)
             loss_hinge = torch.relu(-hinge_sign * pose[:, hinge_idx]).pow(2).sum(1)
             loss_betas = (betas**2).sum(1)
-            loss_head = ((head_global_rotation(orient, pose) - head_rot) ** 2).sum((1, 2))
+            loss_head = ((rotations[:, SMPL_HEAD] - head_rot) ** 2).sum((1, 2))
             hand = hands - joints[:, list(OP_WRISTS)]  # wrist -> hand joint
             hand = hand / hand.norm(dim=-1, keepdim=True).clamp_min(1e-6)
             loss_hand = (w_hand * ((hand - hand_dirs) ** 2).sum(-1)).sum(1)
@@ -451,13 +446,13 @@ class LandmarkFitter:
                 + self.w.hand * loss_hand
             ).sum()
             if temporal is not None:
-                loss = loss + temporal(params)
+                loss = loss + temporal(rotations[:, 0], pose, betas, transl)
             loss.backward()
             optimiser.step()
         return FitParams(*(p.detach().double().numpy() for p in params))
 
     def _temporal_term(self, links: TemporalLinks | None):
-        """``params -> scalar``: the temporal energy of the links (None without links). The
+        """``(orient as rotation matrices, pose, betas, transl) -> scalar``: the temporal energy of the links (None without links). The
         global orientation is compared as rotation matrices: people facing the camera sit near
         180 degrees, where one rotation has two axis-angle vectors far apart (cold starts of
         neighbouring frames may take either); body-pose rotations stay far from it."""
@@ -472,8 +467,7 @@ class LandmarkFitter:
             anchor = [torch.tensor(a, dtype=torch.float32) for a in links.anchor.as_tuple()]
             anchor[0] = axis_angle_to_rotmat(anchor[0])
 
-        def energy(params: list[torch.Tensor]) -> torch.Tensor:
-            values = [axis_angle_to_rotmat(params[0]), *params[1:]]
+        def energy(*values: torch.Tensor) -> torch.Tensor:
             total = values[0].new_zeros(())
             for k, (v, weight) in enumerate(zip(values, weights, strict=True)):
                 total = total + (weight * (v[row] - v[prev]) ** 2).sum()
