@@ -108,13 +108,23 @@ def _extent(points: np.ndarray) -> float:
     return float(np.linalg.norm(p[:, None] - p[None], axis=-1).max())
 
 
-def non_gesture_frames(touching: np.ndarray, arms_crossed: np.ndarray, fps: float) -> np.ndarray:
-    """(T,) bool: frames within NON_GESTURE_MARGIN_S of touching the face or of arms crossed.
+def non_gesture_frames(
+    touching: np.ndarray,
+    arms_crossed: np.ndarray,
+    fps: float,
+    walking: np.ndarray | None = None,
+) -> np.ndarray:
+    """(T,) bool: frames within NON_GESTURE_MARGIN_S of touching the face, of arms crossed or
+    of walking.
 
     Folding the arms moves both wrists across the chest at stroke speed: on the synthetic
     benchmark's medium shot those movements were the 4 of its 7 strokes outside the scripted
-    beats, on the fitted bodies and on the ground-truth ones alike."""
+    beats, on the fitted bodies and on the ground-truth ones alike. Walking swings the arms at
+    stroke speed too (the pedestrians of the real two-person sample: 1-3 "strokes" each time one
+    crossed the street shot); ``walking``: :data:`analytics.motion.WALKING_SPEED_M_PER_S`."""
     either = np.asarray(touching, dtype=bool) | np.asarray(arms_crossed, dtype=bool)
+    if walking is not None:
+        either |= np.asarray(walking, dtype=bool)
     return near(either, round(NON_GESTURE_MARGIN_S * fps))
 
 

@@ -8,6 +8,7 @@ fixed camera placement, so no body frame is needed except for the trunk-relative
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
 from analytics import joints as J
 from analytics.body_frame import to_frame, trunk_frame
@@ -68,6 +69,29 @@ def wrist_across_sight(j: np.ndarray) -> np.ndarray:
     sight = j[:, J.NECK] / np.linalg.norm(j[:, J.NECK], axis=-1, keepdims=True)
     along = np.einsum("tkc,tc->tk", wrists, sight)
     return wrists - along[..., None] * sight[:, None]
+
+
+#: Whole-body travel across the view (the neck's speed across the line of sight, median over
+#: :data:`WALKING_WINDOW_S`) above which a person is walking, m/s. Measured: the pedestrians of
+#: the real two-person sample's street shot 0.64-0.69 (median over their frames); seated people
+#: at most 0.18 on the real sample and 0.17 on the synthetic benchmark's scenes, except the
+#: synthetic close-up's first frames (fitted from the face's whole-frame box: up to 0.87).
+WALKING_SPEED_M_PER_S = 0.4
+WALKING_WINDOW_S = 0.5
+
+
+def neck_speed_across_sight(j: np.ndarray, fps: float) -> np.ndarray:
+    """(T, 49, 3) camera-frame joints -> (T,) the neck's speed across the camera's line of sight,
+    median over :data:`WALKING_WINDOW_S` (NaN frames ignored): how fast the whole body travels
+    across the view. Depth is left out as in :func:`wrist_across_sight`: a monocular fit's depth
+    wobbles (the close-up's fitted neck moved as fast as a walker's in 3D)."""
+    neck = j[:, J.NECK]
+    velocity = np.gradient(neck, axis=0) * fps if len(neck) > 1 else np.zeros_like(neck)
+    sight = neck / np.linalg.norm(neck, axis=-1, keepdims=True)
+    across = velocity - np.einsum("tc,tc->t", velocity, sight)[:, None] * sight
+    speed = pd.Series(np.linalg.norm(across, axis=-1))
+    window = max(int(round(WALKING_WINDOW_S * fps)), 1)
+    return speed.rolling(window, center=True, min_periods=1).median().to_numpy()
 
 
 def wrist_rel_trunk(j: np.ndarray) -> np.ndarray:

@@ -12,20 +12,30 @@ from analytics import joints as J
 from analytics import synchrony
 from analytics.body_frame import STANDIN_NEUTRAL, Neutral
 from analytics.measures import frame_measures
-from analytics.motion import GESTURE_SPEED_M_PER_S, wrist_across_sight
+from analytics.motion import (
+    GESTURE_SPEED_M_PER_S,
+    WALKING_SPEED_M_PER_S,
+    neck_speed_across_sight,
+    wrist_across_sight,
+)
 from analytics.roles import main_pair, video_roles
 from analytics.tables import FRAME_BOOLS, conform
 from analytics.windows import summary_row, window_table
 
 
-def _track_events(f: pd.DataFrame, fps: float, wrists: np.ndarray | None = None) -> list[dict]:
-    """All events of one person from their per-frame measures; ``wrists`` (T, 2, 3): left and
-    right wrist across the line of sight (:func:`analytics.motion.wrist_across_sight`) for the
-    strokes' extent rule."""
+def _track_events(f: pd.DataFrame, fps: float, joints: np.ndarray | None = None) -> list[dict]:
+    """All events of one person from their per-frame measures; ``joints`` (T, 49, 3), the
+    person's camera-frame joints, for the strokes' extent rule (the wrists across the line of
+    sight: :func:`analytics.motion.wrist_across_sight`) and for walking, when no stroke counts
+    (:func:`analytics.motion.neck_speed_across_sight`)."""
     out: list[dict] = []
     touching = f["is_touching_face"].fillna(False).to_numpy(dtype=bool)
     crossed = f["is_arms_crossed"].fillna(False).to_numpy(dtype=bool)
-    not_gesturing = ev.non_gesture_frames(touching, crossed, fps)
+    wrists, walking = None, None
+    if joints is not None:
+        wrists = wrist_across_sight(joints)
+        walking = neck_speed_across_sight(joints, fps) > WALKING_SPEED_M_PER_S
+    not_gesturing = ev.non_gesture_frames(touching, crossed, fps, walking)
     for k, side in enumerate(("left", "right")):
         speed = f[f"wrist_rel_speed_{side}_m_per_s"].to_numpy()
         position = wrists[:, k] if wrists is not None else None
@@ -152,10 +162,7 @@ def compute_video_features(
         )
         for b in FRAME_BOOLS:
             f[b] = f[b].astype("boolean").mask(~f["has_data"])
-        found = [
-            _shift_event(e, first, fps)
-            for e in _track_events(f, fps, wrist_across_sight(joints[t]))
-        ]
+        found = [_shift_event(e, first, fps) for e in _track_events(f, fps, joints[t])]
         e = pd.DataFrame(found) if found else pd.DataFrame(columns=["event_type", "start_frame"])
         e["video_id"], e["track_id"] = video_id, t
         for w in window_s:

@@ -248,3 +248,47 @@ def test_a_nod_with_yaw_cross_talk_is_one_nod():
     assert events.dominant_head_axis([nod, shake, later]) == [nod, later]
     big = dict(shake, amplitude_deg=12.0)
     assert events.dominant_head_axis([nod, big]) == [big]
+
+
+def test_arm_swing_while_walking_is_no_stroke():
+    """A person travelling across the view (a pedestrian of the real two-person sample: 0.64-0.69
+    m/s) swings the arms at stroke speed; those swings are no gesture strokes. The same swings
+    from a person who stays put are, and so are they from one who only moves in depth (a fit's
+    depth wobble: the close-up's)."""
+    from analytics.pipeline import _track_events
+
+    fps, n = 25.0, 100
+    t = np.arange(n) / fps
+    swing = 0.25 * np.sin(2 * np.pi * 1.0 * t)  # 25 cm back and forth once a second
+    ray = np.array([0.0, 0.0, 1.0])
+    counts = {}
+    for name, travel in (
+        ("walking", np.array([1.0, 0.0, 0.0])),
+        ("still", np.zeros(3)),
+        ("depth", ray),
+    ):
+        j = np.zeros((n, 49, 3))
+        j[:, J.NECK] = (0.0, 0.0, 3.0) + t[:, None] * travel
+        for wrist, sign in ((J.L_WRIST, 1.0), (J.R_WRIST, -1.0)):
+            j[:, wrist] = j[:, J.NECK] + (0.0, 0.5, 0.0) + sign * swing[:, None] * (0, 0.4, 1.0)
+            j[:, wrist, 0] += sign * swing * 0.9
+        rel = j[:, [J.L_WRIST, J.R_WRIST]] - j[:, J.NECK][:, None]
+        speed = np.linalg.norm(np.gradient(rel, axis=0), axis=-1) * fps
+        f = pd.DataFrame(
+            {
+                "is_touching_face": False,
+                "is_arms_crossed": False,
+                "wrist_rel_speed_left_m_per_s": speed[:, 0],
+                "wrist_rel_speed_right_m_per_s": speed[:, 1],
+                "head_pitch_deg": 0.0,
+                "head_yaw_deg": 0.0,
+                "trunk_lean_forward_deg": 0.0,
+                "trunk_lean_side_deg": 0.0,
+                "is_hands_together": False,
+            },
+            index=range(n),
+        )
+        found = _track_events(f, fps, j)
+        counts[name] = sum(e["event_type"] == "gesture_stroke" for e in found)
+    assert counts["walking"] == 0
+    assert counts["still"] >= 2 and counts["depth"] == counts["still"], counts

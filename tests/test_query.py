@@ -133,7 +133,9 @@ def test_row_counts_match_pandas_on_committed_files_only(output: dict, capfd) ->
     got = _csv(capfd, out, sql)
     assert set(got["video_id"]) == {video_id}  # not the orphan
     counts = dict(zip(got["tab"], got["n"], strict=True))
-    assert counts == {t: len(expected[t]) for t in TABLES}
+    # a table without rows has no group (the sample's 3 s hold no event since walking is no
+    # gesture: its only events were the pedestrian's arm swings)
+    assert {t: counts.get(t, 0) for t in TABLES} == {t: len(expected[t]) for t in TABLES}
     assert counts["smpl"] > 7 and counts["features_summary"] == 3
     # a plain reader of the folder sees the orphan too (twice the rows); the staged file is
     # outside the table folder
@@ -151,7 +153,8 @@ def test_views_have_schema_columns_and_types(output: dict, capfd) -> None:
     assert code == 0, err
     for table, schema in table_schemas().items():
         n = len(output["expected"][table])
-        assert f"{table}: {n} rows, 1 videos, {len(schema)} columns" in text
+        videos = 1 if n else 0  # a table without rows holds no video
+        assert f"{table}: {n} rows, {videos} videos, {len(schema)} columns" in text
     describe = _csv(
         capfd, output["out"], "select column_name, column_type from (describe smpl)"
     ).set_index("column_name")["column_type"]
