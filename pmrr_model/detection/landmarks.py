@@ -140,8 +140,9 @@ class PoseLandmarks:
     image_px: np.ndarray
     visibility: np.ndarray
     world_m: np.ndarray
-    #: where MediaPipe's landmark model would look for this person in the next frame of a video
-    #: (same pixels as ``image_px``; :meth:`PoseLandmarker.detect_roi`)
+    #: where to look for this person in the next frame of a video (same pixels as ``image_px``;
+    #: :meth:`PoseLandmarker.detect_roi`): the ROI MediaPipe's person detector placed, after a
+    #: single-image pass, or the one the landmark model predicts, after a followed pass
     next_roi: Roi | None = None
 
     def mirrored(self, width_px: float) -> PoseLandmarks:
@@ -251,7 +252,7 @@ class PoseLandmarker:
 
     The graph is the Pose solution's own (``pose_landmark_cpu``, single image mode, the same
     settings as ``mp.solutions.pose.Pose(static_image_mode=True)``: identical landmarks, tested)
-    with one more output, the next frame's ROI."""
+    with one more output, the ROI its person detector placed."""
 
     #: the solution graph's outputs: landmarks, and the ROI its person detector placed in this
     #: image (where a follower starts in the next frame). Not its ``pose_rect_from_landmarks``:
