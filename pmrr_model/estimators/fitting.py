@@ -452,10 +452,11 @@ class LandmarkFitter:
         return FitParams(*(p.detach().double().numpy() for p in params))
 
     def _temporal_term(self, links: TemporalLinks | None):
-        """``(orient as rotation matrices, pose, betas, transl) -> scalar``: the temporal energy of the links (None without links). The
-        global orientation is compared as rotation matrices: people facing the camera sit near
-        180 degrees, where one rotation has two axis-angle vectors far apart (cold starts of
-        neighbouring frames may take either); body-pose rotations stay far from it."""
+        """``(orient as rotation matrices, pose, betas, transl) -> scalar``: the temporal energy
+        of the links (None without links). The global orientation is compared as rotation
+        matrices: people facing the camera sit near 180 degrees, where one rotation has two
+        axis-angle vectors far apart (cold starts of neighbouring frames may take either);
+        body-pose rotations stay far from it."""
         if links is None or len(links.row) + len(links.anchored) == 0:
             return None
         w = self.w

@@ -71,14 +71,13 @@ class SparseJoints(nn.Module):
         self.n_keypoints = len(keypoint_vids)
         self.n_betas = shapedirs.shape[-1]
 
-    def _register_levels(self, parents: torch.Tensor) -> int:
+    def _register_levels(self, parents: torch.Tensor) -> None:
         """The tree's levels below the pelvis, as ``self._levels``: per level, how to take its
         joints from the (B, 24, ...) tensors and their parents from the level above's results
         (a slice or ``None`` for "all, in order" where the numbering allows, as in SMPL, where
         every level is a run of consecutive joints; else an index buffer, named). Slices are
         views, and their gradients need no scatter. Also ``self._unlevel``: a joint's position
-        in the levels' concatenation (None when that is the joint's own index). Returns the
-        number of levels."""
+        in the levels' concatenation (None when that is the joint's own index)."""
         depth = [0] * len(parents)
         for j in range(1, len(parents)):
             depth[j] = depth[int(parents[j])] + 1
@@ -101,7 +100,6 @@ class SparseJoints(nn.Module):
             previous = level
             order += level
         self._unlevel = selector("unlevel", torch.argsort(torch.tensor(order)).tolist(), len(order))
-        return len(self._levels)
 
     def _take(self, values: torch.Tensor, selector: slice | str | None) -> torch.Tensor:
         if selector is None:
