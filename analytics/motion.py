@@ -65,10 +65,15 @@ def wrist_across_sight(j: np.ndarray) -> np.ndarray:
     one frame to the next its wrist can jump in depth alone (on the synthetic benchmark, runs
     with 3-21 cm of depth and 1-5 cm across the view, while its scripted strokes span 13-29 cm
     across it)."""
-    wrists = j[:, [J.L_WRIST, J.R_WRIST]] - j[:, J.NECK][:, None]
-    sight = j[:, J.NECK] / np.linalg.norm(j[:, J.NECK], axis=-1, keepdims=True)
-    along = np.einsum("tkc,tc->tk", wrists, sight)
-    return wrists - along[..., None] * sight[:, None]
+    return across_sight(j[:, [J.L_WRIST, J.R_WRIST]] - j[:, J.NECK][:, None], j[:, J.NECK])
+
+
+def across_sight(vectors: np.ndarray, through: np.ndarray) -> np.ndarray:
+    """(T, ..., 3) vectors without their component along the camera's line of sight through
+    the points ``through`` (T, 3): what one camera sees of them."""
+    sight = through / np.linalg.norm(through, axis=-1, keepdims=True)
+    sight = sight.reshape(sight.shape[:1] + (1,) * (vectors.ndim - 2) + (3,))
+    return vectors - (vectors * sight).sum(-1, keepdims=True) * sight
 
 
 #: Whole-body travel across the view (the neck's speed across the line of sight, median over
@@ -87,9 +92,7 @@ def neck_speed_across_sight(j: np.ndarray, fps: float) -> np.ndarray:
     wobbles (the close-up's fitted neck moved as fast as a walker's in 3D)."""
     neck = j[:, J.NECK]
     velocity = np.gradient(neck, axis=0) * fps if len(neck) > 1 else np.zeros_like(neck)
-    sight = neck / np.linalg.norm(neck, axis=-1, keepdims=True)
-    across = velocity - np.einsum("tc,tc->t", velocity, sight)[:, None] * sight
-    speed = pd.Series(np.linalg.norm(across, axis=-1))
+    speed = pd.Series(np.linalg.norm(across_sight(velocity, neck), axis=-1))
     window = max(int(round(WALKING_WINDOW_S * fps)), 1)
     return speed.rolling(window, center=True, min_periods=1).median().to_numpy()
 

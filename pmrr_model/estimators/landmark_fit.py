@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -162,6 +162,13 @@ def owns(landmarks: PoseLandmarks, boxes: np.ndarray, i: int) -> bool:
     return own is None or len(boxes) == 1 or int(np.argmax(box_iou(own, boxes)[0])) == i
 
 
+def first_owned(
+    tries: Iterable[PoseLandmarks | None], boxes: np.ndarray, i: int
+) -> PoseLandmarks | None:
+    """The first of ``tries`` (run lazily) that is box ``i``'s person (:func:`owns`), or None."""
+    return next((t for t in tries if t is not None and owns(t, boxes, i)), None)
+
+
 def paint_others(frame_rgb: np.ndarray, boxes: np.ndarray, i: int) -> np.ndarray:
     """The frame with every box but ``i`` painted in the frame's mean colour, except where it
     overlaps box ``i`` (that part may be this person)."""
@@ -265,8 +272,7 @@ class LandmarkFitEstimator(Estimator):
         out = []
         for i in range(len(boxes)):
             roi = rois[i] if rois is not None else None
-            tries = self._landmark_tries(frame, boxes, i, single_pass, roi)
-            lm = next((t for t in tries if t is not None and owns(t, boxes, i)), None)
+            lm = first_owned(self._landmark_tries(frame, boxes, i, single_pass, roi), boxes, i)
             out.append((self._targets(frame, boxes, i, focal_px, lm), lm.next_roi if lm else None))
         return out
 
@@ -458,9 +464,7 @@ class LandmarkFitEstimator(Estimator):
             if len(where) - len(empty) >= MIN_CONSENSUS_SHARE * len(where):
                 continue
             for f, i in empty:
-                single = self._one_orientation(frames[f], boxes[f][i])
-                if single is not None and not owns(single, boxes[f], i):
-                    single = None
+                single = first_owned([self._one_orientation(frames[f], boxes[f][i])], boxes[f], i)
                 per_frame[f][i] = self._targets(frames[f], boxes[f], i, focal_px, single)
 
     def _bodies(
