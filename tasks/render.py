@@ -12,7 +12,6 @@ any estimator's translation convention.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from pathlib import Path
 
@@ -136,11 +135,6 @@ def render_video(
         for frame in frames:
             process.stdin.write(np.ascontiguousarray(frame, dtype=np.uint8).tobytes())
 
-    # The pyrender backend recycles its GL context every few frames, and pyrender's delete runs
-    # a full gc.collect: with the models and Prefect loaded that scans ~0.5 M objects, 0.3 s a
-    # time (about a quarter of the render's time on CPU, measured). Frozen, the objects that
-    # exist before the render are skipped and only the render's own garbage is scanned.
-    gc.freeze()
     try:
         for indices, chunk in iter_chunks(info, chunk_size=chunk_size):
             chunk_rows = [r for f in indices for r in rows_by_frame.get(int(f), [])]
@@ -161,7 +155,6 @@ def render_video(
                 f"{out_path}: ffmpeg failed ({stderr.decode(errors='replace')[-500:]})"
             )
     finally:
-        gc.unfreeze()
         if process.poll() is None:
             process.kill()
             process.wait()

@@ -14,11 +14,6 @@ import numpy as np
 
 _LOCK = threading.Lock()  # one GL context per process; pyrender is not thread-safe
 _RENDERERS: dict[tuple[int, int], object] = {}
-_RENDER_COUNTS: dict[tuple[int, int], int] = {}
-# pyrender + OSMesa keep every frame's mesh buffers (several MB a frame) until the GL context is
-# destroyed, even after pyrender deletes them; a fresh context every RECYCLE_EVERY frames keeps
-# memory flat in video length (measured: +7 MB/frame without, flat with) for ~20 ms per recycle.
-RECYCLE_EVERY = 25
 
 # OpenGL's camera looks down -z with y up; ours looks down +z with y down.
 GL_FROM_CAMERA = np.diag([1.0, -1.0, -1.0]).astype(np.float32)
@@ -40,13 +35,48 @@ def _import_pyrender():
     return pyrender
 
 
+def _program_cache():
+    """A shader-program cache keyed by shaders and defines only.
+
+    pyrender 0.1.45 (pinned) keys its cache by ``OpenGL.contextdata.getContext()`` too, and
+    with OSMesa that returns a new pointer object on every call, so every primitive of every
+    frame compiled its shader program again and kept it until the context was destroyed:
+    ~5 ms and ~7 MB a frame for two people (measured). One renderer has one context, so the
+    context adds nothing to the key here."""
+    from pyrender.shader_program import ShaderProgramCache
+
+    class StableProgramCache(ShaderProgramCache):
+        def __init__(self) -> None:
+            super().__init__()
+            self._by_source: dict[tuple, object] = {}
+
+        def get_program(self, vertex_shader, fragment_shader, geometry_shader=None, defines=None):
+            key = (
+                vertex_shader,
+                fragment_shader,
+                geometry_shader,
+                *sorted((defines or {}).items()),
+            )
+            if key not in self._by_source:
+                self._by_source[key] = super().get_program(
+                    vertex_shader, fragment_shader, geometry_shader, defines
+                )
+            return self._by_source[key]
+
+        def clear(self) -> None:
+            super().clear()
+            self._by_source = {}
+
+    return StableProgramCache()
+
+
 def _renderer(pyrender, height: int, width: int):
+    """The process's offscreen renderer for this viewport size, made once."""
     key = (height, width)
-    _RENDER_COUNTS[key] = _RENDER_COUNTS.get(key, 0) + 1
-    if key in _RENDERERS and _RENDER_COUNTS[key] % RECYCLE_EVERY == 0:
-        _RENDERERS.pop(key).delete()
     if key not in _RENDERERS:
-        _RENDERERS[key] = pyrender.OffscreenRenderer(viewport_width=width, viewport_height=height)
+        renderer = pyrender.OffscreenRenderer(viewport_width=width, viewport_height=height)
+        renderer._renderer._program_cache = _program_cache()
+        _RENDERERS[key] = renderer
     return _RENDERERS[key]
 
 
