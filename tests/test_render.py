@@ -76,6 +76,14 @@ def test_mesh_pixels_are_where_the_body_projects(body):
     # Away from the body the frame is untouched, pixel for pixel.
     far = ~cv2.dilate(expected.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
     assert (overlay[far] == background[far]).all()
+    # Everywhere: the renderer's mesh colour over the frame at alpha 0.85 where its mask is set,
+    # to the last pixel row and column (the blend runs only inside the mask's bounding box)
+    from pmrr_model.render.api import _backend
+
+    rgb, mask = _backend().render(person[None], faces, FOCAL, SIZE, person_colors(1))
+    weight = (mask.astype(np.float32) * np.float32(0.85))[..., None]
+    blend = background.astype(np.float32) * (1 - weight) + rgb.astype(np.float32) * weight
+    assert np.array_equal(overlay, blend.clip(0, 255).astype(np.uint8))
 
 
 def test_two_people_keep_their_colours(body):
