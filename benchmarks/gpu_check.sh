@@ -40,7 +40,7 @@ from pmrr_model.network import build_pmrr
 torch.manual_seed(0)
 save_checkpoint(build_pmrr(resolve_assets()), '$OUT/initial.pt')"
 CONFIG="{\"estimator\": \"pmrr\", \"checkpoint\": \"$OUT/initial.pt\", \"device\": \"cuda\", \"precision\": \"bf16\"}"
-WORKERS="1"; [ "$GPUS" -gt 1 ] && WORKERS="1 $GPUS"
+WORKERS="0"; [ "$GPUS" -gt 1 ] && WORKERS="0 1 $GPUS"  # 0 = in process
 python3 benchmarks/workers.py --seconds 60 --unit-s 10 --workers $WORKERS --config "$CONFIG" \
   | tee "$OUT/end_to_end.txt"
 

@@ -1,7 +1,12 @@
-"""Shot-parallel speed-up: the same video with 1 (in process) and N Dask worker processes.
+"""Shot-parallel speed-up: the same video in process and with N Dask worker processes.
 
-    python benchmarks/workers.py [--workers 1 2] [--seconds 20] [--videos 1] [--unit-s 6]
-                                 [--config JSON]
+    python benchmarks/workers.py [--workers 0 1 2] [--seconds 20] [--videos 1] [--unit-s 6]
+                                 [--config JSON] [--core-per-worker]
+
+``--workers``: the settings, 0 = in process (no cluster), N >= 1 = a local cluster of N workers.
+The table gives each setting's speed-up over the in-process run and over the 1-worker cluster
+(the shot-parallel path's own scaling: the same flow, task runner and per-worker models, one
+worker more).
 
 ``--config`` adds settings, e.g. ``'{"estimator": "pmrr", "checkpoint": "c.pt", "device":
 "cuda"}'`` (with ``device`` cuda the workers are one per GPU).
@@ -58,7 +63,7 @@ def run_child(videos: list[str], workers: int, unit_s: float, work: str, extra: 
     out = Path(work) / "out"
     worker_mb: list[float] = []
     start = time.perf_counter()
-    if workers == 1:
+    if workers == 0:
         rows = process_archive(videos, str(out), config=cfg, cache_dir=f"{work}/c", force=True)
     else:
         from distributed import Client
@@ -107,35 +112,48 @@ def _child(
                "--video", *map(str, videos)]  # fmt: skip
         env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         cores = sorted(os.sched_getaffinity(0))
-        if core_each and workers > len(cores):
+        n_cores = max(workers, 1) if core_each else len(cores)  # in process: one core
+        if n_cores > len(cores):
             raise SystemExit(f"--core-per-worker: {workers} workers, {len(cores)} cores")
         subprocess.run(
             cmd,
             check=True,
             env=env,
-            preexec_fn=(lambda: os.sched_setaffinity(0, cores[:workers])) if core_each else None,
+            preexec_fn=(lambda: os.sched_setaffinity(0, cores[:n_cores])) if core_each else None,
         )
-        return {**json.loads(result.read_text()), "cores": workers if core_each else len(cores)}
+        return {**json.loads(result.read_text()), "cores": n_cores}
 
 
 def print_table(results: list[dict]) -> None:
+    """One row per setting; speed-ups over the in-process run and over the 1-worker cluster
+    (where those settings ran), rows compared with the first setting's."""
     base = results[0]
+    by_workers = {r["workers"]: r for r in results}
     print(f"{base['duration_s']:.0f} s input in {base['videos']} videos")
-    head = (f"{'workers':>7} {'cores':>5} {'wall s':>8} {'track s':>8} {'estimate s':>10} {'speed-up':>8} "
-            f"{'x real time':>11} {'same rows':>9} {'flow MiB':>8}  worker peak MiB")  # fmt: skip
+    head = (f"{'setting':>10} {'cores':>5} {'wall s':>8} {'track s':>8} {'estimate s':>10} "
+            f"{'vs in process':>13} {'vs 1 worker':>11} {'x real time':>11} {'same rows':>9} "
+            f"{'flow MiB':>8}  worker peak MiB")  # fmt: skip
     print(head)
     print("-" * len(head))
+
+    def ratio(reference: dict | None, r: dict) -> str:
+        return f"{reference['wall_s'] / r['wall_s']:.2f}x" if reference else "-"
+
     for r in results:
         same = "yes" if (r["digest"], r["rows"]) == (base["digest"], base["rows"]) else "NO"
         workers = ", ".join(f"{m:.0f}" for m in r["worker_peak_mb"]) or "-"
-        print(f"{r['workers']:>7} {r['cores']:>5} {r['wall_s']:>8.1f} {r['track_s']:>8.1f} {r['estimate_s']:>10.1f} "
-              f"{base['wall_s'] / r['wall_s']:>7.2f}x {r['duration_s'] / r['wall_s']:>11.3f} "
+        setting = "in process" if r["workers"] == 0 else f"{r['workers']} workers"
+        print(f"{setting:>10} {r['cores']:>5} {r['wall_s']:>8.1f} {r['track_s']:>8.1f} "
+              f"{r['estimate_s']:>10.1f} {ratio(by_workers.get(0), r):>13} "
+              f"{ratio(by_workers.get(1), r):>11} {r['duration_s'] / r['wall_s']:>11.3f} "
               f"{same:>9} {r['flow_peak_mb']:>8.0f}  {workers}")  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[0, 1, 2], help="0 = in process, N = N workers"
+    )
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--videos", type=int, default=1, help="the input as a batch of N videos")
     parser.add_argument("--unit-s", type=float, default=6.0)
@@ -159,7 +177,8 @@ def main() -> None:
                 args.seconds, args.videos, workers, args.unit_s, args.config, args.core_per_worker
             )
         )
-        print(f"done: {workers} workers in {results[-1]['wall_s']:.1f} s", flush=True)
+        label = f"{workers} workers" if workers else "in process"
+        print(f"done: {label} in {results[-1]['wall_s']:.1f} s", flush=True)
     print_table(results)
 
 
