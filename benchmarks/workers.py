@@ -16,8 +16,11 @@ cut every 3 s); with ``--videos N`` the same footage comes as a batch of N video
 ``--seconds / N`` each (one frame longer each, so no two have the same content), which a cluster
 runs side by side. Each setting runs :func:`flows.archive.process_archive` -- the flow users run --
 in a fresh interpreter, every stage recomputed, render and analytics off (they run in the flow's
-process and are not spread over workers). Reported: wall time of the whole flow, of the two
-stages that are spread (detect+track, estimate), the speed-up over the in-process run, that the
+process and are not spread over workers). Reported: wall time of the whole flow, the CPU time of all
+its processes (flow, Prefect server, scheduler, workers: the run's children, from ``getrusage``)
+and how many cores that kept busy on average (CPU / wall: this separates how the work scales
+from how fast a shared machine happens to be), wall time of the two stages that are spread
+(detect+track, estimate), the speed-up over the in-process run, that the
 rows are identical to it, and the peak resident memory of the flow process and of each worker
 (``ru_maxrss``). Model loading happens inside the measured time in every setting (each worker
 builds its own detector and estimator).
@@ -115,13 +118,22 @@ def _child(
         n_cores = max(workers, 1) if core_each else len(cores)  # in process: one core
         if n_cores > len(cores):
             raise SystemExit(f"--core-per-worker: {workers} workers, {len(cores)} cores")
+        before, began = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
         subprocess.run(
             cmd,
             check=True,
             env=env,
             preexec_fn=(lambda: os.sched_setaffinity(0, cores[:n_cores])) if core_each else None,
         )
-        return {**json.loads(result.read_text()), "cores": n_cores}
+        after, took = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter() - began
+        cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+        # busy: over the child's whole life (interpreter start included), as its CPU time is
+        return {
+            **json.loads(result.read_text()),
+            "cores": n_cores,
+            "cpu_s": cpu,
+            "busy": cpu / took,
+        }
 
 
 def print_table(results: list[dict]) -> None:
@@ -130,7 +142,8 @@ def print_table(results: list[dict]) -> None:
     base = results[0]
     by_workers = {r["workers"]: r for r in results}
     print(f"{base['duration_s']:.0f} s input in {base['videos']} videos")
-    head = (f"{'setting':>10} {'cores':>5} {'wall s':>8} {'track s':>8} {'estimate s':>10} "
+    head = (f"{'setting':>10} {'cores':>5} {'wall s':>8} {'CPU s':>7} {'busy':>5} "
+            f"{'track s':>8} {'estimate s':>10} "
             f"{'vs in process':>13} {'vs 1 worker':>11} {'x real time':>11} {'same rows':>9} "
             f"{'flow MiB':>8}  worker peak MiB")  # fmt: skip
     print(head)
@@ -143,7 +156,8 @@ def print_table(results: list[dict]) -> None:
         same = "yes" if (r["digest"], r["rows"]) == (base["digest"], base["rows"]) else "NO"
         workers = ", ".join(f"{m:.0f}" for m in r["worker_peak_mb"]) or "-"
         setting = "in process" if r["workers"] == 0 else f"{r['workers']} workers"
-        print(f"{setting:>10} {r['cores']:>5} {r['wall_s']:>8.1f} {r['track_s']:>8.1f} "
+        print(f"{setting:>10} {r['cores']:>5} {r['wall_s']:>8.1f} {r['cpu_s']:>7.1f} "
+              f"{r['busy']:>5.2f} {r['track_s']:>8.1f} "
               f"{r['estimate_s']:>10.1f} {ratio(by_workers.get(0), r):>13} "
               f"{ratio(by_workers.get(1), r):>11} {r['duration_s'] / r['wall_s']:>11.3f} "
               f"{same:>9} {r['flow_peak_mb']:>8.0f}  {workers}")  # fmt: skip
