@@ -41,7 +41,7 @@ def _program_cache():
     pyrender 0.1.45 (pinned) keys its cache by ``OpenGL.contextdata.getContext()`` too, and
     with OSMesa that returns a new pointer object on every call, so every primitive of every
     frame compiled its shader program again and kept it until the context was destroyed:
-    ~5 ms and ~7 MB a frame for two people (measured). One renderer has one context, so the
+    ~8 ms and ~7 MB a frame for two people (measured). One renderer has one context, so the
     context adds nothing to the key here."""
     from pyrender.shader_program import ShaderProgramCache
 
