@@ -26,11 +26,16 @@ SPEED_JOINTS = {
 }  # fmt: skip
 
 
+def velocity_m_per_s(points: np.ndarray, fps: float) -> np.ndarray:
+    """(T, ..., 3) positions -> (T, ..., 3) velocities (central differences; NaN for T < 2)."""
+    if len(points) < 2:
+        return np.full(points.shape, np.nan)
+    return np.gradient(points, axis=0) * fps
+
+
 def speed_m_per_s(points: np.ndarray, fps: float) -> np.ndarray:
     """(T, ..., 3) positions -> (T, ...) speeds."""
-    if len(points) < 2:
-        return np.full(points.shape[:-1], np.nan)
-    return np.linalg.norm(np.gradient(points, axis=0), axis=-1) * fps
+    return np.linalg.norm(velocity_m_per_s(points, fps), axis=-1)
 
 
 def joint_speeds(j: np.ndarray, fps: float) -> dict[str, np.ndarray]:
@@ -91,8 +96,7 @@ def neck_speed_across_sight(j: np.ndarray, fps: float) -> np.ndarray:
     across the view. Depth is left out as in :func:`wrist_across_sight`: a monocular fit's depth
     wobbles (the close-up's fitted neck moved as fast as a walker's in 3D)."""
     neck = j[:, J.NECK]
-    velocity = np.gradient(neck, axis=0) * fps if len(neck) > 1 else np.zeros_like(neck)
-    speed = pd.Series(np.linalg.norm(across_sight(velocity, neck), axis=-1))
+    speed = pd.Series(np.linalg.norm(across_sight(velocity_m_per_s(neck, fps), neck), axis=-1))
     window = max(int(round(WALKING_WINDOW_S * fps)), 1)
     return speed.rolling(window, center=True, min_periods=1).median().to_numpy()
 
