@@ -36,6 +36,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--time-limit-s", type=float, default=300.0)
     parser.add_argument("--device", default="cpu")
     parser.add_argument(
+        "--workers", type=int, default=0, help="DataLoader processes (decode + augment)"
+    )
+    parser.add_argument(
+        "--data", help="an existing set made by make_synthetic_set (default: made under --work)"
+    )
+    parser.add_argument(
         "--freeze-backbone", action="store_true", help="train all but the ResNet-50 encoder"
     )
     parser.add_argument(
@@ -44,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     work = Path(args.work)
-    data = work / f"data_{args.n_train}_{args.n_val}"
+    data = Path(args.data) if args.data else work / f"data_{args.n_train}_{args.n_val}"
     started = time.time()
     if not (data / "synthetic.json").is_file():
         make_synthetic_set(data, args.n_train, args.n_val, seed=0)
@@ -61,6 +67,7 @@ def main(argv: list[str] | None = None) -> int:
         save_every=10**9,
         log_every=1,
         device=args.device,
+        workers=args.workers,
         time_limit_s=args.time_limit_s,
         freeze_backbone=args.freeze_backbone,
     )
@@ -69,7 +76,8 @@ def main(argv: list[str] | None = None) -> int:
     curve = trainer.fit()
     train_s = time.time() - train_started
     print(
-        f"data: {args.n_train} train / {args.n_val} val samples ({generated_s:.0f} s to make), "
+        f"data: {len(trainer.train_set)} train / {sum(len(v) for v in trainer.val_sets)} val "
+        f"samples ({generated_s:.0f} s to make), "
         f"batch {args.batch_size}, lr {args.lr:g}, {trainer.step} steps in {train_s:.0f} s"
         + (", encoder frozen" if args.freeze_backbone else "")
     )

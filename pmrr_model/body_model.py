@@ -49,6 +49,14 @@ class BodyModel(nn.Module):
             )
         except Exception as error:  # smplx raises bare errors; name the file for the user
             raise AssetError(f"{smpl_file}: cannot be loaded as an SMPL model ({error})") from error
+        # smplx walks the kinematic chain with ``transform_chain[parents[i]]``: with ``parents``
+        # on a GPU each of those 23 look-ups is a device-to-host read that waits for the GPU
+        # to finish all queued work (92 waits in one PMRR forward, measured on an H200). Held on
+        # the host as a plain attribute (not a buffer, so ``.to(device)`` leaves it there), the
+        # look-ups wait for nothing; its one use as a gather index sends 23 integers over.
+        parents = self.smpl.parents
+        del self.smpl._buffers["parents"]
+        self.smpl.parents = parents
         extra = np.load(assets.j_regressor_extra, allow_pickle=False)
         if extra.shape != (9, self.smpl.v_template.shape[0]):
             raise AssetError(

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+import torch
 
 from pmrr_model.constants import IMG_NORM_MEAN, IMG_NORM_STD, IMG_RES
 
@@ -88,21 +89,27 @@ def crop_image(
     )
 
 
-def normalize_crops(crops_rgb: np.ndarray, res: int = IMG_RES) -> np.ndarray:
+def normalize_crops(
+    crops_rgb: np.ndarray | torch.Tensor, res: int = IMG_RES
+) -> np.ndarray | torch.Tensor:
     """(N, res, res, 3) uint8 RGB -> (N, 3, res, res) float32, ImageNet mean/std (network input).
 
-    The only copy of the network's input normalisation (the predictor, the estimator and the
-    benchmarks all come through here). A wrong shape is refused rather than broadcast: a
-    (H, W, 3) frame or a channels-first array would otherwise give silently wrong input.
+    The only copy of the network's input normalisation (the predictor, the estimator, training
+    and the benchmarks all come through here). A numpy array gives a numpy array; a tensor gives
+    a tensor on the tensor's device, so the predictor moves uint8 crops (a quarter of the bytes)
+    to the GPU and normalises them there instead of on the host. Both run the same float32
+    operations, so the two paths agree bit for bit. A wrong shape is refused rather than
+    broadcast: a (H, W, 3) frame or a channels-first array would otherwise give silently wrong
+    input.
     """
-    crops_rgb = np.asarray(crops_rgb)
-    if crops_rgb.ndim != 4 or crops_rgb.shape[1:] != (res, res, 3):
-        raise ValueError(
-            f"crops must be (B, {res}, {res}, 3) uint8 RGB, got {tuple(crops_rgb.shape)}"
-        )
-    x = crops_rgb.astype(np.float32) / 255.0
-    x = (x - np.asarray(IMG_NORM_MEAN, np.float32)) / np.asarray(IMG_NORM_STD, np.float32)
-    return np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+    is_numpy = not isinstance(crops_rgb, torch.Tensor)
+    x = torch.from_numpy(np.asarray(crops_rgb)) if is_numpy else crops_rgb
+    if x.ndim != 4 or tuple(x.shape[1:]) != (res, res, 3):
+        raise ValueError(f"crops must be (B, {res}, {res}, 3) uint8 RGB, got {tuple(x.shape)}")
+    mean = torch.tensor(IMG_NORM_MEAN, dtype=torch.float32, device=x.device)
+    std = torch.tensor(IMG_NORM_STD, dtype=torch.float32, device=x.device)
+    x = ((x.to(torch.float32) / 255.0 - mean) / std).permute(0, 3, 1, 2).contiguous()
+    return x.numpy() if is_numpy else x
 
 
 def crop_cam_to_full_translation(

@@ -267,6 +267,34 @@ def test_predictor_batches_and_precisions(smpl_sized, tmp_path):
         fp32.predict(np.zeros((1, 100, 100, 3), np.uint8))
 
 
+def test_body_model_reads_nothing_back_from_its_device(smpl_sized):
+    """The kinematic chain is walked with host-side parent indices: on a GPU every read of a
+    device tensor waits for all queued work (smplx's walk made 92 such waits in one PMRR forward).
+    The ``meta`` device refuses any read, so a forward there proves none is left."""
+    import copy
+
+    _, _, body = smpl_sized
+    on_meta = copy.deepcopy(body).to("meta")
+    out = on_meta(*(torch.zeros(2, n, device="meta") for n in (10, 69, 3)))
+    assert out.vertices.device.type == "meta" and out.vertices.shape == (2, body.num_vertices, 3)
+    assert body.smpl.parents.device.type == "cpu"
+
+
+def test_final_parameters_without_vertices(smpl_sized, tmp_path):
+    """What the estimator asks for: the same parameters, no vertices copied back."""
+    from pmrr_model import inference
+
+    assets, model, _ = smpl_sized
+    predictor = inference.PMRRPredictor(assets, save_checkpoint(model, tmp_path / "w.pt"))
+    crops = np.random.default_rng(3).integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)
+    full = predictor.predict_final(crops, batch_size=2)
+    lean = predictor.predict_final(crops, batch_size=2, with_vertices=False)
+    assert full.vertices.shape == (3, predictor.body_model.num_vertices, 3)
+    assert lean.vertices.shape == (3, 0, 3)
+    for name in ("rotmat", "betas", "cam", "joints", "keypoints_2d"):
+        assert torch.equal(getattr(lean, name), getattr(full, name)), name
+
+
 def test_one_crop_normalisation_for_every_path(smpl_sized, tmp_path):
     """The predictor feeds the network exactly what ``pmrr_model.crop.normalize_crops`` gives
     (no second copy of the normalisation), and its final-only path equals the full one."""

@@ -108,7 +108,9 @@ class PMRREstimator(Estimator):
             geometry.append((centers, scales, frame.shape[:2]))
         if not crops:
             return [_empty_params() for _ in boxes]
-        final = self.predictor.predict_final(np.stack(crops), batch_size=self.batch_size)
+        final = self.predictor.predict_final(
+            np.stack(crops), batch_size=self.batch_size, with_vertices=False
+        )
         aa = rotmat_to_axis_angle(final.rotmat).reshape(-1, 72).double().numpy()
         cams = final.cam.double().numpy()
         betas = final.betas.double().numpy()
