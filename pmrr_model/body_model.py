@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import smplx
@@ -27,36 +28,45 @@ class BodyOutput:
     smpl_joints: torch.Tensor  # (B, 24, 3) kinematic joints
 
 
+def create_smpl(path: Path, gender: str, assets: AssetSet, batch_size: int = 1) -> smplx.SMPL:
+    """smplx's SMPL from ``path`` (the asset set's keypoint vertices where it names its own), with
+    an error that names the file, and the kinematic tree's parent indices kept on the host.
+
+    Why the host: smplx walks the chain with ``transform_chain[parents[i]]``; with ``parents`` on
+    a GPU each of those 23 look-ups is a device-to-host read that waits for all queued work (92
+    waits in one PMRR forward, measured on an H200). As a plain attribute instead of a buffer,
+    ``.to(device)`` leaves it on the host; its one use as a gather index sends 23 integers over.
+    """
+    if not path.is_file():
+        raise AssetError(f"{path}: SMPL model file not found")
+    kwargs = {}
+    if assets.vertex_ids is not None:  # the stand-in's own keypoint vertices
+        kwargs["vertex_ids"] = json.loads(assets.vertex_ids.read_text())
+    try:
+        smpl = smplx.create(
+            str(path),
+            model_type="smpl",
+            gender=gender,
+            create_transl=False,
+            batch_size=batch_size,
+            **kwargs,
+        )
+    except Exception as error:  # smplx raises bare errors; name the file for the user
+        raise AssetError(f"{path}: cannot be loaded as an SMPL model ({error})") from error
+    parents = smpl.parents
+    del smpl._buffers["parents"]
+    smpl.parents = parents
+    return smpl
+
+
 class BodyModel(nn.Module):
     """SMPL with the seed's extra joints; accepts axis-angle (B, 72) or rotation matrices."""
 
     def __init__(self, assets: AssetSet, batch_size: int = 1) -> None:
         super().__init__()
-        smpl_file = assets.smpl_dir / "SMPL_NEUTRAL.pkl"
-        if not smpl_file.exists():
-            raise AssetError(f"{smpl_file}: SMPL model file not found")
-        kwargs = {}
-        if assets.vertex_ids is not None:
-            kwargs["vertex_ids"] = json.loads(assets.vertex_ids.read_text())
-        try:
-            self.smpl = smplx.create(
-                str(smpl_file),
-                model_type="smpl",
-                gender="neutral",
-                create_transl=False,
-                batch_size=batch_size,
-                **kwargs,
-            )
-        except Exception as error:  # smplx raises bare errors; name the file for the user
-            raise AssetError(f"{smpl_file}: cannot be loaded as an SMPL model ({error})") from error
-        # smplx walks the kinematic chain with ``transform_chain[parents[i]]``: with ``parents``
-        # on a GPU each of those 23 look-ups is a device-to-host read that waits for the GPU
-        # to finish all queued work (92 waits in one PMRR forward, measured on an H200). Held on
-        # the host as a plain attribute (not a buffer, so ``.to(device)`` leaves it there), the
-        # look-ups wait for nothing; its one use as a gather index sends 23 integers over.
-        parents = self.smpl.parents
-        del self.smpl._buffers["parents"]
-        self.smpl.parents = parents
+        self.smpl = create_smpl(
+            assets.smpl_dir / "SMPL_NEUTRAL.pkl", "neutral", assets, batch_size=batch_size
+        )
         extra = np.load(assets.j_regressor_extra, allow_pickle=False)
         if extra.shape != (9, self.smpl.v_template.shape[0]):
             raise AssetError(

@@ -32,10 +32,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import smplx
 import torch
 
 from pmrr_model.assets import AssetError, AssetSet
+from pmrr_model.body_model import create_smpl
 from pmrr_model.constants import (
     FOCAL_LENGTH,
     H36M_TO_J14,
@@ -135,13 +135,13 @@ class GroundTruthBodies:
         cls, assets: AssetSet, extra_dirs: tuple[Path, ...] = (), device: str = "cpu"
     ) -> GroundTruthBodies:
         dirs = [assets.smpl_dir, *(Path(d) for d in extra_dirs)]
-        neutral = _smpl(assets.smpl_dir / "SMPL_NEUTRAL.pkl", "neutral", assets)
+        neutral = create_smpl(assets.smpl_dir / "SMPL_NEUTRAL.pkl", "neutral", assets)
         found = {}
         for gender in ("male", "female"):
             name = f"SMPL_{gender.upper()}.pkl"
             path = next((d / name for d in dirs if (d / name).is_file()), None)
             if path is not None:
-                model = _smpl(path, gender, assets)
+                model = create_smpl(path, gender, assets)
                 if model.v_template.shape != neutral.v_template.shape:
                     raise AssetError(
                         f"{path}: {model.v_template.shape[0]} vertices, the neutral model "
@@ -166,7 +166,9 @@ class GroundTruthBodies:
     def own(cls, assets: AssetSet, device: str = "cpu") -> GroundTruthBodies:
         """The neutral model of ``assets`` for everyone: a set generated with that very body
         (``pmrr train --make-synthetic``) has no other ground truth."""
-        neutral = _smpl(assets.smpl_dir / "SMPL_NEUTRAL.pkl", "neutral", assets).to(device).eval()
+        neutral = (
+            create_smpl(assets.smpl_dir / "SMPL_NEUTRAL.pkl", "neutral", assets).to(device).eval()
+        )
         return cls(neutral, neutral, neutral, f"the set's own body model ({assets.describe()})")
 
     @torch.no_grad()
@@ -188,19 +190,3 @@ class GroundTruthBodies:
         if female.any():
             verts = torch.where(female[:, None, None], run(self.female), verts)
         return verts
-
-
-def _smpl(path: Path, gender: str, assets: AssetSet) -> torch.nn.Module:
-    import json
-
-    if not path.is_file():
-        raise AssetError(f"{path}: SMPL model file not found")
-    kwargs = {}
-    if assets.vertex_ids is not None:  # the stand-in's own keypoint vertices
-        kwargs["vertex_ids"] = json.loads(assets.vertex_ids.read_text())
-    try:
-        return smplx.create(
-            str(path), model_type="smpl", gender=gender, create_transl=False, **kwargs
-        )
-    except Exception as error:  # smplx raises bare errors; name the file
-        raise AssetError(f"{path}: cannot be loaded as an SMPL model ({error})") from error
