@@ -25,6 +25,16 @@ mmpose's repository (``tests/data/``) have exactly this layout. (Its PoseTrack18
 out: their annotations do not lie on the people of the images that ship with them; its ExLPose
 frames are nearly black.)
 
+A second table measures the bodies in 3D against motion capture: ``h36m/test_h36m.npz``
+(Human3.6M, the 24 joints of SPIN's preprocessed files) and ``mpi_inf_3dhp/test_3dhp_*.npz``
+(MPI-INF-3DHP's 17 joints) -- camera-frame joints ``S`` in metres, 2D ``part`` in pixels, the
+same folders. A frame's person is the prediction whose 2D limb joints match ``part`` (as above);
+its limb joints in 3D (the seed's 24-joint block of ``joints3d_m``, named like Human3.6M's) are
+scored by PA-MPJPE (after the best rotation, scale and translation) and by MPJPE after moving
+the hips' midpoint onto the ground truth's, in mm. The body is the stand-in's, whose joints are
+not placed exactly where the motion-capture skeletons put theirs (hips, shoulders): part of the
+error is that difference, which a similarity transform cannot remove.
+
     git clone --depth 1 https://github.com/open-mmlab/mmpose /tmp/mmpose
     python3 benchmarks/real_people.py --data /tmp/mmpose/tests/data
 """
@@ -40,7 +50,8 @@ from pathlib import Path
 
 import numpy as np
 
-from pmrr_model.evaluation.metrics import keypoint_match, pck_hits
+from pmrr_model.constants import JOINT_NAMES
+from pmrr_model.evaluation.metrics import keypoint_match, pa_mpjpe, pck_hits
 
 # Our joints2d_px order starts with the OpenPose-25 names (pmrr_model.constants.JOINT_NAMES).
 OURS = {
@@ -78,6 +89,19 @@ SETS = {
         "r_knee": 9, "l_knee": 10, "r_wrist": 11, "l_wrist": 12, "r_ankle": 13, "l_ankle": 14}),
     "mpii": ("mpii/test_mpii.json", MPII_ORDER),
 }  # fmt: skip
+#: 3D sets: files (SPIN's npz layout: imgname, part, S) and each limb joint's index in them
+SETS_3D = {
+    "h36m": (("h36m/test_h36m.npz",), dict(zip(
+        ("r_ankle", "r_knee", "r_hip", "l_hip", "l_knee", "l_ankle", "r_wrist", "r_elbow",
+         "r_shoulder", "l_shoulder", "l_elbow", "l_wrist"), range(12), strict=True))),
+    "mpi_inf_3dhp": (("mpi_inf_3dhp/test_3dhp_test.npz", "mpi_inf_3dhp/test_3dhp_train.npz"), {
+        "r_shoulder": 2, "r_elbow": 3, "r_wrist": 4, "l_shoulder": 5, "l_elbow": 6, "l_wrist": 7,
+        "r_hip": 8, "r_knee": 9, "r_ankle": 10, "l_hip": 11, "l_knee": 12, "l_ankle": 13}),
+}  # fmt: skip
+#: our 3D limb joints: the seed's 24-joint block, whose names are Human3.6M's
+OURS_3D = [
+    JOINT_NAMES.index(("Right " if n[0] == "r" else "Left ") + n[2:].capitalize()) for n in LIMBS
+]
 #: sets that leave people in a photo unannotated: a prediction on one of them is no false positive
 PARTIAL = frozenset({"ochuman", "mpii"})
 MIN_LIMB_JOINTS = 6
@@ -142,6 +166,61 @@ def load(root: Path, name: str) -> list[Photo]:
         )
         for image in data["images"]
     ]
+
+
+@dataclass
+class Frame3D:
+    path: Path
+    person: Person  # 2D limbs from ``part``, for finding the frame's person
+    joints3d: np.ndarray  # (12, 3) metres, camera frame, LIMBS order
+    visible3d: np.ndarray  # (12,) bool
+
+
+def load_3d(root: Path, name: str) -> list[Frame3D]:
+    """The frames of a 3D set (SPIN's npz layout), read as data (no pickles)."""
+    files, order = SETS_3D[name]
+    index = [order[n] for n in LIMBS]
+    frames = []
+    for relative in files:
+        path = root / relative
+        if not path.exists():
+            continue
+        with np.load(path, allow_pickle=False) as data:
+            names, part, joints = data["imgname"], data["part"], data["S"]
+        for imgname, points, s in zip(names, part, joints, strict=True):
+            person = _person(points[:, :2], points[:, 2] > 0, order)
+            image = _image_path(path.parent, path.parent / str(imgname))
+            frames.append(Frame3D(image, person, s[index, :3], s[index, 3] > 0))
+    return frames
+
+
+def evaluate_3d(frames: list[Frame3D], detector, estimator) -> dict[str, list[float]]:
+    """Per frame: PA-MPJPE and hip-centred MPJPE (mm) of the limb joints; NaN when the frame's
+    person was not found."""
+    from pmrr_interviews.demo import read_image_rgb
+
+    out: dict[str, list[float]] = {"pa": [], "mpjpe": []}
+    for frame in frames:
+        image = read_image_rgb(frame.path)
+        boxes, _ = detector.detect(image)
+        pa = centred = float("nan")
+        if len(boxes):
+            bodies = estimator.estimate(image, boxes)
+            pairs = keypoint_match(
+                frame.person.limbs[None], frame.person.visible[None],
+                np.array([frame.person.size]),
+                bodies.joints2d_px[:, [OURS[n] for n in LIMBS]], MATCH_RADIUS, MATCH_FRACTION,
+            )  # fmt: skip
+            if 0 in pairs:
+                pred = bodies.joints3d_m[pairs[0], OURS_3D].astype(np.float64)
+                seen, gt = frame.visible3d, frame.joints3d
+                pa = 1000 * pa_mpjpe(pred, gt, seen)
+                hips = [LIMBS.index("l_hip"), LIMBS.index("r_hip")]
+                moved = pred + gt[hips].mean(0) - pred[hips].mean(0)
+                centred = 1000 * float(np.linalg.norm(moved[seen] - gt[seen], axis=1).mean())
+        out["pa"].append(pa)
+        out["mpjpe"].append(centred)
+    return out
 
 
 def _image_path(set_dir: Path, named: Path) -> Path:
@@ -215,6 +294,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no annotated sets under {args.data} (see this file's docstring)", file=sys.stderr)
         return 1
     rows.append(("all", sum(r[1] for r in rows), total))
+    rows_3d = []
+    for name in SETS_3D:
+        frames = load_3d(args.data, name)
+        if frames:
+            rows_3d.append((name, evaluate_3d(frames, detector, estimator)))
     print(f"detector {args.detector}, estimator {args.estimator}; people with >= 6 visible limbs")
     print("| set | photos | people | recall | precision | PCK@0.1 | s/photo |")
     print("|---|---|---|---|---|---|---|")
@@ -226,7 +310,24 @@ def main(argv: list[str] | None = None) -> int:
             f"| {name} | {n} | {t.eligible} | {recall:.2f} | {precision:.2f} | {pck:.2f} "
             f"| {np.mean(t.seconds):.2f} |"
         )
+    if rows_3d:
+        print_3d(rows_3d)
     return 0
+
+
+def print_3d(rows: list[tuple[str, dict[str, list[float]]]]) -> None:
+    """The 3D table: per set and pooled, frames, people found, mean errors over found ones."""
+    pooled = {key: [v for _, r in rows for v in r[key]] for key in ("pa", "mpjpe")}
+    print("\nlimb joints in 3D against motion capture (mm; stand-in body, see the docstring)")
+    print("| set | frames | found | PA-MPJPE | MPJPE (hips centred) | PA-MPJPE per frame |")
+    print("|---|---|---|---|---|---|")
+    for name, r in [*rows, ("all", pooled)]:
+        pa = np.asarray(r["pa"])
+        found = np.isfinite(pa)
+        each = " ".join(f"{v:.0f}" for v in pa) if name != "all" else ""
+        pa_mean = pa[found].mean() if found.any() else float("nan")
+        centred = np.asarray(r["mpjpe"])[found].mean() if found.any() else float("nan")
+        print(f"| {name} | {len(pa)} | {found.sum()} | {pa_mean:.0f} | {centred:.0f} | {each} |")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,115 @@
+"""The 3D table of ``benchmarks/real_people.py``: motion-capture joints read in each set's order,
+the frame's person found by its 2D joints, and errors that are zero exactly when they should be.
+
+The ground truth here is the pipeline's own body on a real photo, written in Human3.6M's and
+MPI-INF-3DHP's joint orders (the layouts of SPIN's preprocessed files), then moved: a reader
+that took a joint from the wrong place, or a score that did not align what it says it aligns,
+gives a non-zero error."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from tests.images import one_person_photo
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location(
+        "real_people", ROOT / "benchmarks" / "real_people.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def models():
+    from pmrr_model.detection import create_detector
+    from pmrr_model.estimators.factory import create_estimator
+
+    return create_detector("mediapipe"), create_estimator("landmark-fit")
+
+
+@pytest.fixture(scope="module")
+def photo(tmp_path_factory, models):
+    """A real photo saved losslessly, and the pipeline's limb joints on it (LIMBS order)."""
+    name, image = one_person_photo()
+    folder = tmp_path_factory.mktemp("sets")
+    path = folder / f"{name}.png"
+    cv2.imwrite(str(path), cv2.cvtColor(image, cv2.COLOR_RGB2BGR))
+    detector, estimator = models
+    boxes, _ = detector.detect(image)
+    assert len(boxes) >= 1
+    bodies = estimator.estimate(image, boxes)
+    return folder, path.name, bodies.joints2d_px[0], bodies.joints3d_m[0].astype(np.float64)
+
+
+def write_set(bench, folder: Path, name: str, imgname: str, joints2d, limbs3d, n_joints: int):
+    """One-frame npz of set ``name`` in its own joint order: ``part`` and ``S`` hold the given
+    limb joints where the set's order puts them, zeros (unannotated) elsewhere."""
+    relative, order = bench.SETS_3D[name][0][0], bench.SETS_3D[name][1]
+    part, s = np.zeros((1, n_joints, 3)), np.zeros((1, n_joints, 4))
+    for k, limb in enumerate(bench.LIMBS):
+        part[0, order[limb]] = (*joints2d[bench.OURS[limb]], 1.0)
+        s[0, order[limb]] = (*limbs3d[k], 1.0)
+    path = folder / relative
+    path.parent.mkdir(parents=True, exist_ok=True)
+    (path.parent / imgname).write_bytes((folder / imgname).read_bytes())
+    np.savez(
+        path, imgname=np.array([imgname]), part=part, S=s,
+        center=np.zeros((1, 2)), scale=np.ones(1),
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "n_joints"), [("h36m", 24), ("mpi_inf_3dhp", 17)])
+def test_own_body_scores_zero_and_a_moved_joint_does_not(bench, models, photo, name, n_joints):
+    folder, imgname, joints2d, joints3d = photo
+    ours = joints3d[bench.OURS_3D]
+    # the truth is our body turned 30 degrees, scaled by 1.1 and moved: PA-MPJPE aligns that away
+    turn = cv2.Rodrigues(np.array([0.0, np.radians(30.0), 0.0]))[0]
+    truth = 1.1 * ours @ turn.T + np.array([0.2, -0.1, 0.5])
+    write_set(bench, folder, name, imgname, joints2d, truth, n_joints)
+    frames = bench.load_3d(folder, name)
+    assert len(frames) == 1 and frames[0].visible3d.all()
+    np.testing.assert_allclose(frames[0].joints3d, truth)
+
+    scores = bench.evaluate_3d(frames, *models)
+    assert scores["pa"][0] == pytest.approx(0.0, abs=1e-3)  # mm
+    assert scores["mpjpe"][0] > 50.0  # the turn is not taken out by centring the hips
+
+    # one wrist 0.3 m off: about 0.3 m / 12 joints after the best alignment, well above zero
+    truth[bench.LIMBS.index("l_wrist")] += (0.0, 0.0, 0.3)
+    write_set(bench, folder, name, imgname, joints2d, truth, n_joints)
+    moved = bench.evaluate_3d(bench.load_3d(folder, name), *models)
+    assert 10.0 < moved["pa"][0] < 60.0
+
+
+def test_a_missed_person_is_nan_and_counted_as_not_found(bench, models, photo, capsys):
+    folder, imgname, joints2d, joints3d = photo
+    far = joints2d + 1000.0  # annotated where nobody is
+    write_set(bench, folder, "h36m", imgname, far, joints3d[bench.OURS_3D], 24)
+    scores = bench.evaluate_3d(bench.load_3d(folder, "h36m"), *models)
+    assert np.isnan(scores["pa"][0]) and np.isnan(scores["mpjpe"][0])
+    bench.print_3d([("h36m", scores)])
+    assert "| h36m | 1 | 0 | nan | nan |" in capsys.readouterr().out
+
+
+def test_human36m_order_is_the_seeds_24_joint_block(bench):
+    """SPIN's preprocessed Human3.6M files hold the 24 joints the seed's 49 end with, in that
+    order: each limb's index there is its name's place in that block of JOINT_NAMES."""
+    from pmrr_model.constants import JOINT_NAMES
+
+    order = bench.SETS_3D["h36m"][1]
+    for limb, ours in zip(bench.LIMBS, bench.OURS_3D, strict=True):
+        assert order[limb] == ours - 25, limb
+        assert JOINT_NAMES[ours].lower().replace(" ", "_")[0] == limb[0]  # right/left kept
