@@ -86,6 +86,7 @@ def test_own_body_scores_zero_and_a_moved_joint_does_not(bench, models, photo, n
     scores = bench.evaluate_3d(frames, *models)
     assert scores["pa"][0] == pytest.approx(0.0, abs=1e-3)  # mm
     assert scores["mpjpe"][0] > 50.0  # the turn is not taken out by centring the hips
+    assert bench.definition_floor(frames)[0] < 10.0  # the body model reaches its own joints
 
     # one wrist 0.3 m off: about 0.3 m / 12 joints after the best alignment, well above zero
     truth[bench.LIMBS.index("l_wrist")] += (0.0, 0.0, 0.3)
@@ -100,8 +101,8 @@ def test_a_missed_person_is_nan_and_counted_as_not_found(bench, models, photo, c
     write_set(bench, folder, "h36m", imgname, far, joints3d[bench.OURS_3D], 24)
     scores = bench.evaluate_3d(bench.load_3d(folder, "h36m"), *models)
     assert np.isnan(scores["pa"][0]) and np.isnan(scores["mpjpe"][0])
-    bench.print_3d([("h36m", scores)])
-    assert "| h36m | 1 | 0 | nan | nan |" in capsys.readouterr().out
+    bench.print_3d([("h36m", {**scores, "floor": [20.0]})])
+    assert "| h36m | 1 | 0 | nan | nan | 20 |" in capsys.readouterr().out
 
 
 def test_human36m_order_is_the_seeds_24_joint_block(bench):
