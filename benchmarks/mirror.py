@@ -46,12 +46,16 @@ NON_LATERAL = (
 LATERAL = ("trunk_lean_side_deg", "head_yaw_deg", "head_roll_deg")
 
 
-def mirror_clip(src: Path, out: Path) -> Path:
-    """``src`` flipped left-right, H.264 with the samples' settings (audio copied if any)."""
+def mirror_clip(src: Path, out: Path, lossless: bool = False) -> Path:
+    """``src`` flipped left-right, H.264 with the samples' settings (audio copied if any);
+    ``lossless``: quantiser 0, so the copy decodes to exactly the mirror image of the
+    original's decoded frames (checked pixel for pixel on the samples), and any difference
+    in the results is the pipeline's own, not the re-encoding's."""
+    quality = ["-qp", "0"] if lossless else ["-crf", "20"]
     if not out.exists():
         subprocess.run(
             ["ffmpeg", "-y", "-loglevel", "error", "-i", str(src), "-vf", "hflip",
-             "-c:v", "libx264", "-preset", "veryfast", "-crf", "20", "-pix_fmt", "yuv420p",
+             "-c:v", "libx264", "-preset", "veryfast", *quality, "-pix_fmt", "yuv420p",
              "-c:a", "copy", str(out)],
             check=True,
         )  # fmt: skip
@@ -199,10 +203,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--clips", nargs="+", default=["carphone", "interview", "single_face"])
     parser.add_argument("--seconds", type=float, default=4.0, help="length of the carphone clip")
+    parser.add_argument(
+        "--lossless", action="store_true", help="mirror without re-encoding loss (see mirror_clip)"
+    )
     args = parser.parse_args()
     pd.set_option("display.width", 200)
     for name, path in clips(args.clips, args.seconds):
-        mirrored = mirror_clip(path, path.with_name(f"{path.stem}_hflip{path.suffix}"))
+        suffix = "_hflip_lossless" if args.lossless else "_hflip"
+        mirrored = mirror_clip(
+            path, path.with_name(f"{path.stem}{suffix}{path.suffix}"), args.lossless
+        )
         began = time.perf_counter()
         info, smpl_a, tab_a = run_clip(path)
         _, smpl_b, tab_b = run_clip(mirrored)
