@@ -188,7 +188,12 @@ def load_3d(root: Path, name: str) -> list[Frame3D]:
         if not path.exists():
             continue
         with np.load(path, allow_pickle=False) as data:
+            missing = sorted({"imgname", "part", "S"} - set(data.files))
+            if missing:
+                raise ValueError(f"{path}: no {missing} (SPIN's layout: imgname, part, S)")
             names, part, joints = data["imgname"], data["part"], data["S"]
+        if joints.ndim != 3 or joints.shape[2] != 4 or max(index) >= joints.shape[1]:
+            raise ValueError(f"{path}: S is {joints.shape}, not (frames, joints, xyz + valid)")
         for imgname, points, s in zip(names, part, joints, strict=True):
             person = _person(points[:, :2], points[:, 2] > 0, order)
             image = _image_path(path.parent, path.parent / str(imgname))
@@ -218,8 +223,9 @@ def evaluate_3d(frames: list[Frame3D], detector, estimator) -> dict[str, list[fl
                 seen, gt = frame.visible3d, frame.joints3d
                 pa = 1000 * pa_mpjpe(pred, gt, seen)
                 hips = [LIMBS.index("l_hip"), LIMBS.index("r_hip")]
-                moved = pred + gt[hips].mean(0) - pred[hips].mean(0)
-                centred = 1000 * float(np.linalg.norm(moved[seen] - gt[seen], axis=1).mean())
+                if seen[hips].all():  # centred on the hips only where both were captured
+                    moved = pred + gt[hips].mean(0) - pred[hips].mean(0)
+                    centred = 1000 * float(np.linalg.norm(moved[seen] - gt[seen], axis=1).mean())
         out["pa"].append(pa)
         out["mpjpe"].append(centred)
     return out

@@ -114,3 +114,14 @@ def test_human36m_order_is_the_seeds_24_joint_block(bench):
     for limb, ours in zip(bench.LIMBS, bench.OURS_3D, strict=True):
         assert order[limb] == ours - 25, limb
         assert JOINT_NAMES[ours].lower().replace(" ", "_")[0] == limb[0]  # right/left kept
+
+
+def test_a_file_without_the_layout_is_refused_naming_it(bench, tmp_path):
+    path = tmp_path / "h36m" / "test_h36m.npz"
+    path.parent.mkdir()
+    np.savez(path, imgname=np.array(["a.jpg"]), part=np.zeros((1, 24, 3)))
+    with pytest.raises(ValueError, match=r"test_h36m.npz: no \['S'\]"):
+        bench.load_3d(tmp_path, "h36m")
+    np.savez(path, imgname=np.array(["a.jpg"]), part=np.zeros((1, 24, 3)), S=np.zeros((1, 24, 3)))
+    with pytest.raises(ValueError, match="test_h36m.npz: S is"):
+        bench.load_3d(tmp_path, "h36m")
