@@ -100,7 +100,9 @@ SETS_3D = {
         "r_shoulder": 2, "r_elbow": 3, "r_wrist": 4, "l_shoulder": 5, "l_elbow": 6, "l_wrist": 7,
         "r_hip": 8, "r_knee": 9, "r_ankle": 10, "l_hip": 11, "l_knee": 12, "l_ankle": 13}),
 }  # fmt: skip
-#: our 3D limb joints: the seed's 24-joint block, whose names are Human3.6M's
+#: our 2D limb joints (OpenPose block) and 3D limb joints (the seed's 24-joint block, whose names
+#: are Human3.6M's), in LIMBS order
+OURS_2D = [OURS[n] for n in LIMBS]
 OURS_3D = [
     JOINT_NAMES.index(("Right " if n[0] == "r" else "Left ") + n[2:].capitalize()) for n in LIMBS
 ]
@@ -201,6 +203,16 @@ def load_3d(root: Path, name: str) -> list[Frame3D]:
     return frames
 
 
+def found_limbs(image: np.ndarray, detector, estimator) -> tuple[np.ndarray, np.ndarray]:
+    """The limb joints (LIMBS order) of everybody the pipeline finds in ``image``: 2D pixels
+    (N, 12, 2) from the OpenPose block, 3D metres (N, 12, 3) from the 24-joint block."""
+    boxes, _ = detector.detect(image)
+    if not len(boxes):
+        return np.zeros((0, len(LIMBS), 2)), np.zeros((0, len(LIMBS), 3))
+    bodies = estimator.estimate(image, boxes)
+    return bodies.joints2d_px[:, OURS_2D], bodies.joints3d_m[:, OURS_3D].astype(np.float64)
+
+
 def evaluate_3d(frames: list[Frame3D], detector, estimator) -> dict[str, list[float]]:
     """Per frame: PA-MPJPE and hip-centred MPJPE (mm) of the limb joints; NaN when the frame's
     person was not found."""
@@ -208,18 +220,15 @@ def evaluate_3d(frames: list[Frame3D], detector, estimator) -> dict[str, list[fl
 
     out: dict[str, list[float]] = {"pa": [], "mpjpe": []}
     for frame in frames:
-        image = read_image_rgb(frame.path)
-        boxes, _ = detector.detect(image)
+        joints2d, joints3d = found_limbs(read_image_rgb(frame.path), detector, estimator)
         pa = centred = float("nan")
-        if len(boxes):
-            bodies = estimator.estimate(image, boxes)
+        if len(joints2d):
             pairs = keypoint_match(
                 frame.person.limbs[None], frame.person.visible[None],
-                np.array([frame.person.size]),
-                bodies.joints2d_px[:, [OURS[n] for n in LIMBS]], MATCH_RADIUS, MATCH_FRACTION,
+                np.array([frame.person.size]), joints2d, MATCH_RADIUS, MATCH_FRACTION,
             )  # fmt: skip
             if 0 in pairs:
-                pred = bodies.joints3d_m[pairs[0], OURS_3D].astype(np.float64)
+                pred = joints3d[pairs[0]]
                 seen, gt = frame.visible3d, frame.joints3d
                 pa = 1000 * pa_mpjpe(pred, gt, seen)
                 hips = [LIMBS.index("l_hip"), LIMBS.index("r_hip")]
@@ -251,25 +260,22 @@ def definition_floor(frames: list[Frame3D], steps: int = 600) -> list[float]:
         c, s = np.cos(heading), np.sin(heading)
         turn = np.array([[c, 0.0, s], [0.0, 1.0, 0.0], [-s, 0.0, c]])
         orient = rotmat_to_axis_angle(turn @ np.diag([1.0, -1.0, -1.0]))  # upright, camera frame
-        params = [
-            torch.tensor(np.tile(orient, (len(frames), 1)), dtype=torch.float32),
-            torch.zeros(len(frames), 69),
-            torch.zeros(len(frames), 10),
-        ]
-        for p in params:
-            p.requires_grad_(True)
-        optimiser = torch.optim.Adam(params, lr=0.03)
+        orients = torch.tensor(np.tile(orient, (len(frames), 1)), dtype=torch.float32)
+        orients.requires_grad_(True)
+        pose = torch.zeros(len(frames), 69, requires_grad=True)
+        betas = torch.zeros(len(frames), 10, requires_grad=True)
+        optimiser = torch.optim.Adam([orients, pose, betas], lr=0.03)
         for _ in range(steps):
             optimiser.zero_grad()
-            j = joints_of(params[2], params[1], params[0])[:, OURS_3D]
+            j = joints_of(betas, pose, orients)[:, OURS_3D]
             j = j - j.mean(1, keepdim=True)
             scale = centred.norm(dim=(1, 2)) / j.norm(dim=(1, 2))  # sizes matched, > 0
             loss = ((scale[:, None, None] * j - centred) ** 2).sum(-1).mean(1)
-            loss = loss + 1e-3 * (params[2] ** 2).sum(1)
+            loss = loss + 1e-3 * (betas**2).sum(1)
             loss.sum().backward()
             optimiser.step()
         with torch.no_grad():
-            fitted = joints_of(params[2], params[1], params[0])[:, OURS_3D].double().numpy()
+            fitted = joints_of(betas, pose, orients)[:, OURS_3D].double().numpy()
         errors = [1000 * pa_mpjpe(fitted[k], truth[k], f.visible3d) for k, f in enumerate(frames)]
         best = np.minimum(best, errors)
     return best.tolist()
@@ -290,11 +296,7 @@ def evaluate(photos: list[Photo], detector, estimator, tally: Tally) -> None:
     for photo in photos:
         image = read_image_rgb(photo.path)
         began = time.perf_counter()
-        boxes, _ = detector.detect(image)
-        joints = np.zeros((0, len(LIMBS), 2))
-        if len(boxes):
-            bodies = estimator.estimate(image, boxes)
-            joints = bodies.joints2d_px[:, [OURS[n] for n in LIMBS]]
+        joints, _ = found_limbs(image, detector, estimator)
         tally.seconds.append(time.perf_counter() - began)
         # every annotated person may claim a prediction; only eligible ones are scored
         pairs = keypoint_match(
