@@ -1,5 +1,7 @@
 """Pipeline throughput and memory: frames/s per stage, end to end (x real time), peak RSS.
 
+Per stage also ``cores``: CPU seconds of the process over wall seconds (:class:`StageCpu`).
+
     python benchmarks/pipeline.py [--seconds 60 600] [--size 640x360] [--no-render]
         [--config '{"estimate_every_k": 2}']
 
@@ -64,11 +66,48 @@ class PeakSampler:
         self.peak = max(self.peak, _rss_mb())
 
 
+class StageCpu:
+    """CPU seconds of this process per stage, against the wall clock: how many of the cores a
+    stage keeps busy (``cores``), which says whether overlapping stages could gain anything or
+    only less work can. ``time.process_time`` counts every thread of the process, MediaPipe's
+    graph threads included. A :data:`flows.progress.Reporter`: time is attributed to the stage
+    the flow reported last (a stage reports when it starts and as it goes), so a stage computed
+    inside another (tracking inside the estimate) is its own until the outer one reports again,
+    up to one chunk later."""
+
+    def __init__(self) -> None:
+        self.cpu_s: dict[str, float] = {}
+        self.wall_s: dict[str, float] = {}
+        self._stage: str | None = None
+        self._since = (0.0, 0.0)
+        self._lock = threading.Lock()
+
+    def __call__(self, video: str, stage: str, done: int = 0, total: int = 0) -> None:
+        if stage != self._stage:
+            self.switch(stage)
+
+    def switch(self, stage: str | None) -> None:
+        """From now on, time counts for ``stage`` (None: for nothing)."""
+        with self._lock:  # tasks report from their own threads
+            now = (time.perf_counter(), time.process_time())
+            if self._stage is not None:
+                wall, cpu = now[0] - self._since[0], now[1] - self._since[1]
+                self.wall_s[self._stage] = self.wall_s.get(self._stage, 0.0) + wall
+                self.cpu_s[self._stage] = self.cpu_s.get(self._stage, 0.0) + cpu
+            self._stage, self._since = stage, now
+
+    def cores(self, stage: str) -> float:
+        """Cores kept busy on average while ``stage`` ran (nan when it never reported)."""
+        wall = self.wall_s.get(stage, 0.0)
+        return self.cpu_s[stage] / wall if wall > 0 else float("nan")
+
+
 def run_one(video: str, render: bool, out_dir: str, settings: dict | None = None) -> dict:
     """Run :func:`flows.video.process_video` -- the flow users run, not a re-wiring of it -- on
     ``video`` with every stage recomputed; returns per-stage seconds, frame counts, memory."""
     from flows import components
     from flows.config import PipelineConfig
+    from flows.progress import set_reporter
     from flows.video import process_video
 
     cfg = PipelineConfig(**{**(settings or {}), "render": render})
@@ -80,16 +119,27 @@ def run_one(video: str, render: bool, out_dir: str, settings: dict | None = None
         components.body_model(cfg.data_dir)
     load_s = time.perf_counter() - load_start
     rss_after_load = _rss_mb()
-    with PeakSampler() as sampler:
-        wall_start = time.perf_counter()
-        row = process_video(
-            video, str(Path(out_dir) / "out"), config=cfg, cache_dir=str(Path(out_dir) / "cache"),
-            force=True,
-        )  # fmt: skip
-        wall = time.perf_counter() - wall_start
+    clock = StageCpu()
+    set_reporter(clock)
+    try:
+        with PeakSampler() as sampler:
+            wall_start = time.perf_counter()
+            row = process_video(
+                video, str(Path(out_dir) / "out"), config=cfg,
+                cache_dir=str(Path(out_dir) / "cache"), force=True,
+            )  # fmt: skip
+            wall = time.perf_counter() - wall_start
+    finally:
+        clock.switch(None)
+        set_reporter(None)
     n = row["frames"]
     stages = [
-        {"stage": name, "seconds": seconds, "frames": 0 if name == "hash" else n}
+        {
+            "stage": name,
+            "seconds": seconds,
+            "frames": 0 if name == "hash" else n,
+            "cores": clock.cores(name),
+        }
         for name, seconds in row["timings"].items()
     ]
     return {
@@ -135,18 +185,18 @@ def _child(seconds: float, size: tuple[int, int], render: bool, settings: str | 
 def print_table(results: list[dict]) -> None:
     names = [s["stage"] for s in results[0]["stages"]]
     labels = [f"{r['duration_s']:.0f} s input" for r in results]
-    head = f"{'stage':<14}" + "".join(f"{label:>28}" for label in labels)
+    head = f"{'stage':<14}" + "".join(f"{label:>35}" for label in labels)
     print(head)
-    print(f"{'':<14}" + "".join(f"{'s':>18}{'frames/s':>10}" for _ in results))
+    print(f"{'':<14}" + "".join(f"{'s':>18}{'frames/s':>10}{'cores':>7}" for _ in results))
     for name in names:
         line = f"{name:<14}"
         for r in results:
             s = next((x for x in r["stages"] if x["stage"] == name), None)
             if s is None:
-                line += f"{'-':>28}"
+                line += f"{'-':>35}"
                 continue
             fps = s["frames"] / s["seconds"] if s["frames"] and s["seconds"] > 0 else float("nan")
-            line += f"{s['seconds']:>18.1f}{fps:>10.1f}"
+            line += f"{s['seconds']:>18.1f}{fps:>10.1f}{s.get('cores', float('nan')):>7.1f}"
         print(line)
     print("-" * len(head))
     rows = [
@@ -160,7 +210,7 @@ def print_table(results: list[dict]) -> None:
         ("peak RSS MiB", lambda r: f"{r['peak_rss_mb']:.0f}"),
     ]
     for label, fmt in rows:
-        print(f"{label:<14}" + "".join(f"{fmt(r):>28}" for r in results))
+        print(f"{label:<14}" + "".join(f"{fmt(r):>35}" for r in results))
     if len(results) > 1:
         lo, hi = results[0]["peak_rss_mb"], results[-1]["peak_rss_mb"]
         print(f"peak RSS growth {results[0]['duration_s']:.0f} s -> "
