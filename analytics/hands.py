@@ -48,60 +48,92 @@ def head_sphere(j: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return J.head_center(j), HEAD_RADIUS_EAR_RATIO * ears
 
 
-def _hand_and_wrist_points(j: np.ndarray) -> np.ndarray:
-    """(T, 4, 3): left and right hand points, then left and right wrists (the points a face
-    touch is measured from)."""
+def _touch_points(
+    j: np.ndarray,
+    hands_seen: tuple[np.ndarray, np.ndarray] | None,
+    hand_centres: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The points a face touch is measured from, (T, K, 3), and which of them are seen (T, K):
+    the left and right hand points and wrists of the body (seen as ``hands_seen`` (left, right)
+    (T,) bools say; None = both), then the ``hand_centres`` (T, 2, 3) seen apart from the body (the
+    smpl table's ``hands3d_m``; seen where not NaN)."""
     left, right = hand_points(j)
-    return np.stack([left, right, j[:, J.L_WRIST], j[:, J.R_WRIST]], axis=1)
-
-
-def _nearest_seen(d: np.ndarray, hands_seen: tuple[np.ndarray, np.ndarray] | None) -> np.ndarray:
-    """Smallest of the four points' distances ``d`` (T, 4) per frame over the hands in view
-    (``hands_seen`` (left, right), (T,) bools; None = both); NaN when neither is."""
+    pts = np.stack([left, right, j[:, J.L_WRIST], j[:, J.R_WRIST]], axis=1)
+    seen = np.ones(pts.shape[:2], dtype=bool)
     if hands_seen is not None:
         seen_l, seen_r = (np.asarray(s, dtype=bool) for s in hands_seen)
-        d = np.where(np.stack([seen_l, seen_r, seen_l, seen_r], axis=1), d, np.nan)
-    return np.fmin.reduce(d, axis=1)
+        seen = np.stack([seen_l, seen_r, seen_l, seen_r], axis=1)
+    if hand_centres is not None:
+        hand_centres = np.asarray(hand_centres, dtype=np.float64)
+        pts = np.concatenate([pts, hand_centres], axis=1)
+        seen = np.concatenate([seen, ~np.isnan(hand_centres).any(axis=-1)], axis=1)
+    return pts, seen
+
+
+def _nearest_seen(d: np.ndarray, seen: np.ndarray) -> np.ndarray:
+    """Smallest of the points' distances ``d`` (T, K) per frame over the ``seen`` ones; NaN when
+    none is."""
+    return np.fmin.reduce(np.where(seen, d, np.nan), axis=1)
 
 
 def hand_face_distance_m(
     j: np.ndarray,
     head_vertices: np.ndarray | None = None,
     hands_seen: tuple[np.ndarray, np.ndarray] | None = None,
+    hand_centres: np.ndarray | None = None,
 ) -> np.ndarray:
     """Smallest distance (T,) from either hand point or wrist to the head surface.
 
     With ``head_vertices`` (T, K, 3) the surface is the vertices' point cloud; otherwise the
     head sphere (distance can be negative inside it). ``hands_seen`` (left, right), (T,) bools:
-    only those hands count (an unseen hand's position is the fit's guess). NaN without data or
-    without a hand.
+    only those hands count (an unseen hand's position is the fit's guess); ``hand_centres``
+    (T, 2, 3): hands seen apart from the body count too (:func:`_touch_points`), each moved
+    along its camera ray to the head centre's depth (left out beyond FACE_TOUCH_DEPTH_M from
+    it): their depth comes from the hand's size and the head's from the body fit, two guesses
+    that disagreed by 0.4 m on the synthetic close-up's hand at its chin, which alone made the
+    distance 0.3 m too large. NaN without data or without a hand.
     """
-    pts = _hand_and_wrist_points(j)
+    if hand_centres is not None:
+        hand_centres = _at_head_depth(np.asarray(hand_centres, np.float64), j)
+    pts, seen = _touch_points(j, hands_seen, hand_centres)
     if head_vertices is not None:
         d = np.min(np.linalg.norm(pts[:, :, None] - head_vertices[:, None], axis=-1), axis=2)
     else:
         centre, radius = head_sphere(j)
         d = np.linalg.norm(pts - centre[:, None], axis=-1) - radius[:, None]
-    return _nearest_seen(d, hands_seen)
+    return _nearest_seen(d, seen)
+
+
+def _at_head_depth(points: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """(T, K, 3) points moved along their camera rays to the head centre's depth; NaN where more
+    than FACE_TOUCH_DEPTH_M in front of or behind it."""
+    depth = J.head_center(j)[:, None, 2:3]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        moved = points / points[..., 2:3] * depth
+        near = np.abs(points[..., 2:3] - depth) <= FACE_TOUCH_DEPTH_M
+    return np.where(near, moved, np.nan)
 
 
 def face_touch_m(
-    j: np.ndarray, hands_seen: tuple[np.ndarray, np.ndarray] | None = None
+    j: np.ndarray,
+    hands_seen: tuple[np.ndarray, np.ndarray] | None = None,
+    hand_centres: np.ndarray | None = None,
 ) -> np.ndarray:
     """Smallest distance (T,) across the line of sight from a hand point or wrist to the head
     sphere: each point is moved along its camera ray to the head centre's depth, then measured
     to the sphere's outline there (negative inside). Points more than FACE_TOUCH_DEPTH_M in front
-    of or behind the head centre are left out (inf); ``hands_seen`` as in
+    of or behind the head centre are left out (inf); ``hands_seen`` and ``hand_centres`` as in
     :func:`hand_face_distance_m`. Camera coordinates (z along the line of sight) are assumed,
     as in the ``smpl`` table's ``joints3d_m``."""
-    pts = _hand_and_wrist_points(j)
+    pts, seen = _touch_points(j, hands_seen, hand_centres)
     centre, radius = head_sphere(j)
     depth = centre[:, None, 2:3]
     with np.errstate(divide="ignore", invalid="ignore"):
         at_head = pts[..., :2] / pts[..., 2:3] * depth
     d = np.linalg.norm(at_head - centre[:, None, :2], axis=-1) - radius[:, None]
-    d = np.where(np.abs(pts[..., 2] - centre[:, None, 2]) <= FACE_TOUCH_DEPTH_M, d, np.inf)
-    return _nearest_seen(d, hands_seen)
+    with np.errstate(invalid="ignore"):
+        d = np.where(np.abs(pts[..., 2] - centre[:, None, 2]) <= FACE_TOUCH_DEPTH_M, d, np.inf)
+    return _nearest_seen(d, seen)
 
 
 def hands_distance_m(j: np.ndarray) -> np.ndarray:

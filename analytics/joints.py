@@ -48,17 +48,31 @@ def dense_joints(track: pd.DataFrame, n_frames: int) -> np.ndarray:
     Missing frames stay NaN on purpose: researchers must see gaps, not invented poses.
     Rows outside ``[0, n_frames)`` are dropped; for a duplicated frame the last row wins.
     """
-    out = np.full((n_frames, N_JOINTS, 3), np.nan)
+    return _dense(track, n_frames, "joints3d_m", (N_JOINTS, 3))
+
+
+def dense_hands(track: pd.DataFrame, n_frames: int) -> np.ndarray:
+    """Rows of one track -> (n_frames, 2, 3) centres of the hands seen apart from the body (the
+    smpl table's ``hands3d_m``), NaN where none or where the table has no such column (written
+    before it existed)."""
+    if "hands3d_m" not in track:
+        return np.full((n_frames, 2, 3), np.nan)
+    return _dense(track, n_frames, "hands3d_m", (2, 3))
+
+
+def _dense(track: pd.DataFrame, n_frames: int, column: str, shape: tuple[int, ...]) -> np.ndarray:
+    """A fixed-size list column of one track's rows -> (n_frames, *shape), NaN where no row."""
+    out = np.full((n_frames, *shape), np.nan)
     if len(track) == 0:
         return out
     frames = track["frame"].to_numpy(dtype=np.int64)
-    values = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in track["joints3d_m"]])
-    if values.shape[1] != N_JOINTS * 3:
+    values = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in track[column]])
+    if values.shape[1] != int(np.prod(shape)):
         raise ValueError(
-            f"joints3d_m has {values.shape[1]} values per row, expected {N_JOINTS * 3}"
+            f"{column} has {values.shape[1]} values per row, expected {int(np.prod(shape))}"
         )
     keep = (frames >= 0) & (frames < n_frames)
-    out[frames[keep]] = values[keep].reshape(-1, N_JOINTS, 3)
+    out[frames[keep]] = values[keep].reshape(-1, *shape)
     return out
 
 

@@ -32,6 +32,7 @@ def frame_measures(
     other: np.ndarray | None = None,
     head_vertices: np.ndarray | None = None,
     in_view: np.ndarray | None = None,
+    hand_centres: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """(T, 49, 3) joints of one person (NaN = missing) -> {column: (T,) values}.
 
@@ -44,8 +45,11 @@ def frame_measures(
     speed. Measures built from the arms' positions are NaN where the arm joints they need (wrist
     and elbow: the hand point extends the forearm) are out of view at the frame, rather than
     the fit's guess: expansiveness, arm openness, hands distance and the arms-crossed confidence
-    need both arms, the hand-face distance uses the hands in view (NaN when neither is). Boolean
-    states are pandas ``boolean`` arrays, NA where unknown (no data, or their measure is NaN).
+    need both arms, the hand-face distance uses the hands in view (NaN when neither is).
+    ``hand_centres`` (T, 2, 3): centres of hands seen apart from the body (the smpl table's
+    ``hands3d_m``, NaN where none), which the hand-face distance and the face touch count as
+    seen hands too. Boolean states are pandas ``boolean`` arrays, NA where unknown (no data, or
+    their measure is NaN).
     """
     out: dict[str, np.ndarray] = {}
     valid = ~np.isnan(j).any(axis=(1, 2))
@@ -70,7 +74,7 @@ def frame_measures(
     out["shoulder_raise_m"] = posture.shoulder_raise_m(j)
     out["arms_crossed_conf_ratio"] = arms_seen(hands.arms_crossed_confidence(j))
     out["hand_face_dist_m"] = hands.hand_face_distance_m(
-        j, head_vertices, hands_seen=(left_hand, right_hand)
+        j, head_vertices, hands_seen=(left_hand, right_hand), hand_centres=hand_centres
     )
     out["hands_dist_m"] = arms_seen(hands.hands_distance_m(j))
     out["orientation_to_other_deg"] = (
@@ -92,7 +96,9 @@ def frame_measures(
         touch = out["hand_face_dist_m"] <= hands.FACE_TOUCH_MARGIN_VERTICES_M
         face = _state(touch, known(out["hand_face_dist_m"]))
     else:  # across the line of sight: the fit's hand depth is unreliable (hands module)
-        across = hands.face_touch_m(j, hands_seen=(left_hand, right_hand))
+        across = hands.face_touch_m(
+            j, hands_seen=(left_hand, right_hand), hand_centres=hand_centres
+        )
         face = _state(across <= hands.FACE_TOUCH_ACROSS_M, known(across))
     together = _state(out["hands_dist_m"] <= hands.HANDS_TOGETHER_M, known(out["hands_dist_m"]))
     on_arm = _state(hands.hand_to_other_arm_m(j) <= hands.ARM_TOUCH_M, valid & both_arms)

@@ -62,16 +62,25 @@ def _own_span(track: pd.DataFrame, n_frames: int) -> tuple[int, int]:
     return (int(frames.min()), int(frames.max())) if len(frames) else (0, 0)
 
 
+def _in_span(track: pd.DataFrame, span: tuple[int, int]) -> tuple[pd.DataFrame, int]:
+    """The track's rows with frames counted from the span's start, and the span's length."""
+    shifted = track.assign(frame=track["frame"].to_numpy(dtype=np.int64) - span[0])
+    return shifted, span[1] - span[0] + 1
+
+
 def _span_joints(track: pd.DataFrame, span: tuple[int, int]) -> np.ndarray:
     """(span length, 49, 3) joints of the frames in ``span``, NaN where the person has no row."""
-    shifted = track.assign(frame=track["frame"].to_numpy(dtype=np.int64) - span[0])
-    return J.dense_joints(shifted, span[1] - span[0] + 1)
+    return J.dense_joints(*_in_span(track, span))
+
+
+def _span_hands(track: pd.DataFrame, span: tuple[int, int]) -> np.ndarray:
+    """(span length, 2, 3) centres of the hands seen apart from the body (:func:`J.dense_hands`)."""
+    return J.dense_hands(*_in_span(track, span))
 
 
 def _span_in_view(track: pd.DataFrame, span: tuple[int, int]) -> np.ndarray:
     """(span length, 49) bool: which joints are in view (see :func:`J.dense_in_view`)."""
-    shifted = track.assign(frame=track["frame"].to_numpy(dtype=np.int64) - span[0])
-    return J.dense_in_view(shifted, span[1] - span[0] + 1, tuple(range(J.N_JOINTS)))
+    return J.dense_in_view(*_in_span(track, span), tuple(range(J.N_JOINTS)))
 
 
 def _shift_event(event: dict, first_frame: int, fps: float) -> dict:
@@ -150,7 +159,8 @@ def compute_video_features(
         if verts is not None:
             verts = _span_rows(np.asarray(verts, dtype=np.float64), spans[t])
         seen = _span_in_view(by_track[t], spans[t])
-        cols = frame_measures(joints[t], fps, neutral, other, verts, seen)
+        hand_centres = _span_hands(by_track[t], spans[t])
+        cols = frame_measures(joints[t], fps, neutral, other, verts, seen, hand_centres)
         f = pd.DataFrame(
             {
                 "video_id": video_id,

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from pmrr_model.constants import JOINT_NAMES, SMPL_JOINT_NAMES
 
-SCHEMA_VERSION = "3.1"
+SCHEMA_VERSION = "3.2"
 SCHEMA_VERSION_KEY = b"pmrr.schema_version"
 
 N_JOINTS = len(JOINT_NAMES)  # 49: pmrr_model.constants.JOINT_NAMES
@@ -330,6 +330,18 @@ SMPL = pa.schema(
             "a frame between two estimated frames (parameters interpolated) has a joint "
             "observed only where both of them did. Measures built on joints that are never "
             "observed (the legs of a chest-up shot) are the model's guess.",
+        ),
+        field(
+            "hands3d_m",
+            _fixed(6),
+            "Centres [x, y, z] of up to two hands seen apart from the body's landmarks, camera "
+            "frame, metres, flattened [x0, y0, z0, x1, y1, z1] (reshape to (2, 3)); NaN where "
+            "none. `landmark-fit` looks for them (MediaPipe Hands, followed from frame to frame) "
+            "where the person has no forearm observed, as in a head-and-shoulders close-up: the "
+            "mean image position of a hand's 21 landmarks, at the depth the palm's metric size "
+            "implies. Slots are in the order found, not by side. The body's own hands are in "
+            "joints3d_m; the hand-face measures use both. Always NaN for the PMRR network and "
+            "for frames between two estimated ones (estimate_every_k > 1).",
         ),
         field(
             "smoothed",

@@ -62,6 +62,11 @@ def _rows_from_estimates(
         "joints2d_px": joints2d,
         "confidence": np.asarray(est.confidence, np.float32).reshape(n),
         "joints_observed": np.asarray(observed, bool).reshape(n, -1),
+        "hands3d_m": (
+            np.full((n, 2, 3), np.nan, np.float32)
+            if getattr(est, "hands_m", None) is None
+            else np.asarray(est.hands_m, np.float32).reshape(n, 2, 3)
+        ),
     }
 
 
@@ -166,6 +171,7 @@ def _estimate(
     parts: list[dict] = []
     focal, name, assets = 0.0, getattr(estimator, "name", ""), ""
     current_shot = None
+    estimator.reset_observation()  # before the helper thread observes anything
     for piece, observed in _observed_ahead(pieces(), estimator):
         if piece.shot_id != current_shot:
             estimator.reset()

@@ -26,6 +26,7 @@ ROW_FIELDS = (
     "joints2d_px",
     "confidence",
     "joints_observed",
+    "hands3d_m",
 )
 
 
@@ -45,10 +46,16 @@ class SmplSequence:
     joints2d_px: np.ndarray  # (M, J, 2)
     confidence: np.ndarray  # (M,)
     joints_observed: np.ndarray  # (M, J) bool: seen (True) or inferred (False) per joint
+    #: (M, 2, 3) centres of hands seen apart from the body (NaN: none); None -> all NaN
+    hands3d_m: np.ndarray | None = None
     focal_px: float = 0.0
     estimator: str = ""
     assets: str = ""
     smoothed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.hands3d_m is None:  # an estimator that does not look for hands
+            self.hands3d_m = np.full((len(self), 2, 3), np.nan, np.float32)
 
     def __len__(self) -> int:
         return int(self.frame.shape[0])
@@ -86,5 +93,6 @@ class SmplSequence:
             joints2d_px=z((0, n_joints, 2), np.float32),
             confidence=z(0, np.float32),
             joints_observed=z((0, n_joints), bool),
+            hands3d_m=z((0, 2, 3), np.float32),
             **meta,
         )

@@ -144,6 +144,7 @@ def smpl_table(video_id: str, seq: SmplSequence, info: VideoInfo) -> pa.Table:
         "joints_observed": pa.FixedSizeListArray.from_arrays(
             pa.array(np.asarray(seq.joints_observed, bool).reshape(-1), pa.bool_()), n_joints
         ),
+        "hands3d_m": _fixed(seq.hands3d_m, 6),
         "smoothed": pa.array([seq.smoothed] * n, pa.bool_()),
     }
     return pa.table(columns).cast(SMPL)

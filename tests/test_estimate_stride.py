@@ -61,6 +61,7 @@ def _estimated(tracked: TrackedBoxes, rows: list[int], orient_deg: list[float]) 
         transl_m=np.stack([[0.1 * i, 0.0, 3.0] for i in range(n)]).astype(np.float32),
         joints3d_m=z((n, 49, 3), np.float32), joints2d_px=z((n, 49, 2), np.float32),
         confidence=np.array([0.9, 0.6][:n], np.float32), joints_observed=observed,
+        hands3d_m=np.full((n, 2, 3), 0.5, np.float32),
         focal_px=500.0, estimator="landmark-fit", assets="standin:x",
     )  # fmt: skip
 
@@ -86,6 +87,9 @@ def test_fill_between_interpolates_parameters_and_recomputes_joints(body):
     np.testing.assert_array_equal(filled.bbox_px, tracked.bbox_px[:4])  # the tracked boxes
     assert filled.confidence[1:3].tolist() == pytest.approx([0.6, 0.6])
     assert not filled.joints_observed[1:3, 7].any() and filled.joints_observed[1:3, 8].all()
+    # hands seen apart from the body are observations: none in the rows between
+    assert np.isnan(filled.hands3d_m[1:3]).all()
+    np.testing.assert_array_equal(filled.hands3d_m[[0, 3]], estimated.hands3d_m)
 
     # joints are the body model's joints of the interpolated parameters, in the camera frame
     import torch

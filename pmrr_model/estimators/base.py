@@ -46,6 +46,9 @@ class BodyEstimates:
     #: and priors (False). None: the caller applies the in-view rule
     #: (:func:`joints_in_view`: the joint projects inside the person's box and the image).
     observed: np.ndarray | None = None
+    #: (N, 2, 3) centres (camera frame, metres) of hands seen apart from the body's
+    #: landmarks (:mod:`pmrr_model.detection.hands`), NaN rows where none; None: not looked for.
+    hands_m: np.ndarray | None = None
 
     def __len__(self) -> int:
         return int(self.betas.shape[0])
@@ -137,3 +140,8 @@ class Estimator(ABC):
 
     def reset(self) -> None:  # noqa: B027 - optional hook
         """Forget temporal state (called at shot cuts)."""
+
+    def reset_observation(self) -> None:  # noqa: B027 - optional hook
+        """Forget what :meth:`observe_batch` carried from chunk to chunk (called before the
+        first chunk of a run of frames is observed, so that a run's results do not depend on
+        what the process observed before it)."""
