@@ -53,6 +53,12 @@ def test_a_detected_face_goes_to_the_box_whose_top_it_is():
     assert FP.detected_face_region([shared], boxes, 1) is None
     low = (np.array([200.0, 500.0, 240.0, 550.0]), 0.99)  # low in the front box: a hand, say
     assert FP.detected_face_region([low], boxes, 0) is None
+    # a box reaching the frame's bottom holds only what the frame shows of its person: there a
+    # face may sit anywhere in it (a face filling a close-up), but still inside it
+    assert FP.detected_face_region([low], boxes, 0, image_height=601.0) is not None
+    assert FP.detected_face_region([low], boxes, 0, image_height=700.0) is None  # not cut
+    outside = (np.array([500.0, 500.0, 540.0, 550.0]), 0.99)
+    assert FP.detected_face_region([outside], boxes, 0, image_height=601.0) is None
     assert FP.detected_face_region([(face_front[0] + 1000.0, 0.9)], boxes, 0) is None
     weaker = (face_front[0] + 10.0, 0.5)
     centre, _ = FP.detected_face_region([weaker, face_front], front[None], 0)
@@ -124,3 +130,39 @@ def test_follows_known_head_rotations_and_is_mirror_symmetric(head_renders):
     for yaw in (-30.0, 0.0, 30.0):
         span = 30.0 + np.degrees(pitch_read[(yaw, 15.0)] - pitch_read[(yaw, -15.0)])
         assert 26.0 < span < 38.0, (yaw, span)
+
+
+def test_face_mesh_points_are_targets_only_where_pose_found_nobody():
+    """build_targets: with no Pose landmarks, Face Mesh's nose, eyes and ears become observed
+    2D targets (its ears only for a face turned less than FAR_EAR_YAW_DEG); with Pose's
+    landmarks they are not used."""
+    from pmrr_model.estimators import landmark_targets as LT
+
+    points = np.array(
+        [[320.0, 200.0], [350.0, 170.0], [290.0, 170.0], [380.0, 190.0], [260.0, 190.0]]
+    )
+    facing = FP.HeadPose(np.diag([1.0, -1.0, -1.0]), np.array([320.0, 180.0]), 1.0, points)
+    t = LT.build_targets(None, (360, 640), 700.0, np.array([320.0, 180.0]), head=facing)
+    face = LT.JOINT_IDX[LT._FACE_JOINTS]
+    np.testing.assert_allclose(t.joints2d_px[face], points)
+    assert t.seen2d[face].all() and (t.weights2d[face] > 0).all()
+    assert t.weights2d[np.setdiff1d(np.arange(25), face)].sum() == 0
+    turn = np.radians(45.0)  # turned 45 degrees about the vertical: the ears are left out
+    about_y = np.array(
+        [[np.cos(turn), 0, np.sin(turn)], [0, 1, 0], [-np.sin(turn), 0, np.cos(turn)]]
+    )
+    turned = FP.HeadPose(
+        about_y @ np.diag([1.0, -1.0, -1.0]), np.array([320.0, 180.0]), 1.0, points
+    )
+    t = LT.build_targets(None, (360, 640), 700.0, np.array([320.0, 180.0]), head=turned)
+    assert t.seen2d[face].tolist() == [True, True, True, False, False]
+    # Pose saw the shoulders (and no face point): Face Mesh's points are not used
+    from pmrr_model.detection.landmarks import MP, PoseLandmarks
+
+    visibility = np.zeros(33)
+    visibility[[MP["left_shoulder"], MP["right_shoulder"]]] = 0.9
+    image = np.tile([320.0, 300.0], (33, 1))
+    image[MP["left_shoulder"]], image[MP["right_shoulder"]] = [400.0, 300.0], [240.0, 300.0]
+    pose = PoseLandmarks(image, visibility, np.zeros((33, 3)))
+    t = LT.build_targets(pose, (360, 640), 700.0, np.array([320.0, 180.0]), head=facing)
+    assert t.weights2d.any() and not t.seen2d[face].any()
