@@ -14,9 +14,8 @@ What it gives is each hand's centre in the camera frame (:func:`hand_centre_m`):
 position of its 21 landmarks, at the depth the palm's metric size implies. The mean of all of
 them, not the palm's: fingers laid over the mouth put the palm below the chin, 0.05-0.14 m from
 the head's outline across the line of sight on that clip, beyond the face-touch margin in half
-of the frames. The measures use it
-beside the fitted body's hand points (:mod:`analytics.hands`); the body fit does not (a wrist
-target without its elbow turned the whole body toward it).
+of the frames. The measures use it beside the fitted body's hand points (:mod:`analytics.hands`);
+the body fit does not (a wrist target without its elbow turned the whole body toward it).
 
 One tracker follows the whole frame; a hand is a person's when its centre lies in that
 person's box enlarged by :data:`BOX_MARGIN` and in no other's (hands held between two people
@@ -31,9 +30,10 @@ import numpy as np
 
 from pmrr_model.detection.landmarks import _import_mediapipe
 
-#: Palm segments (MediaPipe Hands landmark indices: 0 wrist, 5/9/13/17 the knuckles) whose metric length (world landmarks) over their pixel length gives the depth;
-#: foreshortening only shortens a segment in the image (the depth comes out too large), so the
-#: smallest of the estimates is kept.
+#: Palm segments (MediaPipe Hands landmark indices: 0 wrist, 5/9/13/17 the knuckles) whose
+#: metric length (world landmarks) over their pixel length gives the depth; foreshortening only
+#: shortens a segment in the image (the depth comes out too large), so the smallest of the
+#: estimates is kept.
 DEPTH_SEGMENTS = ((0, 5), (0, 17), (5, 17), (0, 9))
 #: A hand reaches past its person's box (the person detector boxes the body): the box is
 #: enlarged by this fraction of its size on each side for the ownership test.
@@ -83,8 +83,6 @@ class HandFollower:
         if self._tracker is not None:
             self._tracker.close()
         self._tracker = None
-
-    close = reset
 
     def centres(self, frame_rgb: np.ndarray, boxes_xyxy: np.ndarray, focal_px: float) -> np.ndarray:
         """(N, HANDS_PER_PERSON, 3) hand centres (camera frame, metres) of the hands of each of

@@ -206,7 +206,7 @@ def _face_mesh_points(targets: FitTargets, head: HeadPose, image_size_hw: tuple[
         return
     height, width = image_size_hw
     facing = targets.head_rotation[:, 2]  # the face's direction, camera frame (z away)
-    yaw = np.degrees(np.arctan2(facing[0], -facing[2]))  # + = turned toward image right
+    yaw = np.degrees(np.arctan2(facing[0], -facing[2]))  # 0 = facing the camera
     for point, k, name in zip(head.points_px, _FACE_JOINTS, FACE_POINT_NAMES, strict=True):
         op = JOINT_IDX[k]
         inside = 0 <= point[0] < width and 0 <= point[1] < height
