@@ -15,7 +15,30 @@ def head_angles_deg(j: np.ndarray, neutral: Neutral) -> np.ndarray:
     trunk axes (X = subject's left, Y = up, Z = forward): pitch + = chin down (flexion),
     yaw + = turned to the subject's left, roll + = tilted toward the right shoulder.
     """
-    rel = np.einsum("tji,tjk->tik", trunk_frame(j), head_frame(j))
+    return _decomposed_deg(np.einsum("tji,tjk->tik", trunk_frame(j), head_frame(j)), neutral)
+
+
+def head_angles_in_place_deg(j: np.ndarray, neutral: Neutral) -> np.ndarray:
+    """(T, 49, 3) -> (T, 3) pitch, yaw, roll of the head relative to one fixed frame: the
+    person's mean trunk orientation over ``j`` (the same axes and signs as
+    :func:`head_angles_deg`). With a still camera these follow the head in the room, not the
+    fitted trunk from frame to frame. All NaN when no frame has a trunk.
+
+    Why: a head movement is a rotation of the head both against the trunk and in the room. The
+    trunk-relative angles also swing when only the fitted trunk moves (its shoulders pulled by
+    a gesturing arm, a lean), and the in-place ones when the whole body rocks; an oscillation in
+    both is the head's own (:func:`analytics.events.head_movement_events`)."""
+    trunk = trunk_frame(j)
+    ok = np.isfinite(trunk).all(axis=(1, 2))
+    if not ok.any():
+        return np.full((len(j), 3), np.nan)
+    u, _, vt = np.linalg.svd(trunk[ok].mean(axis=0))  # the rotation nearest the mean
+    return _decomposed_deg(np.einsum("ji,tjk->tik", u @ vt, head_frame(j)), neutral)
+
+
+def _decomposed_deg(rel: np.ndarray, neutral: Neutral) -> np.ndarray:
+    """(T, 3, 3) head frame in a trunk frame -> (T, 3) pitch, yaw, roll in degrees, relative to
+    the body model's zero pose (``neutral``)."""
     r = rel @ neutral.head_offset_matrix.T
     pitch = np.arcsin(np.clip(-r[:, 1, 2], -1.0, 1.0))
     yaw = np.arctan2(r[:, 0, 2], r[:, 2, 2])

@@ -11,6 +11,7 @@ from analytics import events as ev
 from analytics import joints as J
 from analytics import synchrony
 from analytics.body_frame import STANDIN_NEUTRAL, Neutral
+from analytics.head import head_angles_in_place_deg
 from analytics.measures import frame_measures
 from analytics.motion import (
     GESTURE_SPEED_M_PER_S,
@@ -23,11 +24,18 @@ from analytics.tables import FRAME_BOOLS, conform
 from analytics.windows import summary_row, window_table
 
 
-def _track_events(f: pd.DataFrame, fps: float, joints: np.ndarray | None = None) -> list[dict]:
+def _track_events(
+    f: pd.DataFrame,
+    fps: float,
+    joints: np.ndarray | None = None,
+    neutral: Neutral = STANDIN_NEUTRAL,
+) -> list[dict]:
     """All events of one person from their per-frame measures; ``joints`` (T, 49, 3), the
     person's camera-frame joints, for the strokes' extent rule (the wrists across the line of
-    sight: :func:`analytics.motion.wrist_across_sight`) and for walking, when no stroke counts
-    (:func:`analytics.motion.neck_speed_across_sight`)."""
+    sight: :func:`analytics.motion.wrist_across_sight`), for walking, when no stroke counts
+    (:func:`analytics.motion.neck_speed_across_sight`), and for the head's angles in place,
+    which confirm nods and shakes (:func:`analytics.events.head_movement_events`; ``neutral``:
+    the body model's zero pose, as for the per-frame angles)."""
     out: list[dict] = []
     touching = f["is_touching_face"].fillna(False).to_numpy(dtype=bool)
     crossed = f["is_arms_crossed"].fillna(False).to_numpy(dtype=bool)
@@ -40,10 +48,9 @@ def _track_events(f: pd.DataFrame, fps: float, joints: np.ndarray | None = None)
         speed = f[f"wrist_rel_speed_{side}_m_per_s"].to_numpy()
         position = wrists[:, k] if wrists is not None else None
         out += ev.gesture_strokes(speed, GESTURE_SPEED_M_PER_S, fps, side, position, not_gesturing)
-    out += ev.dominant_head_axis(
-        ev.oscillation_events("nod", f["head_pitch_deg"].to_numpy(), fps)
-        + ev.oscillation_events("shake", f["head_yaw_deg"].to_numpy(), fps)
-    )
+    angles = f[["head_pitch_deg", "head_yaw_deg"]].to_numpy(dtype=np.float64)
+    in_place = head_angles_in_place_deg(joints, neutral) if joints is not None else None
+    out += ev.head_movement_events(angles, fps, in_place)
     lean = f[["trunk_lean_forward_deg", "trunk_lean_side_deg"]].to_numpy()
     out += ev.posture_shift_events(lean, fps)
     for kind, col in (
@@ -172,7 +179,7 @@ def compute_video_features(
         )
         for b in FRAME_BOOLS:
             f[b] = f[b].astype("boolean").mask(~f["has_data"])
-        found = [_shift_event(e, first, fps) for e in _track_events(f, fps, joints[t])]
+        found = [_shift_event(e, first, fps) for e in _track_events(f, fps, joints[t], neutral)]
         e = pd.DataFrame(found) if found else pd.DataFrame(columns=["event_type", "start_frame"])
         e["video_id"], e["track_id"] = video_id, t
         for w in window_s:

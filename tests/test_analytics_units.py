@@ -292,3 +292,55 @@ def test_arm_swing_while_walking_is_no_stroke():
         counts[name] = sum(e["event_type"] == "gesture_stroke" for e in found)
     assert counts["walking"] == 0
     assert counts["still"] >= 2 and counts["depth"] == counts["still"], counts
+
+
+def _upper_body(n: int, trunk_pitch_deg: np.ndarray, head_pitch_deg: np.ndarray) -> np.ndarray:
+    """(n, 49, 3) camera-frame joints (y down, facing the camera) of a seated upper body: the
+    trunk tipped forward about the pelvis by ``trunk_pitch_deg`` and the head, on top of it,
+    by ``head_pitch_deg`` more about the ears' midpoint, per frame."""
+    from scipy.spatial.transform import Rotation
+
+    rest = {
+        J.PELVIS: (0.0, 0.0, 0.0), J.NECK: (0.0, -0.5, 0.0),
+        J.L_SHOULDER: (0.18, -0.48, 0.0), J.R_SHOULDER: (-0.18, -0.48, 0.0),
+        J.L_EAR: (0.07, -0.65, 0.0), J.R_EAR: (-0.07, -0.65, 0.0), J.NOSE: (0.0, -0.63, -0.1),
+    }  # fmt: skip
+    ears = np.array([0.0, -0.65, 0.0])
+    j = np.full((n, 49, 3), np.nan)
+    for k, p in rest.items():
+        p = np.asarray(p)
+        if k in (J.L_EAR, J.R_EAR, J.NOSE):  # the head turns about the ears' midpoint
+            p = ears + Rotation.from_euler("x", -head_pitch_deg[:, None], degrees=True).apply(
+                p - ears
+            )
+        # chin down / lean forward = towards the camera (-z) for y down: a negative x rotation
+        j[:, k] = Rotation.from_euler("x", -trunk_pitch_deg[:, None], degrees=True).apply(p)
+    return j + np.array([0.0, 0.0, 2.5])
+
+
+def test_a_nod_is_the_head_turning_against_the_trunk_and_in_place():
+    """A head nodding on a still trunk is a nod. A trunk rocking under a head held still (what a
+    fitted trunk does when a gesturing arm pulls its shoulders) swings the trunk-relative pitch
+    just as much, but the head does not move in place: no nod. Nor is the whole body rocking
+    as one (no trunk-relative swing)."""
+    from analytics.body_frame import STANDIN_NEUTRAL
+    from analytics.head import head_angles_deg, head_angles_in_place_deg
+
+    fps = 25.0
+    _, swing = _nod(fps, f=2.0, amp=8.0)
+    zero = np.zeros_like(swing)
+    found = {}
+    for name, trunk, head in (
+        ("nod", zero, swing), ("trunk rocks under a still head", swing, -swing),
+        ("the whole body rocks", swing, zero),
+    ):  # fmt: skip
+        j = _upper_body(len(swing), trunk, head)
+        relative = head_angles_deg(j, STANDIN_NEUTRAL)
+        in_place = head_angles_in_place_deg(j, STANDIN_NEUTRAL)
+        found[name] = [
+            e["event_type"] for e in events.head_movement_events(relative, fps, in_place)
+        ]
+        if name == "trunk rocks under a still head":  # the trunk-relative angle alone: a nod
+            assert [e["event_type"] for e in events.head_movement_events(relative, fps)] == ["nod"]
+    assert found == {"nod": ["nod"], "trunk rocks under a still head": [],
+                     "the whole body rocks": []}, found  # fmt: skip
