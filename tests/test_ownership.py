@@ -12,7 +12,7 @@ import pytest
 from pmrr_model.detection import create_detector
 from pmrr_model.detection.base import box_overlap_min
 from pmrr_model.detection.landmarks import MP, PoseLandmarks
-from pmrr_model.detection.mediapipe_detector import Candidate, shoulder_distance
+from pmrr_model.detection.mediapipe_detector import Candidate, shoulder_distance, torso_tilt_deg
 from pmrr_model.estimators.landmark_fit import inside_frame, owns, paint_others
 
 
@@ -156,22 +156,29 @@ def test_confirmed_body_replaces_its_face_fallback(detector):
     assert not detector._admit(found, Candidate(wide + 8, 0.3, face=face + 800))
 
 
-def test_a_face_read_as_an_upside_down_body_is_no_person(detector):
-    """A face filling the frame, read by Pose as a small body standing on its head (nose below
-    the "shoulders", "hips" above them): not the person whose face it is, so the face's own
-    region stays their box. The same upside-down landmarks with no upright face under their
-    nose (someone really upside down) are left to the other rules."""
+def test_only_upright_people_are_people(detector):
+    """What Pose reports lying or upside down is something else read as a body: a face filling
+    the frame (a small body standing on its head), legs alone in a window, a title's lettering
+    (a "person" lying along the word). People turned up to 60 degrees (someone sitting down,
+    bent forward in profile, in the real photos) stay."""
     real = person(200, 100, 300)
-    headstand = upside_down_on_legs(real)
-    nose = headstand.image_px[MP["nose"]]
-    face = np.array([*(nose - 60), *(nose + 60)])
-    assert detector._face_seen_as_body(confirmed(headstand), [face])
-    assert not detector._face_seen_as_body(confirmed(headstand), [face + 400])
-    assert not detector._face_seen_as_body(confirmed(headstand), [])
-    upright = person(200, 100, 300)  # an upright body whose nose is in the face: its person
-    assert not detector._face_seen_as_body(
-        confirmed(upright), [np.array([170.0, 70.0, 230.0, 130.0])]
-    )
+    assert torso_tilt_deg(real) == pytest.approx(0.0)
+    assert torso_tilt_deg(upside_down_on_legs(real)) == pytest.approx(180.0)
+
+    def turned(deg: float) -> PoseLandmarks:  # the whole person turned about the hips
+        a = np.radians(deg)
+        hips = real.image_px[[MP["left_hip"], MP["right_hip"]]].mean(axis=0)
+        rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
+        return PoseLandmarks((real.image_px - hips) @ rot.T + hips, real.visibility, real.world_m)
+
+    lying, bent = turned(90.0), turned(-60.0)
+    assert torso_tilt_deg(lying) == pytest.approx(90.0)
+    assert torso_tilt_deg(bent) == pytest.approx(60.0)
+    for landmarks, kept in ((real, True), (bent, True), (lying, False)):
+        found: list[Candidate] = []
+        assert detector._admit(found, confirmed(landmarks)) is kept
+    face_only = Candidate(np.array([0.0, 0.0, 640.0, 360.0]), 0.4, face=np.array([300.0] * 4))
+    assert detector._admit([], face_only)
 
 
 def test_a_neighbours_landmarks_are_not_this_box_person():
