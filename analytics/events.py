@@ -162,8 +162,8 @@ def head_movement_events(
     """Nods (pitch) and shakes (yaw) of one person: :func:`oscillation_events` of the
     trunk-relative ``angles_deg`` (T, >= 2: pitch, yaw, ...), one axis per head movement
     (:func:`dominant_head_axis`), each kept only where the same kind of oscillation is also
-    found, overlapping it, in ``in_place_deg`` (the same columns), the head against a fixed reference
-    (:func:`analytics.head.head_angles_in_place_deg`); without it, all are kept.
+    found, overlapping it, in ``in_place_deg`` (the same columns): the head against a fixed
+    reference (:func:`analytics.head.head_angles_in_place_deg`). Without it, all are kept.
 
     Why both: on the synthetic benchmark, 3 of its 4 false nods and shakes (5.3-5.7 degrees,
     each while the arms gestured or the trunk leaned) were trunk-relative swings made by the
