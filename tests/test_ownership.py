@@ -247,3 +247,17 @@ def test_nobody_is_found_in_a_cartoon_title(detector, cartoon_title_clip):
     for k, frame in enumerate(frames.asnumpy()):
         boxes, _ = detector.detect(frame)
         assert len(boxes) == 0, (k, boxes)
+
+
+def test_a_face_without_a_body_must_be_a_face_to_face_mesh(detector, cartoon_title_clip):
+    """The same title mirrored: the face detector reads the lettering as a face (score about
+    0.65) and Pose finds no body there, so a face-only fallback stood for a "person" in each of
+    these frames before Face Mesh had to confirm the face."""
+    import decord
+
+    frames = decord.VideoReader(str(cartoon_title_clip)).get_batch([24, 27, 72, 84, 90])
+    for k, frame in enumerate(frames.asnumpy()):
+        mirrored = np.ascontiguousarray(frame[:, ::-1])
+        assert detector._faces.detect(mirrored), k  # the lettering is a "face" ...
+        boxes, _ = detector.detect(mirrored)
+        assert len(boxes) == 0, (k, boxes)  # ... but nobody
