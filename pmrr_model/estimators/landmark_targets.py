@@ -182,6 +182,9 @@ def build_targets(
 
 #: Face Mesh's ears count as targets only while the face turns less than this from the camera.
 FAR_EAR_YAW_DEG = 30.0
+#: Where Face Mesh's points are the person's only 2D targets, its head orientation counts this
+#: many times its confidence (:func:`_face_mesh_points`).
+FACE_MESH_ONLY_HEAD_TRUST = 10.0
 #: Positions of the face points of :data:`FACE_POINT_NAMES` in :data:`OP_FROM_MP` (and so in
 #: ``JOINT_IDX`` and ``JOINT_WEIGHT``).
 _FACE_JOINTS = [list(OP_FROM_MP.values()).index(name) for name in FACE_POINT_NAMES]
@@ -201,9 +204,18 @@ def _face_mesh_points(targets: FitTargets, head: HeadPose, image_size_hw: tuple[
     found nothing: used for every face point Pose did not see, the benchmark's close-up lost its
     nod, and also where Pose saw the body but no face point, the partly occluded person of the
     occlusion scene got two false shakes and a false stroke (false events 7.5 -> 22.5 a
-    minute): the face's targets then pulled against the body's."""
+    minute): the face's targets then pulled against the body's.
+
+    There the head's orientation counts :data:`FACE_MESH_ONLY_HEAD_TRUST` times as much: the
+    points and the orientation are one Face Mesh's, but the stand-in's nose, eyes and ears do
+    not lie where Face Mesh's do, so at the usual weight the points alone turned the fitted
+    head, pitch most (little of it shows in where five points fall). On that close-up and its
+    mirrored copy the fitted head's pitch differed by 6.0 degrees a frame on average after her
+    hand leaves her face (1.9 with this), while Face Mesh's own orientations differed by under
+    1.7."""
     if head.points_px is None or targets.weights2d.any():
         return
+    targets.head_weight *= FACE_MESH_ONLY_HEAD_TRUST
     height, width = image_size_hw
     facing = targets.head_rotation[:, 2]  # the face's direction, camera frame (z away)
     yaw = np.degrees(np.arctan2(facing[0], -facing[2]))  # 0 = facing the camera
