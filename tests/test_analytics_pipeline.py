@@ -417,3 +417,29 @@ def test_measures_of_arms_out_of_view_are_null_not_guessed(body, neutral):
     left = f["speed_left_wrist_m_per_s"]
     assert left.loc[1:8].notna().all() and left.loc[9:].isna().all()
     assert f.loc[1:28, "speed_right_wrist_m_per_s"].notna().sum() == 18  # frames 1-18
+
+
+def test_trunk_lean_needs_the_shoulders_observed(body, neutral):
+    """Where the smpl rows say a shoulder was not observed (``joints_observed``: a face filling
+    the frame, Pose saw no body) the trunk lean is NaN and no posture shift is found from the
+    fitted trunk, which there is the prior's; with both shoulders observed the same bodies give
+    the lean and the shift."""
+    from analytics import joints as J
+
+    t = np.arange(0, 8.0, 1 / FPS)
+    poses = np.repeat(S.RELAXED[None], len(t), axis=0)
+    poses[(t >= 3) & (t < 6), 2 * 3] = np.radians(20.0)  # spine1 (SMPL 3): lean forward 20 deg
+    df = table(S.camera_joints(body, poses))
+    observed = np.ones((len(t), 49), bool)
+    df["joints_observed"] = list(observed)
+    seen = compute_video_features(df, FPS, len(t), neutral=neutral)
+    assert seen["features_frames"]["trunk_lean_forward_deg"].notna().all()
+    assert (seen["events"]["event_type"] == "posture_shift").any()
+    observed[:, [J.L_SHOULDER, J.R_SHOULDER]] = False
+    observed[: int(FPS), J.R_SHOULDER] = True  # one shoulder alone is not enough either
+    df["joints_observed"] = list(observed)
+    unseen = compute_video_features(df, FPS, len(t), neutral=neutral)
+    lean = unseen["features_frames"][["trunk_lean_forward_deg", "trunk_lean_side_deg"]]
+    assert lean.isna().all().all()
+    assert not (unseen["events"]["event_type"] == "posture_shift").any()
+    assert unseen["features_frames"]["head_pitch_deg"].notna().all()  # the head still counts
