@@ -211,7 +211,7 @@ def _face_mesh_points(targets: FitTargets, head: HeadPose, image_size_hw: tuple[
     not lie where Face Mesh's do, so at the usual weight the points alone turned the fitted
     head, pitch most (little of it shows in where five points fall). On that close-up and its
     mirrored copy the fitted head's pitch differed by 6.0 degrees a frame on average after her
-    hand leaves her face (1.9 with this), while Face Mesh's own orientations differed by under
+    hand leaves her face (1.7 with this), while Face Mesh's own orientations differed by under
     1.7."""
     if head.points_px is None or targets.weights2d.any():
         return
