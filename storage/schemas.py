@@ -329,8 +329,8 @@ SMPL = pa.schema(
             "joint projects inside the person's box and the image. With estimate_every_k > 1, "
             "a frame between two estimated frames (parameters interpolated) has a joint "
             "observed only where both of them did. Measures built on joints that are never "
-            "observed (the legs of a chest-up shot) are the model's guess; the trunk lean is "
-            "NaN where either shoulder is not observed.",
+            "observed (the legs of a chest-up shot) are the model's guess; the trunk lean and "
+            "the shoulder raise are NaN where either shoulder is not observed.",
         ),
         field(
             "hands3d_m",

@@ -421,9 +421,9 @@ def test_measures_of_arms_out_of_view_are_null_not_guessed(body, neutral):
 
 def test_trunk_lean_needs_the_shoulders_observed(body, neutral):
     """Where the smpl rows say a shoulder was not observed (``joints_observed``: a face filling
-    the frame, Pose saw no body) the trunk lean is NaN and no posture shift is found from the
-    fitted trunk, which there is the prior's; with both shoulders observed the same bodies give
-    the lean and the shift."""
+    the frame, Pose saw no body) the trunk lean and the shoulder raise are NaN, the shrug state
+    is unknown and no posture shift is found from the fitted trunk, which there is the prior's;
+    with both shoulders observed the same bodies give the lean, the raise and the shift."""
     from analytics import joints as J
 
     t = np.arange(0, 8.0, 1 / FPS)
@@ -442,4 +442,7 @@ def test_trunk_lean_needs_the_shoulders_observed(body, neutral):
     lean = unseen["features_frames"][["trunk_lean_forward_deg", "trunk_lean_side_deg"]]
     assert lean.isna().all().all()
     assert not (unseen["events"]["event_type"] == "posture_shift").any()
+    shrug = unseen["features_frames"][["shoulder_raise_m", "is_shrugging"]]
+    assert shrug["shoulder_raise_m"].isna().all() and shrug["is_shrugging"].isna().all()
+    assert seen["features_frames"]["is_shrugging"].notna().all()
     assert unseen["features_frames"]["head_pitch_deg"].notna().all()  # the head still counts
