@@ -11,7 +11,8 @@ keypoints; a missed person's joints count as wrong).
 A predicted person is matched to an annotated one (Hungarian, one to one) by the fraction of the
 annotated person's visible limb joints within 0.2 x size of the prediction's; a match counts when
 that fraction is at least 0.5. Predictions are the pipeline's own: the configured detector's
-boxes, then the estimator's 2D joints (``joints2d_px``), i.e. the fitted body's projected joints.
+boxes (its photo setting, ``create_detector(photos=True)``, as ``pmrr demo --img_file`` uses),
+then the estimator's 2D joints (``joints2d_px``), i.e. the fitted body's projected joints.
 
 Sets read from ``--data DIR`` (each optional): ``coco/test_coco.json``,
 ``ochuman/test_ochuman.json``, ``crowdpose/test_crowdpose.json``, ``aic/test_aic.json``,
@@ -331,7 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     from pmrr_model.detection import create_detector
     from pmrr_model.estimators.factory import create_estimator
 
-    detector = create_detector(args.detector)
+    detector = create_detector(args.detector, photos=True)
     estimator = create_estimator(args.estimator)
     rows, total = [], Tally()
     for name in SETS:

@@ -63,7 +63,7 @@ def run_image_demo(
     if estimator is None or isinstance(estimator, str):
         name = estimator or ("pmrr" if checkpoint else "landmark-fit")
         estimator = create_estimator(name, checkpoint=checkpoint, data_dir=data_dir)
-    detector = detector or create_detector("mediapipe")
+    detector = detector or create_detector("mediapipe", photos=True)
     boxes, scores = detector.detect(image)
     if len(boxes) == 0:
         raise NoPersonFoundError(f"{img_file}: no person found by the {detector.name} detector")

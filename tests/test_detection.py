@@ -57,6 +57,28 @@ def test_basketball_two_players_get_separate_boxes(detector):
     assert (np.diff(scores) <= 0).all(), "best score first"
 
 
+def test_photos_search_for_people_small_in_the_frame():
+    """``create_detector(photos=True)`` also runs MediaPipe's person detector on a grid of small
+    windows: a basketball player 40 % of the frame's height (basketball1.png at 0.6 x in the
+    corner of a 1280 x 720 street photo), whom the video setting's windows miss, is found, in
+    the photo and in its mirror image, and no part of him is a second person."""
+    import cv2
+
+    canvas = cv2.resize(opencv_sample("building.jpg"), (1280, 720))
+    players = cv2.resize(opencv_sample("basketball1.png"), (384, 288), interpolation=cv2.INTER_AREA)
+    canvas[412:700, 40:424] = players  # the left player's body lies in x 45-160, y 440-700
+    photos = create_detector("mediapipe", photos=True)
+    video = create_detector("mediapipe")
+    for image, mirror in ((canvas, False), (np.ascontiguousarray(canvas[:, ::-1]), True)):
+        boxes, _ = photos.detect(image)
+        assert len(boxes) == 1
+        x0, y0, x1, y1 = boxes[0]
+        if mirror:
+            x0, x1 = 1280 - x1, 1280 - x0
+        assert 30 < x0 < 100 < x1 < 180 and y0 < 560 < y1 and y1 - y0 > 200
+        assert len(video.detect(image)[0]) == 0, "the video setting's windows miss him"
+
+
 def test_chest_up_person_gets_a_tight_box(detector):
     """carphone frames show a man from the chest up: MediaPipe sees both shoulders but no hips.
     The box must come from his pose, not be the whole 176 x 144 frame (the face-derived
@@ -175,12 +197,14 @@ def test_body_proposals_cover_each_person_and_mirror(detector):
     from pmrr_model.detection.mediapipe_detector import BodyProposer
 
     proposer = BodyProposer()
-    windows = proposer.windows(360, 640)
-    mirrored = {(640 - x1, y0, 640 - x0, y1) for x0, y0, x1, y1 in windows}
-    assert mirrored == set(windows)
+    for searcher in (proposer, BodyProposer(small_people=True)):
+        windows = searcher.windows(360, 640)
+        mirrored = {(640 - x1, y0, 640 - x0, y1) for x0, y0, x1, y1 in windows}
+        assert mirrored == set(windows)
     frame = interview_frames([0])[0]
     regions = proposer.regions(frame)
-    centres = np.array([c for c, _ in regions])
+    assert not any(small for _, _, small in regions)
+    centres = np.array([c for c, _, _ in regions])
     # Left person in x < 176, right one in x > 240 (the sample's layout).
     assert (centres[:, 0] < 176).any() and (centres[:, 0] > 240).any()
     flipped = proposer.regions(np.ascontiguousarray(frame[:, ::-1]))

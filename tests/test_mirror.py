@@ -410,7 +410,7 @@ def test_face_mesh_and_body_proposals_side_by_side_equal_one_graph(carphone_2s, 
         for frame in frames:
             want, got = serial[1].regions(frame), parallel[1].regions(frame)
             assert len(want) == len(got) > 0
-            for (wc, ws), (gc, gs) in zip(want, got, strict=True):
+            for (wc, ws, _), (gc, gs, _) in zip(want, got, strict=True):
                 np.testing.assert_array_equal(gc, wc)
                 assert gs == ws
             region = face_region(landmarker.detect_full(frame))

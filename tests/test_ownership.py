@@ -129,7 +129,7 @@ def test_a_smaller_proposal_at_a_found_persons_hips_is_still_tried(detector):
 def test_corner_quadrants_are_proposal_windows_and_mirror_each_other():
     from pmrr_model.detection.mediapipe_detector import BodyProposer
 
-    windows = BodyProposer.windows(BodyProposer, 360, 640)
+    windows = BodyProposer().windows(360, 640)
     assert len(windows) == 9 and windows[0] == (0, 0, 640, 360)
     mirrored = {(640 - x1, y0, 640 - x0, y1) for x0, y0, x1, y1 in windows}
     assert mirrored == set(windows)  # a mirrored video is searched with the same windows
