@@ -120,3 +120,25 @@ def test_hand_over_the_face_is_followed_and_touches_it(covering_her_face):
     touching = H.face_touch_m(j, no_arms, centres) <= H.FACE_TOUCH_ACROSS_M
     assert touching[covering].mean() >= 0.7, touching[covering].mean()
     assert not touching[~covering].any()
+
+
+def test_while_no_hand_is_followed_the_palm_search_skips_every_other_frame():
+    """The two-person sample's first frames show nobody's hand: the follower runs MediaPipe
+    Hands on every other frame only (``SEARCH_EVERY``), and finds nothing on the others."""
+    from pmrr_model.detection.hands import SEARCH_EVERY, HandFollower
+    from tests.images import interview_frames
+
+    frames = interview_frames(list(range(9)))
+    boxes = np.array([[0.0, 0.0, 208.0, 144.0], [208.0, 0.0, 416.0, 144.0]])
+    follower = HandFollower()
+    first = follower.centres(frames[0], boxes, 400.0)  # builds the tracker, searches
+    assert np.isnan(first).all()
+    searched = []
+    process = follower._tracker.process
+    follower._tracker.process = lambda image: searched.append(1) or process(image)
+    found = [follower.centres(frame, boxes, 400.0) for frame in frames[1:]]
+    assert SEARCH_EVERY == 2 and len(searched) == 4  # frames 2, 4, 6, 8
+    assert all(np.isnan(c).all() for c in found)
+    follower.reset()
+    follower.centres(frames[0], boxes, 400.0)
+    assert follower._idle == 1  # a new run searches its first frame

@@ -17,6 +17,14 @@ the head's outline across the line of sight on that clip, beyond the face-touch 
 of the frames. The measures use it beside the fitted body's hand points (:mod:`analytics.hands`);
 the body fit does not (a wrist target without its elbow turned the whole body toward it).
 
+While it follows no hand, the palm detector searches every other frame only
+(:data:`SEARCH_EVERY`): in interviews hands are mostly out of view or in the lap, and the search
+is most of the follower's cost (the two-person sample of ``benchmarks/pipeline.py``: a hand in
+15 of 500 frames, 16.9 ms a frame searching every frame, 8.5 searching every other; its estimate
+stage 54.1 -> 51.0 s). A hand coming into view is found a frame later at most, and from then
+on followed in every frame (the full synthetic set of ``pmrr eval --synthetic`` is unchanged,
+every figure).
+
 One tracker follows the whole frame; a hand is a person's when its centre lies in that
 person's box enlarged by :data:`BOX_MARGIN` and in no other's (hands held between two people
 are left out rather than given to the wrong one). The tracker lives within one run of frames
@@ -42,6 +50,8 @@ BOX_MARGIN = 0.15
 HANDS_PER_PERSON = 2
 MIN_DETECTION = 0.5
 MIN_TRACKING = 0.5
+#: while no hand is followed, the palm detector runs on one frame in this many (module docstring)
+SEARCH_EVERY = 2
 
 
 def hand_centre_m(
@@ -77,17 +87,20 @@ class HandFollower:
         self._mp = _import_mediapipe()
         self.max_people = max_people
         self._tracker = None
+        self._idle = 0  # frames since the last search that found no hand (SEARCH_EVERY)
 
     def reset(self) -> None:
         """Forget the hands followed so far (the start of a run of frames)."""
         if self._tracker is not None:
             self._tracker.close()
         self._tracker = None
+        self._idle = 0
 
     def centres(self, frame_rgb: np.ndarray, boxes_xyxy: np.ndarray, focal_px: float) -> np.ndarray:
         """(N, HANDS_PER_PERSON, 3) hand centres (camera frame, metres) of the hands of each of
         the N boxes' people in this frame, NaN rows for hands not found; the tracker moves on by
-        one frame. Slots are in the order found, not by side."""
+        one frame (while it follows no hand, only every :data:`SEARCH_EVERY`-th frame is
+        searched). Slots are in the order found, not by side."""
         boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
         out = np.full((len(boxes), HANDS_PER_PERSON, 3), np.nan)
         if self._tracker is None:
@@ -98,7 +111,11 @@ class HandFollower:
                 min_detection_confidence=MIN_DETECTION,
                 min_tracking_confidence=MIN_TRACKING,
             )
+        if 0 < self._idle < SEARCH_EVERY:
+            self._idle += 1
+            return out
         result = self._tracker.process(np.ascontiguousarray(frame_rgb))
+        self._idle = 0 if result.multi_hand_landmarks else 1
         height, width = frame_rgb.shape[:2]
         taken = np.zeros(len(boxes), int)
         found = zip(
