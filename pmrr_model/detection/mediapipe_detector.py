@@ -29,10 +29,11 @@ in two complementary passes and each box is tightened with MediaPipe Pose:
    interview scenes of ``pmrr eval --synthetic``, where the face model finds no face).
    **Small people** (``small_people``, set for photos by
    :func:`pmrr_model.detection.create_detector`): also a 3 x 3 grid of windows 40 % of each
-   side. People about a fifth of the frame's height or less are too small for the detector at
-   its 224 x 224 input of the quadrants, and a photo has no neighbouring frames to find them
-   in: on the real photos of ``benchmarks/real_people.py`` a baseball player 83 px tall in a
-   640 x 429 COCO photo was found only so (person recall 0.90 -> 0.93, PCK@0.1 0.75 -> 0.77,
+   side. People up to about two fifths of the frame's height can be too small for the detector
+   at its 224 x 224 input of the quadrants (a basketball player 39 % of the height of a busy
+   street photo, ``tests/test_detection.py``), and a photo has no neighbouring frames to find
+   them in: on the real photos of ``benchmarks/real_people.py`` a baseball player 83 px (16 %)
+   tall in a 640 x 429 COCO photo was found only so (person recall 0.90 -> 0.93, PCK@0.1 0.75 -> 0.77,
    precision unchanged). A person found from the grid whose box lies mostly inside one found
    already is a part of them read as a small body (a seated man's head and shoulders in
    another COCO photo) and is dropped. Videos do without (nine more detector runs, +65 ms a
