@@ -31,12 +31,19 @@ def detect_people(
     chunk_size: int = 32,
 ) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
     """Yield ``(frame, boxes_xyxy (N, 4), scores (N,))`` for each requested frame that could be
-    decoded, in order. ``source``: a :class:`~tasks.probe.VideoInfo` or a path."""
-    for indices, chunk in iter_chunks(source, chunk_size=chunk_size, frames=frames):
-        for index, frame in zip(indices, chunk, strict=True):
-            boxes, scores = detector.detect(frame)
-            yield (
-                int(index),
-                np.asarray(boxes, np.float32).reshape(-1, 4),
-                np.asarray(scores, np.float32).reshape(-1),
-            )
+    decoded, in order: one run of :meth:`PersonDetector.detect_run` (the caller passes one unit's
+    frames). ``source``: a :class:`~tasks.probe.VideoInfo` or a path."""
+    decoded: list[int] = []
+
+    def images() -> Iterator[np.ndarray]:
+        for indices, chunk in iter_chunks(source, chunk_size=chunk_size, frames=frames):
+            for index, frame in zip(indices, chunk, strict=True):
+                decoded.append(int(index))
+                yield frame
+
+    for k, (boxes, scores) in enumerate(detector.detect_run(images())):
+        yield (
+            decoded[k],
+            np.asarray(boxes, np.float32).reshape(-1, 4),
+            np.asarray(scores, np.float32).reshape(-1),
+        )

@@ -101,6 +101,29 @@ def test_two_people_side_by_side_are_two_boxes(detector):
         assert box_overlap_min(left, right)[0, 0] < 0.3
 
 
+def test_a_video_run_leaves_out_windows_that_add_nothing(detector, monkeypatch):
+    """``detect_run`` over the two-person sample's frames: the faces find both people, the
+    windows add no one, so they are searched on every other frame only, and the boxes are those
+    of ``detect`` frame by frame. Where the faces find nobody (face model switched off), the
+    windows are searched on every frame."""
+    frames = interview_frames(list(range(0, 48, 3)))
+    searched = []
+    regions = detector._proposer.regions
+    monkeypatch.setattr(
+        detector._proposer, "regions", lambda frame: searched.append(1) or regions(frame)
+    )
+    run = list(detector.detect_run(frames))
+    assert len(frames) // 2 <= len(searched) <= len(frames) // 2 + 2  # 16 frames: 8-10 searched
+    for frame, (boxes, scores) in zip(frames, run, strict=True):
+        want, want_scores = detector.detect(frame)
+        np.testing.assert_array_equal(boxes, want)
+        np.testing.assert_array_equal(scores, want_scores)
+    monkeypatch.setattr(detector._faces, "detect", lambda frame: [])
+    searched.clear()
+    run = list(detector.detect_run(frames[:4]))
+    assert len(searched) == 4 and all(len(boxes) == 2 for boxes, _ in run)
+
+
 def test_no_person_in_a_test_pattern(detector, tmp_path):
     from pmrr_interviews.samples import nobody_clip
     from tests.images import video_frames

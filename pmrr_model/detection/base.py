@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 
@@ -19,6 +20,14 @@ class PersonDetector(ABC):
     @abstractmethod
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """``frame_rgb`` (H, W, 3) uint8 -> ``(boxes (N, 4) float32, scores (N,) float32)``."""
+
+    def detect_run(self, frames: Iterable[np.ndarray]) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """:meth:`detect` on each of the frames of one run (the detected frames of one unit of
+        work), in order. A detector may carry what it saw from one frame to the next within the
+        run, never across runs, so a run's detections depend on that run alone (whichever
+        process or worker computes it)."""
+        for frame in frames:
+            yield self.detect(frame)
 
 
 def empty_detections() -> tuple[np.ndarray, np.ndarray]:
