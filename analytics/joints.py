@@ -29,6 +29,9 @@ R_WRIST, L_WRIST = _idx("OP RWrist"), _idx("OP LWrist")
 R_EAR, L_EAR = _idx("OP REar"), _idx("OP LEar")
 R_KNEE, L_KNEE = _idx("OP RKnee"), _idx("OP LKnee")
 R_ANKLE, L_ANKLE = _idx("OP RAnkle"), _idx("OP LAnkle")
+#: The head as ``smpl.joints_observed`` flags it: observed where Face Mesh measured the head's
+#: orientation or Pose saw the nose (``pmrr_model.estimators.landmark_targets.observed_joints``)
+HEAD = _idx("Head (H36M)")
 
 #: Joints averaged into the motion energy (one per body segment end, head as the ear midpoint).
 MOTION_JOINTS = (

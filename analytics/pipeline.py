@@ -11,7 +11,7 @@ from analytics import events as ev
 from analytics import joints as J
 from analytics import synchrony
 from analytics.body_frame import STANDIN_NEUTRAL, Neutral
-from analytics.head import head_angles_in_place_deg
+from analytics.head import head_angles_in_place_deg, head_seen
 from analytics.measures import frame_measures
 from analytics.motion import (
     GESTURE_SPEED_M_PER_S,
@@ -95,6 +95,11 @@ def _span_trunk_observed(track: pd.DataFrame, span: tuple[int, int]) -> np.ndarr
     return J.dense_observed(*_in_span(track, span), (J.L_SHOULDER, J.R_SHOULDER)).all(axis=1)
 
 
+def _span_head_seen(track: pd.DataFrame, span: tuple[int, int], fps: float) -> np.ndarray:
+    """(span length,) bool: the head's angles measured (:func:`analytics.head.head_seen`)."""
+    return head_seen(J.dense_observed(*_in_span(track, span), (J.HEAD,))[:, 0], fps)
+
+
 def _shift_event(event: dict, first_frame: int, fps: float) -> dict:
     """Event detectors count frames from the span's start; tables use video frames."""
     out = dict(event)
@@ -173,7 +178,10 @@ def compute_video_features(
         seen = _span_in_view(by_track[t], spans[t])
         hand_centres = _span_hands(by_track[t], spans[t])
         trunk = _span_trunk_observed(by_track[t], spans[t])
-        cols = frame_measures(joints[t], fps, neutral, other, verts, seen, hand_centres, trunk)
+        head_ok = _span_head_seen(by_track[t], spans[t], fps)
+        cols = frame_measures(
+            joints[t], fps, neutral, other, verts, seen, hand_centres, trunk, head_ok
+        )
         f = pd.DataFrame(
             {
                 "video_id": video_id,

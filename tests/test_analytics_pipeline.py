@@ -446,3 +446,47 @@ def test_trunk_lean_needs_the_shoulders_observed(body, neutral):
     assert shrug["shoulder_raise_m"].isna().all() and shrug["is_shrugging"].isna().all()
     assert seen["features_frames"]["is_shrugging"].notna().all()
     assert unseen["features_frames"]["head_pitch_deg"].notna().all()  # the head still counts
+
+
+def test_head_angles_need_the_face_seen(body, neutral):
+    """The fitted head where the face was not seen (``joints_observed`` of the head false: the
+    face detector lost a face behind a hand) drifts and comes back, a down-up swing like the
+    ones here; those frames get no head angles and no nod is built from them. A gap of two
+    frames (0.08 s, shorter than a nod's half-cycle) is bridged: its angles stay, and a nod
+    through it is still found."""
+    from analytics import joints as J
+    from analytics.head import head_seen
+
+    t = np.arange(0, 8.0, 1 / FPS)
+    drift = np.zeros(len(t))
+    for start in (2.0, 4.0):  # two 0.5 s swings of 8 degrees, 0.5 s apart
+        inside = (t >= start) & (t < start + 0.5)
+        drift[inside] = 8.0 * np.sin(np.pi * (t[inside] - start) / 0.5)
+    df = table(head_sequence(body, pitch_deg=drift))
+    observed = np.ones((len(t), 49), bool)
+    df["joints_observed"] = list(observed)
+    fitted = compute_video_features(df, FPS, len(t), neutral=neutral)
+    assert (fitted["events"]["event_type"] == "nod").any()  # what the fit's guess reads as
+    lost = ((t >= 2.0) & (t < 2.5)) | ((t >= 4.0) & (t < 4.5))
+    observed[lost, J.HEAD] = False
+    df["joints_observed"] = list(observed)
+    out = compute_video_features(df, FPS, len(t), neutral=neutral)
+    f = out["features_frames"].set_index("frame")
+    head = ["head_pitch_deg", "head_yaw_deg", "head_roll_deg"]
+    assert f.loc[lost, head].isna().all().all() and f.loc[~lost, head].notna().all().all()
+    assert not (out["events"]["event_type"] == "nod").any()
+    assert f["trunk_lean_forward_deg"].notna().all()  # the trunk still counts
+
+    nod = np.where((t >= 2) & (t < 5), 10 * np.sin(2 * np.pi * 2.0 * (t - 2)), 0.0)
+    df = table(head_sequence(body, pitch_deg=nod))
+    observed = np.ones((len(t), 49), bool)
+    observed[[80, 81], J.HEAD] = False  # 0.08 s in the middle of the nod
+    df["joints_observed"] = list(observed)
+    out = compute_video_features(df, FPS, len(t), neutral=neutral)
+    assert out["features_frames"]["head_pitch_deg"].notna().all()
+    assert (out["events"]["event_type"] == "nod").sum() == 1
+    # bridged only between two seen frames, never at a track's ends
+    edge = np.array([False, False, True, True, False, False, True, False])
+    bridged = [False, False, True, True, True, True, True, False]
+    np.testing.assert_array_equal(head_seen(edge, FPS), bridged)
+    assert not head_seen(np.array([True, False, False, False, True]), FPS)[1:4].any()
