@@ -446,9 +446,8 @@ class LandmarkFitEstimator(Estimator):
         the chunk, every frame after one where no landmarks were theirs, and every frame of a
         person cut by the frame's bottom (:data:`FOLLOW_MAX_CROP_SIDES`) start from the box.
         Their faces are followed too (:meth:`_head`). The ROIs and face regions are not carried
-        from one chunk to the next, so a chunk's landmarks depend on
-        that chunk alone, whichever process or worker observes it and whatever it observed
-        before."""
+        from one chunk to the next, so a chunk's landmarks depend on that chunk alone, whichever
+        process or worker observes it and whatever it observed before."""
         if track_ids is None:
             return super().observe_batch(frames_rgb, boxes_xyxy, None)
         boxes = [np.asarray(b, np.float64).reshape(-1, 4) for b in boxes_xyxy]
