@@ -9,6 +9,14 @@ were carried over from an earlier run). Plots are a few hundred KB; the UI rende
 directly (checked in headless Chromium by ``scripts/ui_screenshots.py``, screenshots in
 ``docs/``).
 
+Why not every plot, always: Prefect's server publishes an event for each artifact, carrying its
+whole markdown, and refuses (with a warning in the flow's log) any event over
+``PREFECT_EVENTS_MAXIMUM_SIZE_BYTES`` (1.5 MB by default). A minute of the looped two-person
+sample already made a 2.2 MB plots artifact (the events plot grows a row per person and event
+type). The artifact is stored either way, but automations never hear of it. So plots are
+embedded, in name order, while the artifact stays under that limit (:func:`embed_budget`); the
+others are named with their address in the store.
+
 Every artifact names the estimator and the body-model asset set, and says plainly when the
 stand-in body produced the numbers, so a screenshot of a run can never pass for SMPL results.
 """
@@ -31,7 +39,8 @@ SUMMARY_COLUMNS = (
     "nod_per_min", "shake_per_min", "sync_motion_peak_r_ratio", "sync_motion_peak_lag_s",
 )  # fmt: skip
 RENDER_LINK_DAYS = 7  # the longest an S3 presigned URL may live
-MAX_EMBEDDED_BYTES = 4 * 1024 * 1024  # per plot; larger ones are linked, not embedded
+#: room left in Prefect's event for the artifact's heading, names and the event's own fields
+EVENT_ENVELOPE_BYTES = 64 * 1024
 
 
 def provenance(estimator: str, assets: str) -> str:
@@ -91,19 +100,33 @@ def committed_plots(store: Store, video_id: str) -> list[tuple[str, bytes]]:
     return [(posixpath.basename(p), store.fs.cat_file(p)) for p in names]
 
 
+def embed_budget() -> int:
+    """Characters of embedded images one artifact may hold: the event size limit this process
+    sees (``PREFECT_EVENTS_MAXIMUM_SIZE_BYTES``; set it as on the server where they differ) less
+    :data:`EVENT_ENVELOPE_BYTES`."""
+    from prefect.settings import PREFECT_EVENTS_MAXIMUM_SIZE_BYTES
+
+    return max(0, PREFECT_EVENTS_MAXIMUM_SIZE_BYTES.value() - EVENT_ENVELOPE_BYTES)
+
+
 def plots_markdown(store: Store, video_id: str, heading: str) -> str | None:
-    """Markdown with every committed plot embedded (None when there is none)."""
+    """Markdown with the committed plots embedded while they fit :func:`embed_budget`, the
+    others named with their store address (None when there is no plot)."""
     plots = committed_plots(store, video_id)
     if not plots:
         return None
-    lines = [heading, ""]
+    lines, left = [heading, ""], embed_budget()
     for name, data in plots:
         rel = posixpath.join(output_relpath("plots", video_id)[0], name)
         lines.append(f"#### {name}")
-        if len(data) > MAX_EMBEDDED_BYTES:
-            lines.append(f"too large to embed ({len(data) / 1e6:.1f} MB): `{store.uri(rel)}`")
+        encoded = base64.b64encode(data).decode("ascii")
+        if len(encoded) > left:
+            lines.append(
+                f"not embedded ({len(data) / 1e6:.1f} MB: over Prefect's event size limit "
+                f"with the plots above): `{store.uri(rel)}`"
+            )
         else:
-            encoded = base64.b64encode(data).decode("ascii")
+            left -= len(encoded)
             lines.append(f"![{name}](data:image/png;base64,{encoded})")
         lines.append("")
     return "\n".join(lines)

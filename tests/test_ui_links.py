@@ -44,3 +44,25 @@ def test_local_render_link_and_provenance(tmp_path: Path) -> None:
     assert "**not SMPL**" in ui.provenance("landmark-fit", "standin:e0adff236637")
     line = ui.provenance("pmrr", "smpl:1234abcd")
     assert "not SMPL" not in line and "`smpl:1234abcd`" in line
+
+
+def test_plots_past_prefects_event_limit_are_named_not_embedded(tmp_path: Path) -> None:
+    """Prefect refuses to publish an artifact's event over PREFECT_EVENTS_MAXIMUM_SIZE_BYTES
+    (the artifact then never reaches automations): what would pass it is named instead."""
+    from prefect.settings import PREFECT_EVENTS_MAXIMUM_SIZE_BYTES, temporary_settings
+
+    store = Store(tmp_path)
+    (tmp_path / "plots" / VIDEO).mkdir(parents=True)  # a local store writes into folders it has
+    pngs = {f"{VIDEO}_{n}.png": b"\x89PNG\r\n\x1a\n" + bytes([n]) * 142 for n in (1, 2, 3)}
+    for name, png in pngs.items():  # 150 bytes: 200 characters of base64 each
+        store.fs.pipe_file(store.path("plots", VIDEO, name), png)
+    with temporary_settings({PREFECT_EVENTS_MAXIMUM_SIZE_BYTES: ui.EVENT_ENVELOPE_BYTES + 450}):
+        assert ui.embed_budget() == 450
+        markdown = ui.plots_markdown(store, VIDEO, "### plots")
+    images = re.findall(r"!\[([^\]]+)\]\(data:image/png;base64,([^)]+)\)", markdown)
+    first, second, third = pngs
+    assert images == [(n, base64.b64encode(pngs[n]).decode()) for n in (first, second)]
+    assert "not embedded (0.0 MB: over Prefect's event size limit" in markdown
+    assert str((tmp_path / "plots" / VIDEO / third).resolve()) in markdown
+    # the default limit embeds all three
+    assert len(re.findall(r"data:image/png", ui.plots_markdown(store, VIDEO, "#"))) == 3
