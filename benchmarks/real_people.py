@@ -6,7 +6,10 @@ ankles), person recall, precision (only on sets that annotate every person in a 
 CrowdPose, AI Challenger; OCHuman annotates some of the people in each photo, MPII one), and
 PCK@0.1 of the limb joints (a joint is right when it lies within 0.1 x the person's size of the
 annotation; the size is the longer side of the box around the person's visible annotated
-keypoints; a missed person's joints count as wrong).
+keypoints; a missed person's joints count as wrong). Two more columns score only the people
+found: the fitted joints ("fit") and the 2D landmarks the landmark fit was given for them
+("landmarks": MediaPipe's, where it has one), so the table shows how much of the PCK the
+landmark model loses and how much the fit adds or loses on top.
 
 A predicted person is matched to an annotated one (Hungarian, one to one) by the fraction of the
 annotated person's visible limb joints within 0.2 x size of the prediction's; a match counts when
@@ -135,7 +138,16 @@ class Tally:
     false: int = 0
     joints: int = 0
     joints_right: int = 0
+    #: joints of the found people only: the fitted body's right, the landmarks' right
+    found_joints: int = 0
+    found_right: int = 0
+    found_right_landmarks: int = 0
     seconds: list[float] = field(default_factory=list)
+
+    COUNTS = (
+        "eligible", "found", "predicted", "false", "joints", "joints_right", "found_joints",
+        "found_right", "found_right_landmarks",
+    )  # fmt: skip
 
 
 def _person(points: np.ndarray, vis: np.ndarray, order: dict[str, int]) -> Person:
@@ -212,6 +224,21 @@ def found_limbs(image: np.ndarray, detector, estimator) -> tuple[np.ndarray, np.
         return np.zeros((0, len(LIMBS), 2)), np.zeros((0, len(LIMBS), 3))
     bodies = estimator.estimate(image, boxes)
     return bodies.joints2d_px[:, OURS_2D], bodies.joints3d_m[:, OURS_3D].astype(np.float64)
+
+
+def landmark_limbs(estimator, n_people: int) -> np.ndarray | None:
+    """(N, 12, 2) the 2D landmarks the landmark fit was given in its last :func:`found_limbs`
+    call (MediaPipe's, mapped onto the OpenPose names; NaN where it had none), or None for an
+    estimator without landmarks (PMRR). Scored on the same people as the fitted joints, they
+    show how much of the PCK the landmark model itself loses and how much the fit does."""
+    targets = getattr(estimator, "last_targets", None)
+    if targets is None:
+        return None
+    if not n_people:
+        return np.zeros((0, len(LIMBS), 2))
+    limbs = np.stack([t.joints2d_px[OURS_2D] for t in targets]).astype(np.float64)
+    limbs[np.stack([t.weights2d[OURS_2D] for t in targets]) <= 0] = np.nan
+    return limbs
 
 
 def evaluate_3d(frames: list[Frame3D], detector, estimator) -> dict[str, list[float]]:
@@ -299,6 +326,7 @@ def evaluate(photos: list[Photo], detector, estimator, tally: Tally) -> None:
         began = time.perf_counter()
         joints, _ = found_limbs(image, detector, estimator)
         tally.seconds.append(time.perf_counter() - began)
+        landmarks = landmark_limbs(estimator, len(joints))
         # every annotated person may claim a prediction; only eligible ones are scored
         pairs = keypoint_match(
             np.stack([p.limbs for p in photo.people]) if photo.people else np.zeros((0, 12, 2)),
@@ -318,6 +346,13 @@ def evaluate(photos: list[Photo], detector, estimator, tally: Tally) -> None:
             tally.found += int(found)
             tally.joints += total
             tally.joints_right += right
+            if found:
+                tally.found_joints += total
+                tally.found_right += right
+                if landmarks is not None:
+                    tally.found_right_landmarks += pck_hits(
+                        person.limbs, person.visible, person.size, landmarks[pairs[i]], PCK_RADIUS
+                    )[0]
         if photo.complete:
             tally.predicted += len(joints)
             tally.false += len(joints) - len(pairs)
@@ -342,7 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         tally = Tally()
         evaluate(photos, detector, estimator, tally)
         rows.append((name, len(photos), tally))
-        for key in ("eligible", "found", "predicted", "false", "joints", "joints_right"):
+        for key in Tally.COUNTS:
             setattr(total, key, getattr(total, key) + getattr(tally, key))
         total.seconds += tally.seconds
     if not rows:
@@ -356,15 +391,21 @@ def main(argv: list[str] | None = None) -> int:
             scores = evaluate_3d(frames, detector, estimator)
             rows_3d.append((name, {**scores, "floor": definition_floor(frames)}))
     print(f"detector {args.detector}, estimator {args.estimator}; people with >= 6 visible limbs")
-    print("| set | photos | people | recall | precision | PCK@0.1 | s/photo |")
-    print("|---|---|---|---|---|---|---|")
+    print(
+        "| set | photos | people | recall | precision | PCK@0.1 | PCK found: fit | "
+        "PCK found: landmarks | s/photo |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
     for name, n, t in rows:
         recall = t.found / t.eligible if t.eligible else float("nan")
         precision = 1 - t.false / t.predicted if t.predicted else float("nan")
         pck = t.joints_right / t.joints if t.joints else float("nan")
+        fit = t.found_right / t.found_joints if t.found_joints else float("nan")
+        marks = t.found_right_landmarks / t.found_joints if t.found_joints else float("nan")
+        marks_text = f"{marks:.2f}" if hasattr(estimator, "last_targets") else "-"
         print(
             f"| {name} | {n} | {t.eligible} | {recall:.2f} | {precision:.2f} | {pck:.2f} "
-            f"| {np.mean(t.seconds):.2f} |"
+            f"| {fit:.2f} | {marks_text} | {np.mean(t.seconds):.2f} |"
         )
     if rows_3d:
         print_3d(rows_3d)

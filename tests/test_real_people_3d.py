@@ -1,5 +1,7 @@
-"""The 3D table of ``benchmarks/real_people.py``: motion-capture joints read in each set's order,
-the frame's person found by its 2D joints, and errors that are zero exactly when they should be.
+"""The tables of ``benchmarks/real_people.py``: in 2D, the found people's fitted joints and the
+landmarks they were fitted to, each scored; in 3D, motion-capture joints read in each set's
+order, the frame's person found by its 2D joints, and errors that are zero exactly when they
+should be.
 
 The ground truth here is the pipeline's own body on a real photo, written in Human3.6M's and
 MPI-INF-3DHP's joint orders (the layouts of SPIN's preprocessed files), then moved: a reader
@@ -125,3 +127,30 @@ def test_a_file_without_the_layout_is_refused_naming_it(bench, tmp_path):
     np.savez(path, imgname=np.array(["a.jpg"]), part=np.zeros((1, 24, 3)), S=np.zeros((1, 24, 3)))
     with pytest.raises(ValueError, match="test_h36m.npz: S is"):
         bench.load_3d(tmp_path, "h36m")
+
+
+def test_found_people_are_scored_on_fitted_joints_and_on_their_landmarks(bench, models, photo):
+    """The 2D table's two found-people columns: annotated exactly on the fitted joints, the fit
+    scores 1.0; annotated on the landmarks the fit was given, the landmarks do. Each annotation
+    is then wrong for the other wherever the two differ by more than the PCK radius."""
+    folder, imgname, joints2d, _ = photo
+    detector, estimator = models
+    image = cv2.cvtColor(cv2.imread(str(folder / imgname)), cv2.COLOR_BGR2RGB)
+    fitted, _ = bench.found_limbs(image, detector, estimator)
+    landmarks = bench.landmark_limbs(estimator, len(fitted))
+    assert landmarks is not None and landmarks.shape == fitted.shape
+    seen = np.isfinite(landmarks[0]).all(axis=1)
+    assert seen.sum() >= bench.MIN_LIMB_JOINTS
+    size = float(np.ptp(fitted[0][seen], axis=0).max())
+    tallies = {}
+    for name, truth in (("fit", fitted[0]), ("landmarks", landmarks[0])):
+        person = bench.Person(np.where(seen[:, None], truth, 0.0), seen.copy(), size)
+        tally = bench.Tally()
+        bench.evaluate([bench.Photo(folder / imgname, [person], True)], *models, tally)
+        assert tally.found == 1 and tally.found_joints == seen.sum()
+        tallies[name] = tally
+    assert tallies["fit"].found_right == seen.sum()
+    assert tallies["landmarks"].found_right_landmarks == seen.sum()
+    apart = np.linalg.norm(fitted[0] - landmarks[0], axis=1)[seen] >= bench.PCK_RADIUS * size
+    assert tallies["fit"].found_right_landmarks == seen.sum() - apart.sum()
+    assert tallies["landmarks"].found_right == seen.sum() - apart.sum()
