@@ -23,6 +23,12 @@ TIMESERIES = (
     ("motion_energy_m_per_s", "motion energy (m/s)"),
 )
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+#: People drawn in a figure at most. Why: a video with cuts has a track per person per shot, and
+#: the figures had a row or a line for each: ten minutes of the looped two-person sample (a cut
+#: every 3 s, about 600 tracks) made an events raster 1320 x 148,000 pixels, 0.8 GB of memory
+#: while it was drawn and unreadable once it was. The figures are an overview; every person's
+#: numbers are in the tables.
+MAX_PEOPLE_PLOTTED = 12
 
 
 def fps_of(frames: pd.DataFrame) -> float:
@@ -40,13 +46,32 @@ def _roles(tables: dict[str, pd.DataFrame]) -> dict[int, str]:
     return {int(t): str(r) for t, r in zip(s["track_id"], s["role"], strict=True)}
 
 
+def shown_tracks(frames: pd.DataFrame, roles: dict[int, str]) -> list[int]:
+    """The tracks a figure draws, in id order: all of them up to :data:`MAX_PEOPLE_PLOTTED`,
+    else the interviewer's and interviewee's and then those with the most frames with data."""
+    seen = frames.groupby("track_id")["has_data"].sum()
+    ranked = sorted(
+        (int(t) for t in seen.index),
+        key=lambda t: (roles.get(t, "other") == "other", -int(seen[t]), t),
+    )
+    return sorted(ranked[:MAX_PEOPLE_PLOTTED])
+
+
+def _shown_note(shown: list[int], frames: pd.DataFrame) -> str:
+    total = frames["track_id"].nunique()
+    if len(shown) == total:
+        return ""
+    return f" ({len(shown)} of {total} people: roles first, then the longest in view)"
+
+
 def plot_timeseries(tables: dict[str, pd.DataFrame], path: Path) -> Path:
     frames = tables["features_frames"]
     roles = _roles(tables)
+    shown = shown_tracks(frames, roles)
     fig, axes = plt.subplots(
         len(TIMESERIES), 1, figsize=(12, 1.7 * len(TIMESERIES) + 1), sharex=True
     )
-    for k, (track, f) in enumerate(frames.groupby("track_id")):
+    for k, (track, f) in enumerate(frames[frames["track_id"].isin(shown)].groupby("track_id")):
         for ax, (col, _) in zip(axes, TIMESERIES, strict=True):
             ax.plot(
                 f["t_s"], f[col], color=COLORS[k % len(COLORS)], lw=1.2, label=_label(track, roles)
@@ -56,9 +81,9 @@ def plot_timeseries(tables: dict[str, pd.DataFrame], path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (s)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", fontsize=8, ncol=len(labels))
+    fig.legend(handles, labels, loc="upper right", fontsize=8, ncol=min(len(labels), 4))
     video = frames["video_id"].iloc[0] if len(frames) else ""
-    fig.suptitle(f"Body-language measures — video {video}")
+    fig.suptitle(f"Body-language measures — video {video}{_shown_note(shown, frames)}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -69,7 +94,7 @@ def plot_events(tables: dict[str, pd.DataFrame], path: Path) -> Path:
     events = tables["events"]
     frames = tables["features_frames"]
     roles = _roles(tables)
-    tracks = sorted(int(t) for t in frames["track_id"].unique())
+    tracks = shown_tracks(frames, roles)
     rows = [(t, kind) for t in tracks for kind in EVENT_TYPES]
     fig, ax = plt.subplots(figsize=(12, 0.32 * len(rows) + 1.6))
     for y, (track, kind) in enumerate(rows):
@@ -92,7 +117,7 @@ def plot_events(tables: dict[str, pd.DataFrame], path: Path) -> Path:
         ax.set_xlim(0, frames["t_s"].max() + 1.0 / fps_of(frames))
     ax.set_xlabel("time (s)")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title("Events (grey: person not detected)")
+    ax.set_title(f"Events (grey: person not detected){_shown_note(tracks, frames)}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

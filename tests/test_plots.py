@@ -1,0 +1,52 @@
+"""The per-video figures stay readable and bounded however many tracks a video has."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from PIL import Image
+
+from analytics.plots import MAX_PEOPLE_PLOTTED, TIMESERIES, plot_video_features, shown_tracks
+
+FPS = 25.0
+
+
+def _tables(n_tracks: int, frames_each: int = 50) -> dict[str, pd.DataFrame]:
+    """``n_tracks`` people one after another (a cut between each, as in a long video with cuts);
+    track k is in view for ``frames_each - k`` frames, the last two tracks have the roles."""
+    rows = []
+    start = 0
+    for track in range(n_tracks):
+        for i in range(frames_each):
+            rows.append(
+                {"video_id": "vid", "track_id": track, "frame": start + i,
+                 "t_s": (start + i) / FPS, "has_data": i < frames_each - track,
+                 **{col: float(np.sin(i / 5.0)) for col, _ in TIMESERIES}}
+            )  # fmt: skip
+        start += frames_each
+    frames = pd.DataFrame(rows)
+    roles = ["other"] * n_tracks
+    roles[-2:] = ["interviewer", "interviewee"]
+    summary = pd.DataFrame({"track_id": range(n_tracks), "role": roles})
+    events = pd.DataFrame(
+        {"track_id": [0, n_tracks - 1], "event_type": ["nod", "nod"],
+         "start_s": [0.4, (n_tracks - 1) * frames_each / FPS], "duration_s": [0.6, 0.6]}
+    )  # fmt: skip
+    return {"features_frames": frames, "features_summary": summary, "events": events}
+
+
+def test_a_video_with_many_tracks_plots_the_roles_and_the_longest_in_view(tmp_path):
+    few = _tables(3)
+    assert shown_tracks(few["features_frames"], {}) == [0, 1, 2]  # all of them, under the cap
+    many = _tables(60)
+    roles = many["features_summary"].set_index("track_id")["role"].to_dict()
+    shown = shown_tracks(many["features_frames"], roles)
+    # the two with roles, then the longest in view (track k has 50 - k frames with data)
+    assert shown == [*range(MAX_PEOPLE_PLOTTED - 2), 58, 59]
+
+    small = Image.open(plot_video_features(few, tmp_path / "few")[1]).size
+    large = Image.open(plot_video_features(many, tmp_path / "many")[1]).size
+    # the raster has a row per person and event type: 12 people's rows, not 60 people's
+    row_px = (large[1] - small[1]) / (MAX_PEOPLE_PLOTTED - 3)
+    assert large[0] == small[0] and 20 < row_px < 300
+    assert large[1] < 12_000  # 60 people's rows would be over 15,000 pixels
