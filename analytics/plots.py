@@ -81,10 +81,12 @@ def plot_timeseries(tables: dict[str, pd.DataFrame], path: Path) -> Path:
         ax.grid(alpha=0.3)
     axes[-1].set_xlabel("time (s)")
     handles, labels = axes[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="upper right", fontsize=8, ncol=min(len(labels), 4))
+    columns = max(1, min(len(labels), 4))
+    fig.legend(handles, labels, loc="lower center", fontsize=8, ncol=columns)
     video = frames["video_id"].iloc[0] if len(frames) else ""
     fig.suptitle(f"Body-language measures — video {video}{_shown_note(shown, frames)}")
-    fig.tight_layout()
+    legend_rows = -(-len(labels) // columns)
+    fig.tight_layout(rect=(0, 0.02 * legend_rows + 0.005, 1, 1))  # the legend below the panels
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
