@@ -24,10 +24,11 @@ TIMESERIES = (
 )
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 #: People drawn in a figure at most. Why: a video with cuts has a track per person per shot, and
-#: the figures had a row or a line for each: ten minutes of the looped two-person sample (a cut
-#: every 3 s, about 600 tracks) made an events raster 1320 x 148,000 pixels, 0.8 GB of memory
-#: while it was drawn and unreadable once it was. The figures are an overview; every person's
-#: numbers are in the tables.
+#: the figures had a row or a line for each. Tables of 600 tracks (as many as ten minutes of the
+#: looped two-person sample has, a cut every 3 s) made an events raster of 1320 x 148,016 pixels,
+#: 95 s and 1.5 GB of memory to draw and unreadable once drawn; with the cap 3,132 pixels, 1.3 s
+#: and 41 MB (``tests/test_plots.py``'s tables, measured). The figures are an overview; every
+#: person's numbers are in the tables.
 MAX_PEOPLE_PLOTTED = 12
 
 
