@@ -32,7 +32,6 @@ def _import_pyrender():
             f"pyrender cannot start with PYOPENGL_PLATFORM={os.environ['PYOPENGL_PLATFORM']} "
             f"({type(error).__name__}: {error}); install: {PYRENDER_INSTALL}"
         ) from error
-    _stable_context_objects()
     return pyrender
 
 
@@ -52,7 +51,7 @@ def _stable_context_objects() -> None:
     from OpenGL import platform
 
     current = platform.GetCurrentContext
-    if getattr(current, "stable_objects", False):
+    if getattr(current, "stable_objects", False):  # a second renderer size: already in place
         return
     seen: dict[int, object] = {}
 
@@ -109,6 +108,7 @@ def _renderer(pyrender, height: int, width: int):
     """The process's offscreen renderer for this viewport size, made once."""
     key = (height, width)
     if key not in _RENDERERS:
+        _stable_context_objects()  # before the renderer's GL context stores anything
         renderer = pyrender.OffscreenRenderer(viewport_width=width, viewport_height=height)
         renderer._renderer._program_cache = _program_cache()
         _RENDERERS[key] = renderer
