@@ -51,7 +51,7 @@ import argparse
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
@@ -144,10 +144,10 @@ class Tally:
     found_right_landmarks: int = 0
     seconds: list[float] = field(default_factory=list)
 
-    COUNTS = (
-        "eligible", "found", "predicted", "false", "joints", "joints_right", "found_joints",
-        "found_right", "found_right_landmarks",
-    )  # fmt: skip
+    def add(self, other: Tally) -> None:
+        """Pool ``other`` into this tally (every count summed, the seconds joined)."""
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
 
 
 def _person(points: np.ndarray, vis: np.ndarray, order: dict[str, int]) -> Person:
@@ -377,9 +377,7 @@ def main(argv: list[str] | None = None) -> int:
         tally = Tally()
         evaluate(photos, detector, estimator, tally)
         rows.append((name, len(photos), tally))
-        for key in Tally.COUNTS:
-            setattr(total, key, getattr(total, key) + getattr(tally, key))
-        total.seconds += tally.seconds
+        total.add(tally)
     if not rows:
         print(f"no annotated sets under {args.data} (see this file's docstring)", file=sys.stderr)
         return 1
