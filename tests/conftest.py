@@ -1,12 +1,9 @@
 """Test-session settings.
 
-The suite runs on one pytest-xdist worker (``-n 1 --dist loadfile`` in ``pyproject.toml``). Two
-workers nearly halved the wall time on two cores (most tests wait on Prefect servers, ffmpeg and
-subprocesses), but on 2026-12-05 two of four fresh-clone runs failed with them: a worker grew to
-12-14 GB within a test file while the other held up to 9, the 24 GB machine ran out of memory,
-and a worker was killed (or a CLI test timed out). One worker keeps the suite well within memory
-at about twice the time. ``--dist loadfile`` keeps a module's tests, and so its module-scoped
-fixtures, on one worker. Each worker gets its own ``PREFECT_HOME`` (its own temporary server's database: two
+The suite runs on pytest-xdist workers (``-n 2 --dist loadfile`` in ``pyproject.toml``: most tests
+wait on Prefect servers, ffmpeg and subprocesses, so two workers nearly halve the wall time on
+two cores). ``--dist loadfile`` keeps a module's tests, and so its module-scoped fixtures, on one
+worker. Each worker gets its own ``PREFECT_HOME`` (its own temporary server's database: two
 servers on one SQLite file lock each other out); the controller builds the shared sample clips
 and the stand-in body model once, before the workers start, so no two workers write them.
 """
