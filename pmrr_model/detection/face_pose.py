@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pmrr_model.crop import crop_affine, crop_to_image
-from pmrr_model.detection.graph_pair import GraphPair
+from pmrr_model.detection.graph_pair import GraphPair, close_with
 from pmrr_model.detection.landmarks import MP, PoseLandmarks, _import_mediapipe
 
 #: Face Mesh indices (published 468-point topology).
@@ -160,10 +160,11 @@ class FaceDetector:
         self._model = mp.solutions.face_detection.FaceDetection(
             model_selection=1, min_detection_confidence=min_confidence
         )
+        self._close = close_with(self, self._model.close)
 
     def close(self) -> None:
-        """Free MediaPipe's graph (not from ``__del__``: see ``PoseLandmarker.close``)."""
-        self._model.close()
+        """Free MediaPipe's graph now rather than when this detector is collected."""
+        self._close()
 
     def detect(self, frame_rgb: np.ndarray) -> list[tuple[np.ndarray, float]]:
         height, width = frame_rgb.shape[:2]

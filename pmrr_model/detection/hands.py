@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pmrr_model.detection.graph_pair import close_with
 from pmrr_model.detection.landmarks import _import_mediapipe
 
 #: Palm segments (MediaPipe Hands landmark indices: 0 wrist, 5/9/13/17 the knuckles) whose
@@ -87,12 +88,12 @@ class HandFollower:
         self._mp = _import_mediapipe()
         self.max_people = max_people
         self._tracker = None
+        self._close_tracker = lambda: None
         self._idle = 0  # frames since the last search that found no hand (SEARCH_EVERY)
 
     def reset(self) -> None:
         """Forget the hands followed so far (the start of a run of frames)."""
-        if self._tracker is not None:
-            self._tracker.close()
+        self._close_tracker()
         self._tracker = None
         self._idle = 0
 
@@ -111,6 +112,7 @@ class HandFollower:
                 min_detection_confidence=MIN_DETECTION,
                 min_tracking_confidence=MIN_TRACKING,
             )
+            self._close_tracker = close_with(self, self._tracker.close)
         if 0 < self._idle < SEARCH_EVERY:
             self._idle += 1
             return out
