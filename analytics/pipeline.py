@@ -126,6 +126,7 @@ def compute_video_features(
     window_s: tuple[float, ...] = (1.0, 10.0),
     neutral: Neutral | None = None,
     head_vertices: dict[int, np.ndarray] | None = None,
+    persons: dict[int, int] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """-> {'features_frames', 'features_windows', 'features_summary', 'events'} DataFrames.
 
@@ -138,6 +139,9 @@ def compute_video_features(
     ``head_vertices``: optional track_id -> (n_frames, K, 3) head-mesh vertices per video frame
     (e.g. the vertices of :attr:`analytics.calibration.BodyCalibration.head_vertex_ids`), for
     face touch.
+    ``persons``: {track_id: person_id} (:mod:`tasks.people`; None: every track its own person):
+    a person's tracks share a role, and the main pair is the interviewer's and interviewee's
+    tracks seen together longest (:func:`analytics.roles.main_pair`).
     Per-frame rows cover each person's *span*, not the whole video: from the track's first to its
     last frame, or for the main pair the union of both spans (so their signals align for
     synchrony). Inside a span missing frames are NaN/NA, never interpolated. Spanning the whole
@@ -155,11 +159,12 @@ def compute_video_features(
         )
         neutral = STANDIN_NEUTRAL
     video_id = str(smpl["video_id"].iloc[0]) if len(smpl) else ""
-    track_roles = video_roles(smpl, n_frames, roles)
+    track_roles = video_roles(smpl, n_frames, roles, persons)
     tracks = sorted(track_roles)
+    person = {t: (persons[t] if persons is not None else t) for t in tracks}
     by_track = {t: smpl[smpl["track_id"] == t] for t in tracks}
     spans = {t: _own_span(by_track[t], n_frames) for t in tracks}
-    pair = main_pair(track_roles)
+    pair = main_pair(track_roles, {t: by_track[t]["frame"].to_numpy() for t in tracks})
     partner = {pair[0]: pair[1], pair[1]: pair[0]} if pair else {}
     if pair:  # the pair shares the union of both spans
         union = (min(spans[p][0] for p in pair), max(spans[p][1] for p in pair))
@@ -202,6 +207,7 @@ def compute_video_features(
             windows.append(win)
         s = summary_row(f, e, fps)
         s["video_id"], s["track_id"], s["role"] = video_id, t, track_roles[t]
+        s["person_id"] = person[t]
         s["partner_track_id"] = partner.get(t, pd.NA)
         frames.append(f)
         events.append(e)

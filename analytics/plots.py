@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from analytics.events import runs  # noqa: E402
@@ -24,7 +25,8 @@ TIMESERIES = (
 )
 COLORS = plt.rcParams["axes.prop_cycle"].by_key()["color"]
 #: People drawn in a figure at most. Why: a video with cuts has a track per person per shot, and
-#: the figures had a row or a line for each. Tables of 600 tracks (as many as ten minutes of the
+#: the figures had a row or a line for each (now one per person, :func:`by_person`, but tracks
+#: whose person is not recognised in another shot are each someone). Tables of 600 tracks (as many as ten minutes of the
 #: looped two-person sample has, a cut every 3 s) made an events raster of 1320 x 148,016 pixels,
 #: 95 s and 1.5 GB of memory to draw and unreadable once drawn; with the cap 3,132 pixels, 1.3 s
 #: and 41 MB (``tests/test_plots.py``'s tables, measured). The figures are an overview; every
@@ -38,45 +40,56 @@ def fps_of(frames: pd.DataFrame) -> float:
     return float(f["frame"].iloc[0] / f["t_s"].iloc[0]) if len(f) else 1.0
 
 
-def _label(track: int, roles: dict[int, str]) -> str:
-    return f"track {track} ({roles.get(track, '?')})"
+def _label(person: int, roles: dict[int, str]) -> str:
+    return f"person {person} ({roles.get(person, '?')})"
 
 
-def _roles(tables: dict[str, pd.DataFrame]) -> dict[int, str]:
+def by_person(tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+    """``features_frames`` and ``events`` with a ``person`` column (``features_summary.person_id``;
+    the track where the summary has none), and each person's role. Why: a track ends at every
+    cut, so an edited interview has a track per person per shot; the figures draw one line and
+    one raster row per person, their tracks one after another."""
     s = tables["features_summary"]
-    return {int(t): str(r) for t, r in zip(s["track_id"], s["role"], strict=True)}
+    ids = s["person_id"] if "person_id" in s else s["track_id"]
+    person = {int(t): int(p) for t, p in zip(s["track_id"], ids, strict=True)}
+    roles = {person[int(t)]: str(r) for t, r in zip(s["track_id"], s["role"], strict=True)}
+    frames, events = tables["features_frames"], tables["events"]
+    frames = frames.assign(person=[person[int(t)] for t in frames["track_id"]])
+    events = events.assign(person=[person[int(t)] for t in events["track_id"]])
+    return frames, events, roles
 
 
-def shown_tracks(frames: pd.DataFrame, roles: dict[int, str]) -> list[int]:
-    """The tracks a figure draws, in id order: all of them up to :data:`MAX_PEOPLE_PLOTTED`,
-    else the interviewer's and interviewee's and then those with the most frames with data."""
-    seen = frames.groupby("track_id")["has_data"].sum()
+def shown_people(frames: pd.DataFrame, roles: dict[int, str]) -> list[int]:
+    """The people (``frames.person``) a figure draws, in id order: all of them up to
+    :data:`MAX_PEOPLE_PLOTTED`, else the interviewer and interviewee and then those with the
+    most frames with data."""
+    seen = frames.groupby("person")["has_data"].sum()
     ranked = sorted(
-        (int(t) for t in seen.index),
-        key=lambda t: (roles.get(t, "other") == "other", -int(seen[t]), t),
+        (int(p) for p in seen.index),
+        key=lambda p: (roles.get(p, "other") == "other", -int(seen[p]), p),
     )
     return sorted(ranked[:MAX_PEOPLE_PLOTTED])
 
 
 def _shown_note(shown: list[int], frames: pd.DataFrame) -> str:
-    total = frames["track_id"].nunique()
+    total = frames["person"].nunique()
     if len(shown) == total:
         return ""
     return f" ({len(shown)} of {total} people: roles first, then the longest in view)"
 
 
 def plot_timeseries(tables: dict[str, pd.DataFrame], path: Path) -> Path:
-    frames = tables["features_frames"]
-    roles = _roles(tables)
-    shown = shown_tracks(frames, roles)
+    frames, _, roles = by_person(tables)
+    shown = shown_people(frames, roles)
     fig, axes = plt.subplots(
         len(TIMESERIES), 1, figsize=(12, 1.7 * len(TIMESERIES) + 1), sharex=True
     )
-    for k, (track, f) in enumerate(frames[frames["track_id"].isin(shown)].groupby("track_id")):
-        for ax, (col, _) in zip(axes, TIMESERIES, strict=True):
-            ax.plot(
-                f["t_s"], f[col], color=COLORS[k % len(COLORS)], lw=1.2, label=_label(track, roles)
-            )
+    for k, person in enumerate(shown):
+        mine = frames[frames["person"] == person]
+        for n, (_track, f) in enumerate(mine.groupby("track_id")):  # no line across a cut
+            for ax, (col, _) in zip(axes, TIMESERIES, strict=True):
+                label = _label(person, roles) if n == 0 else None
+                ax.plot(f["t_s"], f[col], color=COLORS[k % len(COLORS)], lw=1.2, label=label)
     for ax, (_col, label) in zip(axes, TIMESERIES, strict=True):
         ax.set_ylabel(label, fontsize=9)
         ax.grid(alpha=0.3)
@@ -94,33 +107,33 @@ def plot_timeseries(tables: dict[str, pd.DataFrame], path: Path) -> Path:
 
 
 def plot_events(tables: dict[str, pd.DataFrame], path: Path) -> Path:
-    events = tables["events"]
-    frames = tables["features_frames"]
-    roles = _roles(tables)
-    tracks = shown_tracks(frames, roles)
-    rows = [(t, kind) for t in tracks for kind in EVENT_TYPES]
+    frames, events, roles = by_person(tables)
+    people = shown_people(frames, roles)
+    rows = [(p, kind) for p in people for kind in EVENT_TYPES]
     fig, ax = plt.subplots(figsize=(12, 0.32 * len(rows) + 1.6))
-    for y, (track, kind) in enumerate(rows):
-        e = events[(events["track_id"] == track) & (events["event_type"] == kind)]
+    for y, (person, kind) in enumerate(rows):
+        e = events[(events["person"] == person) & (events["event_type"] == kind)]
         spans = list(zip(e["start_s"], e["duration_s"], strict=True))
-        color = COLORS[tracks.index(track) % len(COLORS)]
+        color = COLORS[people.index(person) % len(COLORS)]
         ax.broken_barh(spans, (y - 0.35, 0.7), color=color)
-    # grey bands over a person's rows where they have no data
-    for track in tracks:
-        f = frames[frames["track_id"] == track]
+    # grey bands over a person's rows where they have no data, in any of their tracks
+    if len(frames):
         dt = 1.0 / fps_of(frames)
-        gaps = runs(~f["has_data"].to_numpy(dtype=bool))
-        ys = [y for y, (t, _) in enumerate(rows) if t == track]
-        spans = [(f["t_s"].iloc[s], (e + 1 - s) * dt) for s, e in gaps]
-        ax.broken_barh(spans, (min(ys) - 0.5, len(ys)), color="0.85", zorder=0)
+        timeline = np.arange(int(frames["frame"].max()) + 1)
+        for person in people:
+            f = frames[(frames["person"] == person) & frames["has_data"].astype(bool)]
+            gaps = runs(~np.isin(timeline, f["frame"].to_numpy()))
+            ys = [y for y, (p, _) in enumerate(rows) if p == person]
+            spans = [(s * dt, (e + 1 - s) * dt) for s, e in gaps]
+            ax.broken_barh(spans, (min(ys) - 0.5, len(ys)), color="0.85", zorder=0)
     ax.set_yticks(range(len(rows)))
-    ax.set_yticklabels([f"{_label(t, roles)}: {kind}" for t, kind in rows], fontsize=8)
+    ax.set_yticklabels([f"{_label(p, roles)}: {kind}" for p, kind in rows], fontsize=8)
     ax.invert_yaxis()
     if len(frames):
         ax.set_xlim(0, frames["t_s"].max() + 1.0 / fps_of(frames))
     ax.set_xlabel("time (s)")
     ax.grid(axis="x", alpha=0.3)
-    ax.set_title(f"Events (grey: person not detected){_shown_note(tracks, frames)}")
+    ax.set_title(f"Events (grey: person not detected){_shown_note(people, frames)}")
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -86,9 +86,12 @@ def roles_from_scores(
     return {int(t): roles[int(t)] for t in sorted(scores)}
 
 
-def video_framing_scores(smpl: pd.DataFrame, n_frames: int) -> dict[int, float]:
+def video_framing_scores(
+    smpl: pd.DataFrame, n_frames: int, persons: Mapping[int, int] | None = None
+) -> dict[int, float]:
     """Framing score of every track of one video's `smpl` table (columns track_id, frame,
-    joints3d_m as 147 values per row). Rows outside ``[0, n_frames)`` are ignored and for a
+    joints3d_m as 147 values per row), or with ``persons`` ({track_id: person_id}) of every
+    person, over all their tracks' frames. Rows outside ``[0, n_frames)`` are ignored and for a
     duplicated (track, frame) the last row wins, as in :func:`analytics.joints.dense_joints`."""
     if len(smpl) == 0:
         return {}
@@ -97,43 +100,73 @@ def video_framing_scores(smpl: pd.DataFrame, n_frames: int) -> dict[int, float]:
         raise ValueError(
             f"joints3d_m has {values.shape[1]} values per row, expected {J.N_JOINTS * 3}"
         )
+    tracks = smpl["track_id"].to_numpy(dtype=np.int64)
     rows = pd.DataFrame(
         {
-            "track_id": smpl["track_id"].to_numpy(dtype=np.int64),
+            "track_id": tracks,
+            "who": [persons[int(t)] for t in tracks] if persons is not None else tracks,
             "frame": smpl["frame"].to_numpy(dtype=np.int64),
             "size": apparent_size(values.reshape(-1, J.N_JOINTS, 3)),
         }
     )
     inside = rows[(rows["frame"] >= 0) & (rows["frame"] < n_frames)]
     inside = inside.drop_duplicates(["track_id", "frame"], keep="last")
-    sizes = {int(t): g["size"].to_numpy() for t, g in inside.groupby("track_id")}
+    sizes = {int(w): g["size"].to_numpy() for w, g in inside.groupby("who")}
     return {
-        int(t): framing_score(sizes.get(int(t), np.empty(0)), n_frames)
-        for t in sorted(rows["track_id"].unique())
+        int(w): framing_score(sizes.get(int(w), np.empty(0)), n_frames)
+        for w in sorted(rows["who"].unique())
     }
 
 
 def video_roles(
-    smpl: pd.DataFrame, n_frames: int, override: Mapping[int | str, str] | None = None
+    smpl: pd.DataFrame,
+    n_frames: int,
+    override: Mapping[int | str, str] | None = None,
+    persons: Mapping[int, int] | None = None,
 ) -> dict[int, str]:
     """Role of every track of one video: {track_id: "interviewer" | "interviewee" | "other"}.
 
     ``smpl``: the video's `smpl` rows (video_id, track_id, frame, joints3d_m); ``n_frames``: the
     video's frame count; ``override``: explicit {track_id: role}, which always wins (unlisted
-    tracks -> "other"; an unknown role raises ValueError). This is exactly what
-    :func:`analytics.compute_video_features` uses.
+    tracks -> "other"; an unknown role raises ValueError). ``persons``: {track_id: person_id}
+    (:mod:`tasks.people`): roles are a person's, so the framing heuristic scores each person
+    over all their tracks, and an override's role for one track holds for the person's other
+    tracks that it does not list (the lowest listed track of the person decides). This is
+    exactly what :func:`analytics.compute_video_features` uses.
     """
+    tracks = sorted(int(t) for t in smpl["track_id"].unique()) if len(smpl) else []
+    person = {t: persons[t] for t in tracks} if persons is not None else {t: t for t in tracks}
     if override is not None:
-        tracks = sorted(int(t) for t in smpl["track_id"].unique()) if len(smpl) else []
-        return roles_from_scores(dict.fromkeys(tracks, 0.0), override)
-    return roles_from_scores(video_framing_scores(smpl, n_frames))
+        listed = check_override(override)
+        by_person: dict[int, str] = {}
+        for t in sorted(listed):
+            if t in person:
+                by_person.setdefault(person[t], listed[t])
+        return {t: listed.get(t, by_person.get(person[t], "other")) for t in tracks}
+    roles = roles_from_scores(video_framing_scores(smpl, n_frames, persons))
+    return {t: roles[person[t]] for t in tracks}
 
 
-def main_pair(roles: dict[int, str]) -> tuple[int, int] | None:
-    """(interviewer, interviewee) when both exist, else the two tracks of a two-track video."""
-    by_role = {r: t for t, r in roles.items() if r != "other"}
+def main_pair(
+    roles: Mapping[int, str], frames: Mapping[int, np.ndarray] | None = None
+) -> tuple[int, int] | None:
+    """(interviewer, interviewee) tracks when both roles exist, else the two tracks of a
+    two-track video. Where a person has several tracks (one per shot), the pair is the
+    interviewer's and the interviewee's tracks seen together in the most frames (``frames``:
+    each track's frame indices; ties and no frames: the most frames together, then the lowest
+    track ids)."""
+    by_role: dict[str, list[int]] = {}
+    for track, role in sorted(roles.items()):
+        by_role.setdefault(role, []).append(int(track))
     if "interviewer" in by_role and "interviewee" in by_role:
-        return by_role["interviewer"], by_role["interviewee"]
+
+        def shared(pair: tuple[int, int]) -> int:
+            if frames is None:
+                return 0
+            return len(np.intersect1d(frames[pair[0]], frames[pair[1]]))
+
+        pairs = [(a, b) for a in by_role["interviewer"] for b in by_role["interviewee"]]
+        return max(pairs, key=lambda p: (shared(p), -p[0], -p[1]))
     if len(roles) == 2:
         a, b = sorted(roles)
         return a, b

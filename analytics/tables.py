@@ -298,6 +298,7 @@ FEATURES_WINDOWS = _schema(
 FEATURES_SUMMARY = _schema(
     _ids()
     + [
+        field("person_id", TRACK_ID_TYPE, "The person the track shows (as tracks.person_id)."),
         field("role", pa.string(), "`interviewer`, `interviewee` or `other` (as tracks.role)."),
         field(
             "partner_track_id",

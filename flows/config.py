@@ -73,6 +73,13 @@ class PipelineConfig(BaseModel):
     smoothing_sigma_s: float = Field(
         0.2, gt=0, le=5, description="widest kernel offline may use; the fixed width of gaussian"
     )
+    people_max_distance: float = Field(
+        0.25,
+        ge=0,
+        le=1,
+        description="tracks of different shots whose clothing and head colours are closer than "
+        "this (0-1) are one person (the tracks table's person_id); 0: every track its own person",
+    )
     chunk_size: int = Field(32, ge=1, le=4096, description="frames per decode/estimate batch")
     unit_s: float = Field(
         60.0,

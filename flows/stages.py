@@ -184,15 +184,32 @@ def smoothed(seq: SmplSequence, info: VideoInfo, cfg: PipelineConfig) -> SmplSeq
     )  # fmt: skip
 
 
+@_stage("people")
+def people(info: VideoInfo, seq: SmplSequence, cfg: PipelineConfig) -> dict[int, int]:
+    """{track_id: person_id}: the tracks of one person across shots (:mod:`tasks.people`)."""
+    from tasks.people import link_people
+
+    return link_people(info, seq, cfg.people_max_distance)
+
+
 @_stage("analytics")
-def analytics(smpl_df, info: VideoInfo, roles: dict[int, str] | None, cfg: PipelineConfig) -> dict:
+def analytics(
+    smpl_df,
+    info: VideoInfo,
+    roles: dict[int, str] | None,
+    persons: dict[int, int],
+    cfg: PipelineConfig,
+) -> dict:
     """Body-language tables (:mod:`analytics`) calibrated on the body model the run uses;
-    ``roles`` overrides the role heuristic."""
+    ``roles`` overrides the role heuristic; ``persons`` ({track_id: person_id}) gives a
+    person's tracks one role."""
     from analytics.calibration import neutral_from_body_model
     from analytics.pipeline import compute_video_features
 
     neutral = neutral_from_body_model(components.body_model(cfg.data_dir))
-    tables = compute_video_features(smpl_df, info.fps, info.n_frames, roles=roles, neutral=neutral)
+    tables = compute_video_features(
+        smpl_df, info.fps, info.n_frames, roles=roles, neutral=neutral, persons=persons
+    )
     return on_timeline(tables, info)
 
 

@@ -175,7 +175,8 @@ def process_video(
 
     with units_on:
         seq = smoothed()
-    core = core_tables(video_id, info(), shot_list(), seq, roles)
+    persons = get("people", lambda: stages.people(info(), seq, cfg))
+    core = core_tables(video_id, info(), shot_list(), seq, roles, persons)
     smpl_df = core["smpl"].to_pandas()
     arrow_tables = {n: t for n, t in core.items() if n in todo}
 
@@ -203,7 +204,7 @@ def process_video(
     elif cfg.analytics:
 
         def compute_features():
-            return get("analytics", lambda: stages.analytics(smpl_df, info(), roles, cfg))
+            return get("analytics", lambda: stages.analytics(smpl_df, info(), roles, persons, cfg))
 
         features = optional("analytics", compute_features)
         if features is not None:  # else the plots are missing too, and the next run makes both
@@ -247,7 +248,8 @@ def process_video(
         "frames_lost": len(scan()[1]),
         "fps": round(info().fps, 3),
         "shots": len(shot_list()),
-        "people": len(set(seq.track_id.tolist())),
+        "tracks": len(set(seq.track_id.tolist())),
+        "people": len(set(persons.values())),
         "person_frames": len(seq),
         "estimator": seq.estimator or cfg.estimator,
         "assets": seq.assets,
@@ -256,7 +258,7 @@ def process_video(
         "failures": failures,
     }
     arrow_tables["videos"] = tables.videos_table(
-        video_id, info(), source, len(shot_list()), row["people"], seq,
+        video_id, info(), source, len(shot_list()), row["tracks"], row["people"], seq,
         identity.code_version(), fps.to_dict(), failures, scan()[1],
     )  # fmt: skip
     report(source, "write")
@@ -281,7 +283,15 @@ def process_video(
             "failures": failures,
             "summary": {
                 k: row[k]
-                for k in ("frames", "frames_lost", "fps", "shots", "people", "person_frames")
+                for k in (
+                    "frames",
+                    "frames_lost",
+                    "fps",
+                    "shots",
+                    "tracks",
+                    "people",
+                    "person_frames",
+                )
             },
         },
     )

@@ -22,12 +22,18 @@ import pyarrow as pa
 
 from pmrr_model.constants import JOINT_NAMES, SMPL_JOINT_NAMES
 
-SCHEMA_VERSION = "3.2"
+SCHEMA_VERSION = "3.3"
 SCHEMA_VERSION_KEY = b"pmrr.schema_version"
 
 N_JOINTS = len(JOINT_NAMES)  # 49: pmrr_model.constants.JOINT_NAMES
 BODY_JOINT_NAMES = SMPL_JOINT_NAMES[1:24]  # the 23 joints of body_pose (the root is global_orient)
 TRACK_ID_TYPE = pa.int32()  # track_id / partner_track_id in every table (ids are small)
+PERSON_ID = (
+    "The person the track shows, numbered from 0 within the video in order of their first "
+    "track: tracks of different shots whose clothing and head colours match share it "
+    "(tasks.people; the run's people_max_distance, 0 = every track its own person); tracks seen "
+    "in one frame never do. Roles are a person's: all their tracks have the same role."
+)
 
 #: Coordinate frames used by the tables (also written to docs/TABLES.md).
 CAMERA_FRAME = (
@@ -66,7 +72,8 @@ VIDEO_ID = (
 )
 TRACK_ID = (
     "Person track, unique within the video: numbered from 0 in order of first appearance; a "
-    "track never spans a shot cut (a person seen in two shots has two tracks)."
+    "track never spans a shot cut (a person seen in two shots has two tracks, which share "
+    "tracks.person_id)."
 )
 
 VIDEOS = pa.schema(
@@ -95,6 +102,12 @@ VIDEOS = pa.schema(
         ),
         field("n_shots", pa.int32(), "Number of shots (rows of the shots table)."),
         field("n_tracks", pa.int32(), "Number of person tracks (rows of the tracks table)."),
+        field(
+            "n_people",
+            pa.int32(),
+            "Number of people: distinct tracks.person_id (a person seen in several shots counts "
+            "once).",
+        ),
         field(
             "rotation_deg",
             pa.int32(),
@@ -215,6 +228,7 @@ TRACKS = pa.schema(
         field("video_id", pa.string(), VIDEO_ID),
         field("track_id", TRACK_ID_TYPE, TRACK_ID),
         field("shot_id", pa.int32(), "The shot the track lies in (shots.shot_id)."),
+        field("person_id", TRACK_ID_TYPE, PERSON_ID),
         field(
             "role",
             pa.string(),

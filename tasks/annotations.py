@@ -1,10 +1,11 @@
 """Files researchers open outside Python, made from one video's analytics tables.
 
-- ``<video_id>.eaf``: ELAN annotation tiers per person and event type, linked to the source video
-  (:mod:`analytics.elan`);
+- ``<video_id>.eaf``: ELAN annotation tiers per person (``tracks.person_id``: ``P<n>`` is one
+  person in every shot they are in, their tracks its presence intervals) and event type, linked
+  to the source video (:mod:`analytics.elan`);
 - ``windows.csv``: the ``features_windows`` table as plain CSV (R: ``read.csv``);
 - ``rmea_P<a>_P<b>.csv``: the main pair's per-frame motion energy, two columns, as the rMEA R
-  package reads a dyad (:mod:`analytics.rmea`);
+  package reads a dyad (:mod:`analytics.rmea`; ``a`` and ``b`` are the pair's track ids);
 - ``synchrony.csv``: the pair's motion synchrony per window length next to its segment-shuffled
   surrogate baseline (mean, 95th percentile, p-value), so chance synchrony is not read as real.
 
@@ -21,10 +22,21 @@ import pandas as pd
 
 from analytics.elan import write_eaf
 from analytics.rmea import rmea_table, surrogate_synchrony, write_rmea, write_windows_csv
-from analytics.roles import main_pair
 from tasks.probe import VideoInfo
 
 SYNCHRONY_WINDOWS_S = (1.0, 10.0)  # the window lengths of features_windows
+
+
+def analysed_pair(summary: pd.DataFrame) -> tuple[int, int] | None:
+    """The main pair the analytics chose (:func:`analytics.roles.main_pair`), read back from
+    ``features_summary.partner_track_id``: (interviewer's track, interviewee's track), or the
+    lower track id first where the pair has no roles."""
+    rows = summary[summary["partner_track_id"].notna()] if len(summary) else summary
+    if len(rows) == 0:
+        return None
+    first = rows[rows["role"] == "interviewer"]
+    row = (first if len(first) else rows.sort_values("track_id")).iloc[0]
+    return int(row["track_id"]), int(row["partner_track_id"])
 
 
 def write_annotations(
@@ -37,14 +49,19 @@ def write_annotations(
 ) -> Path:
     """Write the files above into ``out_dir``; returns it."""
     out_dir.mkdir(parents=True, exist_ok=True)
+    person = dict(zip(tracks["track_id"].astype(int), tracks["person_id"].astype(int), strict=True))
+    if (tracks.groupby("person_id")["role"].nunique() > 1).any():  # an override split a person
+        person = {t: t for t in person}
     people = tracks.assign(
+        track_id=[person[int(t)] for t in tracks["track_id"]],  # "P<n>": a person's tracks
         start_s=info.times()[tracks["first_frame"].to_numpy(np.int64)],
         end_s=info.end_times()[tracks["last_frame"].to_numpy(np.int64)],
     )
-    write_eaf(out_dir / f"{video_id}.eaf", media_uri, features["events"], people, info.duration_s)
+    events = features["events"]
+    events = events.assign(track_id=[person[int(t)] for t in events["track_id"]])
+    write_eaf(out_dir / f"{video_id}.eaf", media_uri, events, people, info.duration_s)
     write_windows_csv(features["features_windows"], out_dir / "windows.csv")
-    roles = dict(zip(tracks["track_id"].astype(int), tracks["role"], strict=True))
-    pair = main_pair(roles)
+    pair = analysed_pair(features["features_summary"])
     if pair is not None and len(features["features_frames"]):
         frames = features["features_frames"]
         write_rmea(frames, pair, out_dir / f"rmea_P{pair[0]}_P{pair[1]}.csv")

@@ -17,6 +17,7 @@ import pyarrow as pa
 from storage import SCHEMAS, Store
 from tasks import tables
 from tasks.export import export_amass, export_tracks
+from tasks.people import own_persons
 from tasks.probe import VideoInfo
 from tasks.sequence import SmplSequence
 from tasks.shots import Shot
@@ -28,17 +29,20 @@ def core_tables(
     shots: list[Shot],
     seq: SmplSequence,
     roles_override: dict[int, str] | None = None,
+    persons: dict[int, int] | None = None,
 ) -> dict[str, pa.Table]:
     """shots, tracks and smpl tables (the videos row is built at commit time, when the run's
     failures are known). Roles come from :func:`analytics.roles.video_roles`, the one role
-    heuristic, which the override always wins over."""
+    heuristic, which the override always wins over. ``persons``: {track_id: person_id} of
+    :mod:`tasks.people` (None: every track its own person)."""
     from analytics.roles import video_roles
 
     smpl = tables.smpl_table(video_id, seq, info)
-    roles = video_roles(smpl.to_pandas(), info.n_frames, roles_override)
+    persons = persons if persons is not None else own_persons(seq.track_id)
+    roles = video_roles(smpl.to_pandas(), info.n_frames, roles_override, persons)
     return {
         "shots": tables.shots_table(video_id, shots, info),
-        "tracks": tables.tracks_table(video_id, seq, roles),
+        "tracks": tables.tracks_table(video_id, seq, roles, persons),
         "smpl": smpl,
     }
 

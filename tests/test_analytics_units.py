@@ -180,7 +180,8 @@ def test_synchrony_windows_follow_video_time_not_the_span_start():
 
 def test_schemas_versioned_and_unit_suffixes():
     units = ("_deg", "_m", "_m_per_s", "_deg_per_s", "_s", "_hz", "_ratio", "_per_min", "_count")
-    ids = {"video_id", "track_id", "frame", "event_type", "side", "role", "partner_track_id"}
+    ids = {"video_id", "track_id", "person_id", "frame", "event_type", "side", "role"}
+    ids |= {"partner_track_id"}
     ids |= {"window_index", "start_frame", "end_frame", "n_frames", "n_half_cycles"}
     for name, schema in SCHEMAS.items():
         assert schema.metadata[b"pmrr.schema_version"] == SCHEMA_VERSION.encode()

@@ -106,7 +106,7 @@ def test_research_files_are_committed(interview_run: dict) -> None:
     eaf = pympi.Elan.Eaf(str(folder / f"{video_id}.eaf"))
     tracks = interview_run["store"].read_table("tracks", [video_id]).to_pandas()
     role_tiers = {t for t in eaf.get_tier_names() if t.endswith(" role")}
-    assert role_tiers == {f"P{t} role" for t in tracks["track_id"]}
+    assert role_tiers == {f"P{p} role" for p in tracks["person_id"]}  # a tier set per person
     (dyad,) = folder.glob("rmea_P*_P*.csv")
     motion = pd.read_csv(dyad, na_values="NA")
     assert motion.shape[1] == 2 and len(motion) > 40

@@ -26,6 +26,7 @@ def _changed(a: dict, b: dict) -> set[str]:
 DOWNSTREAM_OF_ESTIMATE = {
     "estimate",
     "smooth",
+    "people",
     "tables",
     "analytics",
     "plots",
@@ -43,6 +44,14 @@ def test_each_input_changes_its_stage_and_everything_after_it() -> None:
     assert _changed(base, _fps(smoothing="online")) == DOWNSTREAM_OF_ESTIMATE - {"estimate"}
     assert _changed(base, _fps(detect_every_k=2)) == DOWNSTREAM_OF_ESTIMATE | {"track"}
     assert _changed(base, _fps(estimate_every_k=2)) == DOWNSTREAM_OF_ESTIMATE
+    # joining tracks into people: the people stage and what reads it, not the render or exports
+    assert _changed(base, _fps(people_max_distance=0.3)) == {
+        "people",
+        "tables",
+        "analytics",
+        "plots",
+        "annotations",
+    }
     assert _changed(base, _fps(roles={1: "interviewer"})) == {
         "tables",
         "analytics",

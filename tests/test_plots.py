@@ -1,4 +1,5 @@
-"""The per-video figures stay readable and bounded however many tracks a video has."""
+"""The per-video figures draw a person once, however many tracks (one per shot) they have, and
+stay readable and bounded however many people a video has."""
 
 from __future__ import annotations
 
@@ -6,7 +7,13 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from analytics.plots import MAX_PEOPLE_PLOTTED, TIMESERIES, plot_video_features, shown_tracks
+from analytics.plots import (
+    MAX_PEOPLE_PLOTTED,
+    TIMESERIES,
+    by_person,
+    plot_video_features,
+    shown_people,
+)
 
 FPS = 25.0
 
@@ -37,10 +44,10 @@ def _tables(n_tracks: int, frames_each: int = 50) -> dict[str, pd.DataFrame]:
 
 def test_a_video_with_many_tracks_plots_the_roles_and_the_longest_in_view(tmp_path):
     few = _tables(3)
-    assert shown_tracks(few["features_frames"], {}) == [0, 1, 2]  # all of them, under the cap
+    assert shown_people(by_person(few)[0], {}) == [0, 1, 2]  # all of them, under the cap
     many = _tables(60)
-    roles = many["features_summary"].set_index("track_id")["role"].to_dict()
-    shown = shown_tracks(many["features_frames"], roles)
+    frames, _, roles = by_person(many)  # no person_id: each track someone
+    shown = shown_people(frames, roles)
     # the two with roles, then the longest in view (track k has 50 - k frames with data)
     assert shown == [*range(MAX_PEOPLE_PLOTTED - 2), 58, 59]
 
@@ -50,3 +57,16 @@ def test_a_video_with_many_tracks_plots_the_roles_and_the_longest_in_view(tmp_pa
     row_px = (large[1] - small[1]) / (MAX_PEOPLE_PLOTTED - 3)
     assert large[0] == small[0] and 20 < row_px < 300
     assert large[1] < 12_000  # 60 people's rows would be over 15,000 pixels
+
+
+def test_a_persons_tracks_are_one_line_and_one_raster_row(tmp_path):
+    tables = _tables(4)
+    alone = Image.open(plot_video_features(_tables(2), tmp_path / "two")[1]).size
+    # tracks 0 and 2 are one person, 1 and 3 another: two people in four shots
+    tables["features_summary"]["person_id"] = [0, 1, 0, 1]
+    tables["features_summary"]["role"] = ["interviewer", "interviewee"] * 2  # a person's role
+    frames, events, roles = by_person(tables)
+    assert shown_people(frames, roles) == [0, 1]
+    assert roles == {0: "interviewer", 1: "interviewee"}
+    assert events["person"].tolist() == [0, 1]
+    assert Image.open(plot_video_features(tables, tmp_path / "four")[1]).size == alone

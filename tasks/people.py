@@ -1,0 +1,213 @@
+"""One person across shot cuts: tracks linked by how the person looks.
+
+A track never spans a cut (:mod:`tasks.tracking`), so in an edited interview the interviewee
+seen in twenty shots is twenty tracks, and the role heuristic, the per-person summaries and the
+figures counted each as someone else. This module gives every track a ``person_id``: tracks
+that show the same person get the same one.
+
+**What is compared.** Nothing here recognises faces (no model for it ships offline). What stays
+the same across an interview's cuts is what people wear and how their head looks in colour: for
+each track, colour histograms of two body parts, from a few frames spread over the track, at the
+places its fitted 2D joints put them where the joints were observed (``smpl.joints_observed``):
+
+* the *torso*: between the shoulders, from just below them to the hips (or, where the hips are
+  out of view, one shoulder width down): clothing;
+* the *head*: a square on the face's centre (nose, eyes, ears), as wide as the head: skin and
+  hair.
+
+Histograms are of hue and saturation for coloured pixels and of brightness for grey ones
+(:func:`colour_histogram`), so they do not depend on a part's size in the image: a close-up and
+a wide shot of the same jacket match. Two tracks' distance is the mean Hellinger distance of the
+parts both show.
+
+**How tracks are joined** (:func:`link_tracks`): average-linkage clustering that never joins
+two tracks seen in the same frame (two people in one shot are two people) and stops at
+``max_distance``. Conservative by design: two people dressed alike who are never seen together
+can be joined (then ``roles`` says so), and a person who changes clothes is two; a track with no
+observed torso or head stays on its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from analytics import joints as J
+from tasks.decode import iter_chunks
+from tasks.probe import VideoInfo
+from tasks.sequence import SmplSequence
+
+#: frames sampled per track for its appearance (spread evenly over the frames it is seen in)
+FRAMES_PER_TRACK = 8
+#: hue x saturation bins for coloured pixels, brightness bins for grey ones
+HUE_BINS, SAT_BINS, GREY_BINS = 12, 3, 4
+#: pixels less saturated, or darker, than this are "grey" (hue is noise there)
+GREY_BELOW = 0.2
+PARTS = ("torso", "head")
+#: added to the colour distance per frame width between two tracks' mean horizontal positions:
+#: only a tie-breaker, for people who look alike (a camera angle that returns after a cut
+#: shows each person where they were)
+POSITION_WEIGHT = 0.1
+HEAD_POINTS = (J.NOSE, *(J._idx(n) for n in ("OP REye", "OP LEye")), J.R_EAR, J.L_EAR)
+
+
+def colour_histogram(pixels_rgb: np.ndarray) -> np.ndarray | None:
+    """Normalised histogram of (N, 3) uint8 RGB pixels: hue x saturation of the coloured ones,
+    then brightness of the grey ones; None for fewer than 50 pixels."""
+    if len(pixels_rgb) < 50:
+        return None
+    rgb = pixels_rgb.astype(np.float64) / 255.0
+    top, bottom = rgb.max(axis=1), rgb.min(axis=1)
+    sat = np.where(top > 0, (top - bottom) / np.maximum(top, 1e-9), 0.0)
+    span = np.maximum(top - bottom, 1e-9)
+    r, g, b = rgb.T
+    hue = (
+        np.select(
+            [top == r, top == g], [((g - b) / span) % 6, (b - r) / span + 2], (r - g) / span + 4
+        )
+        / 6.0
+    )
+    grey = (sat < GREY_BELOW) | (top < GREY_BELOW)
+    colour = np.histogram2d(
+        hue[~grey], sat[~grey], bins=(HUE_BINS, SAT_BINS), range=((0, 1), (GREY_BELOW, 1))
+    )[0].ravel()
+    greys = np.histogram(top[grey], bins=GREY_BINS, range=(0, 1))[0]
+    counts = np.concatenate([colour, greys])
+    return counts / counts.sum()
+
+
+def part_boxes(joints2d: np.ndarray, observed: np.ndarray, hw: tuple[int, int]) -> dict:
+    """{part: (x0, y0, x1, y1) int px} of the parts this person-frame shows (module docstring),
+    from (49, 2) joints and their (49,) observed flags; parts under 8 px across are left out."""
+    height, width = hw
+    boxes: dict[str, tuple[int, int, int, int]] = {}
+    shoulders = joints2d[[J.R_SHOULDER, J.L_SHOULDER]]
+    if observed[[J.R_SHOULDER, J.L_SHOULDER]].all():
+        span = float(np.linalg.norm(shoulders[0] - shoulders[1]))
+        x0, x1 = np.sort(shoulders[:, 0])
+        inset = 0.15 * (x1 - x0)
+        top = shoulders[:, 1].mean() + 0.1 * span
+        hips = [J.R_HIP, J.L_HIP]
+        bottom = joints2d[hips, 1].mean() if observed[hips].all() else top + span
+        boxes["torso"] = (x0 + inset, top, x1 - inset, bottom)
+    face = [k for k in HEAD_POINTS if observed[k]]
+    if len(face) >= 3:
+        points = joints2d[face]
+        centre = points.mean(axis=0)
+        half = 0.6 * float(np.ptp(points[:, 0]))
+        if observed[[J.R_EAR, J.L_EAR]].sum() < 2:  # eyes and nose alone are narrower
+            half *= 1.4
+        boxes["head"] = (centre[0] - half, centre[1] - half, centre[0] + half, centre[1] + half)
+    out = {}
+    for part, (x0, y0, x1, y1) in boxes.items():
+        a = (int(max(x0, 0)), int(max(y0, 0)), int(min(x1, width)), int(min(y1, height)))
+        if a[2] - a[0] >= 8 and a[3] - a[1] >= 8:
+            out[part] = a
+    return out
+
+
+def track_appearance(info: VideoInfo, seq: SmplSequence) -> dict[int, dict[str, np.ndarray]]:
+    """{track_id: {part: mean colour histogram, "x": mean box centre / frame width}}, the
+    histograms over up to :data:`FRAMES_PER_TRACK` frames of each track (decoded once, in frame
+    order)."""
+    wanted: dict[int, list[int]] = {}  # frame -> rows of seq
+    for track in np.unique(seq.track_id):
+        rows = np.flatnonzero(seq.track_id == track)
+        rows = rows[np.argsort(seq.frame[rows], kind="stable")]
+        picks = np.unique(np.linspace(0, len(rows) - 1, FRAMES_PER_TRACK).round().astype(int))
+        for row in rows[picks]:
+            wanted.setdefault(int(seq.frame[row]), []).append(int(row))
+    sums: dict[int, dict[str, list[np.ndarray]]] = {}
+    hw = (info.height_px, info.width_px)
+    for indices, frames in iter_chunks(info, frames=sorted(wanted)):
+        for frame_index, image in zip(indices, frames, strict=True):
+            for row in wanted[int(frame_index)]:
+                observed = np.asarray(seq.joints_observed[row], bool)
+                for part, (x0, y0, x1, y1) in part_boxes(
+                    seq.joints2d_px[row], observed, hw
+                ).items():
+                    hist = colour_histogram(image[y0:y1, x0:x1].reshape(-1, 3))
+                    if hist is not None:
+                        track = int(seq.track_id[row])
+                        sums.setdefault(track, {}).setdefault(part, []).append(hist)
+    out = {}
+    for t in np.unique(seq.track_id):
+        boxes = seq.bbox_px[seq.track_id == t]
+        out[int(t)] = {part: np.mean(h, axis=0) for part, h in sums.get(int(t), {}).items()}
+        out[int(t)]["x"] = np.array([np.mean(boxes[:, 0] + boxes[:, 2]) / 2 / info.width_px])
+    return out
+
+
+def appearance_distance(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> float:
+    """Mean Hellinger distance over the parts both tracks show; inf when they share none."""
+    shared = [p for p in PARTS if p in a and p in b]
+    if not shared:
+        return float("inf")
+    return float(np.mean([np.sqrt(max(0.0, 1.0 - np.sqrt(a[p] * b[p]).sum())) for p in shared]))
+
+
+def link_tracks(
+    appearance: Mapping[int, Mapping[str, np.ndarray]],
+    together: set[tuple[int, int]],
+    max_distance: float,
+) -> dict[int, int]:
+    """{track_id: person_id}: average-linkage groups of tracks (module docstring), numbered from
+    0 in order of each person's first track id. ``together``: pairs of tracks seen in one frame,
+    which no group may hold both of."""
+    tracks = sorted(appearance)
+    index = {t: i for i, t in enumerate(tracks)}
+    n = len(tracks)
+    dist = np.full((n, n), np.inf)
+    for i in range(n):
+        for k in range(i + 1, n):
+            d = appearance_distance(appearance[tracks[i]], appearance[tracks[k]])
+            dist[i, k] = dist[k, i] = d
+    apart = np.zeros((n, n), bool)  # groups that may not be joined
+    for a, b in together:
+        apart[index[a], index[b]] = apart[index[b], index[a]] = True
+    size = np.ones(n)
+    members = [[i] for i in range(n)]
+    while n > 1:
+        allowed = np.where(apart, np.inf, dist)
+        a, b = np.unravel_index(np.argmin(allowed), allowed.shape)
+        if not allowed[a, b] <= max_distance:
+            break
+        # average linkage (Lance-Williams): the mean of the member tracks' distances
+        merged = (size[a] * dist[a] + size[b] * dist[b]) / (size[a] + size[b])
+        dist[a], dist[:, a] = merged, merged
+        dist[b], dist[:, b] = np.inf, np.inf
+        dist[a, a] = np.inf
+        apart[a] |= apart[b]
+        apart[:, a] = apart[a]
+        size[a] += size[b]
+        members[a] += members[b]
+        members[b] = []
+    groups = sorted((m for m in members if m), key=min)
+    return {tracks[i]: person for person, group in enumerate(groups) for i in group}
+
+
+def seen_together(seq: SmplSequence) -> set[tuple[int, int]]:
+    """Pairs (a < b) of tracks that share a frame."""
+    pairs: set[tuple[int, int]] = set()
+    order = np.argsort(seq.frame, kind="stable")
+    frames, tracks = seq.frame[order], seq.track_id[order]
+    starts = np.flatnonzero(np.r_[True, frames[1:] != frames[:-1]])
+    for group in np.split(tracks, starts[1:]):
+        ids = sorted(set(int(t) for t in group))
+        pairs.update((a, b) for i, a in enumerate(ids) for b in ids[i + 1 :])
+    return pairs
+
+
+def own_persons(track_ids: np.ndarray) -> dict[int, int]:
+    """{track_id: person_id} with every track its own person (numbered in track order)."""
+    return {int(t): i for i, t in enumerate(np.unique(track_ids))}
+
+
+def link_people(info: VideoInfo, seq: SmplSequence, max_distance: float) -> dict[int, int]:
+    """{track_id: person_id} for a video's estimated tracks (the ``people`` stage)."""
+    if len(seq) == 0:
+        return {}
+    if max_distance <= 0:  # linking off
+        return own_persons(seq.track_id)
+    return link_tracks(track_appearance(info, seq), seen_together(seq), max_distance)
