@@ -139,7 +139,6 @@ def distances(video: Path, out: Path) -> dict[tuple[int, int], float]:
     rows = SimpleNamespace(
         track_id=smpl["track_id"].to_numpy(),
         frame=smpl["frame"].to_numpy(),
-        bbox_px=np.stack(smpl["bbox_px"].to_list()),
         joints2d_px=np.stack(smpl["joints2d_px"].to_list()).reshape(len(smpl), -1, 2),
         joints_observed=np.stack(smpl["joints_observed"].to_list()),
     )

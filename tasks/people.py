@@ -45,10 +45,6 @@ HUE_BINS, SAT_BINS, GREY_BINS = 12, 3, 4
 #: pixels less saturated, or darker, than this are "grey" (hue is noise there)
 GREY_BELOW = 0.2
 PARTS = ("torso", "head")
-#: added to the colour distance per frame width between two tracks' mean horizontal positions:
-#: only a tie-breaker, for people who look alike (a camera angle that returns after a cut
-#: shows each person where they were)
-POSITION_WEIGHT = 0.1
 HEAD_POINTS = (J.NOSE, *(J._idx(n) for n in ("OP REye", "OP LEye")), J.R_EAR, J.L_EAR)
 
 
@@ -108,9 +104,8 @@ def part_boxes(joints2d: np.ndarray, observed: np.ndarray, hw: tuple[int, int]) 
 
 
 def track_appearance(info: VideoInfo, seq: SmplSequence) -> dict[int, dict[str, np.ndarray]]:
-    """{track_id: {part: mean colour histogram, "x": mean box centre / frame width}}, the
-    histograms over up to :data:`FRAMES_PER_TRACK` frames of each track (decoded once, in frame
-    order)."""
+    """{track_id: {part: mean colour histogram}} over up to :data:`FRAMES_PER_TRACK` frames of
+    each track (decoded once, in frame order)."""
     wanted: dict[int, list[int]] = {}  # frame -> rows of seq
     for track in np.unique(seq.track_id):
         rows = np.flatnonzero(seq.track_id == track)
@@ -131,12 +126,10 @@ def track_appearance(info: VideoInfo, seq: SmplSequence) -> dict[int, dict[str, 
                     if hist is not None:
                         track = int(seq.track_id[row])
                         sums.setdefault(track, {}).setdefault(part, []).append(hist)
-    out = {}
-    for t in np.unique(seq.track_id):
-        boxes = seq.bbox_px[seq.track_id == t]
-        out[int(t)] = {part: np.mean(h, axis=0) for part, h in sums.get(int(t), {}).items()}
-        out[int(t)]["x"] = np.array([np.mean(boxes[:, 0] + boxes[:, 2]) / 2 / info.width_px])
-    return out
+    return {
+        int(t): {part: np.mean(h, axis=0) for part, h in sums.get(int(t), {}).items()}
+        for t in np.unique(seq.track_id)
+    }
 
 
 def appearance_distance(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]) -> float:
@@ -168,7 +161,7 @@ def link_tracks(
         apart[index[a], index[b]] = apart[index[b], index[a]] = True
     size = np.ones(n)
     members = [[i] for i in range(n)]
-    while n > 1:
+    while n > 1:  # ends when no two groups may be joined
         allowed = np.where(apart, np.inf, dist)
         a, b = np.unravel_index(np.argmin(allowed), allowed.shape)
         if not allowed[a, b] <= max_distance:

