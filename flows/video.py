@@ -9,11 +9,11 @@ fingerprint it was made with, and a run
   and carrying the unchanged outputs into the new commit without rewriting them;
 - with ``force``, recomputes every stage and rewrites every output.
 
-Failure isolation: probe -> shots -> track -> estimate -> smooth and the core tables are the
-video; a failure there fails the video and leaves its previous commit untouched. Render, exports,
-analytics and plots are optional outputs: a failure in one is recorded (stage and error, in the
-manifest and the ``videos`` row), the rest is committed, and the next run produces only what is
-missing.
+Failure isolation: probe -> shots -> track -> estimate -> smooth -> people and the core tables
+are the video; a failure there fails the video and leaves its previous commit untouched.
+Render, exports, analytics and plots are optional outputs: a failure in one is recorded (stage
+and error, in the manifest and the ``videos`` row), the rest is committed, and the next run
+produces only what is missing.
 """
 
 from __future__ import annotations

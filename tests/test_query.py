@@ -189,8 +189,9 @@ def test_readme_questions(output: dict, capfd) -> None:
 
     lean = _csv(capfd, out, sql["lean"][-1])
     assert list(lean.columns) == ["role", "people", "lean_forward_deg", "lean_side_deg"]
+    assert summary["video_id"].nunique() == 1
     want = summary.groupby("role").agg(
-        people=("track_id", "size"),
+        people=("person_id", "nunique"),
         lean_forward_deg=("trunk_lean_forward_mean_deg", "mean"),
         lean_side_deg=("trunk_lean_side_mean_deg", "mean"),
     )
@@ -200,7 +201,7 @@ def test_readme_questions(output: dict, capfd) -> None:
     nods = _csv(capfd, out, sql["nods"][-1])
     assert list(nods.columns) == ["role", "people", "nods_per_min", "nods"]
     want = summary.groupby("role").agg(
-        people=("track_id", "size"),
+        people=("person_id", "nunique"),
         nods_per_min=("nod_per_min", "mean"),
         nods=("nod_count", "sum"),
     )
@@ -278,16 +279,17 @@ A, B, C = "aaaaaaaaaaaaaaaa", "bbbbbbbbbbbbbbbb", "cccccccccccccccc"
 
 SUMMARY = pd.DataFrame(
     [
-        # video, track, role, partner, lean fwd, lean side, nods/min, nods, sync motion r, lag,
-        # sync head r, lag
-        (A, 0, "interviewee", 1, 10.0, 1.0, 6.0, 3, 0.5, 0.2, 0.3, -0.1),
-        (A, 1, "interviewer", 0, 2.0, -1.0, 2.0, 1, 0.5, -0.2, 0.3, 0.1),
-        (B, 0, "interviewer", 1, 4.0, 0.0, 0.0, 0, 0.25, 0.4, 0.6, 0.0),
-        (B, 1, "interviewee", 0, 20.0, 3.0, 4.0, 2, 0.25, -0.4, 0.6, 0.0),
-        (B, 2, "other", None, -5.0, 2.0, 1.0, 1, None, None, None, None),
+        # video, track, person, role, partner, lean fwd, lean side, nods/min, nods, sync motion r,
+        # lag, sync head r, lag
+        (A, 0, 0, "interviewee", 1, 10.0, 1.0, 6.0, 3, 0.5, 0.2, 0.3, -0.1),
+        (A, 1, 1, "interviewer", 0, 2.0, -1.0, 2.0, 1, 0.5, -0.2, 0.3, 0.1),
+        (B, 0, 0, "interviewer", 1, 4.0, 0.0, 0.0, 0, 0.25, 0.4, 0.6, 0.0),
+        (B, 1, 1, "interviewee", 0, 20.0, 3.0, 4.0, 2, 0.25, -0.4, 0.6, 0.0),
+        (B, 2, 2, "other", None, -5.0, 2.0, 1.0, 1, None, None, None, None),
+        (B, 3, 2, "other", None, -5.0, 2.0, 1.0, 1, None, None, None, None),  # a later shot
     ],
     columns=[
-        "video_id", "track_id", "role", "partner_track_id", "trunk_lean_forward_mean_deg",
+        "video_id", "track_id", "person_id", "role", "partner_track_id", "trunk_lean_forward_mean_deg",
         "trunk_lean_side_mean_deg", "nod_per_min", "nod_count", "sync_motion_peak_r_ratio",
         "sync_motion_peak_lag_s", "sync_head_peak_r_ratio", "sync_head_peak_lag_s",
     ],
@@ -321,6 +323,7 @@ def test_s3_output(s3: S3Server, capfd) -> None:  # noqa: F811
 
     sql = _readme_sql()
     lean = _csv(capfd, url, sql["lean"][-1]).set_index("role")
+    # people, not tracks: B's "other" has two tracks (two shots)
     assert lean["people"].to_dict() == {"interviewee": 2, "interviewer": 2, "other": 1}
     assert lean["lean_forward_deg"].to_dict() == {
         "interviewee": 15.0,
@@ -330,7 +333,7 @@ def test_s3_output(s3: S3Server, capfd) -> None:  # noqa: F811
     assert lean["lean_side_deg"].to_dict() == {"interviewee": 2.0, "interviewer": -0.5, "other": 2}
     nods = _csv(capfd, url, sql["nods"][-1]).set_index("role")
     assert nods["nods_per_min"].to_dict() == {"interviewee": 5.0, "interviewer": 1.0, "other": 1}
-    assert nods["nods"].to_dict() == {"interviewee": 5, "interviewer": 1, "other": 1}
+    assert nods["nods"].to_dict() == {"interviewee": 5, "interviewer": 1, "other": 2}
     want = SUMMARY.groupby("role")[["nod_per_min", "nod_count"]].agg(["mean", "sum"])
     assert nods["nods_per_min"].to_dict() == want[("nod_per_min", "mean")].to_dict()
 
@@ -354,13 +357,13 @@ def test_s3_output(s3: S3Server, capfd) -> None:  # noqa: F811
     code, text, err = _query(capfd, url, "--tables")
     assert code == 0, err
     assert "smpl: 0 rows, 0 videos, 17 columns" in text
-    assert "features_summary: 5 rows, 2 videos, 85 columns" in text
+    assert "features_summary: 6 rows, 2 videos, 85 columns" in text
 
     # the real command line against the bucket (AWS_ENDPOINT_URL from the fixture)
     run = _pmrr("query", url, "--format", "csv", "select video_id, count(*) as n from videos")
     assert run.returncode == 2 and "video_id" in run.stderr  # not grouped: DuckDB says so
     run = _pmrr("query", url, "--format", "json", "select count(*) as n from features_summary")
     assert run.returncode == 0, run.stderr
-    assert json.loads(run.stdout) == [{"n": 5}]
+    assert json.loads(run.stdout) == [{"n": len(SUMMARY)}]
     assert store.fs.exists(store.staging_path(staged.txn))  # live: left alone
     staged.abort()
