@@ -83,12 +83,13 @@ def cartoon_title_clip() -> Path:
 def _release_models_after_each_file():
     """After each test file: the per-process model caches emptied and freed memory handed back.
 
-    Why: a worker runs many files in one process. A fresh-clone run on 2026-12-05 had its two
-    workers at 8.7 and 11.2 GB of the machine's 24 near the end; the machine evicted its page
-    cache and a CLI test timed out after 600 s. What a file leaves behind may sit in
-    ``flows.components``' model caches (MediaPipe graphs, body models), in unreachable cycles
-    and in glibc's free lists; all three are released here. Emptying the caches is safe: they
-    rebuild what the next file asks for."""
+    Why: a worker runs many files in one process, and on 2026-12-05 fresh-clone runs had
+    workers at 8-21 GB of the machine's 24 (OOM-killed, or a CLI test timed out). The cause was
+    MediaPipe graphs never freed (``pmrr_model.detection.graph_pair.close_with``, fixed; a
+    worker now stays at 1-3 GB). What a file leaves behind in ``flows.components``' model
+    caches, in unreachable cycles and in glibc's free lists is still released here, so one
+    file's models do not weigh on the next. Emptying the caches is safe: they rebuild what the
+    next file asks for."""
     yield
     import ctypes
     import gc
