@@ -147,7 +147,7 @@ def run_one(video: str, render: bool, out_dir: str, settings: dict | None = None
         "duration_s": n / row["fps"],
         "frames": n,
         "person_frames": row["person_frames"],
-        "tracks": row["people"],
+        "tracks": row["tracks"],
         "shots": row["shots"],
         "stages": stages,
         "wall_s": wall,
