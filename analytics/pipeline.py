@@ -11,6 +11,7 @@ from analytics import events as ev
 from analytics import joints as J
 from analytics import synchrony
 from analytics.body_frame import STANDIN_NEUTRAL, Neutral
+from analytics.dyad import Dyad, dyad_signals, main_pair, person_rows
 from analytics.head import head_angles_in_place_deg, head_seen
 from analytics.measures import frame_measures
 from analytics.motion import (
@@ -19,7 +20,7 @@ from analytics.motion import (
     neck_speed_across_sight,
     wrist_across_sight,
 )
-from analytics.roles import main_pair, video_roles
+from analytics.roles import video_roles
 from analytics.tables import FRAME_BOOLS, conform
 from analytics.windows import summary_row, window_table
 
@@ -140,11 +141,11 @@ def compute_video_features(
     (e.g. the vertices of :attr:`analytics.calibration.BodyCalibration.head_vertex_ids`), for
     face touch.
     ``persons``: {track_id: person_id} (:mod:`tasks.people`; None: every track its own person):
-    a person's tracks share a role, and the main pair is the interviewer's and interviewee's
-    tracks seen together longest (:func:`analytics.roles.main_pair`).
-    Per-frame rows cover each person's *span*, not the whole video: from the track's first to its
-    last frame, or for the main pair the union of both spans (so their signals align for
-    synchrony). Inside a span missing frames are NaN/NA, never interpolated. Spanning the whole
+    a person's tracks share a role, and the main pair is two people, the interviewer and the
+    interviewee (:func:`analytics.dyad.main_pair`), whose orientation and synchrony are measured
+    over all their tracks.
+    Per-frame rows cover each track's *span*, not the whole video: from the track's first to its
+    last frame. Inside a span missing frames are NaN/NA, never interpolated. Spanning the whole
     video made the table tracks x frames, quadratic in video length (a 10-minute clip with a cut
     every 3 s has ~800 tracks: 12 M mostly-empty rows and 17 GB).
     The role mapping is also in ``tables['features_summary'].attrs['tracks_roles']``.
@@ -164,19 +165,15 @@ def compute_video_features(
     person = {t: (persons[t] if persons is not None else t) for t in tracks}
     by_track = {t: smpl[smpl["track_id"] == t] for t in tracks}
     spans = {t: _own_span(by_track[t], n_frames) for t in tracks}
-    pair = main_pair(track_roles, {t: by_track[t]["frame"].to_numpy() for t in tracks})
-    partner = {pair[0]: pair[1], pair[1]: pair[0]} if pair else {}
-    if pair:  # the pair shares the union of both spans
-        union = (min(spans[p][0] for p in pair), max(spans[p][1] for p in pair))
-        for p in pair:
-            spans[p] = union
+    frames_of = {t: by_track[t]["frame"].to_numpy() for t in tracks}
+    dyad = main_pair(track_roles, frames_of, person)
     joints = {t: _span_joints(by_track[t], spans[t]) for t in tracks}
 
     frames, events, windows, summary = [], [], [], []
     for t in tracks:
         first = spans[t][0]
         frame_idx = np.arange(first, spans[t][1] + 1)
-        other = joints[partner[t]] if t in partner else None
+        other = _partner_joints(smpl, dyad, t, spans[t]) if dyad and t in dyad.tracks else None
         verts = head_vertices.get(t) if head_vertices else None
         if verts is not None:
             verts = _span_rows(np.asarray(verts, dtype=np.float64), spans[t])
@@ -208,7 +205,7 @@ def compute_video_features(
         s = summary_row(f, e, fps)
         s["video_id"], s["track_id"], s["role"] = video_id, t, track_roles[t]
         s["person_id"] = person[t]
-        s["partner_track_id"] = partner.get(t, pd.NA)
+        s["partner_person_id"], s["partner_track_id"] = _partner_ids(dyad, t, frames_of)
         frames.append(f)
         events.append(e)
         summary.append(s)
@@ -216,9 +213,9 @@ def compute_video_features(
     frames_df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     windows_df = pd.concat(windows, ignore_index=True) if windows else pd.DataFrame()
     summary_df = pd.concat(summary, ignore_index=True) if summary else pd.DataFrame()
-    if pair and len(frames_df):
+    if dyad and len(frames_df):
         windows_df, summary_df = _add_synchrony(
-            frames_df, windows_df, summary_df, pair, fps, window_s
+            frames_df, windows_df, summary_df, dyad, fps, window_s
         )
     tables = {
         "features_frames": conform(frames_df, "features_frames"),
@@ -232,68 +229,78 @@ def compute_video_features(
     return tables
 
 
-def _pair_signals(
-    frames: pd.DataFrame, pair: tuple[int, int]
-) -> tuple[np.ndarray, dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Video frames covered by either pair member and both persons' synchrony signals on them
-    (NaN where a person has no row), so sample i of a and b is the same moment."""
-    rows = [frames[frames["track_id"] == p].set_index("frame") for p in pair]
-    lo = min(int(r.index.min()) for r in rows)
-    hi = max(int(r.index.max()) for r in rows)
-    grid = np.arange(lo, hi + 1)
-    signals = []
-    for r in rows:
-        aligned = r.reindex(grid)
-        signals.append(
-            {
-                "motion": aligned["motion_energy_m_per_s"].to_numpy(dtype=np.float64),
-                "head": aligned["head_angular_speed_deg_per_s"].to_numpy(dtype=np.float64),
-            }
-        )
-    return grid, signals[0], signals[1]
+def _partner_joints(
+    smpl: pd.DataFrame, dyad: Dyad, track: int, span: tuple[int, int]
+) -> np.ndarray:
+    """(span length, 49, 3) joints of the pair's other person on ``track``'s span, from
+    whichever of their tracks shows them at each frame; NaN where none does."""
+    _, tracks, _ = dyad.partner(track)
+    return _span_joints(person_rows(smpl, tracks), span)
+
+
+def _partner_ids(dyad: Dyad | None, track: int, frames_of: dict[int, np.ndarray]) -> tuple:
+    """(partner_person_id, partner_track_id) of one track: the pair's other person, and of
+    their tracks the one seen with this track in the most frames (ties and none: the lowest
+    id); NA for tracks outside the pair."""
+    if dyad is None or track not in dyad.tracks:
+        return pd.NA, pd.NA
+    person, tracks, _ = dyad.partner(track)
+    together = [(len(np.intersect1d(frames_of[track], frames_of[t])), -t) for t in tracks]
+    return person, -max(together)[1]
+
+
+SYNC_SIGNALS = {"motion": "motion_energy_m_per_s", "head": "head_angular_speed_deg_per_s"}
 
 
 def _add_synchrony(
     frames: pd.DataFrame,
     windows: pd.DataFrame,
     summary: pd.DataFrame,
-    pair: tuple[int, int],
+    dyad: Dyad,
     fps: float,
     window_s: tuple[float, ...],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Synchrony of the main pair, per window and for the video (Fisher-z mean over the
-    longest windows). Lags are written from each person's side: > 0 = that person leads.
+    """Synchrony of the main pair's two people, per window and for the video (Fisher-z mean
+    over the longest windows of which one has a value), written on every track of both. Lags are written from each
+    person's side: > 0 = that person leads.
 
     Windows are identified by their video-time index (:func:`analytics.synchrony.window_ids`,
     the same as the window table), never by position in the pair's span: the span rarely starts
-    at frame 0, and positions then point at the wrong window or past the end.
+    at frame 0, and positions then point at the wrong window or past the end. Lagged pairs stay
+    within one stretch of the same two tracks (:func:`analytics.dyad.dyad_signals`).
     """
-    grid, a_sig, b_sig = _pair_signals(frames, pair)
+    grid, signals, segment = dyad_signals(frames, dyad, tuple(SYNC_SIGNALS.values()))
     windows = windows.copy()
     summary = summary.copy()
-    for name in a_sig:
+    curves: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = {}
+    for name, column in SYNC_SIGNALS.items():
+        a_sig, b_sig = signals[column]
         r_col, lag_col = f"sync_{name}_peak_r_ratio", f"sync_{name}_peak_lag_s"
-        curves: dict[float, tuple[np.ndarray, np.ndarray]] = {}
         for w in window_s:
             ids = synchrony.window_ids(grid, fps, w)
             lags, present, r = synchrony.lagged_xcorr_by_window(
-                a_sig[name], b_sig[name], ids, fps, w
+                a_sig, b_sig, ids, fps, w, segment=segment
             )
-            curves[w] = (lags, r)
+            curves[name, w] = (lags, r)
             lag, best = synchrony.peak(lags, r)
             best_of = pd.Series(best, index=present)
             lag_of = pd.Series(lag, index=present)
-            for track, sign in ((pair[0], 1.0), (pair[1], -1.0)):
+            for track in dyad.tracks:
+                sign = dyad.partner(track)[2]
                 rows = (windows["track_id"] == track) & (windows["window_s"] == w)
                 index = windows.loc[rows, "window_index"].to_numpy()
                 windows.loc[rows, r_col] = best_of.reindex(index).to_numpy()
                 windows.loc[rows, lag_col] = sign * lag_of.reindex(index).to_numpy()
-        w = max(window_s)
-        lags, r = curves[w]
+    # the video's figure: the longest windows of which one has a value (in an edit of short
+    # shots no 10 s window lies within one, and the 1 s windows still measure the pair)
+    valid = [w for w in window_s if any(np.isfinite(curves[n, w][1]).any() for n in SYNC_SIGNALS)]
+    w = max(valid, default=max(window_s))
+    for name in SYNC_SIGNALS:
+        lags, r = curves[name, w]
         lag, best = synchrony.peak(lags, synchrony.mean_curve(r))
-        for track, sign in ((pair[0], 1.0), (pair[1], -1.0)):
+        for track in dyad.tracks:
             rows = summary["track_id"] == track
-            summary.loc[rows, r_col] = best[0]
-            summary.loc[rows, lag_col] = sign * lag[0]
+            summary.loc[rows, f"sync_{name}_peak_r_ratio"] = best[0]
+            summary.loc[rows, f"sync_{name}_peak_lag_s"] = dyad.partner(track)[2] * lag[0]
             summary.loc[rows, "sync_window_s"] = float(w)
     return windows, summary

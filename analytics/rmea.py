@@ -2,8 +2,10 @@
 shuffling surrogate baseline for the project's synchrony measure.
 
 rMEA reads one text file per dyad: one row per frame, one column of motion energy per person,
-no index column. :func:`write_rmea` writes that file as CSV with a header row (``P<track_id>``)
-and ``NA`` for frames where a person has no value. In R::
+no index column. :func:`write_rmea` writes that file as CSV with a header row (``P<person_id>``,
+the names of the ELAN tiers) and ``NA`` for frames where a person has no value; the rows are
+every video frame from the first either person is seen in to the last, so row i is i / fps
+seconds after the first. In R::
 
     read.csv(path)                      # header and "NA" are read-csv defaults (na.strings = "NA")
     rMEA::readMEA(path, sampRate = fps, s1Col = 1, s2Col = 2, sep = ",", skip = 1,
@@ -27,49 +29,38 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analytics.dyad import Dyad, dyad_signals
 from analytics.synchrony import mean_curve, peak, windowed_lagged_xcorr
 
 MOTION_COLUMN = "motion_energy_m_per_s"
 NA_REP = "NA"
 
 
-def _label(track_id: int) -> str:
-    return f"P{int(track_id)}"
-
-
-def rmea_table(features_frames: pd.DataFrame, pair: tuple[int, int]) -> pd.DataFrame:
-    """Two columns ``P<a>``, ``P<b>`` of motion energy, one row per frame of the union of the two
-    tracks' frames (sorted); NaN where a person has no row or no value."""
-    a, b = (int(t) for t in pair)
-    if a == b:
-        raise ValueError(f"pair needs two different tracks, got {pair}")
+def dyad_motion(features_frames: pd.DataFrame, dyad: Dyad) -> tuple[pd.DataFrame, np.ndarray]:
+    """The dyad's motion energy: a table of two columns ``P<a>``, ``P<b>`` indexed by every
+    video frame from the first either person is seen in to the last (NaN where a person has no
+    row or no value), and each row's segment (:func:`analytics.dyad.dyad_signals`)."""
+    if dyad.a == dyad.b:
+        raise ValueError(f"a dyad needs two different people, got {dyad}")
     if "video_id" in features_frames and features_frames["video_id"].nunique() > 1:
         raise ValueError("features_frames holds several videos; pass one video's rows")
-    columns = {}
-    for track in (a, b):
-        rows = features_frames[features_frames["track_id"] == track]
-        if rows.empty:
-            raise ValueError(f"track {track} has no rows in features_frames")
-        if rows["frame"].duplicated().any():
-            raise ValueError(f"track {track} has several rows for one frame")
-        columns[_label(track)] = pd.Series(
-            rows[MOTION_COLUMN].to_numpy(np.float64, na_value=np.nan),
-            index=rows["frame"].to_numpy(np.int64),
-        )
-    table = pd.DataFrame(columns).sort_index()  # outer join on frame
-    table.index.name = "frame"
-    return table
+    for tracks in (dyad.tracks_a, dyad.tracks_b):
+        if not features_frames["track_id"].isin(tracks).any():
+            raise ValueError(f"tracks {tracks} have no rows in features_frames")
+    grid, signals, segment = dyad_signals(features_frames, dyad, (MOTION_COLUMN,))
+    a, b = signals[MOTION_COLUMN]
+    table = pd.DataFrame({f"P{dyad.a}": a, f"P{dyad.b}": b}, index=pd.Index(grid, name="frame"))
+    return table, segment
 
 
-def write_rmea(features_frames: pd.DataFrame, pair: tuple[int, int], out_path: Path) -> Path:
-    """Write the rMEA input file of ``pair`` (track ids, first = rMEA's s1) to ``out_path``:
-    comma-separated, header ``P<a>,P<b>``, one row per frame of the union of both tracks'
-    frames in frame order, no index, missing values as ``NA``."""
+def write_rmea(features_frames: pd.DataFrame, dyad: Dyad, out_path: Path) -> Path:
+    """Write the rMEA input file of ``dyad`` (``a`` = rMEA's s1) to ``out_path``:
+    comma-separated, header ``P<a>,P<b>``, one row per video frame from the first either person
+    is seen in to the last, no index, missing values as ``NA``."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    rmea_table(features_frames, pair).to_csv(
-        out_path, index=False, na_rep=NA_REP, float_format="%.6g"
-    )
+    table, _ = dyad_motion(features_frames, dyad)
+    table.to_csv(out_path, index=False, na_rep=NA_REP, float_format="%.6g")
     return out_path
 
 
@@ -87,10 +78,13 @@ def write_windows_csv(features_windows: pd.DataFrame, out_path: Path) -> Path:
     return out_path
 
 
-def peak_synchrony(a: np.ndarray, b: np.ndarray, fps: float, window_s: float) -> float:
+def peak_synchrony(
+    a: np.ndarray, b: np.ndarray, fps: float, window_s: float, segment: np.ndarray | None = None
+) -> float:
     """Peak of the Fisher-z average over windows of the lagged correlation r(lag) (the
-    ``features_summary`` synchrony of :mod:`analytics.synchrony`); NaN without valid windows."""
-    lags, r = windowed_lagged_xcorr(a, b, fps, window_s)
+    ``features_summary`` synchrony of :mod:`analytics.synchrony`, ``segment`` as there); NaN
+    without valid windows."""
+    lags, r = windowed_lagged_xcorr(a, b, fps, window_s, segment=segment)
     if r.size == 0 or np.isnan(r).all():
         return float("nan")
     _, best = peak(lags, mean_curve(r))
@@ -116,6 +110,7 @@ def surrogate_synchrony(
     window_s: float,
     n_surrogates: int = 200,
     seed: int = 0,
+    segment: np.ndarray | None = None,
 ) -> dict:
     """Real synchrony of ``a`` and ``b`` against segment-shuffled surrogates.
 
@@ -126,6 +121,8 @@ def surrogate_synchrony(
     (rMEA's ``shuffle_segments``, applied to one person). Returns ``r``, ``surrogate_mean``,
     ``surrogate_p95`` (95th percentile), ``p_value`` = fraction of surrogates with r >= the real
     r, and ``n_surrogates`` (those with a finite r). Needs at least two segments.
+    ``segment`` (:func:`analytics.synchrony.lagged_xcorr_by_window`) belongs to the positions,
+    as ``a`` does: the surrogates are judged on the same stretches as the real pair.
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
@@ -137,10 +134,10 @@ def surrogate_synchrony(
             f"{len(b)} samples: segment shuffling needs more than one {seg}-sample window"
         )
     rng = np.random.default_rng(seed)
-    real = peak_synchrony(a, b, fps, window_s)
+    real = peak_synchrony(a, b, fps, window_s, segment)
     surr = np.array(
         [
-            peak_synchrony(a, _segment_shuffle(b, seg, rng), fps, window_s)
+            peak_synchrony(a, _segment_shuffle(b, seg, rng), fps, window_s, segment)
             for _ in range(n_surrogates)
         ]
     )

@@ -145,29 +145,3 @@ def video_roles(
         return {t: listed.get(t, by_person.get(person[t], "other")) for t in tracks}
     roles = roles_from_scores(video_framing_scores(smpl, n_frames, persons))
     return {t: roles[person[t]] for t in tracks}
-
-
-def main_pair(
-    roles: Mapping[int, str], frames: Mapping[int, np.ndarray] | None = None
-) -> tuple[int, int] | None:
-    """(interviewer, interviewee) tracks when both roles exist, else the two tracks of a
-    two-track video. Where a person has several tracks (one per shot), the pair is the
-    interviewer's and the interviewee's tracks seen together in the most frames (``frames``:
-    each track's frame indices; ties and no frames: the most frames together, then the lowest
-    track ids)."""
-    by_role: dict[str, list[int]] = {}
-    for track, role in sorted(roles.items()):
-        by_role.setdefault(role, []).append(int(track))
-    if "interviewer" in by_role and "interviewee" in by_role:
-
-        def shared(pair: tuple[int, int]) -> int:
-            if frames is None:
-                return 0
-            return len(np.intersect1d(frames[pair[0]], frames[pair[1]]))
-
-        pairs = [(a, b) for a in by_role["interviewer"] for b in by_role["interviewee"]]
-        return max(pairs, key=lambda p: (shared(p), -p[0], -p[1]))
-    if len(roles) == 2:
-        a, b = sorted(roles)
-        return a, b
-    return None

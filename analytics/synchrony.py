@@ -50,6 +50,7 @@ def lagged_xcorr_by_window(
     fps: float,
     window_s: float,
     max_lag_s: float = SYNC_MAX_LAG_S,
+    segment: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pearson r per window and lag, windows given per sample.
 
@@ -60,26 +61,41 @@ def lagged_xcorr_by_window(
     dropped; a window/lag with fewer valid pairs than SYNC_MIN_VALID_FRACTION of a *full*
     window (``round(window_s * fps)`` frames), or without variance, is NaN, so a window cut by
     the start or end of the data is judged like a full one with missing frames.
+
+    ``segment[i]`` (optional, int): which stretch of recording sample i belongs to, e.g. the
+    pair of tracks seen there (:mod:`analytics.dyad`). A pair (a[t], b[t + lag]) counts only
+    within one segment, and a window that a segment border cuts is judged on its longest part
+    alone: across a shot cut both people's measured level can jump at once, and pooling the two
+    sides in one Pearson r would read that jump as synchrony. Without it the samples are one
+    stretch.
     """
     a = np.asarray(a, dtype=np.float64)
     b = np.asarray(b, dtype=np.float64)
     window = np.asarray(window, dtype=np.int64)
-    if not (len(a) == len(b) == len(window)):
-        raise ValueError(f"lengths differ: a {len(a)}, b {len(b)}, window {len(window)}")
+    segment = np.zeros(len(a), np.int64) if segment is None else np.asarray(segment, np.int64)
+    if not (len(a) == len(b) == len(window) == len(segment)):
+        raise ValueError(
+            f"lengths differ: a {len(a)}, b {len(b)}, window {len(window)}, segment {len(segment)}"
+        )
     full = max(2, round(window_s * fps))
     max_lag = round(min(max_lag_s, window_s / 2) * fps)
     lags = np.arange(-max_lag, max_lag + 1)
-    ids, group = np.unique(window, return_inverse=True)
+    ids = np.unique(window)
     r = np.full((len(ids), len(lags)), np.nan)
     if len(a) == 0:
         return lags / fps, ids, r
+    # one group per part of a window within one segment; each window keeps its longest part
+    parts, group = np.unique(np.stack([window, segment]), axis=1, return_inverse=True)
+    group = group.ravel()
+    r_parts = np.full((parts.shape[1], len(lags)), np.nan)
 
     def total(x: np.ndarray) -> np.ndarray:
-        return np.bincount(group, weights=x, minlength=len(ids))
+        return np.bincount(group, weights=x, minlength=parts.shape[1])
 
+    seg_f = segment.astype(np.float64)
     for k, lag in enumerate(lags):  # loop over lags (tens), vectorised over frames and windows
         bs = _shift(b, int(lag))
-        ok = ~np.isnan(a) & ~np.isnan(bs)
+        ok = ~np.isnan(a) & ~np.isnan(bs) & (_shift(seg_f, int(lag)) == seg_f)
         x, y = np.where(ok, a, 0.0), np.where(ok, bs, 0.0)
         n = total(ok.astype(np.float64))
         with np.errstate(invalid="ignore", divide="ignore"):
@@ -89,19 +105,30 @@ def lagged_xcorr_by_window(
             vy = total(y * y) / n - my**2
             rr = cov / np.sqrt(vx * vy)
         good = (n >= SYNC_MIN_VALID_FRACTION * full) & (vx > 1e-12) & (vy > 1e-12)
-        r[:, k] = np.where(good, np.clip(rr, -1.0, 1.0), np.nan)
+        r_parts[:, k] = np.where(good, np.clip(rr, -1.0, 1.0), np.nan)
+    # each window's longest part: the most samples with both signals known
+    size = total((~np.isnan(a) & ~np.isnan(b)).astype(np.float64))
+    order = np.lexsort((-size, parts[0]))  # by window, the longest part first
+    first = order[np.r_[True, parts[0][order][1:] != parts[0][order][:-1]]]
+    r[np.searchsorted(ids, parts[0][first])] = r_parts[first]
     return lags / fps, ids, r
 
 
 def windowed_lagged_xcorr(
-    a: np.ndarray, b: np.ndarray, fps: float, window_s: float, max_lag_s: float = SYNC_MAX_LAG_S
+    a: np.ndarray,
+    b: np.ndarray,
+    fps: float,
+    window_s: float,
+    max_lag_s: float = SYNC_MAX_LAG_S,
+    segment: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Pearson r per non-overlapping window of ``round(window_s * fps)`` samples from sample 0.
 
     Returns (lags_s (L,), r (n_windows, L)); see :func:`lagged_xcorr_by_window` for the rules.
     """
     w = max(2, round(window_s * fps))
-    lags, _, r = lagged_xcorr_by_window(a, b, np.arange(len(a)) // w, fps, window_s, max_lag_s)
+    window = np.arange(len(a)) // w
+    lags, _, r = lagged_xcorr_by_window(a, b, window, fps, window_s, max_lag_s, segment)
     return lags, r
 
 

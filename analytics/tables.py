@@ -251,8 +251,7 @@ FEATURES_FRAMES = _schema(
         field(
             "frame",
             pa.int64(),
-            "Video frame number (from 0); rows cover the person's span (for the main pair the "
-            "union of both spans).",
+            "Video frame number (from 0); rows cover the track's span, its first to last frame.",
             False,
         ),
         field("t_s", pa.float64(), _T_S),
@@ -301,10 +300,16 @@ FEATURES_SUMMARY = _schema(
         field("person_id", TRACK_ID_TYPE, "The person the track shows (as tracks.person_id)."),
         field("role", pa.string(), "`interviewer`, `interviewee` or `other` (as tracks.role)."),
         field(
+            "partner_person_id",
+            TRACK_ID_TYPE,
+            "person_id of the other person of the main pair (interviewer <-> interviewee), on "
+            "every track of both; null for tracks outside the pair.",
+        ),
+        field(
             "partner_track_id",
             TRACK_ID_TYPE,
-            "track_id of the other person of the main pair (interviewer <-> interviewee); null "
-            "for tracks outside the pair.",
+            "Of the partner's tracks, the one seen with this track in the most frames (ties, "
+            "and never together: the lowest track_id); null for tracks outside the pair.",
         ),
         field("duration_s", pa.float64(), "Length of the person's span, seconds (n_frames / fps)."),
         field("n_frames", pa.int64(), "Frames in the person's span (rows of features_frames)."),
@@ -327,8 +332,9 @@ FEATURES_SUMMARY = _schema(
         field(
             "sync_window_s",
             pa.float64(),
-            "Window length (s) whose lagged cross-correlations the sync_* columns average (the "
-            "longest); null outside the main pair.",
+            "Window length (s) whose lagged cross-correlations the sync_* columns average: the "
+            "longest of which one window has a value (e.g. 1 s in an edit of shots under 10 s); "
+            "null outside the main pair.",
         )
     ]
 )

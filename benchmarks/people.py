@@ -17,7 +17,10 @@ tracks of two different people given one person_id: these corrupt per-person fig
 *missed joins* (pairs of tracks of one person left apart: those only split a person's figures),
 and the margin the threshold has: the largest appearance distance between two tracks of one
 person and the smallest between two people's (tasks.people.appearance_distance; pairs seen in
-one frame included, though the stage never joins those).
+one frame included, though the stage never joins those). And what the main pair's synchrony
+covers (``analytics/dyad.py``): the seconds in which both people are seen, against the seconds
+of the one pair of tracks seen together longest (how synchrony was measured before it was the
+two people's), and the 1 s windows of ``features_windows`` that got a synchrony value.
 """
 
 from __future__ import annotations
@@ -68,6 +71,14 @@ EDITS: dict[str, list[list[tuple[int, float, str]]]] = {
         [(0, 0.6, HALF_MAN), (1, 10.0, HALF_WOMAN)],
         [(1, 16.0, "crop=480:270:80:60," + WIDE)],
         [(0, 0.3, WIDE)],
+    ],
+    "interview: two-shots between singles": [
+        [(0, 0.0, HALF_MAN), (1, 3.0, HALF_WOMAN)],
+        [(1, 4.5, WIDE)],
+        [(0, 1.2, HALF_MAN), (1, 7.0, HALF_WOMAN)],
+        [(0, 0.3, "crop=400:225:120:40," + WIDE)],
+        [(0, 0.6, HALF_MAN), (1, 12.0, HALF_WOMAN)],
+        [(1, 16.0, "crop=480:270:80:60," + WIDE)],
     ],
     "two men in dark clothes, never together": [
         [(2, 0.0, CAR)],
@@ -167,6 +178,33 @@ def score(tracks: pd.DataFrame, apart: dict[tuple[int, int], float]) -> dict:
     }
 
 
+def pair_coverage(out: Path, fps: float) -> dict:
+    """Seconds in which the main pair's two people are both seen, the seconds of their one pair
+    of tracks seen together longest, and the 1 s windows with a synchrony value."""
+    summary = pd.read_parquet(out / "features_summary")
+    pair = summary[summary["partner_person_id"].notna()]
+    keys = ("pair seen: people s", "pair seen: one pair of tracks s", "1 s windows with sync")
+    if pair.empty:
+        return dict.fromkeys(keys, 0)
+    smpl = pd.read_parquet(out / "smpl", columns=["track_id", "frame"])
+    frames = {int(t): g["frame"].to_numpy() for t, g in smpl.groupby("track_id")}
+    a, b = (int(p) for p in pair[["person_id", "partner_person_id"]].iloc[0])
+    tracks = {p: [int(t) for t in pair.loc[pair["person_id"] == p, "track_id"]] for p in (a, b)}
+
+    def seen(ts: list[int]) -> np.ndarray:
+        return np.unique(np.concatenate([frames[t] for t in ts]))
+
+    one = max(len(np.intersect1d(seen([x]), seen([y]))) for x in tracks[a] for y in tracks[b])
+    windows = pd.read_parquet(out / "features_windows")
+    synced = windows[
+        (windows["window_s"] == 1.0)
+        & windows["track_id"].isin(tracks[a])
+        & windows["sync_motion_peak_r_ratio"].notna()
+    ]
+    both = len(np.intersect1d(seen(tracks[a]), seen(tracks[b])))
+    return dict(zip(keys, (both / fps, one / fps, synced["window_index"].nunique()), strict=True))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shot-s", type=float, default=1.2)
@@ -199,7 +237,8 @@ def main(argv: list[str] | None = None) -> int:
                 if not rows or rows[-1]["edit"] != name:
                     apart = distances(video, out)  # the same for every max distance
                 row = {"edit": name, "max distance": f"{distance:g}{mark}", **score(tracks, apart)}
-                rows.append(row)
+                fps = float(pd.read_parquet(out / "videos")["fps"].iloc[0])
+                rows.append(row | pair_coverage(out, fps))
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0
 

@@ -5,7 +5,8 @@
   to the source video (:mod:`analytics.elan`);
 - ``windows.csv``: the ``features_windows`` table as plain CSV (R: ``read.csv``);
 - ``rmea_P<a>_P<b>.csv``: the main pair's per-frame motion energy, two columns, as the rMEA R
-  package reads a dyad (:mod:`analytics.rmea`; ``a`` and ``b`` are the pair's track ids);
+  package reads a dyad (:mod:`analytics.rmea`; ``a`` and ``b`` are the two people's person ids,
+  as in the ELAN tiers, over all their tracks);
 - ``synchrony.csv``: the pair's motion synchrony per window length next to its segment-shuffled
   surrogate baseline (mean, 95th percentile, p-value), so chance synchrony is not read as real.
 
@@ -20,23 +21,30 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from analytics.dyad import Dyad
 from analytics.elan import write_eaf
-from analytics.rmea import rmea_table, surrogate_synchrony, write_rmea, write_windows_csv
+from analytics.rmea import dyad_motion, surrogate_synchrony, write_rmea, write_windows_csv
 from tasks.probe import VideoInfo
 
 SYNCHRONY_WINDOWS_S = (1.0, 10.0)  # the window lengths of features_windows
 
 
-def analysed_pair(summary: pd.DataFrame) -> tuple[int, int] | None:
-    """The main pair the analytics chose (:func:`analytics.roles.main_pair`), read back from
-    ``features_summary.partner_track_id``: (interviewer's track, interviewee's track), or the
-    lower track id first where the pair has no roles."""
-    rows = summary[summary["partner_track_id"].notna()] if len(summary) else summary
+def analysed_pair(summary: pd.DataFrame) -> Dyad | None:
+    """The main pair the analytics chose (:func:`analytics.dyad.main_pair`), read back from
+    ``features_summary.partner_person_id``: the interviewer first, or the lower person id where
+    the pair has no roles, each with their tracks in the pair."""
+    rows = summary[summary["partner_person_id"].notna()] if len(summary) else summary
     if len(rows) == 0:
         return None
     first = rows[rows["role"] == "interviewer"]
-    row = (first if len(first) else rows.sort_values("track_id")).iloc[0]
-    return int(row["track_id"]), int(row["partner_track_id"])
+    row = (first if len(first) else rows.sort_values("person_id")).iloc[0]
+    a, b = int(row["person_id"]), int(row["partner_person_id"])
+
+    def tracks(person: int, partner: int) -> tuple[int, ...]:
+        own = rows[(rows["person_id"] == person) & (rows["partner_person_id"] == partner)]
+        return tuple(sorted(int(t) for t in own["track_id"]))
+
+    return Dyad(a, b, tracks(a, b), tracks(b, a))
 
 
 def write_annotations(
@@ -64,13 +72,16 @@ def write_annotations(
     pair = analysed_pair(features["features_summary"])
     if pair is not None and len(features["features_frames"]):
         frames = features["features_frames"]
-        write_rmea(frames, pair, out_dir / f"rmea_P{pair[0]}_P{pair[1]}.csv")
-        dyad = rmea_table(frames, pair).to_numpy(np.float64)
+        write_rmea(frames, pair, out_dir / f"rmea_P{pair.a}_P{pair.b}.csv")
+        table, segment = dyad_motion(frames, pair)
+        dyad = table.to_numpy(np.float64)
         rows = []
         for window_s in SYNCHRONY_WINDOWS_S:
             if len(dyad) > round(window_s * info.fps):  # shuffling needs two windows or more
-                found = surrogate_synchrony(dyad[:, 0], dyad[:, 1], info.fps, window_s)
-                rows.append({"person_a": f"P{pair[0]}", "person_b": f"P{pair[1]}",
+                found = surrogate_synchrony(
+                    dyad[:, 0], dyad[:, 1], info.fps, window_s, segment=segment
+                )
+                rows.append({"person_a": f"P{pair.a}", "person_b": f"P{pair.b}",
                              "signal": "motion_energy_m_per_s", "window_s": window_s, **found})  # fmt: skip
         pd.DataFrame(rows).to_csv(out_dir / "synchrony.csv", index=False, na_rep="NA")
     return out_dir

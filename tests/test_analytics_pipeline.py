@@ -307,7 +307,7 @@ def test_synchrony_windows_align_with_video_time_for_late_and_different_spans(bo
     )
     frames, windows = out["features_frames"], out["features_windows"]
     rows = frames.groupby("track_id")["frame"].agg(["min", "max"])
-    assert rows.loc[1].tolist() == rows.loc[2].tolist() == [60, 599]  # the pair's union
+    assert rows.loc[1].tolist() == [60, 559] and rows.loc[2].tolist() == [110, 599]  # own spans
     assert rows.loc[3].tolist() == [0, 80] and rows.loc[4].tolist() == [200, 260]
     checked = 0
     for sig, col in zip(
@@ -338,6 +338,53 @@ def test_synchrony_windows_align_with_video_time_for_late_and_different_spans(bo
     assert checked > 40
     others = windows[windows["track_id"].isin([3, 4])]
     assert others[[f"sync_{sig}_peak_r_ratio" for sig in SYNC_SIGNALS]].isna().all().all()
+
+
+def test_synchrony_is_the_two_peoples_over_all_their_tracks(body, neutral):
+    """Two people over two shots, B repeating A 0.4 s later; in the second shot B is lost and
+    found again (a new track). The pair is the two people: every one of their five tracks gets
+    the same synchrony, the windows of both shots have it, and each track's partner is the
+    track it is seen with. Per pair of tracks only the longest-together pair had it."""
+    n, cut, shift = 750, 375, round(0.4 * FPS)
+    sway = _sway(11, n + shift)
+    a_sig, b_sig = sway[shift:], sway[:n]
+    # A: tracks 0 and 2 (one a shot); B: 1 in shot one, 3 and 5 in shot two (lost 561..579)
+    spans = {0: (0, cut - 1), 1: (0, cut - 1), 2: (cut, n - 1), 3: (cut, 560), 5: (580, n - 1)}
+    where = {0: (-0.8, 0, 3.0), 1: (0.8, 0, 3.0), 2: (-0.5, 0, 2.0), 3: (0.5, 0, 2.0)}
+    where[5] = where[3]
+    persons = {0: 0, 2: 0, 1: 1, 3: 1, 5: 1}
+    parts = []
+    for t, (lo, hi) in spans.items():
+        sig = (a_sig if persons[t] == 0 else b_sig)[lo : hi + 1]
+        joints = _swaying(body, sig, 90 if persons[t] == 0 else -90, where[t])
+        parts.append(S.smpl_table(joints, "vid", t, FPS, np.arange(lo, hi + 1)))
+    df = pd.concat(parts, ignore_index=True)
+    roles = {0: "interviewer", 1: "interviewee"}  # hold for each person's other tracks
+    out = compute_video_features(df, FPS, n, roles=roles, neutral=neutral, persons=persons)
+    s = out["features_summary"].set_index("track_id")
+    assert s["partner_person_id"].to_dict() == {0: 1, 1: 0, 2: 1, 3: 0, 5: 0}
+    assert s["partner_track_id"].to_dict() == {0: 1, 1: 0, 2: 3, 3: 2, 5: 2}
+    windows = out["features_windows"]
+    for sig in SYNC_SIGNALS:
+        r_col, lag_col = f"sync_{sig}_peak_r_ratio", f"sync_{sig}_peak_lag_s"
+        assert s[r_col].nunique() == 1 and s[r_col].iloc[0] > 0.8
+        for t in spans:
+            want = 0.4 if persons[t] == 0 else -0.4
+            assert s.loc[t, lag_col] == pytest.approx(want, abs=1 / FPS + 1e-9)
+        one_s = windows[windows["window_s"] == 1.0].set_index(["track_id", "window_index"])
+        found = one_s[r_col].dropna()
+        # both shots' windows, on the tracks that show them, with the lag of the script
+        assert found.loc[0].index.max() < cut / FPS and found.loc[2].index.min() >= cut / FPS
+        assert len(found.loc[5]) >= 5
+        lags = one_s.loc[found.index, lag_col] * np.where(
+            found.index.get_level_values(0).isin([0, 2]), 1.0, -1.0
+        )
+        assert (np.abs(lags - 0.4) <= 1 / FPS + 1e-9).mean() > 0.8, sig
+    # without persons: tracks 0 and 1 (together longest) are the pair, the rest have none
+    alone = compute_video_features(df, FPS, n, roles=roles, neutral=neutral)
+    a = alone["features_summary"].set_index("track_id")
+    assert a["partner_track_id"].dropna().to_dict() == {0: 1, 1: 0}
+    assert a.loc[[2, 3, 5], "sync_motion_peak_r_ratio"].isna().all()
 
 
 def _crowd(body) -> tuple[pd.DataFrame, int]:
@@ -490,3 +537,29 @@ def test_head_angles_need_the_face_seen(body, neutral):
     bridged = [False, False, True, True, True, True, True, False]
     np.testing.assert_array_equal(head_seen(edge, FPS), bridged)
     assert not head_seen(np.array([True, False, False, False, True]), FPS)[1:4].any()
+
+
+def test_synchrony_of_short_shots_falls_back_to_the_short_windows(body, neutral):
+    """An edit of 2 s shots has no 10 s window within one shot: the video's synchrony is then
+    the 1 s windows' (and says so in sync_window_s) instead of null."""
+    n, shot, shift = 400, 50, round(0.4 * FPS)
+    sway = _sway(12, n + shift)
+    a_sig, b_sig = sway[shift:], sway[:n]
+    parts, persons = [], {}
+    for k, lo in enumerate(range(0, n, shot)):
+        for who, sig, yaw, x in ((0, a_sig, 90, -0.8), (1, b_sig, -90, 0.8)):
+            track = 2 * k + who
+            persons[track] = who
+            joints = _swaying(body, sig[lo : lo + shot], yaw, (x, 0, 3.0 - 0.2 * (k % 2)))
+            parts.append(S.smpl_table(joints, "vid", track, FPS, np.arange(lo, lo + shot)))
+    df = pd.concat(parts, ignore_index=True)
+    out = compute_video_features(
+        df, FPS, n, roles={0: "interviewer", 1: "interviewee"}, neutral=neutral, persons=persons
+    )
+    s = out["features_summary"].set_index("track_id")
+    assert (s["sync_window_s"] == 1.0).all() and len(s) == 16
+    a_rows = s[s["person_id"] == 0]
+    assert (a_rows["sync_motion_peak_r_ratio"] > 0.5).all()
+    assert a_rows["sync_motion_peak_lag_s"].to_numpy() == pytest.approx(0.4, abs=1 / FPS + 1e-9)
+    ten = out["features_windows"]
+    assert ten.loc[ten["window_s"] == 10.0, "sync_motion_peak_r_ratio"].isna().all()

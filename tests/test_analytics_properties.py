@@ -16,8 +16,9 @@ from hypothesis import strategies as st
 
 from analytics import synthetic as S
 from analytics.body_frame import STANDIN_NEUTRAL
+from analytics.dyad import main_pair
 from analytics.pipeline import compute_video_features
-from analytics.roles import ROLES, main_pair, video_roles
+from analytics.roles import ROLES, video_roles
 from analytics.synchrony import window_ids
 from analytics.tables import SCHEMAS, SYNC_COLUMNS, to_arrow
 
@@ -125,14 +126,11 @@ def check_tables(out: dict[str, pd.DataFrame], smpl: pd.DataFrame, layout: dict)
         assert counts.get("interviewer", 0) == min(1, max(len(tracks) - 1, 0))
     pair = main_pair(roles)
 
-    # frame rows: one per (track, frame), a contiguous span inside the video that covers the
-    # track's own frames (the union of both spans for the main pair), data exactly where seen
+    # frame rows: one per (track, frame), a contiguous span inside the video from the track's
+    # first to its last frame, data exactly where seen
     assert not frames.duplicated(["track_id", "frame"]).any()
     assert frames["frame"].between(0, n_frames - 1).all()
     spans = {t: (int(s["frames"].min()), int(s["frames"].max())) for t, s in tracks.items()}
-    if pair:
-        union = (min(spans[p][0] for p in pair), max(spans[p][1] for p in pair))
-        spans.update(dict.fromkeys(pair, union))
     for track, spec in tracks.items():
         f = frames[frames["track_id"] == track]
         assert f["frame"].tolist() == list(range(spans[track][0], spans[track][1] + 1))
@@ -143,10 +141,11 @@ def check_tables(out: dict[str, pd.DataFrame], smpl: pd.DataFrame, layout: dict)
         assert row["n_frames"] == len(f)
         assert row["coverage_ratio"] == pytest.approx(len(spec["frames"]) / len(f))
         partner = row["partner_track_id"]
-        if pair and track in pair:
-            assert partner == (pair[1] if track == pair[0] else pair[0])
+        if pair and track in pair.tracks:  # without persons each person is one track
+            assert partner == (pair.b if track == pair.a else pair.a)
+            assert row["partner_person_id"] == partner
         else:
-            assert pd.isna(partner)
+            assert pd.isna(partner) and pd.isna(row["partner_person_id"])
             assert row[list(SYNC_COLUMNS)].isna().all()
 
         # windows: the video-time windows the track's frame rows fall in, frames counted once
@@ -159,7 +158,7 @@ def check_tables(out: dict[str, pd.DataFrame], smpl: pd.DataFrame, layout: dict)
             assert (win["end_s"] > win["start_s"]).all()
             assert (win["end_s"] <= (win["window_index"] + 1) * w + 1e-9).all()
             assert win["coverage_ratio"].between(0, 1).all()
-            if not (pair and track in pair):
+            if not (pair and track in pair.tracks):
                 assert win[list(SYNC_COLUMNS)].isna().all().all()
 
         # events: inside the track's rows
@@ -168,12 +167,16 @@ def check_tables(out: dict[str, pd.DataFrame], smpl: pd.DataFrame, layout: dict)
         assert e["start_frame"].between(spans[track][0], spans[track][1]).all()
         assert e["end_frame"].between(spans[track][0], spans[track][1]).all()
     assert set(windows["track_id"]) <= set(tracks) and set(events["track_id"]) <= set(tracks)
-    if pair:  # both members carry the same r, lags of opposite sign, on the same windows
-        a = windows[windows["track_id"] == pair[0]].reset_index(drop=True)
-        b = windows[windows["track_id"] == pair[1]].reset_index(drop=True)
+    if pair:  # both members carry the same r, lags of opposite sign, on the windows both have
+        key = ["window_s", "window_index"]
+        a = windows[windows["track_id"] == pair.a].set_index(key)
+        b = windows[windows["track_id"] == pair.b].set_index(key)
+        shared = a.index.intersection(b.index)
         for col in SYNC_COLUMNS:
             sign = -1.0 if col.endswith("_lag_s") else 1.0
-            np.testing.assert_allclose(a[col], sign * b[col], equal_nan=True)
+            np.testing.assert_allclose(
+                a.loc[shared, col], sign * b.loc[shared, col], equal_nan=True
+            )
             if col.endswith("_r_ratio"):
                 assert a[col].dropna().between(-1.0, 1.0).all()
 

@@ -10,9 +10,10 @@ from scipy.spatial import ConvexHull
 
 from analytics import events, synchrony
 from analytics import joints as J
+from analytics.dyad import Dyad, main_pair
 from analytics.motion import wrist_across_sight
 from analytics.posture import convex_hull_area
-from analytics.roles import main_pair, video_roles
+from analytics.roles import video_roles
 from analytics.tables import SCHEMA_VERSION, SCHEMAS, conform, to_arrow
 
 
@@ -140,7 +141,7 @@ def test_roles_override_and_heuristic():
     with pytest.raises(ValueError, match="'x'"):
         video_roles(two, 10, {"x": "other"})
     assert video_roles(two.iloc[:0], 10) == {}
-    assert main_pair({4: "interviewer", 2: "interviewee", 7: "other"}) == (4, 2)
+    assert main_pair({4: "interviewer", 2: "interviewee", 7: "other"}) == Dyad.of_tracks(4, 2)
 
 
 def test_roles_presence_is_over_the_video_not_the_span():
@@ -178,10 +179,40 @@ def test_synchrony_windows_follow_video_time_not_the_span_start():
     assert synchrony.window_ids(np.array([0, 19, 20, 59, 60]), fps, w).tolist() == [0, 0, 1, 2, 3]
 
 
+def test_synchrony_does_not_read_a_cut_as_moving_together():
+    """Two people moving independently, both measured four times larger after a cut in the
+    middle of a window: pooled across the cut, that window's r is the jump (about 0.9); with the
+    segments it is its longer side's alone, and lagged pairs never reach across the cut."""
+    fps, w = 10.0, 10.0
+    rng = np.random.default_rng(8)
+    n, cut = 300, 140  # window 1 is frames 100..199: 40 frames before the cut, 60 after
+    a = np.abs(np.convolve(rng.normal(size=n), np.ones(3) / 3, mode="same"))
+    b = np.abs(np.convolve(rng.normal(size=n), np.ones(3) / 3, mode="same"))
+    a[cut:] += 4.0
+    b[cut:] += 4.0
+    window = synchrony.window_ids(np.arange(n), fps, w)
+    segment = (np.arange(n) >= cut).astype(int)
+    _, _, pooled = synchrony.lagged_xcorr_by_window(a, b, window, fps, w)
+    lags, ids, r = synchrony.lagged_xcorr_by_window(a, b, window, fps, w, segment=segment)
+    assert ids.tolist() == [0, 1, 2]
+    assert np.nanmax(pooled[1]) > 0.8  # the artefact
+    assert np.nanmax(np.abs(r[1])) < 0.5
+    # window 1 (frames 100..199) is its 60 frames after the cut alone, b read on past its end
+    before = np.full(cut - 100, np.nan)
+    a_alone = np.r_[before, a[cut:200], np.full(n - 200, np.nan)]
+    _, alone = synchrony.windowed_lagged_xcorr(a_alone, np.r_[before, b[cut:]], fps, w)
+    np.testing.assert_allclose(r[1], alone[0], atol=1e-12)
+    assert np.isfinite(r[1][lags >= 0]).all()  # (lags < -1 s would read b before the cut)
+    # one segment throughout: as without segments
+    np.testing.assert_array_equal(
+        synchrony.lagged_xcorr_by_window(a, b, window, fps, w, segment=np.zeros(n))[2], pooled
+    )
+
+
 def test_schemas_versioned_and_unit_suffixes():
     units = ("_deg", "_m", "_m_per_s", "_deg_per_s", "_s", "_hz", "_ratio", "_per_min", "_count")
     ids = {"video_id", "track_id", "person_id", "frame", "event_type", "side", "role"}
-    ids |= {"partner_track_id"}
+    ids |= {"partner_track_id", "partner_person_id"}
     ids |= {"window_index", "start_frame", "end_frame", "n_frames", "n_half_cycles"}
     for name, schema in SCHEMAS.items():
         assert schema.metadata[b"pmrr.schema_version"] == SCHEMA_VERSION.encode()

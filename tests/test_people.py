@@ -12,7 +12,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.roles import main_pair, video_roles
+from analytics.dyad import Dyad, main_pair
+from analytics.roles import video_roles
 from tasks.people import appearance_distance, colour_histogram, link_tracks
 
 
@@ -82,7 +83,9 @@ def test_roles_are_a_persons_and_the_pair_is_the_tracks_seen_together_longest():
     assert roles == {0: "interviewee", 1: "interviewer", 2: "interviewee", 3: "interviewee",
                      4: "interviewer"}  # fmt: skip
     frames = {t: g["frame"].to_numpy() for t, g in smpl.groupby("track_id")}
-    assert main_pair(roles, frames) == (4, 3)
+    # the pair is two people, with all their tracks
+    assert main_pair(roles, frames, persons) == Dyad(1, 0, (1, 4), (0, 2, 3))
+    assert main_pair(roles, frames) == Dyad.of_tracks(4, 3)  # tracks alone: seen together longest
     # an override of one track holds for the person's other tracks it does not list
     assert video_roles(smpl, 140, {1: "interviewee", 2: "interviewer"}, persons) == {
         0: "interviewer", 1: "interviewee", 2: "interviewer", 3: "interviewer", 4: "interviewee"

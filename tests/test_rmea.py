@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.rmea import surrogate_synchrony, write_rmea, write_windows_csv
+from analytics.dyad import Dyad
+from analytics.rmea import dyad_motion, surrogate_synchrony, write_rmea, write_windows_csv
 
 FPS = 25.0
 
@@ -69,7 +70,7 @@ def _frames_table() -> pd.DataFrame:
 
 
 def test_rmea_csv_round_trip(tmp_path):
-    path = write_rmea(_frames_table(), (1, 4), tmp_path / "dyad.csv")
+    path = write_rmea(_frames_table(), Dyad.of_tracks(1, 4), tmp_path / "dyad.csv")
     lines = path.read_text().splitlines()
     assert lines[0] == "P1,P4"
     assert lines[1] == "0.1,NA"
@@ -81,10 +82,31 @@ def test_rmea_csv_round_trip(tmp_path):
     np.testing.assert_allclose(back["P1"], expect_1)
     np.testing.assert_allclose(back["P4"], expect_4)
     # order of the pair = order of the columns
-    swapped = pd.read_csv(write_rmea(_frames_table(), (4, 1), tmp_path / "swapped.csv"))
+    swapped = pd.read_csv(write_rmea(_frames_table(), Dyad.of_tracks(4, 1), tmp_path / "s.csv"))
     assert list(swapped.columns) == ["P4", "P1"]
     with pytest.raises(ValueError):
-        write_rmea(_frames_table(), (1, 5), tmp_path / "missing.csv")
+        write_rmea(_frames_table(), Dyad.of_tracks(1, 5), tmp_path / "missing.csv")
+
+
+def test_a_dyad_of_several_tracks_is_one_column_each_on_every_frame(tmp_path):
+    """Person 0 on tracks 1 then 7, person 3 on tracks 4 then 9 (after a cut at frame 9): one
+    column per person, every frame from the first to the last (NA between), and the stretches
+    of overlapping tracks as segments, so synchrony never pairs frames across the cut."""
+    rows = [
+        pd.DataFrame({"track_id": t, "frame": np.arange(lo, hi + 1), "has_data": True})
+        for t, lo, hi in ((1, 0, 5), (4, 2, 8), (7, 10, 14), (9, 11, 14))
+    ]
+    frames = pd.concat(rows, ignore_index=True)
+    frames["motion_energy_m_per_s"] = frames["track_id"] + frames["frame"] / 100.0
+    dyad = Dyad(0, 3, (1, 7), (4, 9))
+    table, segment = dyad_motion(frames, dyad)
+    assert list(table.columns) == ["P0", "P3"] and table.index.tolist() == list(range(15))
+    assert segment.tolist() == [0] * 9 + [-1] + [1] * 5
+    np.testing.assert_allclose(table.loc[[0, 5, 10], "P0"], [1.0, 1.05, 7.10])
+    np.testing.assert_allclose(table.loc[[2, 8, 11], "P3"], [4.02, 4.08, 9.11])
+    assert table.loc[9].isna().all() and np.isnan(table.loc[10, "P3"])
+    back = pd.read_csv(write_rmea(frames, dyad, tmp_path / "dyad.csv"))
+    np.testing.assert_allclose(back.to_numpy(), table.to_numpy(), rtol=1e-5)
 
 
 def test_windows_csv(tmp_path):
