@@ -129,7 +129,8 @@ def compute_video_features(
     head_vertices: dict[int, np.ndarray] | None = None,
     persons: dict[int, int] | None = None,
 ) -> dict[str, pd.DataFrame]:
-    """-> {'features_frames', 'features_windows', 'features_summary', 'events'} DataFrames.
+    """-> {'features_frames', 'features_windows', 'features_summary', 'features_people',
+    'events'} DataFrames.
 
     ``smpl``: rows (video_id, track_id, frame, t_s, joints3d_m) of one video, camera frame.
     ``roles``: explicit track_id -> role mapping (overrides the framing heuristic); roles come
@@ -217,16 +218,55 @@ def compute_video_features(
         windows_df, summary_df = _add_synchrony(
             frames_df, windows_df, summary_df, dyad, fps, window_s
         )
+    people_df = _people_table(
+        dict(zip(tracks, frames, strict=True)),
+        dict(zip(tracks, events, strict=True)),
+        summary_df,
+        person,
+        fps,
+    )
     tables = {
         "features_frames": conform(frames_df, "features_frames"),
         "features_windows": conform(windows_df, "features_windows"),
         "features_summary": conform(summary_df, "features_summary"),
+        "features_people": conform(people_df, "features_people"),
         "events": conform(
             pd.concat(events, ignore_index=True) if events else pd.DataFrame(), "events"
         ),
     }
     tables["features_summary"].attrs["tracks_roles"] = dict(track_roles)
     return tables
+
+
+def _people_table(
+    frames: dict[int, pd.DataFrame],
+    events: dict[int, pd.DataFrame],
+    summary: pd.DataFrame,
+    person: dict[int, int],
+    fps: float,
+) -> pd.DataFrame:
+    """One row per person: the summary's aggregates over all their tracks' frame rows at once
+    (a mean over frames, so a long shot weighs more than a brief one, which a mean of the
+    per-track rows would not do), their events counted together, their role (that of most of
+    their frames with data) and the pair's synchrony as on their tracks' rows."""
+    rows = []
+    for p in sorted(set(person.values())):
+        own = tuple(t for t in sorted(person) if person[t] == p)
+        f = person_rows(pd.concat([frames[t] for t in own], ignore_index=True), own)
+        e = pd.concat([events[t] for t in own], ignore_index=True)
+        row = summary_row(f, e, fps)
+        mine = summary[summary["track_id"].isin(own)]
+        seen: dict[str, int] = {}  # frames with data per role
+        for t, role in zip(mine["track_id"], mine["role"], strict=True):
+            seen[role] = seen.get(role, 0) + int(frames[int(t)]["has_data"].sum())
+        row["video_id"], row["person_id"], row["n_tracks"] = mine["video_id"].iloc[0], p, len(own)
+        row["role"] = max(seen, key=lambda r: (seen[r], r))
+        pair = mine[mine["partner_person_id"].notna()]
+        if len(pair):
+            for c in ["partner_person_id"] + [c for c in mine if c.startswith("sync_")]:
+                row[c] = pair[c].iloc[0]
+        rows.append(row)
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
 
 
 def _partner_joints(

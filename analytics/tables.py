@@ -190,15 +190,16 @@ _SYNC_SIGNAL_DESC = {
 
 
 def _aggregate_description(col: str, over: str) -> str:
+    of = over + ("'" if over.endswith("s") else "'s")  # "the window's", "all the person's tracks'"
     for f in FRAME_FLOATS:
         for stat, word in (("mean", "Mean"), ("std", "Sample standard deviation (ddof 1)")):
             if col == with_stat(f, stat):
-                what = f"{word} of features_frames.{f} over {over}'s frames with data."
+                what = f"{word} of features_frames.{f} over {of} frames with data."
                 return f"{what} {FRAME_DESCRIPTIONS[f]}"
     for b in FRAME_BOOLS:
         if col == f"{state_name(b)}_time_ratio":
             return (
-                f"Fraction of {over}'s frames where {b} is known (not null) that have it "
+                f"Fraction of {of} frames where {b} is known (not null) that have it "
                 f"true, 0..1 "
                 f"({FRAME_DESCRIPTIONS[b]})"
             )
@@ -338,6 +339,47 @@ FEATURES_SUMMARY = _schema(
         )
     ]
 )
+_PEOPLE = "all the person's tracks"
+FEATURES_PEOPLE = _schema(
+    [
+        field("video_id", pa.string(), VIDEO_ID, False),
+        field(
+            "person_id",
+            TRACK_ID_TYPE,
+            "The person (as tracks.person_id): one row for all their tracks, in every shot.",
+            False,
+        ),
+        field(
+            "role",
+            pa.string(),
+            "`interviewer`, `interviewee` or `other`: the role of the person's tracks (as "
+            "tracks.role; where an override gave them several, the role of most of their frames).",
+        ),
+        field(
+            "partner_person_id",
+            TRACK_ID_TYPE,
+            "person_id of the other person of the main pair; null outside the pair.",
+        ),
+        field("n_tracks", pa.int64(), "Number of the person's tracks (rows of features_summary)."),
+        field(
+            "duration_s",
+            pa.float64(),
+            "Time the person's tracks span, seconds (n_frames / fps; a frame counted once).",
+        ),
+        field(
+            "n_frames",
+            pa.int64(),
+            "Frames in the person's tracks' spans (their rows of features_frames).",
+        ),
+        field("coverage_ratio", pa.float64(), "Fraction of those frames with data, 0..1."),
+    ]
+    + [field(c, pa.float64(), _aggregate_description(c, _PEOPLE)) for c in aggregate_columns()]
+    + [
+        field(f"{e}_count", pa.int64(), f"Number of {EVENT_DESCRIPTIONS[e]} in all their tracks.")
+        for e in EVENT_TYPES
+    ]
+    + [f for f in FEATURES_SUMMARY if f.name.startswith("sync_")]
+)
 EVENTS = _schema(
     _ids()
     + [
@@ -388,6 +430,7 @@ SCHEMAS: dict[str, pa.Schema] = {
     "features_frames": FEATURES_FRAMES,
     "features_windows": FEATURES_WINDOWS,
     "features_summary": FEATURES_SUMMARY,
+    "features_people": FEATURES_PEOPLE,
     "events": EVENTS,
 }
 

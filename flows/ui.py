@@ -34,7 +34,7 @@ from storage import Store
 from storage.store import output_relpath
 
 SUMMARY_COLUMNS = (
-    "track_id", "person_id", "role", "coverage_ratio", "trunk_lean_forward_mean_deg",
+    "person_id", "role", "n_tracks", "coverage_ratio", "trunk_lean_forward_mean_deg",
     "expansiveness_mean_ratio", "motion_energy_mean_m_per_s", "gesture_stroke_per_min",
     "nod_per_min", "shake_per_min", "sync_motion_peak_r_ratio", "sync_motion_peak_lag_s",
 )  # fmt: skip
@@ -145,7 +145,7 @@ def video_artifacts(
         description=f"PMRR run of {row['source']} ({row['estimator']}, {row['assets']})",
     )
     if features is not None:
-        summary = features["features_summary"]
+        summary = features["features_people"]
         columns = [c for c in SUMMARY_COLUMNS if c in summary.columns]
         rows = summary[columns].astype(object).where(summary[columns].notna(), None)
         create_table_artifact(

@@ -38,7 +38,13 @@ from tasks.probe import content_hash
 from tasks.publish import core_tables, publish
 
 CORE_TABLES = ("shots", "tracks", "smpl")
-ANALYTICS_TABLES = ("features_frames", "features_windows", "features_summary", "events")
+ANALYTICS_TABLES = (
+    "features_frames",
+    "features_windows",
+    "features_summary",
+    "features_people",
+    "events",
+)
 AFTER_ANALYTICS = ("plots", "annotations")  # outputs made from the analytics tables
 
 

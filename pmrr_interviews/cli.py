@@ -318,8 +318,8 @@ def build_parser() -> argparse.ArgumentParser:
         usage="%(prog)s [-h] [--tables] [--format {table,csv,json}] [--output FILE] "
         "[--max-rows N] OUT [SQL]",
         description="One view per table (videos, shots, tracks, smpl, features_frames, "
-        "features_windows, features_summary, events) over the committed files only. "
-        "Exit status: 0 done, 1 the output could not be read, 2 invalid SQL or arguments.",
+        "features_windows, features_summary, features_people, events) over the committed "
+        "files only. Exit status: 0 done, 1 the output could not be read, 2 invalid SQL or arguments.",
     )
     query.add_argument("out", help="output folder or URL (file://, s3://, ...)")
     # optional (with --tables) but not nargs="?", which would make argparse refuse options

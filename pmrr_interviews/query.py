@@ -2,10 +2,10 @@
 
 One DuckDB view per table of the pipeline (the names and columns come from the schemas,
 :mod:`storage.schemas` and :mod:`analytics.tables`): ``videos``, ``shots``, ``tracks``, ``smpl``,
-``features_frames``, ``features_windows``, ``features_summary``, ``events``. A view reads exactly
-the files :meth:`storage.Store.read_table` reads: ``<table>/video_id=<id>/part-0.parquet`` of the
-videos with a manifest (never ``_staging/``, never a partition of a video that was not
-committed), ``video_id`` typed VARCHAR from the hive path, the schema's columns in the schema's
+``features_frames``, ``features_windows``, ``features_summary``, ``features_people``,
+``events``. A view reads exactly the files :meth:`storage.Store.read_table` reads:
+``<table>/video_id=<id>/part-0.parquet`` of the videos with a manifest (never ``_staging/``,
+never a partition of a video that was not committed), ``video_id`` typed VARCHAR from the hive path, the schema's columns in the schema's
 order (null where no file has a column, e.g. data of an older release), and an empty view with
 those columns when the table has no file yet, so a query on a video without analytics returns no
 rows instead of failing. Interrupted commits are finished first (:meth:`storage.Store.recover`),

@@ -40,7 +40,9 @@ ROWS = {
     "features_frames": "One row per track and frame over the person's span (body-language "
     "measures; definitions in `analytics/MEASURES.md`).",
     "features_windows": "One row per track, window length and window.",
-    "features_summary": "One row per track: the measures aggregated over the person's span.",
+    "features_summary": "One row per track: the measures aggregated over the track's span.",
+    "features_people": "One row per person (`tracks.person_id`): the measures aggregated over "
+    "all their tracks, in every shot.",
     "events": "One row per detected event (gesture stroke, nod, shake, posture shift, ...).",
 }
 

@@ -14,7 +14,7 @@ from analytics.calibration import neutral_from_body_model
 from analytics.pipeline import compute_video_features
 from analytics.plots import plot_video_features
 from analytics.roles import video_roles
-from analytics.tables import FRAME_FLOATS, SCHEMAS, SYNC_SIGNALS, to_arrow
+from analytics.tables import FRAME_FLOATS, SCHEMAS, SYNC_SIGNALS, to_arrow, with_stat
 
 FPS = 25.0
 
@@ -380,11 +380,28 @@ def test_synchrony_is_the_two_peoples_over_all_their_tracks(body, neutral):
             found.index.get_level_values(0).isin([0, 2]), 1.0, -1.0
         )
         assert (np.abs(lags - 0.4) <= 1 / FPS + 1e-9).mean() > 0.8, sig
+    # one row per person over all their tracks: frames counted once, a mean over frames (not
+    # over the tracks' means), events summed, the pair's synchrony
+    people = out["features_people"].set_index("person_id")
+    frames = out["features_frames"].assign(person=lambda f: f["track_id"].map(persons))
+    assert people["n_tracks"].to_dict() == {0: 2, 1: 3}
+    assert people["n_frames"].to_dict() == {0: 750, 1: 375 + 186 + 170}
+    assert people["role"].to_dict() == {0: "interviewer", 1: "interviewee"}
+    assert people["partner_person_id"].to_dict() == {0: 1, 1: 0}
+    for p in (0, 1):
+        mine = frames[frames["person"] == p]
+        for col in ("motion_energy_m_per_s", "head_pitch_deg"):
+            want = mine[col].mean()
+            assert people.loc[p, with_stat(col, "mean")] == pytest.approx(want, rel=1e-9)
+        counts = s.loc[[t for t in spans if persons[t] == p], "nod_count"].sum()
+        assert people.loc[p, "nod_count"] == counts
+        assert people.loc[p, "sync_motion_peak_r_ratio"] == s["sync_motion_peak_r_ratio"].iloc[0]
     # without persons: tracks 0 and 1 (together longest) are the pair, the rest have none
     alone = compute_video_features(df, FPS, n, roles=roles, neutral=neutral)
     a = alone["features_summary"].set_index("track_id")
     assert a["partner_track_id"].dropna().to_dict() == {0: 1, 1: 0}
     assert a.loc[[2, 3, 5], "sync_motion_peak_r_ratio"].isna().all()
+    assert len(alone["features_people"]) == 5  # every track its own person
 
 
 def _crowd(body) -> tuple[pd.DataFrame, int]:

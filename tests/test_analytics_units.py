@@ -213,7 +213,7 @@ def test_schemas_versioned_and_unit_suffixes():
     units = ("_deg", "_m", "_m_per_s", "_deg_per_s", "_s", "_hz", "_ratio", "_per_min", "_count")
     ids = {"video_id", "track_id", "person_id", "frame", "event_type", "side", "role"}
     ids |= {"partner_track_id", "partner_person_id"}
-    ids |= {"window_index", "start_frame", "end_frame", "n_frames", "n_half_cycles"}
+    ids |= {"window_index", "start_frame", "end_frame", "n_frames", "n_half_cycles", "n_tracks"}
     for name, schema in SCHEMAS.items():
         assert schema.metadata[b"pmrr.schema_version"] == SCHEMA_VERSION.encode()
         for field in schema:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import re
 from pathlib import Path
 
@@ -57,6 +58,9 @@ def test_plots_are_committed_and_shown_in_the_ui(interview_run: dict) -> None:
     people = asyncio.run(_artifacts(f"people-{video_id}"))[0]
     assert people.type == "table" and "standin:" in people.description
     assert "interviewer" in str(people.data) and "interviewee" in str(people.data)
+    tracks = interview_run["store"].read_table("tracks", [video_id]).to_pandas()
+    rows = json.loads(people.data) if isinstance(people.data, str) else people.data
+    assert sorted(r["person_id"] for r in rows) == sorted(tracks["person_id"].unique())
 
 
 def test_roles_override_recommits_with_the_given_roles(interview_run: dict) -> None:

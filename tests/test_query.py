@@ -178,7 +178,7 @@ def test_recovery_runs_first(output: dict, capfd) -> None:
 
 def test_readme_questions(output: dict, capfd) -> None:
     out, expected = output["out"], output["expected"]
-    summary = expected["features_summary"]
+    summary = expected["features_people"]
     sql = _readme_sql()
     columns = ["trunk_lean_forward_mean_deg", "trunk_lean_side_mean_deg", "nod_per_min"]
     assert summary[columns].notna().all().all()  # so SQL avg and pandas mean agree
@@ -191,7 +191,7 @@ def test_readme_questions(output: dict, capfd) -> None:
     assert list(lean.columns) == ["role", "people", "lean_forward_deg", "lean_side_deg"]
     assert summary["video_id"].nunique() == 1
     want = summary.groupby("role").agg(
-        people=("person_id", "nunique"),
+        people=("person_id", "size"),
         lean_forward_deg=("trunk_lean_forward_mean_deg", "mean"),
         lean_side_deg=("trunk_lean_side_mean_deg", "mean"),
     )
@@ -201,7 +201,7 @@ def test_readme_questions(output: dict, capfd) -> None:
     nods = _csv(capfd, out, sql["nods"][-1])
     assert list(nods.columns) == ["role", "people", "nods_per_min", "nods"]
     want = summary.groupby("role").agg(
-        people=("person_id", "nunique"),
+        people=("person_id", "size"),
         nods_per_min=("nod_per_min", "mean"),
         nods=("nod_count", "sum"),
     )
@@ -212,7 +212,7 @@ def test_readme_questions(output: dict, capfd) -> None:
     assert code == 0, err
     sync = pd.read_csv(io.StringIO(text), dtype={"video_id": str})
     pair = summary[(summary["role"] == "interviewee") & summary["partner_person_id"].notna()]
-    assert len(sync) == 1 and len(pair) >= 1  # one row per dyad, whatever its tracks
+    assert len(sync) == len(pair) == 1  # one row per dyad, whatever its tracks
     assert list(sync.columns[:4]) == ["source_uri", "video_id", "interviewee", "interviewer"]
     row, want = sync.iloc[0], pair.iloc[0]
     assert row["video_id"] == output["video_id"]
@@ -301,6 +301,25 @@ SUMMARY = pd.DataFrame(
 )  # fmt: skip
 
 
+PEOPLE = pd.DataFrame(
+    [
+        # video, person, role, partner, tracks, lean fwd, lean side, nods/min, nods, sync motion r,
+        # lag, sync head r, lag
+        (A, 0, "interviewee", 1, 1, 10.0, 1.0, 6.0, 3, 0.5, 0.2, 0.3, -0.1),
+        (A, 1, "interviewer", 0, 1, 2.0, -1.0, 2.0, 1, 0.5, -0.2, 0.3, 0.1),
+        (B, 0, "interviewer", 1, 1, 4.0, 0.0, 0.0, 0, 0.25, 0.4, 0.6, 0.0),
+        (B, 1, "interviewee", 0, 2, 20.0, 3.0, 4.0, 2, 0.25, -0.4, 0.6, 0.0),
+        (B, 2, "other", None, 2, -5.0, 2.0, 1.0, 2, None, None, None, None),  # in two shots
+    ],
+    columns=[
+        "video_id", "person_id", "role", "partner_person_id", "n_tracks",
+        "trunk_lean_forward_mean_deg", "trunk_lean_side_mean_deg", "nod_per_min", "nod_count",
+        "sync_motion_peak_r_ratio", "sync_motion_peak_lag_s", "sync_head_peak_r_ratio",
+        "sync_head_peak_lag_s",
+    ],
+)  # fmt: skip
+
+
 def _videos_row(video_id: str) -> pa.Table:
     schema = SCHEMAS["videos"]
     values = {"video_id": video_id, "source_uri": f"s3://archive/{video_id}.mp4"}
@@ -315,20 +334,23 @@ def test_s3_output(s3: S3Server, capfd) -> None:  # noqa: F811
         txn.write_table("videos", _videos_row(video_id), SCHEMAS["videos"])
         rows = SUMMARY[SUMMARY["video_id"] == video_id]
         txn.write_table("features_summary", to_arrow(rows, "features_summary"))
+        rows = PEOPLE[PEOPLE["video_id"] == video_id]
+        txn.write_table("features_people", to_arrow(rows, "features_people"))
         txn.commit()
     # not committed: a staged transaction of this live process, and partitions of a video
     # without manifest (huge leans and nod rates that would show in every answer)
-    fake = SUMMARY.assign(trunk_lean_forward_mean_deg=1000.0, nod_per_min=1000.0)
     staged = store.begin(C)
-    staged.write_table("features_summary", to_arrow(fake.assign(video_id=C), "features_summary"))
-    with store.fs.open(store.output_path("features_summary", C), "wb") as handle:
-        pq.write_table(to_arrow(fake.assign(video_id=C), "features_summary"), handle)
+    for table, rows in (("features_summary", SUMMARY), ("features_people", PEOPLE)):
+        fake = rows.assign(trunk_lean_forward_mean_deg=1000.0, nod_per_min=1000.0, video_id=C)
+        staged.write_table(table, to_arrow(fake, table))
+        with store.fs.open(store.output_path(table, C), "wb") as handle:
+            pq.write_table(to_arrow(fake, table), handle)
     with store.fs.open(store.output_path("videos", C), "wb") as handle:
         pq.write_table(_videos_row(C), handle)
 
     sql = _readme_sql()
     lean = _csv(capfd, url, sql["lean"][-1]).set_index("role")
-    # people, not tracks: B's "other" has two tracks (two shots)
+    # people, not tracks: B's interviewee and "other" have two tracks (two shots) each
     assert lean["people"].to_dict() == {"interviewee": 2, "interviewer": 2, "other": 1}
     assert lean["lean_forward_deg"].to_dict() == {
         "interviewee": 15.0,
@@ -339,7 +361,7 @@ def test_s3_output(s3: S3Server, capfd) -> None:  # noqa: F811
     nods = _csv(capfd, url, sql["nods"][-1]).set_index("role")
     assert nods["nods_per_min"].to_dict() == {"interviewee": 5.0, "interviewer": 1.0, "other": 1}
     assert nods["nods"].to_dict() == {"interviewee": 5, "interviewer": 1, "other": 2}
-    want = SUMMARY.groupby("role")[["nod_per_min", "nod_count"]].agg(["mean", "sum"])
+    want = PEOPLE.groupby("role")[["nod_per_min", "nod_count"]].agg(["mean", "sum"])
     assert nods["nods_per_min"].to_dict() == want[("nod_per_min", "mean")].to_dict()
 
     code, text, err = _query(capfd, url, *sql["sync"])
@@ -357,12 +379,13 @@ def test_s3_output(s3: S3Server, capfd) -> None:  # noqa: F811
     # tables without any file: empty views with the schema's columns
     empty = _csv(capfd, url, "select (select count(*) from smpl) as n, count(*) as e from events")
     assert empty[["n", "e"]].values.tolist() == [[0, 0]]
-    code, text, err = _query(capfd, url, sql["nods"][-1].replace("features_summary", "events e"))
+    code, text, err = _query(capfd, url, sql["nods"][-1].replace("features_people", "events e"))
     assert code == 2 and "role" in err  # the view exists, with its own columns only
     code, text, err = _query(capfd, url, "--tables")
     assert code == 0, err
     assert "smpl: 0 rows, 0 videos, 17 columns" in text
     assert "features_summary: 7 rows, 2 videos, 86 columns" in text
+    assert "features_people: 5 rows, 2 videos, 85 columns" in text
 
     # the real command line against the bucket (AWS_ENDPOINT_URL from the fixture)
     run = _pmrr("query", url, "--format", "csv", "select video_id, count(*) as n from videos")
