@@ -21,7 +21,7 @@ from analytics.motion import (
     wrist_across_sight,
 )
 from analytics.roles import video_roles
-from analytics.tables import FRAME_BOOLS, conform
+from analytics.tables import FRAME_BOOLS, SYNC_SIGNALS, conform
 from analytics.windows import summary_row, window_table
 
 
@@ -289,9 +289,6 @@ def _partner_ids(dyad: Dyad | None, track: int, frames_of: dict[int, np.ndarray]
     return person, -max(together)[1]
 
 
-SYNC_SIGNALS = {"motion": "motion_energy_m_per_s", "head": "head_angular_speed_deg_per_s"}
-
-
 def _add_synchrony(
     frames: pd.DataFrame,
     windows: pd.DataFrame,
@@ -301,13 +298,13 @@ def _add_synchrony(
     window_s: tuple[float, ...],
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Synchrony of the main pair's two people, per window and for the video (Fisher-z mean
-    over the longest windows of which one has a value), written on every track of both. Lags are written from each
-    person's side: > 0 = that person leads.
+    over the longest windows of which one has a value), written on every track of both. Lags
+    are written from each person's side: > 0 = that person leads.
 
     Windows are identified by their video-time index (:func:`analytics.synchrony.window_ids`,
     the same as the window table), never by position in the pair's span: the span rarely starts
     at frame 0, and positions then point at the wrong window or past the end. Lagged pairs stay
-    within one stretch of the same two tracks (:func:`analytics.dyad.dyad_signals`).
+    within one segment, so within one shot (:func:`analytics.dyad.dyad_signals`).
     """
     grid, signals, segment = dyad_signals(frames, dyad, tuple(SYNC_SIGNALS.values()))
     windows = windows.copy()

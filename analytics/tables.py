@@ -67,7 +67,8 @@ EVENT_TYPES = (
     "hands_together",
     "arms_crossed",
 )
-SYNC_SIGNALS = ("motion", "head")
+#: Synchrony signals: name in the sync_* columns -> the features_frames column correlated.
+SYNC_SIGNALS = {"motion": "motion_energy_m_per_s", "head": "head_angular_speed_deg_per_s"}
 #: Synchrony columns; lag > 0 = this person leads and the partner follows.
 SYNC_COLUMNS = tuple(
     c for s in SYNC_SIGNALS for c in (f"sync_{s}_peak_r_ratio", f"sync_{s}_peak_lag_s")
@@ -184,8 +185,8 @@ EVENT_DESCRIPTIONS: dict[str, str] = {
     "arms_crossed": "arms-crossed episodes (runs of is_arms_crossed >= 0.2 s)",
 }
 _SYNC_SIGNAL_DESC = {
-    "motion": "motion energy (motion_energy_m_per_s)",
-    "head": "head angular speed (head_angular_speed_deg_per_s)",
+    s: f"{words} ({SYNC_SIGNALS[s]})"
+    for s, words in (("motion", "motion energy"), ("head", "head angular speed"))
 }
 
 
