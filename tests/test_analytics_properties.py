@@ -2,7 +2,8 @@
 
 Real videos give layouts nobody writes by hand: several shots (track ids reset at cuts), people
 who enter late or leave early, gaps, one-frame tracks, a main pair whose spans differ, roles
-overrides that name absent tracks. Hypothesis draws such layouts and the test checks that the
+overrides that name absent tracks, one person's tracks across shots (``persons``, never two
+tracks seen in one frame, as :mod:`tasks.people` joins them) whose spans may interleave. Hypothesis draws such layouts and the test checks that the
 tables always come back, conform to their schemas and agree with each other.
 """
 
@@ -71,11 +72,27 @@ def layouts(draw) -> dict:
     roles = draw(
         st.none() | st.dictionaries(st.sampled_from([*ids, 99]), st.sampled_from(ROLES), max_size=4)
     )
+    persons = None
+    if draw(st.booleans()):  # tracks joined into people, never two seen in one frame
+        persons, groups = {}, []
+        for track in ids:
+            seen = set(tracks[track]["frames"].tolist())
+            free = [
+                k
+                for k, group in enumerate(groups)
+                if not any(seen & set(tracks[u]["frames"].tolist()) for u in group)
+            ]
+            k = draw(st.sampled_from([*free, len(groups)]))
+            if k == len(groups):
+                groups.append([])
+            groups[k].append(track)
+            persons[track] = 10 + k
     return {
         "n_frames": n_frames,
         "fps": fps,
         "tracks": tracks,
         "roles": roles,
+        "persons": persons,
         "window_s": draw(st.sampled_from([(1.0, 10.0), (0.5, 2.0)])),
         "seed": draw(st.integers(0, 2**16)),
     }
@@ -117,14 +134,21 @@ def check_tables(out: dict[str, pd.DataFrame], smpl: pd.DataFrame, layout: dict)
     assert sorted(summary["track_id"]) == sorted(tracks)
     assert dict(zip(summary["track_id"], summary["role"], strict=True)) == roles
     assert set(roles.values()) <= set(ROLES)
-    if layout["roles"] is not None:
-        assert roles == {t: layout["roles"].get(t, "other") for t in tracks}
-    else:
-        assert roles == video_roles(smpl, n_frames, None)
-        counts = pd.Series(list(roles.values())).value_counts()
-        assert counts.get("interviewee", 0) == min(1, len(tracks))
-        assert counts.get("interviewer", 0) == min(1, max(len(tracks) - 1, 0))
-    pair = main_pair(roles)
+    persons = layout["persons"] or {t: t for t in tracks}
+    n_people = len(set(persons.values()))
+    if layout["roles"] is None:
+        assert roles == video_roles(smpl, n_frames, None, layout["persons"])
+        by_person = {persons[t]: r for t, r in roles.items()}  # one role a person
+        assert all(roles[t] == by_person[persons[t]] for t in tracks)
+        counts = pd.Series(list(by_person.values())).value_counts()
+        assert counts.get("interviewee", 0) == min(1, n_people)
+        assert counts.get("interviewer", 0) == min(1, max(n_people - 1, 0))
+    else:  # the override wins for the tracks it lists
+        assert all(roles[t] == r for t, r in layout["roles"].items() if t in tracks)
+        if layout["persons"] is None:
+            assert roles == {t: layout["roles"].get(t, "other") for t in tracks}
+    seen_frames = {t: spec["frames"] for t, spec in tracks.items()}
+    pair = main_pair(roles, seen_frames, persons)
 
     # frame rows: one per (track, frame), a contiguous span inside the video from the track's
     # first to its last frame, data exactly where seen
@@ -141,9 +165,10 @@ def check_tables(out: dict[str, pd.DataFrame], smpl: pd.DataFrame, layout: dict)
         assert row["n_frames"] == len(f)
         assert row["coverage_ratio"] == pytest.approx(len(spec["frames"]) / len(f))
         partner = row["partner_track_id"]
-        if pair and track in pair.tracks:  # without persons each person is one track
-            assert partner == (pair.b if track == pair.a else pair.a)
-            assert row["partner_person_id"] == partner
+        assert row["person_id"] == persons[track]
+        if pair and track in pair.tracks:
+            other, other_tracks, _ = pair.partner(track)
+            assert row["partner_person_id"] == other and partner in other_tracks
         else:
             assert pd.isna(partner) and pd.isna(row["partner_person_id"])
             assert row[list(SYNC_COLUMNS)].isna().all()
@@ -167,10 +192,10 @@ def check_tables(out: dict[str, pd.DataFrame], smpl: pd.DataFrame, layout: dict)
         assert e["start_frame"].between(spans[track][0], spans[track][1]).all()
         assert e["end_frame"].between(spans[track][0], spans[track][1]).all()
     assert set(windows["track_id"]) <= set(tracks) and set(events["track_id"]) <= set(tracks)
-    if pair:  # both members carry the same r, lags of opposite sign, on the windows both have
+    if pair:  # both people carry the same r, lags of opposite sign, on the windows both have
         key = ["window_s", "window_index"]
-        a = windows[windows["track_id"] == pair.a].set_index(key)
-        b = windows[windows["track_id"] == pair.b].set_index(key)
+        a = windows[windows["track_id"].isin(pair.tracks_a)].groupby(key).first()
+        b = windows[windows["track_id"].isin(pair.tracks_b)].groupby(key).first()
         shared = a.index.intersection(b.index)
         for col in SYNC_COLUMNS:
             sign = -1.0 if col.endswith("_lag_s") else 1.0
@@ -179,6 +204,28 @@ def check_tables(out: dict[str, pd.DataFrame], smpl: pd.DataFrame, layout: dict)
             )
             if col.endswith("_r_ratio"):
                 assert a[col].dropna().between(-1.0, 1.0).all()
+        mine = summary[summary["track_id"].isin(pair.tracks)]  # one figure for the pair
+        assert (mine[list(SYNC_COLUMNS)].nunique(dropna=False) <= 2).all()  # lags: +-
+
+    # people: a row each, their frames counted once, their events summed, the pair's synchrony
+    people = out["features_people"].set_index("person_id")
+    assert sorted(people.index) == sorted(set(persons.values()))
+    for p, row in people.iterrows():
+        own = [t for t in tracks if persons[t] == p]
+        assert row["n_tracks"] == len(own)
+        assert row["n_frames"] == frames.loc[frames["track_id"].isin(own), "frame"].nunique()
+        assert row["nod_count"] == summary.loc[summary["track_id"].isin(own), "nod_count"].sum()
+        assert row["role"] in {roles[t] for t in own}
+        if pair and p in (pair.a, pair.b):
+            first = summary[summary["track_id"] == (pair.tracks_a + pair.tracks_b)[0]].iloc[0]
+            assert row["partner_person_id"] == (pair.b if p == pair.a else pair.a)
+            np.testing.assert_allclose(
+                abs(row["sync_motion_peak_r_ratio"]),
+                abs(first["sync_motion_peak_r_ratio"]),
+                equal_nan=True,
+            )
+        else:
+            assert pd.isna(row["partner_person_id"])
 
 
 @settings(
@@ -196,6 +243,7 @@ def test_random_layouts_give_conforming_tables(rest_joints, layout):
         roles=layout["roles"],
         window_s=layout["window_s"],
         neutral=STANDIN_NEUTRAL,
+        persons=layout["persons"],
     )
     check_tables(out, smpl, layout)
 
