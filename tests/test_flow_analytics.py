@@ -114,6 +114,11 @@ def test_research_files_are_committed(interview_run: dict) -> None:
     (dyad,) = folder.glob("rmea_P*_P*.csv")
     motion = pd.read_csv(dyad, na_values="NA")
     assert motion.shape[1] == 2 and len(motion) > 40
+    # the dyad's two people, named as their ELAN tiers, the interviewer first
+    roles = tracks.groupby("person_id")["role"].first()
+    pair = (roles[roles == "interviewer"].index[0], roles[roles == "interviewee"].index[0])
+    assert dyad.name == f"rmea_P{pair[0]}_P{pair[1]}.csv"
+    assert list(motion.columns) == [f"P{pair[0]}", f"P{pair[1]}"]
     synchrony = pd.read_csv(folder / "synchrony.csv")
     assert list(synchrony["window_s"]) == [1.0]  # a 3 s clip holds no two 10 s windows
     assert {"r", "surrogate_mean", "surrogate_p95", "p_value"} <= set(synchrony.columns)
