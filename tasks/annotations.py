@@ -7,8 +7,9 @@
 - ``rmea_P<a>_P<b>.csv``: the main pair's per-frame motion energy, two columns, as the rMEA R
   package reads a dyad (:mod:`analytics.rmea`; ``a`` and ``b`` are the two people's person ids,
   as in the ELAN tiers, over all their tracks);
-- ``synchrony.csv``: the pair's motion synchrony per window length next to its segment-shuffled
-  surrogate baseline (mean, 95th percentile, p-value), so chance synchrony is not read as real.
+- ``synchrony.csv``: the pair's synchrony of motion energy and of head angular speed (the
+  ``sync_*`` columns' signals) per window length next to its segment-shuffled surrogate baseline
+  (mean, 95th percentile, p-value), so chance synchrony is not read as real.
 
 Written into a local folder that :func:`tasks.publish.publish` commits as the ``annotations``
 output (``annotations/<video_id>/``).
@@ -23,7 +24,8 @@ import pandas as pd
 
 from analytics.dyad import Dyad
 from analytics.elan import write_eaf
-from analytics.rmea import dyad_motion, surrogate_synchrony, write_rmea, write_windows_csv
+from analytics.rmea import dyad_table, surrogate_synchrony, write_rmea, write_windows_csv
+from analytics.tables import SYNC_SIGNALS
 from tasks.probe import VideoInfo
 
 SYNCHRONY_WINDOWS_S = (1.0, 10.0)  # the window lengths of features_windows
@@ -73,15 +75,16 @@ def write_annotations(
     if pair is not None and len(features["features_frames"]):
         frames = features["features_frames"]
         write_rmea(frames, pair, out_dir / f"rmea_P{pair.a}_P{pair.b}.csv")
-        table, segment = dyad_motion(frames, pair)
-        dyad = table.to_numpy(np.float64)
         rows = []
-        for window_s in SYNCHRONY_WINDOWS_S:
-            if len(dyad) > round(window_s * info.fps):  # shuffling needs two windows or more
-                found = surrogate_synchrony(
-                    dyad[:, 0], dyad[:, 1], info.fps, window_s, segment=segment
-                )
-                rows.append({"person_a": f"P{pair.a}", "person_b": f"P{pair.b}",
-                             "signal": "motion_energy_m_per_s", "window_s": window_s, **found})  # fmt: skip
+        for column in SYNC_SIGNALS.values():
+            table, segment = dyad_table(frames, pair, column)
+            dyad = table.to_numpy(np.float64)
+            for window_s in SYNCHRONY_WINDOWS_S:
+                if len(dyad) > round(window_s * info.fps):  # shuffling needs two windows or more
+                    found = surrogate_synchrony(
+                        dyad[:, 0], dyad[:, 1], info.fps, window_s, segment=segment
+                    )
+                    rows.append({"person_a": f"P{pair.a}", "person_b": f"P{pair.b}",
+                                 "signal": column, "window_s": window_s, **found})  # fmt: skip
         pd.DataFrame(rows).to_csv(out_dir / "synchrony.csv", index=False, na_rep="NA")
     return out_dir

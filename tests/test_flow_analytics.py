@@ -120,7 +120,9 @@ def test_research_files_are_committed(interview_run: dict) -> None:
     assert dyad.name == f"rmea_P{pair[0]}_P{pair[1]}.csv"
     assert list(motion.columns) == [f"P{pair[0]}", f"P{pair[1]}"]
     synchrony = pd.read_csv(folder / "synchrony.csv")
-    assert list(synchrony["window_s"]) == [1.0]  # a 3 s clip holds no two 10 s windows
+    # both signals of the sync_* columns; a 3 s clip holds no two 10 s windows
+    assert list(synchrony["window_s"]) == [1.0, 1.0]
+    assert list(synchrony["signal"]) == ["motion_energy_m_per_s", "head_angular_speed_deg_per_s"]
     assert {"r", "surrogate_mean", "surrogate_p95", "p_value"} <= set(synchrony.columns)
     windows = pd.read_csv(folder / "windows.csv")
     assert set(windows["track_id"]) <= set(tracks["track_id"])
