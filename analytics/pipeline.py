@@ -198,10 +198,10 @@ def compute_video_features(
             f[b] = f[b].astype("boolean").mask(~f["has_data"])
         found = [_shift_event(e, first, fps) for e in _track_events(f, fps, joints[t], neutral)]
         e = pd.DataFrame(found) if found else pd.DataFrame(columns=["event_type", "start_frame"])
-        e["video_id"], e["track_id"] = video_id, t
+        e["video_id"], e["track_id"], e["person_id"] = video_id, t, person[t]
         for w in window_s:
             win = window_table(f, e, fps, w)
-            win["video_id"], win["track_id"] = video_id, t
+            win["video_id"], win["track_id"], win["person_id"] = video_id, t, person[t]
             windows.append(win)
         s = summary_row(f, e, fps)
         s["video_id"], s["track_id"], s["role"] = video_id, t, track_roles[t]

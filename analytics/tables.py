@@ -268,9 +268,11 @@ FEATURES_FRAMES = _schema(
     + [field(c, pa.float64(), FRAME_DESCRIPTIONS[c]) for c in FRAME_FLOATS]
     + [field(c, pa.bool_(), FRAME_DESCRIPTIONS[c] + " Null without data.") for c in FRAME_BOOLS]
 )
+_PERSON_ID = field("person_id", TRACK_ID_TYPE, "The person the track shows (as tracks.person_id).")
 FEATURES_WINDOWS = _schema(
     _ids()
     + [
+        _PERSON_ID,
         field(
             "window_s",
             pa.float64(),
@@ -299,7 +301,7 @@ FEATURES_WINDOWS = _schema(
 FEATURES_SUMMARY = _schema(
     _ids()
     + [
-        field("person_id", TRACK_ID_TYPE, "The person the track shows (as tracks.person_id)."),
+        _PERSON_ID,
         field("role", pa.string(), "`interviewer`, `interviewee` or `other` (as tracks.role)."),
         field(
             "partner_person_id",
@@ -384,6 +386,7 @@ FEATURES_PEOPLE = _schema(
 EVENTS = _schema(
     _ids()
     + [
+        _PERSON_ID,
         field(
             "event_type",
             pa.string(),

@@ -192,6 +192,8 @@ def check_tables(out: dict[str, pd.DataFrame], smpl: pd.DataFrame, layout: dict)
         assert e["start_frame"].between(spans[track][0], spans[track][1]).all()
         assert e["end_frame"].between(spans[track][0], spans[track][1]).all()
     assert set(windows["track_id"]) <= set(tracks) and set(events["track_id"]) <= set(tracks)
+    for table in (windows, events):  # every row names the person its track shows
+        assert (table["person_id"] == table["track_id"].map(persons)).all()
     if pair:  # both people carry the same r, lags of opposite sign, on the windows both have
         key = ["window_s", "window_index"]
         a = windows[windows["track_id"].isin(pair.tracks_a)].groupby(key).first()
