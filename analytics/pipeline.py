@@ -169,12 +169,21 @@ def compute_video_features(
     frames_of = {t: by_track[t]["frame"].to_numpy() for t in tracks}
     dyad = main_pair(track_roles, frames_of, person)
     joints = {t: _span_joints(by_track[t], spans[t]) for t in tracks}
+    # each of the pair's people's rows, whichever track shows them (once, not per partner track)
+    pair_rows = {}
+    if dyad:
+        pair_rows = {
+            dyad.a: person_rows(smpl, dyad.tracks_a),
+            dyad.b: person_rows(smpl, dyad.tracks_b),
+        }
 
     frames, events, windows, summary = [], [], [], []
     for t in tracks:
         first = spans[t][0]
         frame_idx = np.arange(first, spans[t][1] + 1)
-        other = _partner_joints(smpl, dyad, t, spans[t]) if dyad and t in dyad.tracks else None
+        other = None
+        if dyad and t in dyad.tracks:  # the partner on this track's span, NaN where unseen
+            other = _span_joints(pair_rows[dyad.partner(t)[0]], spans[t])
         verts = head_vertices.get(t) if head_vertices else None
         if verts is not None:
             verts = _span_rows(np.asarray(verts, dtype=np.float64), spans[t])
@@ -267,15 +276,6 @@ def _people_table(
                 row[c] = pair[c].iloc[0]
         rows.append(row)
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame()
-
-
-def _partner_joints(
-    smpl: pd.DataFrame, dyad: Dyad, track: int, span: tuple[int, int]
-) -> np.ndarray:
-    """(span length, 49, 3) joints of the pair's other person on ``track``'s span, from
-    whichever of their tracks shows them at each frame; NaN where none does."""
-    _, tracks, _ = dyad.partner(track)
-    return _span_joints(person_rows(smpl, tracks), span)
 
 
 def _partner_ids(dyad: Dyad | None, track: int, frames_of: dict[int, np.ndarray]) -> tuple:

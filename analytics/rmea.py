@@ -36,13 +36,10 @@ MOTION_COLUMN = "motion_energy_m_per_s"
 NA_REP = "NA"
 
 
-def dyad_table(
-    features_frames: pd.DataFrame, dyad: Dyad, column: str = MOTION_COLUMN
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """The dyad's ``column`` of ``features_frames`` (motion energy for rMEA): a table of two
-    columns ``P<a>``, ``P<b>`` indexed by every video frame from the first either person is seen
-    in to the last (NaN where a person has no row or no value), and each row's segment
-    (:func:`analytics.dyad.dyad_signals`)."""
+def dyad_motion(features_frames: pd.DataFrame, dyad: Dyad) -> pd.DataFrame:
+    """The dyad's motion energy: a table of two columns ``P<a>``, ``P<b>`` indexed by every
+    video frame from the first either person is seen in to the last (NaN where a person has no
+    row or no value; :func:`analytics.dyad.dyad_signals`)."""
     if dyad.a == dyad.b:
         raise ValueError(f"a dyad needs two different people, got {dyad}")
     if "video_id" in features_frames and features_frames["video_id"].nunique() > 1:
@@ -50,10 +47,9 @@ def dyad_table(
     for tracks in (dyad.tracks_a, dyad.tracks_b):
         if not features_frames["track_id"].isin(tracks).any():
             raise ValueError(f"tracks {tracks} have no rows in features_frames")
-    grid, signals, segment = dyad_signals(features_frames, dyad, (column,))
-    a, b = signals[column]
-    table = pd.DataFrame({f"P{dyad.a}": a, f"P{dyad.b}": b}, index=pd.Index(grid, name="frame"))
-    return table, segment
+    grid, signals, _ = dyad_signals(features_frames, dyad, (MOTION_COLUMN,))
+    a, b = signals[MOTION_COLUMN]
+    return pd.DataFrame({f"P{dyad.a}": a, f"P{dyad.b}": b}, index=pd.Index(grid, name="frame"))
 
 
 def write_rmea(features_frames: pd.DataFrame, dyad: Dyad, out_path: Path) -> Path:
@@ -62,8 +58,9 @@ def write_rmea(features_frames: pd.DataFrame, dyad: Dyad, out_path: Path) -> Pat
     is seen in to the last, no index, missing values as ``NA``."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
-    table, _ = dyad_table(features_frames, dyad)
-    table.to_csv(out_path, index=False, na_rep=NA_REP, float_format="%.6g")
+    dyad_motion(features_frames, dyad).to_csv(
+        out_path, index=False, na_rep=NA_REP, float_format="%.6g"
+    )
     return out_path
 
 

@@ -22,9 +22,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from analytics.dyad import Dyad
+from analytics.dyad import Dyad, dyad_signals
 from analytics.elan import write_eaf
-from analytics.rmea import dyad_table, surrogate_synchrony, write_rmea, write_windows_csv
+from analytics.rmea import surrogate_synchrony, write_rmea, write_windows_csv
 from analytics.tables import SYNC_SIGNALS
 from tasks.probe import VideoInfo
 
@@ -75,15 +75,12 @@ def write_annotations(
     if pair is not None and len(features["features_frames"]):
         frames = features["features_frames"]
         write_rmea(frames, pair, out_dir / f"rmea_P{pair.a}_P{pair.b}.csv")
+        _, signals, segment = dyad_signals(frames, pair, tuple(SYNC_SIGNALS.values()))
         rows = []
-        for column in SYNC_SIGNALS.values():
-            table, segment = dyad_table(frames, pair, column)
-            dyad = table.to_numpy(np.float64)
+        for column, (a, b) in signals.items():
             for window_s in SYNCHRONY_WINDOWS_S:
-                if len(dyad) > round(window_s * info.fps):  # shuffling needs two windows or more
-                    found = surrogate_synchrony(
-                        dyad[:, 0], dyad[:, 1], info.fps, window_s, segment=segment
-                    )
+                if len(a) > round(window_s * info.fps):  # shuffling needs two windows or more
+                    found = surrogate_synchrony(a, b, info.fps, window_s, segment=segment)
                     rows.append({"person_a": f"P{pair.a}", "person_b": f"P{pair.b}",
                                  "signal": column, "window_s": window_s, **found})  # fmt: skip
         pd.DataFrame(rows).to_csv(out_dir / "synchrony.csv", index=False, na_rep="NA")

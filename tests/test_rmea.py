@@ -6,8 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analytics.dyad import Dyad
-from analytics.rmea import dyad_table, surrogate_synchrony, write_rmea, write_windows_csv
+from analytics.dyad import Dyad, dyad_signals
+from analytics.rmea import dyad_motion, surrogate_synchrony, write_rmea, write_windows_csv
 
 FPS = 25.0
 
@@ -99,7 +99,8 @@ def test_a_dyad_of_several_tracks_is_one_column_each_on_every_frame(tmp_path):
     frames = pd.concat(rows, ignore_index=True)
     frames["motion_energy_m_per_s"] = frames["track_id"] + frames["frame"] / 100.0
     dyad = Dyad(0, 3, (1, 7), (4, 9))
-    table, segment = dyad_table(frames, dyad)
+    table = dyad_motion(frames, dyad)
+    _, _, segment = dyad_signals(frames, dyad, ("motion_energy_m_per_s",))
     assert list(table.columns) == ["P0", "P3"] and table.index.tolist() == list(range(15))
     assert segment.tolist() == [0] * 9 + [-1] + [1] * 5
     np.testing.assert_allclose(table.loc[[0, 5, 10], "P0"], [1.0, 1.05, 7.10])
