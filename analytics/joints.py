@@ -63,6 +63,15 @@ def dense_hands(track: pd.DataFrame, n_frames: int) -> np.ndarray:
     return _dense(track, n_frames, "hands3d_m", (2, 3))
 
 
+def dense_tiles(track: pd.DataFrame, n_frames: int) -> np.ndarray:
+    """Rows of one track -> (n_frames, 4) split-screen tile of each frame (the smpl table's
+    ``tile_px``), NaN where the frame is one picture, where the track has no row, or where the
+    table has no such column (written before it existed)."""
+    if "tile_px" not in track:
+        return np.full((n_frames, 4), np.nan)
+    return _dense(track, n_frames, "tile_px", (4,))
+
+
 def dense_observed(track: pd.DataFrame, n_frames: int, joints: tuple[int, ...]) -> np.ndarray:
     """(n_frames, len(joints)) bool: the smpl table's ``joints_observed`` (image evidence saw
     the joint; the estimator did not infer it) for ``joints``. Without that column (synthetic

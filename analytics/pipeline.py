@@ -86,6 +86,14 @@ def _span_hands(track: pd.DataFrame, span: tuple[int, int]) -> np.ndarray:
     return J.dense_hands(*_in_span(track, span))
 
 
+def _span_same_view(a: pd.DataFrame, b: pd.DataFrame, span: tuple[int, int]) -> np.ndarray:
+    """(span length,) bool: frames where two people are in one camera's picture -- not in
+    two tiles of a split screen (:mod:`tasks.layout`), where no measure between them exists."""
+    tiles_a, tiles_b = (J.dense_tiles(*_in_span(t, span)) for t in (a, b))
+    one_picture = np.isnan(tiles_a).all(axis=1) & np.isnan(tiles_b).all(axis=1)
+    return one_picture | (tiles_a == tiles_b).all(axis=1)
+
+
 def _span_in_view(track: pd.DataFrame, span: tuple[int, int]) -> np.ndarray:
     """(span length, 49) bool: which joints are in view (see :func:`J.dense_in_view`)."""
     return J.dense_in_view(*_in_span(track, span), tuple(range(J.N_JOINTS)))
@@ -183,7 +191,9 @@ def compute_video_features(
         frame_idx = np.arange(first, spans[t][1] + 1)
         other = None
         if dyad and t in dyad.tracks:  # the partner on this track's span, NaN where unseen
-            other = _span_joints(pair_rows[dyad.partner(t)[0]], spans[t])
+            partner = pair_rows[dyad.partner(t)[0]]
+            other = _span_joints(partner, spans[t])
+            other[~_span_same_view(by_track[t], partner, spans[t])] = np.nan
         verts = head_vertices.get(t) if head_vertices else None
         if verts is not None:
             verts = _span_rows(np.asarray(verts, dtype=np.float64), spans[t])

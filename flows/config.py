@@ -58,6 +58,11 @@ class PipelineConfig(BaseModel):
     detect_every_k: int = Field(
         3, ge=1, le=60, description="detect on every k-th frame, boxes interpolated in between"
     )
+    split_screen: bool = Field(
+        True,
+        description="find a video call's split-screen tiles and detect and estimate each person "
+        "within their own tile (tasks/layout.py); off: every frame is one picture",
+    )
     estimate_every_k: int = Field(
         1,
         ge=1,

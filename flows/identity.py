@@ -42,8 +42,21 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "shots": (("probe",), (), ("tasks.shots",)),
     "track": (
         ("shots",),
-        ("detector", "detector_config", "detector_checkpoint", "detect_every_k", "unit_s"),
-        ("tasks.detection", "tasks.tracking", "tasks.units", "pmrr_model.detection"),
+        (
+            "detector",
+            "detector_config",
+            "detector_checkpoint",
+            "detect_every_k",
+            "split_screen",
+            "unit_s",
+        ),
+        (
+            "tasks.detection",
+            "tasks.tracking",
+            "tasks.units",
+            "tasks.layout",
+            "pmrr_model.detection",
+        ),
     ),
     "estimate": (
         ("track",),

@@ -18,7 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from flows import components
 from flows.config import PipelineConfig
 from flows.progress import report
-from tasks import detection, shots, smoothing, tracking
+from tasks import detection, layout, shots, smoothing, tracking
 from tasks.errors import VideoError
 from tasks.inference import estimate_sequence, estimated_rows
 from tasks.probe import VideoInfo, probe_video
@@ -65,14 +65,16 @@ def track_unit(info: VideoInfo, unit: WorkUnit, cfg: PipelineConfig, progress=No
         cfg.detector, cfg.detector_config, cfg.detector_checkpoint, cfg.device
     )
     frames = detection.detection_frames([unit.as_shot()], cfg.detect_every_k)
+    tiles = layout.unit_tiles(info, unit.start_frame, unit.end_frame) if cfg.split_screen else ()
 
     def stream():
-        for item in detection.detect_people(info, frames, model):
+        for item in detection.detect_in_tiles(info, frames, model, tiles):
             if progress is not None:
                 progress(1)
             yield item
 
-    return tracking.track_detections(stream(), [unit.as_shot()], info.fps, cfg.detect_every_k)
+    tracked = tracking.track_detections(stream(), [unit.as_shot()], info.fps, cfg.detect_every_k)
+    return tracked.with_tiles(tiles)
 
 
 def estimate_unit(

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from pmrr_model.constants import JOINT_NAMES, SMPL_JOINT_NAMES
 
-SCHEMA_VERSION = "3.4"
+SCHEMA_VERSION = "3.5"
 SCHEMA_VERSION_KEY = b"pmrr.schema_version"
 
 N_JOINTS = len(JOINT_NAMES)  # 49: pmrr_model.constants.JOINT_NAMES
@@ -39,7 +39,9 @@ PERSON_ID = (
 CAMERA_FRAME = (
     "Camera frame: right-handed, origin at the camera centre, x right, y down, z forward "
     "(into the scene), metres; a pinhole camera with focal length videos.focal_px (pixels) and "
-    "its principal point at the image centre."
+    "its principal point at the image centre. A person in a split screen's tile (smpl.tile_px) is "
+    "in that tile's own camera: principal point at the tile's centre, focal length the tile's "
+    "diagonal in pixels (each tile of a video call is another webcam)."
 )
 PIXEL_FRAME = (
     "Pixel frame: pixels of the frame as displayed (upright, after the container's display "
@@ -151,7 +153,8 @@ VIDEOS = pa.schema(
             "focal_px",
             pa.float64(),
             "Focal length in pixels of the pinhole camera the estimator assumed (principal point "
-            "at the image centre; by default the image diagonal); 0 when no person was estimated.",
+            "at the image centre; by default the image diagonal); 0 when no person was estimated. "
+            "People in a split screen's tiles have their tile's own camera (smpl.tile_px).",
         ),
         field(
             "estimator",
@@ -242,6 +245,15 @@ TRACKS = pa.schema(
             pa.int64(),
             "Frames with a body estimate (rows of smpl for the track); may be fewer than "
             "last_frame - first_frame + 1 where the person was lost.",
+        ),
+        field(
+            "tile_px",
+            _fixed(4),
+            "The split-screen tile [x1, y1, x2, y2] (pixel frame) the person is seen in, where the "
+            "shot is a video call's gallery of tiles (tasks/layout.py: borders across the whole "
+            "picture); the person was detected and estimated within it alone, and measures between "
+            "two people in different tiles (orientation_to_other_deg) are null. Null where the "
+            "shot is one picture.",
         ),
     ],
     metadata=schema_metadata(),
@@ -357,6 +369,18 @@ SMPL = pa.schema(
             "implies. Slots are in the order found, not by side. The body's own hands are in "
             "joints3d_m; the hand-face measures use both. Always NaN for the PMRR network and "
             "for frames between two estimated ones (estimate_every_k > 1).",
+        ),
+        field(
+            "tile_px",
+            _fixed(4),
+            "The split-screen tile [x1, y1, x2, y2] (pixel frame) the person is seen in, where the "
+            "shot is a video call's gallery of tiles (tasks/layout.py: borders across the whole "
+            "picture); the person was detected and estimated within it alone, and measures between "
+            "two people in different tiles (orientation_to_other_deg) are null. The person's 3D "
+            "values (transl_m, joints3d_m, cam, hands3d_m) are in the tile's own camera "
+            "(principal point at its centre, focal length its diagonal in pixels), as in a video "
+            "of that tile alone; joints2d_px and bbox_px are in the frame's pixels. NaN where the "
+            "frame is one picture.",
         ),
         field(
             "smoothed",

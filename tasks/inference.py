@@ -23,10 +23,11 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
+from pmrr_model.crop import default_focal_px
 from pmrr_model.estimators.base import joints_in_view
 from pmrr_model.estimators.common import assemble_estimates
 from pmrr_model.geometry import (
@@ -35,15 +36,25 @@ from pmrr_model.geometry import (
     quaternion_to_axis_angle,
 )
 from tasks.decode import iter_chunks
+from tasks.layout import Tile, tile_keys
 from tasks.sequence import SmplSequence
 from tasks.tracking import TrackedBoxes
 
 
 def _rows_from_estimates(
-    est, frame: int, rows: np.ndarray, tracked: TrackedBoxes, image_size_hw: tuple[int, int]
+    est,
+    frame: int,
+    rows: np.ndarray,
+    tracked: TrackedBoxes,
+    image_size_hw: tuple[int, int],
+    corner: np.ndarray | None = None,
 ) -> dict:
+    """Table rows of one frame's estimates; ``corner``: where the picture the estimator saw
+    (a split screen's tile) starts in the frame, so 2D joints come out in frame pixels."""
     n = len(rows)
     joints2d = np.asarray(est.joints2d_px, np.float32).reshape(n, -1, 2)
+    if corner is not None:
+        joints2d = joints2d + np.asarray(corner, np.float32)
     observed = getattr(est, "observed", None)
     if observed is None:  # no per-joint evidence: what projects into the box and image
         observed = joints_in_view(joints2d, tracked.bbox_px[rows], image_size_hw)
@@ -53,6 +64,7 @@ def _rows_from_estimates(
         "shot_id": tracked.shot_id[rows],
         "bbox_px": tracked.bbox_px[rows],
         "det_score": tracked.det_score[rows],
+        "tile_px": tracked.tile_px[rows],
         "global_orient": np.asarray(est.global_orient, np.float32).reshape(n, 3),
         "body_pose": np.asarray(est.body_pose, np.float32).reshape(n, 69),
         "betas": np.asarray(est.betas, np.float32).reshape(n, 10),
@@ -99,14 +111,57 @@ def estimate_sequence(
 ) -> SmplSequence:
     """SMPL parameters for every tracked person-frame that can be decoded. ``source``: a
     :class:`~tasks.probe.VideoInfo` or a path. ``every_k`` > 1: the estimator sees every k-th
-    frame of each track, the others are interpolated (module docstring)."""
-    if every_k <= 1:
-        return _estimate(source, tracked, estimator, chunk_size, on_progress)[0]
-    seen = estimated_rows(tracked, every_k)
-    estimated, size = _estimate(source, tracked.take(seen), estimator, chunk_size, on_progress)
-    if size is None:
-        return estimated
-    return fill_between(estimated, tracked, estimator, size)
+    frame of each track, the others are interpolated (module docstring).
+
+    A split screen's people (:mod:`tasks.layout`) are estimated tile by tile, each tile a
+    picture of its own seen by its own camera (:func:`tasks.layout.tile_focal_px`): no landmark
+    region reaches over a seam, nobody in another tile is anyone's neighbour, and each webcam's
+    person is placed in depth as in a video of that tile alone. The sequence's ``focal_px`` is
+    the whole frame's."""
+    keys = tile_keys(tracked.tile_px)
+    groups = sorted(set(keys), key=lambda k: (k is not None, k or ()))
+    if len(groups) <= 1:
+        view = groups[0] if groups else None
+        return _estimate_view(source, tracked, estimator, chunk_size, on_progress, every_k, view)[0]
+    done = [0.0, 0]  # frames reported over all passes / passes, and frames reported so far
+
+    def share(n: int) -> None:  # each frame is decoded once per tile: report each pass's part
+        done[0] += n / len(groups)
+        if on_progress is not None and int(done[0]) > done[1]:
+            on_progress(int(done[0]) - done[1])
+            done[1] = int(done[0])
+
+    views = [
+        _estimate_view(
+            source,
+            tracked.take(np.asarray([k == tile for k in keys])),
+            estimator,
+            chunk_size,
+            share,
+            every_k,
+            tile,
+        )
+        for tile in groups
+    ]
+    found = [seq for seq, _ in views if len(seq)]
+    if not found:
+        return views[0][0]
+    size = next(s for _, s in views if s is not None)
+    both = replace(SmplSequence.concat(found), focal_px=default_focal_px(size))
+    return both.take(np.lexsort((both.track_id, both.frame)))
+
+
+def _estimate_view(
+    source, tracked, estimator, chunk_size, on_progress, every_k: int, tile: Tile | None
+) -> tuple[SmplSequence, tuple[int, int] | None]:
+    """The rows of one view (the whole frame, or one tile) estimated, and with ``every_k`` > 1
+    the frames between filled in, in that view's camera; and the frames' size (None: none
+    decoded)."""
+    seen = tracked.take(estimated_rows(tracked, every_k)) if every_k > 1 else tracked
+    estimated, size = _estimate(source, seen, estimator, chunk_size, on_progress, tile)
+    if every_k <= 1 or size is None:
+        return estimated, size
+    return fill_between(estimated, tracked, estimator, size, tile), size
 
 
 @dataclass
@@ -139,15 +194,24 @@ def _observed_ahead(pieces: Iterator[_Piece], estimator) -> Iterator[tuple[_Piec
 
 
 def _estimate(
-    source, tracked: TrackedBoxes, estimator, chunk_size: int, on_progress
+    source,
+    tracked: TrackedBoxes,
+    estimator,
+    chunk_size: int,
+    on_progress,
+    tile: Tile | None = None,
 ) -> tuple[SmplSequence, tuple[int, int] | None]:
-    """The estimator on every tracked row; also the decoded frames' size (None: none decoded)."""
+    """The estimator on every tracked row; also the decoded frames' size (None: none decoded).
+    ``tile``: the estimator sees only that part of each frame, as a picture of its own (its
+    camera: :func:`estimate_sequence`); the rows' 2D joints are in frame pixels all the same."""
     if len(tracked) == 0:
         return SmplSequence.empty(estimator=getattr(estimator, "name", "")), None
     frames = np.unique(tracked.frame)
     rows_of = tracked.at_frames(frames)
     shot_of_frame = {int(f): int(tracked.shot_id[rows_of[int(f)][0]]) for f in frames}
     size: tuple[int, int] | None = None
+    x0, y0, x1, y1 = tile if tile is not None else (0, 0, None, None)
+    corner = np.array([x0, y0, x0, y0], np.float32)
 
     def pieces() -> Iterator[_Piece]:
         nonlocal size
@@ -161,8 +225,8 @@ def _estimate(
                 yield _Piece(
                     int(shot_id),
                     sel_frames,
-                    [chunk[i] for i in sel],
-                    [tracked.bbox_px[rows_of[f]] for f in sel_frames],
+                    [np.ascontiguousarray(chunk[i][y0:y1, x0:x1]) for i in sel],
+                    [tracked.bbox_px[rows_of[f]] - corner for f in sel_frames],
                     [tracked.track_id[rows_of[f]] for f in sel_frames],
                     size,
                     len(indices) if n == len(shots) - 1 else 0,
@@ -181,7 +245,9 @@ def _estimate(
         for frame, est in zip(piece.frames, results, strict=True):
             if len(est) == 0:
                 continue
-            parts.append(_rows_from_estimates(est, frame, rows_of[frame], tracked, piece.size))
+            parts.append(
+                _rows_from_estimates(est, frame, rows_of[frame], tracked, piece.size, corner[:2])
+            )
             focal, name, assets = float(est.focal_px), est.estimator, est.assets
         if on_progress is not None and piece.decoded:
             on_progress(piece.decoded)
@@ -196,11 +262,13 @@ def fill_between(
     tracked: TrackedBoxes,
     estimator,
     image_size_hw: tuple[int, int],
+    tile: Tile | None = None,
 ) -> SmplSequence:
     """Rows for the tracked person-frames between two estimated frames of the same run of a
     track: parameters interpolated, joints from the body model (module docstring). A frame
     without an estimated row on both sides (the end of a run the decoder could not read) gets
-    no row, as an undecodable frame gets none."""
+    no row, as an undecodable frame gets none. ``tile``: the rows' split-screen tile, whose
+    camera ``estimated`` is in (:func:`estimate_sequence`)."""
     if len(estimated) == 0:
         return estimated
     index = {
@@ -238,14 +306,19 @@ def fill_between(
     def lerp(values: np.ndarray) -> np.ndarray:
         return (1 - w) * values[a].astype(np.float64) + w * values[b].astype(np.float64)
 
+    corner = np.zeros(2, np.float32)
+    view_hw = image_size_hw
+    if tile is not None:
+        corner = np.array(tile[:2], np.float32)
+        view_hw = (tile[3] - tile[1], tile[2] - tile[0])
     bodies = assemble_estimates(
         estimator.body_model,
         global_orient=slerp(estimated.global_orient),
         body_pose=slerp(estimated.body_pose),
         betas=lerp(estimated.betas),
         transl=lerp(estimated.transl_m),
-        boxes_xyxy=tracked.bbox_px[rows],
-        image_size_hw=image_size_hw,
+        boxes_xyxy=tracked.bbox_px[rows] - np.tile(corner, 2),
+        image_size_hw=view_hw,
         focal_px=estimated.focal_px,
         confidence=np.minimum(estimated.confidence[a], estimated.confidence[b]),
         estimator=estimated.estimator,
@@ -253,7 +326,7 @@ def fill_between(
         joints_fn=estimator.joints49,
     )
     bodies.observed = estimated.joints_observed[a] & estimated.joints_observed[b]
-    filled = _rows_from_estimates(bodies, 0, rows, tracked, image_size_hw)
+    filled = _rows_from_estimates(bodies, 0, rows, tracked, image_size_hw, corner)
     filled["frame"] = tracked.frame[rows].astype(np.int64)
     both = SmplSequence.concat([estimated, SmplSequence(**filled)])  # metadata of `estimated`
     return both.take(np.lexsort((both.track_id, both.frame)))

@@ -20,6 +20,7 @@ import numpy as np
 
 from tasks.decode import iter_chunks
 from tasks.errors import VideoError
+from tasks.layout import tile_focal_px, tile_keys
 from tasks.probe import VideoInfo
 from tasks.sequence import SmplSequence
 
@@ -113,6 +114,23 @@ def _encoder(info: VideoInfo, out_path: Path, audio_source: str | None):
     )
 
 
+def _draw(frame, rows, verts, position, seq: SmplSequence, faces, overlay: Overlay) -> np.ndarray:
+    """The frame's people drawn, each in their own camera: the frame's, or their split-screen
+    tile's (:func:`tasks.layout.tile_focal_px`, drawn into that tile)."""
+    keys = tile_keys(seq.tile_px[rows])
+    whole = [r for r, k in zip(rows, keys, strict=True) if k is None]
+    if whole:
+        frame = overlay(frame, verts[[position[r] for r in whole]], faces, seq.focal_px)
+    for tile in {k for k in keys if k is not None}:
+        mine = [r for r, k in zip(rows, keys, strict=True) if k == tile]
+        x0, y0, x1, y1 = tile
+        frame = np.array(frame)  # writable, whichever way the overlay returned it
+        view = np.ascontiguousarray(frame[y0:y1, x0:x1])
+        verts_mine = verts[[position[r] for r in mine]]
+        frame[y0:y1, x0:x1] = overlay(view, verts_mine, faces, tile_focal_px(tile))
+    return frame
+
+
 def render_video(
     info: VideoInfo,
     seq: SmplSequence,
@@ -143,7 +161,7 @@ def render_video(
             for index, frame in zip(indices, chunk, strict=True):
                 rows = rows_by_frame.get(int(index), [])
                 if rows and verts is not None:
-                    frame = overlay(frame, verts[[position[r] for r in rows]], faces, seq.focal_px)
+                    frame = _draw(frame, rows, verts, position, seq, faces, overlay)
                 write(retimer.push(float(times[int(index)]), frame))
             if on_progress is not None:
                 on_progress(len(indices))

@@ -27,6 +27,7 @@ ROW_FIELDS = (
     "confidence",
     "joints_observed",
     "hands3d_m",
+    "tile_px",
 )
 
 
@@ -48,6 +49,9 @@ class SmplSequence:
     joints_observed: np.ndarray  # (M, J) bool: seen (True) or inferred (False) per joint
     #: (M, 2, 3) centres of hands seen apart from the body (NaN: none); None -> all NaN
     hands3d_m: np.ndarray | None = None
+    #: (M, 4) xyxy split-screen tile of the person (:mod:`tasks.layout`); None -> all NaN (one
+    #: picture)
+    tile_px: np.ndarray | None = None
     focal_px: float = 0.0
     estimator: str = ""
     assets: str = ""
@@ -56,12 +60,34 @@ class SmplSequence:
     def __post_init__(self) -> None:
         if self.hands3d_m is None:  # an estimator that does not look for hands
             self.hands3d_m = np.full((len(self), 2, 3), np.nan, np.float32)
+        if self.tile_px is None or (len(self.tile_px) == 0 and len(self) > 0):
+            # None, or rows given (with_rows) to an empty sequence without tiles: one picture
+            self.tile_px = np.full((len(self), 4), np.nan, np.float32)
 
     def __len__(self) -> int:
         return int(self.frame.shape[0])
 
     def take(self, rows: np.ndarray) -> SmplSequence:
         return replace(self, **{name: getattr(self, name)[rows] for name in ROW_FIELDS})
+
+    def project(self, points: np.ndarray, image_size_hw: tuple[int, int]) -> np.ndarray:
+        """(M, J, 3) camera-frame points of the rows -> (M, J, 2) frame pixels, each row through
+        its own camera: the frame's (``focal_px``, principal point at the image centre), or its
+        split-screen tile's (:func:`tasks.layout.tile_focal_px`, the tile's centre)."""
+        from pmrr_model.estimators.common import project
+        from tasks.layout import tile_focal_px, tile_keys
+
+        out = np.empty((*points.shape[:-1], 2), np.float64)
+        keys = tile_keys(self.tile_px)
+        for tile in set(keys):
+            rows = np.asarray([k == tile for k in keys])
+            if tile is None:
+                out[rows] = project(points[rows], self.focal_px, image_size_hw)
+            else:
+                x0, y0, x1, y1 = tile
+                view = project(points[rows], tile_focal_px(tile), (y1 - y0, x1 - x0))
+                out[rows] = view + np.array([x0, y0], np.float64)
+        return out
 
     def with_rows(self, **arrays: np.ndarray) -> SmplSequence:
         return replace(self, **arrays)
@@ -94,5 +120,6 @@ class SmplSequence:
             confidence=z(0, np.float32),
             joints_observed=z((0, n_joints), bool),
             hands3d_m=z((0, 2, 3), np.float32),
+            tile_px=z((0, 4), np.float32),
             **meta,
         )

@@ -37,7 +37,6 @@ import numpy as np
 from scipy.ndimage import gaussian_filter1d
 
 from pmrr_model.constants import SMPL_HEAD_CHAIN
-from pmrr_model.estimators.common import project
 from pmrr_model.geometry import (
     axis_angle_to_quaternion,
     quaternion_sign_continuous,
@@ -313,9 +312,7 @@ def smooth_sequence(
         body = joints_fn(out["betas"], out["body_pose"], out["global_orient"])
         joints = body + out["transl_m"][:, None, :]
         out["joints3d_m"] = joints.astype(seq.joints3d_m.dtype)
-        out["joints2d_px"] = project(joints, seq.focal_px, image_size_hw).astype(
-            seq.joints2d_px.dtype
-        )
+        out["joints2d_px"] = seq.project(joints, image_size_hw).astype(seq.joints2d_px.dtype)
     return replace(seq, **out, smoothed=method != "none")
 
 

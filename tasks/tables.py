@@ -112,17 +112,20 @@ def tracks_table(
     """One row per track; ``persons``: {track_id: person_id} (:mod:`tasks.people`)."""
     rows = []
     for track in np.unique(seq.track_id):
-        frames = seq.frame[seq.track_id == track]
+        mine = seq.track_id == track
+        frames = seq.frame[mine]
+        tile = seq.tile_px[mine][0]
         rows.append(
             {
                 "video_id": video_id,
                 "track_id": int(track),
-                "shot_id": int(seq.shot_id[seq.track_id == track][0]),
+                "shot_id": int(seq.shot_id[mine][0]),
                 "person_id": persons[int(track)],
                 "role": roles.get(int(track), "other"),
                 "first_frame": int(frames.min()),
                 "last_frame": int(frames.max()),
                 "n_frames": len(frames),
+                "tile_px": None if np.isnan(tile).any() else tile.tolist(),
             }
         )
     return pa.Table.from_pylist(rows, schema=TRACKS)
@@ -151,6 +154,7 @@ def smpl_table(video_id: str, seq: SmplSequence, info: VideoInfo) -> pa.Table:
             pa.array(np.asarray(seq.joints_observed, bool).reshape(-1), pa.bool_()), n_joints
         ),
         "hands3d_m": _fixed(seq.hands3d_m, 6),
+        "tile_px": _fixed(seq.tile_px, 4),
         "smoothed": pa.array([seq.smoothed] * n, pa.bool_()),
     }
     return pa.table(columns).cast(SMPL)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, fields, replace
 import numpy as np
 
 from pmrr_model.detection.base import box_iou
+from tasks.layout import Tile, tile_of
 from tasks.shots import Shot
 
 #: Boxes of one person a few frames apart overlap at least this much (interview people move
@@ -42,6 +43,13 @@ class TrackedBoxes:
     shot_id: np.ndarray  # (M,) int32
     bbox_px: np.ndarray  # (M, 4) float32 xyxy
     det_score: np.ndarray  # (M,) float32
+    #: (M, 4) float32 xyxy: the split-screen tile the person is in (:mod:`tasks.layout`), NaN
+    #: where the frame is one picture.
+    tile_px: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.tile_px is None:
+            self.tile_px = np.full((len(self.frame), 4), np.nan, np.float32)
 
     def __len__(self) -> int:
         return int(self.frame.shape[0])
@@ -54,6 +62,15 @@ class TrackedBoxes:
             np.zeros(0, np.int32),
             np.zeros((0, 4), np.float32),
             np.zeros(0, np.float32),
+        )
+
+    def with_tiles(self, tiles: tuple[Tile, ...]) -> TrackedBoxes:
+        """The rows with the tile holding most of each box (:func:`tasks.layout.tile_of`)."""
+        if not tiles:
+            return self
+        which = [tile_of(box, tiles) for box in self.bbox_px]
+        return replace(
+            self, tile_px=np.asarray([tiles[i] for i in which], np.float32).reshape(-1, 4)
         )
 
     def take(self, rows: np.ndarray) -> TrackedBoxes:

@@ -383,7 +383,7 @@ def test_s3_output(s3: S3Server, capfd) -> None:  # noqa: F811
     assert code == 2 and "role" in err  # the view exists, with its own columns only
     code, text, err = _query(capfd, url, "--tables")
     assert code == 0, err
-    assert "smpl: 0 rows, 0 videos, 17 columns" in text
+    assert "smpl: 0 rows, 0 videos, 18 columns" in text
     assert "features_summary: 7 rows, 2 videos, 86 columns" in text
     assert "features_people: 5 rows, 2 videos, 85 columns" in text
 
