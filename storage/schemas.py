@@ -35,6 +35,13 @@ PERSON_ID = (
     "in one frame never do. Roles are a person's: all their tracks have the same role."
 )
 
+TILE = (
+    "The split-screen tile [x1, y1, x2, y2] (pixel frame) the person is seen in, where the shot "
+    "is a video call's gallery of tiles (tasks/layout.py: borders across a region of the "
+    "picture); the person was detected and estimated within it alone, and measures between two "
+    "people in different tiles (orientation_to_other_deg) are null."
+)
+
 #: Coordinate frames used by the tables (also written to docs/TABLES.md).
 CAMERA_FRAME = (
     "Camera frame: right-handed, origin at the camera centre, x right, y down, z forward "
@@ -249,11 +256,7 @@ TRACKS = pa.schema(
         field(
             "tile_px",
             _fixed(4),
-            "The split-screen tile [x1, y1, x2, y2] (pixel frame) the person is seen in, where the "
-            "shot is a video call's gallery of tiles (tasks/layout.py: borders across the whole "
-            "picture); the person was detected and estimated within it alone, and measures between "
-            "two people in different tiles (orientation_to_other_deg) are null. Null where the "
-            "shot is one picture.",
+            f"{TILE} Null where the shot is one picture.",
         ),
     ],
     metadata=schema_metadata(),
@@ -373,10 +376,7 @@ SMPL = pa.schema(
         field(
             "tile_px",
             _fixed(4),
-            "The split-screen tile [x1, y1, x2, y2] (pixel frame) the person is seen in, where the "
-            "shot is a video call's gallery of tiles (tasks/layout.py: borders across the whole "
-            "picture); the person was detected and estimated within it alone, and measures between "
-            "two people in different tiles (orientation_to_other_deg) are null. The person's 3D "
+            f"{TILE} The person's 3D "
             "values (transl_m, joints3d_m, cam, hands3d_m) are in the tile's own camera "
             "(principal point at its centre, focal length its diagonal in pixels), as in a video "
             "of that tile alone; joints2d_px and bbox_px are in the frame's pixels. NaN where the "

@@ -45,8 +45,8 @@ READ_WIDTH_PX = 640
 STEP_GREY = 6.0
 #: ...in at least this fraction of the rows it crosses, in every sampled frame. Measured on real
 #: pictures (tests/test_layout.py's): seams between two real scenes 0.85-0.90; the most
-#: seam-like line of real single-camera clips and photos 0.52 (a photo's lamp post), but for a
-#: brick wall's mortar joints (0.97, too close together to make tiles).
+#: seam-like line of real single-camera clips and photos 0.52 (scikit-image's cameraman), but
+#: for a brick wall's mortar joints (0.97, too close together to make tiles).
 STEP_ROWS = 0.7
 #: The change happens within this many pixels (a seam, not a soft edge of the scene). Two, not
 #: one: a layout scaled by a non-integer factor blends the two tiles in one column.
@@ -185,8 +185,9 @@ def _centres(positions: np.ndarray) -> list[int]:
 
 
 def find_tiles(frames_rgb: Sequence[np.ndarray]) -> tuple[Tile, ...]:
-    """The tiles of a split-screen layout, row by row, each ``(x0, y0, x1, y1)``; ``()`` where
-    the frames are one picture (one tile, or nothing to read)."""
+    """The tiles of a split-screen layout, each ``(x0, y0, x1, y1)``, in the order the regions
+    were split (a grid: row by row); ``()`` where the frames are one picture (one tile, or
+    nothing to read)."""
     if not len(frames_rgb):
         return ()
     greys = np.stack([_grey(f) for f in frames_rgb])  # (F, H, W)
