@@ -22,7 +22,7 @@ from analytics.motion import (
 )
 from analytics.roles import video_roles
 from analytics.tables import FRAME_BOOLS, SYNC_SIGNALS, conform
-from analytics.windows import summary_row, window_table
+from analytics.windows import WINDOW_S, summary_row, window_table
 
 
 def _track_events(
@@ -132,7 +132,7 @@ def compute_video_features(
     fps: float,
     n_frames: int,
     roles: dict[int, str] | None = None,
-    window_s: tuple[float, ...] = (1.0, 10.0),
+    window_s: tuple[float, ...] = WINDOW_S,
     neutral: Neutral | None = None,
     head_vertices: dict[int, np.ndarray] | None = None,
     persons: dict[int, int] | None = None,

@@ -8,6 +8,10 @@ import pandas as pd
 from analytics.synchrony import window_ids
 from analytics.tables import EVENT_TYPES, FRAME_BOOLS, FRAME_FLOATS, state_name, with_stat
 
+#: Window lengths of features_windows, seconds: moment to moment, and long enough for a
+#: synchrony estimate over several turns of talk.
+WINDOW_S = (1.0, 10.0)
+
 
 def aggregate(
     frames: pd.DataFrame, events: pd.DataFrame, group: np.ndarray, fps: float

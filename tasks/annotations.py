@@ -26,9 +26,8 @@ from analytics.dyad import Dyad, dyad_signals
 from analytics.elan import write_eaf
 from analytics.rmea import surrogate_synchrony, write_rmea, write_windows_csv
 from analytics.tables import SYNC_SIGNALS
+from analytics.windows import WINDOW_S
 from tasks.probe import VideoInfo
-
-SYNCHRONY_WINDOWS_S = (1.0, 10.0)  # the window lengths of features_windows
 
 
 def analysed_pair(summary: pd.DataFrame) -> Dyad | None:
@@ -78,7 +77,7 @@ def write_annotations(
         _, signals, segment = dyad_signals(frames, pair, tuple(SYNC_SIGNALS.values()))
         rows = []
         for column, (a, b) in signals.items():
-            for window_s in SYNCHRONY_WINDOWS_S:
+            for window_s in WINDOW_S:
                 if len(a) > round(window_s * info.fps):  # shuffling needs two windows or more
                     found = surrogate_synchrony(a, b, info.fps, window_s, segment=segment)
                     rows.append({"person_a": f"P{pair.a}", "person_b": f"P{pair.b}",
