@@ -8,7 +8,10 @@ anything else (an I/O hiccup, a worker dying) is retried once.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +33,32 @@ from tasks.units import WorkUnit, rows_of, split_shots, stitch
 def _retry_unless_bad_input(_task, _task_run, state) -> bool:
     error = state.result(raise_on_failure=False)
     return not isinstance(error, VideoError)
+
+
+@contextmanager
+def scratch_folder(prefix: str) -> Iterator[Path]:
+    """A new temporary folder for a stage's files, removed if the stage fails.
+
+    On success the folder is handed on and removed once published (:func:`remove_scratch`);
+    without this a failed render left its half-written video behind, once per try.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    except BaseException:
+        shutil.rmtree(folder, ignore_errors=True)
+        raise
+
+
+def remove_scratch(paths: list[str | None]) -> None:
+    """Remove the scratch folders of the stage outputs ``paths`` (files or folders).
+
+    Called whether publishing worked or not: a batch over thousands of videos must not leave a
+    folder per video in the system's temporary directory.
+    """
+    for path in filter(None, paths):
+        folder = Path(path)
+        shutil.rmtree(folder if folder.is_dir() else folder.parent, ignore_errors=True)
 
 
 def _stage(name: str):
@@ -236,8 +265,11 @@ def plots(features: dict, video_id: str) -> list[str]:
     """Time-series and event-raster PNGs in a temporary folder (committed by :func:`publish`)."""
     from analytics.plots import plot_video_features
 
-    folder = Path(tempfile.mkdtemp(prefix="pmrr-plots-"))
-    return [str(p) for p in plot_video_features(features, folder)]
+    with scratch_folder("pmrr-plots-") as folder:
+        paths = [str(p) for p in plot_video_features(features, folder)]
+        if not paths:  # nothing to hand on, so nothing would remove it later
+            folder.rmdir()
+        return paths
 
 
 @_stage("annotations")
@@ -245,8 +277,8 @@ def annotations(video_id: str, source: str, info: VideoInfo, features: dict, tra
     """ELAN, windows CSV and rMEA files in a temporary folder (committed by :func:`publish`)."""
     from tasks.annotations import write_annotations
 
-    folder = Path(tempfile.mkdtemp(prefix="pmrr-annotations-"))
-    return str(write_annotations(folder, video_id, source, info, features, tracks))
+    with scratch_folder("pmrr-annotations-") as folder:
+        return str(write_annotations(folder, video_id, source, info, features, tracks))
 
 
 @_stage("render")
@@ -254,7 +286,6 @@ def render(info: VideoInfo, seq: SmplSequence, cfg: PipelineConfig, video_id: st
     """Local .mp4 in a temporary folder (uploaded by :func:`publish`)."""
     from tasks.render import render_video
 
-    out = Path(tempfile.mkdtemp(prefix="pmrr-render-")) / f"{video_id}.mp4"
     done = 0
 
     def progress(n: int) -> None:
@@ -262,13 +293,15 @@ def render(info: VideoInfo, seq: SmplSequence, cfg: PipelineConfig, video_id: st
         done += n
         report(info.path, "render", done, info.n_frames)
 
-    render_video(
-        info,
-        seq,
-        out,
-        components.body_model(cfg.data_dir),
-        components.overlay(),
-        chunk_size=cfg.chunk_size,
-        on_progress=progress,
-    )
-    return str(out)
+    with scratch_folder("pmrr-render-") as folder:
+        out = folder / f"{video_id}.mp4"
+        render_video(
+            info,
+            seq,
+            out,
+            components.body_model(cfg.data_dir),
+            components.overlay(),
+            chunk_size=cfg.chunk_size,
+            on_progress=progress,
+        )
+        return str(out)

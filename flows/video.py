@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import shutil
 import time
 from contextlib import ExitStack
 from pathlib import Path
@@ -269,47 +268,43 @@ def process_video(
     )  # fmt: skip
     report(source, "write")
     began = time.perf_counter()
-    publish(
-        store,
-        video_id,
-        arrow_tables,
-        render_path=render_path,
-        exports=(seq, info()) if "exports" in todo else None,
-        plot_paths=plot_paths or (),
-        annotations_dir=Path(annotations_dir) if annotations_dir else None,
-        keep=keep,
-        extra={
-            "status": status,
-            "source_uri": source,
-            "estimator": row["estimator"],
-            "assets": seq.assets,
-            "code_version": identity.code_version(),
-            "fingerprints": fps.to_dict(),
-            "outputs": {n: fp for n, fp in produced.items()},
-            "failures": failures,
-            "summary": {
-                k: row[k]
-                for k in (
-                    "frames",
-                    "frames_lost",
-                    "fps",
-                    "shots",
-                    "tracks",
-                    "people",
-                    "person_frames",
-                )
+    try:
+        publish(
+            store,
+            video_id,
+            arrow_tables,
+            render_path=render_path,
+            exports=(seq, info()) if "exports" in todo else None,
+            plot_paths=plot_paths or (),
+            annotations_dir=Path(annotations_dir) if annotations_dir else None,
+            keep=keep,
+            extra={
+                "status": status,
+                "source_uri": source,
+                "estimator": row["estimator"],
+                "assets": seq.assets,
+                "code_version": identity.code_version(),
+                "fingerprints": fps.to_dict(),
+                "outputs": {n: fp for n, fp in produced.items()},
+                "failures": failures,
+                "summary": {
+                    k: row[k]
+                    for k in (
+                        "frames",
+                        "frames_lost",
+                        "fps",
+                        "shots",
+                        "tracks",
+                        "people",
+                        "person_frames",
+                    )
+                },
             },
-        },
-    )
+        )
+    finally:  # published or not, the stages' scratch folders go
+        stages.remove_scratch([render_path, annotations_dir, *(plot_paths or ())])
     timings["write"] = time.perf_counter() - began
     cache.prune(video_id, fps.to_dict())
-    if render_path:
-        Path(render_path).unlink(missing_ok=True)
-    temporary_dirs = {Path(p).parent for p in plot_paths or []}  # the folders, not only files
-    if annotations_dir:
-        temporary_dirs.add(Path(annotations_dir))
-    for folder in temporary_dirs:
-        shutil.rmtree(folder, ignore_errors=True)
     row["timings"] = {k: round(v, 3) for k, v in timings.items()}
     row["seconds"] = round(sum(timings.values()), 2)
     ui.video_artifacts(store, row, features, show_plots="plots" in produced)

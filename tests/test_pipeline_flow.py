@@ -11,6 +11,7 @@ appending rows.
 from __future__ import annotations
 
 import json
+import tempfile
 from pathlib import Path
 
 import ffmpeg
@@ -41,10 +42,20 @@ def clips() -> dict[str, Path]:
 @pytest.fixture(scope="module")
 def batch(clips: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> dict:
     out = tmp_path_factory.mktemp("flow-out")
-    rows = process_archive([str(p) for p in clips.values()], str(out), config=CONFIG)
+    scratch = tmp_path_factory.mktemp("system-temp")  # where the stages' scratch folders go
+    before, tempfile.tempdir = tempfile.tempdir, str(scratch)
+    try:
+        rows = process_archive([str(p) for p in clips.values()], str(out), config=CONFIG)
+    finally:
+        tempfile.tempdir = before
     by_source = {Path(r["source"]).stem: r for r in rows}
     names = {p.stem: name for name, p in clips.items()}
-    return {"out": out, "rows": {names[k]: v for k, v in by_source.items()}, "store": Store(out)}
+    return {
+        "out": out,
+        "rows": {names[k]: v for k, v in by_source.items()},
+        "store": Store(out),
+        "scratch": scratch,
+    }
 
 
 def _smpl(batch: dict, name: str) -> pd.DataFrame:
@@ -91,6 +102,27 @@ def test_batch_finishes_good_videos_and_names_bad_ones(batch: dict, clips: dict)
     assert sorted(batch["store"].committed_videos()) == sorted(
         [rows["carphone"]["video_id"], rows["interview"]["video_id"]]
     )
+
+
+def test_no_scratch_folders_left(batch: dict) -> None:
+    """Renders, plots and annotations were made in the system's temp folder and published; none
+    of their folders stays behind (a batch of thousands of videos would leave one per video)."""
+    assert batch["rows"]["interview"]["render"]  # the stages did run
+    left = sorted(p.name for p in batch["scratch"].glob("pmrr-*"))
+    assert left == []
+
+
+def test_failed_stage_removes_its_half_written_files(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.stages import scratch_folder
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    with pytest.raises(RuntimeError, match="encoder died"):
+        with scratch_folder("pmrr-render-") as folder:
+            (folder / "v.mp4").write_bytes(b"half a video")
+            raise RuntimeError("encoder died")
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_interview_shots_and_tracks(batch: dict) -> None:
