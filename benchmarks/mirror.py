@@ -123,8 +123,11 @@ def match_tracks(a: pd.DataFrame, b: pd.DataFrame, width: float, max_px: float =
     return out
 
 
-def compare(orig: dict, mirr: dict, match: dict) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """(per-measure rows, per-event-type rows) for matched tracks."""
+def compare(
+    orig: dict, mirr: dict, match: dict, lateral_sign: float = -1.0
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(per-measure rows, per-event-type rows) for matched tracks; the copy's lateral measures
+    are multiplied by ``lateral_sign`` (-1: a mirror image)."""
     rows, events = [], []
     fa, fb = orig["features_frames"], mirr["features_frames"]
     ea, eb = orig["events"], mirr["events"]
@@ -132,7 +135,7 @@ def compare(orig: dict, mirr: dict, match: dict) -> tuple[pd.DataFrame, pd.DataF
         a = fa[fa["track_id"] == ta].set_index("frame")
         b = fb[fb["track_id"] == tb].set_index("frame").reindex(a.index)
         for col in NON_LATERAL + LATERAL:
-            sign = -1.0 if col in LATERAL else 1.0
+            sign = lateral_sign if col in LATERAL else 1.0
             x = a[col].to_numpy(dtype=np.float64)
             y = sign * b[col].to_numpy(dtype=np.float64)
             with warnings.catch_warnings():  # NaN everywhere: arms out of view in both copies

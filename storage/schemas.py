@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from pmrr_model.constants import JOINT_NAMES, SMPL_JOINT_NAMES
 
-SCHEMA_VERSION = "3.5"
+SCHEMA_VERSION = "3.6"
 SCHEMA_VERSION_KEY = b"pmrr.schema_version"
 
 N_JOINTS = len(JOINT_NAMES)  # 49: pmrr_model.constants.JOINT_NAMES
@@ -101,8 +101,17 @@ VIDEOS = pa.schema(
             "Mean frame rate (frames/s) = n_frames / duration_s; smoothing and analytics windows "
             "use it as the frame grid.",
         ),
-        field("width_px", pa.int32(), "Frame width in pixels as displayed (after rotation_deg)."),
-        field("height_px", pa.int32(), "Frame height in pixels as displayed (after rotation_deg)."),
+        field(
+            "width_px",
+            pa.int32(),
+            "Frame width in pixels as displayed (after rotation_deg and sample_aspect): the size "
+            "every stage analyses and every pixel column is in.",
+        ),
+        field(
+            "height_px",
+            pa.int32(),
+            "Frame height in pixels as displayed (after rotation_deg and sample_aspect).",
+        ),
         field(
             "n_frames",
             pa.int64(),
@@ -123,6 +132,14 @@ VIDEOS = pa.schema(
             "Display rotation of the stream (0, 90, 180 or 270 degrees, from the display matrix "
             "or `rotate` tag). Information only: decoders apply it, frames are analysed upright "
             "as a viewer sees them and width_px/height_px are the displayed size.",
+        ),
+        field(
+            "sample_aspect",
+            pa.string(),
+            "Stored pixels' width:height (the stream's sample aspect ratio, SAR), e.g. `4:3` for "
+            "HDV, `64:45` for widescreen PAL DV; `1:1` for square pixels. Non-square frames are "
+            "resampled to square pixels at width_px x height_px when decoded, so boxes, joints, "
+            "angles and the render are as a viewer sees the video.",
         ),
         field(
             "stream_index",

@@ -3,9 +3,11 @@
 Frames are read in chunks of ``chunk_size``, so memory is one chunk (``chunk_size`` x H x W x 3
 bytes) whatever the video's length; every stage that needs pixels iterates this generator instead
 of holding a video. Frames always come out as a viewer sees them: upright (the container's display
-rotation applied once -- decord and ffmpeg both apply it themselves, so this module never rotates)
-and from the video stream ffmpeg would play (:mod:`tasks.probe` chooses it and checks that decord
-decodes that very stream, else it picks the ffmpeg decoder).
+rotation applied once -- decord and ffmpeg both apply it themselves, so this module never rotates),
+with square pixels (a stream stored with non-square ones is resampled to its displayed size by
+the decoder itself, :attr:`VideoInfo.resampled`) and from the video stream ffmpeg would play
+(:mod:`tasks.probe` chooses it and checks that decord decodes that very stream, else it picks the
+ffmpeg decoder).
 
 Only decodable frames are yielded: a caller gets ``(frame_indices, frames)`` and must not assume
 every requested index comes back. Indices are positions on the video's timeline (the sorted
@@ -172,13 +174,16 @@ def iter_chunks(
 
     ``source``: a probed :class:`~tasks.probe.VideoInfo` (its decoder, stream and timeline), or a
     plain path, read with decord as is. ``frames`` restricts decoding to some indices (default:
-    all); frames that cannot be decoded are left out. ``width``/``height``: decode to that size.
+    all); frames that cannot be decoded are left out. ``width``/``height``: decode to that size;
+    by default a probed video's displayed size (square pixels, :mod:`tasks.probe`).
     """
     if isinstance(source, str):
         n = frame_count(source) if frames is None else None
         wanted = np.arange(n) if frames is None else np.asarray(sorted(frames), dtype=np.int64)
         yield from _decord_chunks(source, wanted, chunk_size, width, height)
         return
+    if width <= 0 and height <= 0 and source.resampled:
+        width, height = source.width_px, source.height_px
     n = source.n_frames
     wanted = np.arange(n) if frames is None else np.asarray(sorted(frames), dtype=np.int64)
     wanted = wanted[(wanted >= 0) & (wanted < n)]

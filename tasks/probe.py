@@ -7,6 +7,13 @@ This is the one source of truth of what the pipeline decodes (:mod:`tasks.decode
 - **Size**: as displayed, i.e. after the container's display rotation; decoders apply the
   rotation themselves (measured for decord 0.6.0 and ffmpeg on 90/180/270 degree display
   matrices), so frames are used as decoded and ``rotation_deg`` is information only.
+- **Pixel shape**: a stream stored with non-square pixels (a sample aspect ratio, SAR, other
+  than 1:1: HDV's 1440x1080 shown at 1920x1080, DV's and DVD's 720x576 and 720x480) is shown
+  stretched by players, and decoders hand out the stored, squeezed pixels (decord and ffmpeg
+  alike). Every stage measures geometry in pixels (boxes, landmarks, a camera with square
+  pixels), so frames are resampled to square pixels at decoding: the width times the SAR
+  (rounded to even), the height kept. ``width_px``/``height_px`` are that size,
+  ``coded_width_px``/``coded_height_px`` the stored one.
 - **Timeline**: the presentation time of every frame, from the stream's packets (demuxing only,
   no decoding), so variable-frame-rate recordings get their real times; ``fps`` is the mean rate.
 - **Decoder**: decord when it opens the file, indexes the same number of frames and decodes the
@@ -56,6 +63,15 @@ class VideoInfo:
     vfr: bool = False  # frame intervals vary by more than 1 %
     start_time_s: float = 0.0  # container time of the first frame
     frame_times_s: tuple[float, ...] = ()  # each frame's time from the first frame
+    sample_aspect: str = "1:1"  # stored pixels' width:height (SAR); frames come square
+    coded_width_px: int = 0  # as stored (after rotation); 0: as displayed
+    coded_height_px: int = 0
+
+    @property
+    def resampled(self) -> bool:
+        """Stored with non-square pixels, so decoded frames are resampled to the displayed size."""
+        coded = (self.coded_width_px or self.width_px, self.coded_height_px or self.height_px)
+        return coded != (self.width_px, self.height_px)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -93,6 +109,24 @@ def _rotation(stream: dict) -> int:
             return int(round(float(side["rotation"]))) % 360
     tag = (stream.get("tags") or {}).get("rotate")
     return int(tag) % 360 if tag else 0
+
+
+def sample_aspect(stream: dict) -> Fraction:
+    """The stream's sample aspect ratio (stored pixel width over height); 1 where none is set
+    (ffprobe writes ``0:1`` or ``N/A`` then) or it is implausible (beyond 1:4..4:1)."""
+    text = str(stream.get("sample_aspect_ratio") or "1:1")
+    try:
+        num, den = (int(v) for v in text.split(":"))
+        sar = Fraction(num, den)
+    except (ValueError, ZeroDivisionError):
+        return Fraction(1)
+    return sar if Fraction(1, 4) <= sar <= 4 else Fraction(1)
+
+
+def displayed_width(coded_width: int, sar: Fraction) -> int:
+    """Width in square pixels of ``coded_width`` stored pixels of aspect ``sar``, rounded to an
+    even number (what video encoders need for the render)."""
+    return coded_width if sar == 1 else max(2, 2 * round(coded_width * sar / 2))
 
 
 def _looks_like_mp4(path: str) -> bool:
@@ -210,8 +244,11 @@ def probe_video(path: str) -> VideoInfo:
     if not len(stamps):
         raise VideoError(f"{path}: no decodable frames (truncated or damaged file)")
     rotation = _rotation(stream)
+    sar = sample_aspect(stream)
+    # the SAR applies to the stored, unrotated picture; decoders then rotate
+    coded, shown = (width, height), (displayed_width(width, sar), height)
     if rotation in (90, 270):
-        width, height = height, width
+        coded, shown = coded[::-1], shown[::-1]
     times = stamps - stamps[0]
     steps = np.diff(times)
     step = float(np.median(steps)) if len(steps) else 0.0
@@ -233,14 +270,16 @@ def probe_video(path: str) -> VideoInfo:
     duration = float(times[-1]) + step
     vfr = bool(len(steps) and np.any(np.abs(steps - step) > 0.01 * step))
     n_frames = len(times)
-    decoder = choose_decoder(path, index, n_frames, width, height)
+    decoder = choose_decoder(path, index, n_frames, *coded)
+    if sar != 1 and rotation in (90, 270):
+        decoder = "ffmpeg"  # its scale follows its rotation; decord's order is not documented
     return VideoInfo(
         path=path,
         duration_s=duration,
         fps=n_frames / duration,
         n_frames=n_frames,
-        width_px=width,
-        height_px=height,
+        width_px=shown[0],
+        height_px=shown[1],
         rotation_deg=rotation,
         codec=str(stream.get("codec_name", "unknown")),
         has_audio=bool(audios),
@@ -250,4 +289,7 @@ def probe_video(path: str) -> VideoInfo:
         vfr=vfr,
         start_time_s=float(stamps[0]),
         frame_times_s=tuple(float(t) for t in times),
+        sample_aspect=f"{sar.numerator}:{sar.denominator}",
+        coded_width_px=coded[0],
+        coded_height_px=coded[1],
     )

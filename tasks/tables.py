@@ -52,6 +52,7 @@ def videos_table(
         "n_tracks": n_tracks,
         "n_people": n_people,
         "rotation_deg": info.rotation_deg,
+        "sample_aspect": info.sample_aspect,
         "stream_index": info.stream_index,
         "decoder": info.decoder,
         "vfr": info.vfr,

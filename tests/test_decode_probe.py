@@ -129,6 +129,54 @@ def test_display_rotation_is_applied_once(carphone: Path, tmp_path: Path, rotati
     assert np.abs(got.astype(int) - original).mean() < 4  # upright: same picture as the source
 
 
+@pytest.mark.parametrize(
+    ("coded_width", "sar"), [(132, "4/3"), (124, "44/31"), (198, "8/9")]
+)  # HDV's 4:3, PAL widescreen DV's ~64:45, NTSC DV's 8:9 (stored wider than shown)
+def test_non_square_pixels_are_decoded_square(
+    carphone: Path, tmp_path: Path, coded_width: int, sar: str
+) -> None:
+    """A stream stored with non-square pixels (the SAR says how much wider to show each) comes
+    out at the size a player shows it, by both decoders, so a person is not squeezed."""
+    stored = tmp_path / f"anamorphic_{coded_width}.mp4"
+    _ffmpeg("-i", str(carphone), "-vf", f"scale={coded_width}:144,setsar={sar}",
+            "-c:v", "libx264", "-crf", "10", "-an", str(stored))  # fmt: skip
+    info = probe_video(str(stored))
+    assert info.sample_aspect == sar.replace("/", ":") and info.resampled
+    assert (info.coded_width_px, info.coded_height_px) == (coded_width, 144)
+    assert (info.width_px, info.height_px) == (176, 144)  # the source's own shape again
+    original = _ffmpeg_frames(carphone, 176, 144)
+    squeezed = _ffmpeg_frames(stored, coded_width, 144)  # what decoders hand out unasked
+    for decoder in ("decord", "ffmpeg"):
+        got = np.concatenate(
+            [f for _, f in iter_chunks(dataclasses.replace(info, decoder=decoder), chunk_size=10)]
+        )
+        assert got.shape == (25, 144, 176, 3)
+        error = np.abs(got.astype(int) - original).mean()
+        assert error < 4, (decoder, error)  # the picture as shown, up to two resamplings
+    # the stored pixels, taken as square, are another picture
+    n = min(coded_width, 176)
+    assert np.abs(squeezed[:, :, :n].astype(int) - original[:, :, :n]).mean() > 4 * 4
+
+
+def test_square_pixels_and_rotated_non_square_pixels(carphone: Path, tmp_path: Path) -> None:
+    info = probe_video(str(carphone))
+    assert info.sample_aspect == "1:1" and not info.resampled
+    assert (info.coded_width_px, info.coded_height_px) == (176, 144)
+    # stored turned on its side, 144x132 with pixels 3:4 (a 144x176 picture), shown turned back
+    stored = tmp_path / "stored.mp4"
+    _ffmpeg("-i", str(carphone), "-vf", "scale=132:144,setsar=4/3,transpose=1",
+            "-c:v", "libx264", "-crf", "10", "-an", str(stored))  # fmt: skip
+    phone = tmp_path / "phone.mp4"
+    _ffmpeg("-i", str(stored), "-c", "copy", "-metadata:s:v:0", "rotate=90", str(phone))
+    info = probe_video(str(phone))
+    assert (info.rotation_deg, info.sample_aspect, info.decoder) == (90, "3:4", "ffmpeg")
+    # as players do: the stored width scaled by the SAR (144 x 3/4), the height kept, turned
+    assert (info.width_px, info.height_px) == (132, 108)  # the source's 176:144 shape
+    got = np.concatenate([f for _, f in iter_chunks(info, chunk_size=10)])
+    shown = _ffmpeg_frames(carphone, 132, 108, ("-vf", "scale=132:108"))
+    assert np.abs(got.astype(int) - shown).mean() < 4
+
+
 def test_ffmpeg_decoder_gives_decords_frames(carphone: Path) -> None:
     info = probe_video(str(carphone))
     by_decord = list(iter_chunks(info, chunk_size=7, frames=[0, 5, 6, 24]))

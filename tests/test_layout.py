@@ -169,7 +169,7 @@ def call_run(tmp_path_factory: pytest.TempPathFactory) -> dict:
         "[b0]trim=start=2:duration=2,setpts=PTS-STARTPTS,hflip[b];"
         "[a]pad=w=iw+2:h=ih:x=0:y=0:color=0x282828[ag];"
         "[b]pad=w=iw+2:h=ih:x=2:y=0:color=0x282828[bg];"
-        "[ag][bg]hstack=inputs=2,scale=720:288[v]"
+        "[ag][bg]hstack=inputs=2,scale=720:288,setsar=1[v]"
     )
     subprocess.run(
         ["ffmpeg", "-v", "error", "-y", "-i", str(samples.carphone_source()),

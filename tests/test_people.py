@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,18 @@ import pytest
 
 from analytics.dyad import Dyad, main_pair
 from analytics.roles import video_roles
-from tasks.people import appearance_distance, colour_histogram, link_tracks
+from tasks.people import (
+    MIN_COLOUR_SHARE,
+    appearance_distance,
+    colour_histogram,
+    colour_share,
+    link_people,
+    link_tracks,
+    own_persons,
+    seen_together,
+    track_appearance,
+)
+from tasks.probe import probe_video
 
 
 def _patch(rgb: tuple[int, int, int], size: int, noise: int = 12, seed: int = 0) -> np.ndarray:
@@ -131,3 +143,31 @@ def test_flow_gives_each_real_persons_tracks_one_person_id_and_role(
     summary = pd.read_parquet(root / "features_summary").sort_values("track_id")
     assert summary["person_id"].tolist() == tracks["person_id"].tolist()
     assert summary["role"].tolist() == tracks["role"].tolist()
+
+    # The same edit without colour (old black-and-white footage), read with the same rows: the
+    # people stage's look has no colour to compare, and joining would mix people up, so each
+    # track stays its own person.
+    grey = bench.build_edit(shots, clips, 0.8, tmp_path / "grey.mp4", grey=True)
+    smpl = pd.read_parquet(root / "smpl").sort_values(["track_id", "frame"])
+    rows = _Rows(
+        track_id=smpl["track_id"].to_numpy(),
+        frame=smpl["frame"].to_numpy(),
+        joints2d_px=np.stack(smpl["joints2d_px"].to_list()).reshape(len(smpl), -1, 2),
+        joints_observed=np.stack(smpl["joints_observed"].to_list()),
+    )
+    looks = {name: track_appearance(probe_video(str(v)), rows) for name, v in
+             (("colour", video), ("grey", grey))}  # fmt: skip
+    assert colour_share(looks["colour"]) > 10 * MIN_COLOUR_SHARE
+    assert colour_share(looks["grey"]) < MIN_COLOUR_SHARE / 10
+    joined_grey = link_tracks(looks["grey"], seen_together(rows), 0.25)
+    assert len(set(joined_grey.values())) < 3  # what joining by brightness alone would do
+    assert link_people(probe_video(str(grey)), rows, 0.25) == own_persons(rows.track_id)
+    colour = link_people(probe_video(str(video)), rows, 0.25)
+    assert [colour[t] for t in tracks["track_id"]] == tracks["person_id"].tolist()
+
+
+class _Rows(SimpleNamespace):
+    """The columns of a sequence the people stage reads."""
+
+    def __len__(self) -> int:
+        return len(self.frame)
