@@ -142,6 +142,13 @@ VIDEOS = pa.schema(
             "angles and the render are as a viewer sees the video.",
         ),
         field(
+            "interlaced",
+            pa.bool_(),
+            "The stream is stored as interlaced fields (broadcast, DV); it was decoded by ffmpeg "
+            "with a deinterlacer (bwdif, one frame per stored frame), so a moving person's lines "
+            "are not two moments woven together.",
+        ),
+        field(
             "stream_index",
             pa.int32(),
             "ffprobe index of the decoded video stream: the one ffmpeg plays by default (most "
@@ -151,7 +158,8 @@ VIDEOS = pa.schema(
             "decoder",
             pa.string(),
             "`decord` when decord opens the file, indexes the same number of frames and decodes "
-            "the same first frame as ffmpeg; otherwise `ffmpeg` (an ffmpeg pipe).",
+            "the same first frame as ffmpeg; otherwise `ffmpeg` (an ffmpeg pipe), which also "
+            "decodes every interlaced stream.",
         ),
         field(
             "vfr",

@@ -45,6 +45,9 @@ if TYPE_CHECKING:
     from tasks.probe import VideoInfo
 
 logger = logging.getLogger(__name__)
+#: ffmpeg's deinterlacer for interlaced streams (:attr:`VideoInfo.interlaced`): bwdif, yadif's
+#: successor in ffmpeg, field order read from each frame
+DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 _PTS = re.compile(r"Parsed_showinfo.*\bpts_time:\s*(-?[0-9.]+)")
 
 
@@ -83,6 +86,8 @@ def _ffmpeg_command(info: VideoInfo, width: int, height: int, start_s: float) ->
     """``-copyts``: showinfo then prints each frame's own presentation time, which is how a frame
     is matched to its timeline index (ffmpeg drops frames it cannot decode, silently)."""
     scale = f",scale={width}:{height}" if width > 0 and height > 0 else ""
+    if info.interlaced:  # one frame per frame (send_frame), only frames flagged interlaced
+        scale = f",{DEINTERLACE}{scale}"
     seek = ["-ss", f"{start_s:.6f}"] if start_s > 0 else []
     return [
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "info", "-copyts", *seek,

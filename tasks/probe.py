@@ -14,6 +14,11 @@ This is the one source of truth of what the pipeline decodes (:mod:`tasks.decode
   pixels), so frames are resampled to square pixels at decoding: the width times the SAR
   (rounded to even), the height kept. ``width_px``/``height_px`` are that size,
   ``coded_width_px``/``coded_height_px`` the stored one.
+- **Fields**: a stream stored interlaced (``field_order`` tt, bb, tb or bt: broadcast and DV
+  footage) holds two fields a frame, shot a field's time apart, and where anyone moves the lines
+  of a frame disagree. decord hands the woven frame out as it is, so such a stream is decoded by
+  ffmpeg with a deinterlacer (:mod:`tasks.decode`): one frame out per frame in, on the same
+  timeline.
 - **Timeline**: the presentation time of every frame, from the stream's packets (demuxing only,
   no decoding), so variable-frame-rate recordings get their real times; ``fps`` is the mean rate.
 - **Decoder**: decord when it opens the file, indexes the same number of frames and decodes the
@@ -43,6 +48,7 @@ from tasks.errors import VideoError
 logger = logging.getLogger(__name__)
 
 MIN_SIDE_PX = 32  # below this no detector or pose model finds a person
+INTERLACED = ("tt", "bb", "tb", "bt")  # ffprobe's field orders of interlaced streams
 STILL_FORMATS = ("image2", "_pipe", "gif", "apng", "webp")  # ffprobe format names of images
 
 
@@ -66,6 +72,7 @@ class VideoInfo:
     sample_aspect: str = "1:1"  # stored pixels' width:height (SAR); frames come square
     coded_width_px: int = 0  # as stored (after rotation); 0: as displayed
     coded_height_px: int = 0
+    interlaced: bool = False  # stored as fields; decoded deinterlaced (module docstring)
 
     @property
     def resampled(self) -> bool:
@@ -270,9 +277,12 @@ def probe_video(path: str) -> VideoInfo:
     duration = float(times[-1]) + step
     vfr = bool(len(steps) and np.any(np.abs(steps - step) > 0.01 * step))
     n_frames = len(times)
+    interlaced = str(stream.get("field_order", "")) in INTERLACED
     decoder = choose_decoder(path, index, n_frames, *coded)
-    if sar != 1 and rotation in (90, 270):
-        decoder = "ffmpeg"  # its scale follows its rotation; decord's order is not documented
+    if (sar != 1 and rotation in (90, 270)) or interlaced:
+        # ffmpeg's scale follows its rotation (decord's order is not documented); only ffmpeg
+        # deinterlaces
+        decoder = "ffmpeg"
     return VideoInfo(
         path=path,
         duration_s=duration,
@@ -292,4 +302,5 @@ def probe_video(path: str) -> VideoInfo:
         sample_aspect=f"{sar.numerator}:{sar.denominator}",
         coded_width_px=coded[0],
         coded_height_px=coded[1],
+        interlaced=interlaced,
     )

@@ -53,6 +53,7 @@ def videos_table(
         "n_people": n_people,
         "rotation_deg": info.rotation_deg,
         "sample_aspect": info.sample_aspect,
+        "interlaced": info.interlaced,
         "stream_index": info.stream_index,
         "decoder": info.decoder,
         "vfr": info.vfr,
