@@ -24,8 +24,8 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.mirror import clips, compare, run_clip  # noqa: E402
-from benchmarks.pixel_aspect import SUMMARY, _largest, joint_distance_pct, match_tracks  # noqa: E402
+from benchmarks.mirror import clips, run_clip  # noqa: E402
+from benchmarks.pixel_aspect import compare_copy, print_summary, print_tables  # noqa: E402
 
 COPIES = {
     "progressive": ["-vf", "select='not(mod(n,2))',setpts=2*N/FRAME_RATE/TB", "-r", "{half}"],
@@ -64,31 +64,20 @@ def main() -> None:
     summary = []
     for name, path in clips(args.clips, args.seconds):
         began = time.perf_counter()
-        reference, copy = half_rate_copy(path, "progressive"), half_rate_copy(path, "interlaced")
-        info_a, smpl_a, tab_a = run_clip(reference)
-        info_b, smpl_b, tab_b = run_clip(copy)
-        match = match_tracks(smpl_a, info_a, smpl_b, info_b)
-        measures, events = compare(tab_a, tab_b, match, lateral_sign=1.0)
-        measures = measures.rename(columns={"original": "progressive", "mirrored": "interlaced"})
-        events = events.rename(columns={"original": "progressive", "mirrored": "interlaced"})
-        joints = joint_distance_pct(smpl_a, info_a, smpl_b, info_b, match)
+        reference = run_clip(half_rate_copy(path, "progressive"))
+        woven = run_clip(half_rate_copy(path, "interlaced"))
+        measures, events, match, joints, row = compare_copy(
+            reference, woven, ("progressive", "interlaced")
+        )
+        info_a, info_b = reference[0], woven[0]
         print(
             f"\n== {name}: {info_a.n_frames} frames at {info_a.fps:.1f}/s, decoded by "
             f"{info_b.decoder}, tracks {match}, 2D joints {joints:.1f} % of box height"
         )
-        print(measures.to_string(index=False, float_format=lambda v: f"{v:8.3f}"))
-        print(events.to_string(index=False) if len(events) else "no events in either copy")
-        summary.append(
-            {"clip": name, "tracks": f"{len(match)}/{smpl_a.track_id.nunique()}",
-             "joints2d_pct": joints,
-             **{short: _largest(measures, column) for short, column in SUMMARY.items()},
-             "events_differing": int(events.difference.abs().sum()) if len(events) else 0}
-        )  # fmt: skip
+        print_tables(measures, events)
+        summary.append({"clip": name, **row})
         print(f"({name}: {time.perf_counter() - began:.0f} s)")
-    print("\n== summary")
-    print(
-        pd.DataFrame(summary).to_string(index=False, float_format=lambda v: f"{v:6.2f}", na_rep="-")
-    )
+    print_summary(summary)
 
 
 if __name__ == "__main__":

@@ -96,21 +96,27 @@ def run_clip(
     return info, smpl, tables
 
 
-def match_tracks(a: pd.DataFrame, b: pd.DataFrame, width: float, max_px: float = 30.0) -> dict:
-    """Track of ``a`` -> track of ``b`` whose mirrored box centre is nearest over shared frames."""
+def box_centres(
+    df: pd.DataFrame, sx: float = 1.0, sy: float = 1.0, flip_width: float | None = None
+) -> pd.DataFrame:
+    """Per row: track, frame and box centre, mirrored about ``flip_width`` where given, then
+    scaled by (``sx``, ``sy``)."""
+    box = np.stack(df["bbox_px"].to_numpy()).astype(np.float64)
+    cx = (box[:, 0] + box[:, 2]) / 2
+    if flip_width is not None:
+        cx = flip_width - cx
+    return pd.DataFrame(
+        {"track": df["track_id"].to_numpy(), "frame": df["frame"].to_numpy(),
+         "cx": cx * sx, "cy": (box[:, 1] + box[:, 3]) / 2 * sy}
+    )  # fmt: skip
 
-    def centres(df: pd.DataFrame, flip: bool) -> pd.DataFrame:
-        box = np.stack(df["bbox_px"].to_numpy()).astype(np.float64)
-        cx = (box[:, 0] + box[:, 2]) / 2
-        return pd.DataFrame(
-            {"track": df["track_id"].to_numpy(), "frame": df["frame"].to_numpy(),
-             "cx": width - cx if flip else cx, "cy": (box[:, 1] + box[:, 3]) / 2}
-        )  # fmt: skip
 
-    ca, cb = centres(a, False), centres(b, True)
+def nearest_tracks(ca: pd.DataFrame, cb: pd.DataFrame, max_distance: float) -> dict:
+    """Track of ``ca`` -> track of ``cb`` (:func:`box_centres`) whose centre is nearest on average
+    over their shared frames (at least half of the first track's), if within ``max_distance``."""
     out = {}
     for t, g in ca.groupby("track"):
-        best, best_d = None, max_px
+        best, best_d = None, max_distance
         for u, h in cb.groupby("track"):
             m = g.merge(h, on="frame")
             if len(m) < 0.5 * len(g):
@@ -121,6 +127,11 @@ def match_tracks(a: pd.DataFrame, b: pd.DataFrame, width: float, max_px: float =
         if best is not None:
             out[int(t)] = best
     return out
+
+
+def match_tracks(a: pd.DataFrame, b: pd.DataFrame, width: float, max_px: float = 30.0) -> dict:
+    """Track of ``a`` -> track of ``b`` whose mirrored box centre is nearest over shared frames."""
+    return nearest_tracks(box_centres(a), box_centres(b, flip_width=width), max_px)
 
 
 def compare(

@@ -30,7 +30,7 @@ import pandas as pd
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from benchmarks.mirror import clips, compare, run_clip  # noqa: E402
+from benchmarks.mirror import box_centres, clips, compare, nearest_tracks, run_clip  # noqa: E402
 
 #: variant -> nominal SAR: HDV and DVCPRO HD's 4:3, PAL widescreen DV's 64:45, NTSC DV's 8:9 (stored
 #: wider than shown)
@@ -60,32 +60,12 @@ def anamorphic_copy(src: Path, variant: str, out_dir: Path) -> tuple[Path, Fract
     return out, sar
 
 
-def _centres(smpl: pd.DataFrame, width: float, height: float) -> pd.DataFrame:
-    box = np.stack(smpl["bbox_px"].to_numpy()).astype(np.float64)
-    return pd.DataFrame(
-        {"track": smpl["track_id"].to_numpy(), "frame": smpl["frame"].to_numpy(),
-         "cx": (box[:, 0] + box[:, 2]) / 2 / width, "cy": (box[:, 1] + box[:, 3]) / 2 / height}
-    )  # fmt: skip
-
-
 def match_tracks(a: pd.DataFrame, info_a, b: pd.DataFrame, info_b, max_frac: float = 0.05) -> dict:
     """Track of ``a`` -> track of ``b`` whose box centre (as a fraction of each run's reported
     frame size) is nearest over their shared frames."""
-    ca = _centres(a, info_a.width_px, info_a.height_px)
-    cb = _centres(b, info_b.width_px, info_b.height_px)
-    out = {}
-    for t, g in ca.groupby("track"):
-        best, best_d = None, max_frac
-        for u, k in cb.groupby("track"):
-            m = g.merge(k, on="frame")
-            if len(m) < 0.5 * len(g):
-                continue
-            d = float(np.hypot(m.cx_x - m.cx_y, m.cy_x - m.cy_y).mean())
-            if d < best_d:
-                best, best_d = int(u), d
-        if best is not None:
-            out[int(t)] = best
-    return out
+    ca = box_centres(a, 1 / info_a.width_px, 1 / info_a.height_px)
+    cb = box_centres(b, 1 / info_b.width_px, 1 / info_b.height_px)
+    return nearest_tracks(ca, cb, max_frac)
 
 
 def joint_distance_pct(a: pd.DataFrame, info_a, b: pd.DataFrame, info_b, match: dict) -> float:
@@ -119,6 +99,36 @@ SUMMARY = {
 }
 
 
+def compare_copy(run_a: tuple, run_b: tuple, names: tuple[str, str]) -> tuple:
+    """A clip's run against its copy's (each ``run_clip``'s (info, smpl, tables)): (per-measure
+    rows, per-event rows, track match, observed 2D joints' distance %, summary row); lateral
+    measures compared as they are; ``names`` head the two columns."""
+    (info_a, smpl_a, tab_a), (info_b, smpl_b, tab_b) = run_a, run_b
+    match = match_tracks(smpl_a, info_a, smpl_b, info_b)
+    measures, events = compare(tab_a, tab_b, match, lateral_sign=1.0)
+    columns = {"original": names[0], "mirrored": names[1]}
+    measures, events = measures.rename(columns=columns), events.rename(columns=columns)
+    joints = joint_distance_pct(smpl_a, info_a, smpl_b, info_b, match)
+    row = {
+        "tracks": f"{len(match)}/{smpl_a.track_id.nunique()}",
+        "joints2d_pct": joints,
+        **{short: _largest(measures, column) for short, column in SUMMARY.items()},
+        "events_differing": int(events.difference.abs().sum()) if len(events) else 0,
+    }
+    return measures, events, match, joints, row
+
+
+def print_tables(measures: pd.DataFrame, events: pd.DataFrame) -> None:
+    print(measures.to_string(index=False, float_format=lambda v: f"{v:8.3f}"))
+    print(events.to_string(index=False) if len(events) else "no events in either copy")
+
+
+def print_summary(rows: list[dict]) -> None:
+    print("\n== summary")
+    table = pd.DataFrame(rows)
+    print(table.to_string(index=False, float_format=lambda v: f"{v:6.2f}", na_rep="-"))
+
+
 def _largest(measures: pd.DataFrame, column: str) -> float:
     values = measures.loc[measures.measure == column, "difference"].abs()
     return float(values.max()) if values.notna().any() else float("nan")
@@ -134,33 +144,23 @@ def main() -> None:
     summary = []
     for name, path in clips(args.clips, args.seconds):
         began = time.perf_counter()
-        info_a, smpl_a, tab_a = run_clip(path)
+        original = run_clip(path)
         for variant in args.variants:
             copy, sar = anamorphic_copy(path, variant, path.parent)
-            info_b, smpl_b, tab_b = run_clip(copy)
-            match = match_tracks(smpl_a, info_a, smpl_b, info_b)
-            measures, events = compare(tab_a, tab_b, match, lateral_sign=1.0)
-            measures = measures.rename(columns={"mirrored": "copy"})
-            events = events.rename(columns={"mirrored": "copy"})
-            joints = joint_distance_pct(smpl_a, info_a, smpl_b, info_b, match)
+            stored = run_clip(copy)
+            measures, events, match, joints, row = compare_copy(
+                original, stored, ("original", "copy")
+            )
+            info_a, info_b = original[0], stored[0]
             print(
                 f"\n== {name} as {variant} (stored {copy.name}, SAR {sar}; analysed at "
                 f"{info_b.width_px}x{info_b.height_px} against {info_a.width_px}x"
                 f"{info_a.height_px}), tracks {match}, 2D joints {joints:.1f} % of box height"
             )
-            print(measures.to_string(index=False, float_format=lambda v: f"{v:8.3f}"))
-            print(events.to_string(index=False) if len(events) else "no events in either copy")
-            summary.append(
-                {"clip": name, "variant": variant, "sar": str(sar),
-                 "tracks": f"{len(match)}/{smpl_a.track_id.nunique()}", "joints2d_pct": joints,
-                 **{short: _largest(measures, column) for short, column in SUMMARY.items()},
-                 "events_differing": int(events.difference.abs().sum()) if len(events) else 0}
-            )  # fmt: skip
+            print_tables(measures, events)
+            summary.append({"clip": name, "variant": variant, "sar": str(sar), **row})
         print(f"({name}: {time.perf_counter() - began:.0f} s)")
-    print("\n== summary")
-    print(
-        pd.DataFrame(summary).to_string(index=False, float_format=lambda v: f"{v:6.2f}", na_rep="-")
-    )
+    print_summary(summary)
 
 
 if __name__ == "__main__":
