@@ -278,11 +278,12 @@ def probe_video(path: str) -> VideoInfo:
     vfr = bool(len(steps) and np.any(np.abs(steps - step) > 0.01 * step))
     n_frames = len(times)
     interlaced = str(stream.get("field_order", "")) in INTERLACED
-    decoder = choose_decoder(path, index, n_frames, *coded)
+    # ffmpeg's scale follows its rotation (decord's order is not documented); only ffmpeg
+    # deinterlaces. Otherwise decord where it decodes what ffmpeg does.
     if (sar != 1 and rotation in (90, 270)) or interlaced:
-        # ffmpeg's scale follows its rotation (decord's order is not documented); only ffmpeg
-        # deinterlaces
         decoder = "ffmpeg"
+    else:
+        decoder = choose_decoder(path, index, n_frames, *coded)
     return VideoInfo(
         path=path,
         duration_s=duration,
