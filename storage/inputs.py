@@ -19,7 +19,12 @@ import fsspec
 from storage import credentials
 from storage.errors import StorageError
 
-VIDEO_SUFFIXES = {".mp4", ".mov", ".mkv", ".avi", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv"}
+# what archives hold: MP4/MOV, Matroska, AVI, WebM, MPEG (DVD's .vob), transport streams
+# (AVCHD camcorders' .mts/.m2ts, broadcast .ts), WMV/ASF, Flash, 3GP phones, DV, MXF, Ogg
+VIDEO_SUFFIXES = {
+    ".mp4", ".m4v", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".vob", ".ts", ".mts",
+    ".m2ts", ".wmv", ".asf", ".flv", ".3gp", ".dv", ".mxf", ".ogv",
+}  # fmt: skip
 # the pipeline's own folders: what is inside them is never an input
 INTERNAL_DIRS = frozenset({"_staging", "_cache", "_manifests"})
 

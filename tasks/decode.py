@@ -6,8 +6,8 @@ of holding a video. Frames always come out as a viewer sees them: upright (the c
 rotation applied once -- decord and ffmpeg both apply it themselves, so this module never rotates),
 with square pixels (a stream stored with non-square ones is resampled to its displayed size by
 the decoder itself, :attr:`VideoInfo.resampled`) and from the video stream ffmpeg would play
-(:mod:`tasks.probe` chooses it and checks that decord decodes that very stream, else it picks the
-ffmpeg decoder).
+(:mod:`tasks.probe` chooses it and checks that decord decodes that very stream, and decodes it
+right after a seek, else it picks the ffmpeg decoder).
 
 Only decodable frames are yielded: a caller gets ``(frame_indices, frames)`` and must not assume
 every requested index comes back. Indices are positions on the video's timeline (the sorted
@@ -68,9 +68,11 @@ def frame_count(path: str) -> int:
     return len(_reader(path))
 
 
-def _decord_chunks(
+def decord_chunks(
     path: str, wanted: np.ndarray, chunk_size: int, width: int, height: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+    """Decode ``wanted`` (sorted decord indices) with decord, a chunk per ``get_batch``, the
+    reader parked on its first key frame in between (module docstring)."""
     reader = _reader(path, width, height)
     wanted = wanted[wanted < len(reader)]
     park = int(reader.get_key_indices()[0]) if len(reader) else 0
@@ -98,7 +100,7 @@ def _ffmpeg_command(info: VideoInfo, width: int, height: int, start_s: float) ->
     ]  # fmt: skip
 
 
-def _ffmpeg_chunks(
+def ffmpeg_chunks(
     info: VideoInfo, wanted: np.ndarray, chunk_size: int, width: int, height: int
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Decode the chosen stream with the ffmpeg CLI; frames it cannot decode are skipped."""
@@ -185,7 +187,7 @@ def iter_chunks(
     if isinstance(source, str):
         n = frame_count(source) if frames is None else None
         wanted = np.arange(n) if frames is None else np.asarray(sorted(frames), dtype=np.int64)
-        yield from _decord_chunks(source, wanted, chunk_size, width, height)
+        yield from decord_chunks(source, wanted, chunk_size, width, height)
         return
     if width <= 0 and height <= 0 and source.resampled:
         width, height = source.width_px, source.height_px
@@ -193,11 +195,11 @@ def iter_chunks(
     wanted = np.arange(n) if frames is None else np.asarray(sorted(frames), dtype=np.int64)
     wanted = wanted[(wanted >= 0) & (wanted < n)]
     if source.decoder == "ffmpeg":
-        yield from _ffmpeg_chunks(source, wanted, chunk_size, width, height)
+        yield from ffmpeg_chunks(source, wanted, chunk_size, width, height)
         return
     done = 0
     try:
-        for indices, batch in _decord_chunks(source.path, wanted, chunk_size, width, height):
+        for indices, batch in decord_chunks(source.path, wanted, chunk_size, width, height):
             done += len(indices)
             yield indices, batch
     except Exception as error:  # a damaged stretch: ffmpeg decodes what can be decoded
@@ -205,4 +207,4 @@ def iter_chunks(
             "%s: decord failed after %d frames; the rest is decoded with ffmpeg", source.path, done
         )
         logger.debug("decord error: %s", error)
-        yield from _ffmpeg_chunks(source, wanted[done:], chunk_size, width, height)
+        yield from ffmpeg_chunks(source, wanted[done:], chunk_size, width, height)

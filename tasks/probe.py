@@ -22,8 +22,9 @@ This is the one source of truth of what the pipeline decodes (:mod:`tasks.decode
 - **Timeline**: the presentation time of every frame, from the stream's packets (demuxing only,
   no decoding), so variable-frame-rate recordings get their real times; ``fps`` is the mean rate.
 - **Decoder**: decord when it opens the file, indexes the same number of frames and decodes the
-  same first frame as ffmpeg (same stream, same rotation); the ffmpeg pipe otherwise (formats or
-  damage decord cannot handle, another stream chosen by decord).
+  same frames as ffmpeg (same stream, same rotation): the first ones and frames it reaches by a
+  seek (:func:`seek_check_frames`). The ffmpeg pipe otherwise: formats or damage decord cannot
+  handle, another stream chosen by decord, files whose frames decord's seeking gets wrong.
 
 Errors name the file and the problem in plain words (empty, truncated, not a video, a still
 image, no video stream, too small); decoder messages go to the debug log only. The content hash
@@ -33,6 +34,7 @@ replaces its own outputs.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -173,51 +175,103 @@ def choose_stream(streams: list[dict]) -> dict | None:
     )
 
 
-def _timeline(path: str, index: int) -> np.ndarray:
-    """Sorted presentation times of the stream's packets (absolute, seconds)."""
+def _seconds(value: object) -> float | None:
+    return None if value in (None, "N/A") else float(value)
+
+
+def _timeline(path: str, index: int) -> tuple[np.ndarray, int]:
+    """Sorted presentation times of the stream's packets (absolute, seconds), and how many of
+    them were placed because their packet has none.
+
+    A packet stored without a presentation time (MPEG program streams such as DVD's VOB write one
+    only now and then) is placed at its decoding time plus the stream's reordering delay (the
+    median over packets that have both), where that lands on a frame slot no other packet holds.
+    Left out, its frame would be missing from the timeline, and ffmpeg's frames after it would be
+    matched to the wrong slots. decord misplaces such frames in its own index (a GOP off
+    after them, measured on MPEG-2 program streams), so they also decide the decoder."""
     packets = _ffprobe(
         path, "-select_streams", str(index), "-show_entries", "packet=pts_time,dts_time"
     ).get("packets", [])
-    times = []
+    shown, untimed, delays = [], [], []
     for packet in packets:
-        value = packet.get("pts_time", packet.get("dts_time"))
-        if value not in (None, "N/A"):
-            times.append(float(value))
-    return np.unique(np.asarray(times, np.float64))
+        pts, dts = _seconds(packet.get("pts_time")), _seconds(packet.get("dts_time"))
+        if pts is not None:
+            shown.append(pts)
+            if dts is not None:
+                delays.append(pts - dts)
+        elif dts is not None:
+            untimed.append(dts)
+    times = np.unique(np.asarray(shown, np.float64))
+    placed = 0
+    if untimed and len(times) > 1:
+        step = float(np.median(np.diff(times)))
+        delay = float(np.median(delays)) if delays else 0.0
+        for t in np.asarray(untimed) + delay:
+            if np.min(np.abs(times - t)) > 0.5 * step:
+                times = np.sort(np.append(times, t))
+                placed += 1
+    return times, placed
 
 
-def _ffmpeg_first_frame(path: str, index: int, width: int, height: int) -> np.ndarray | None:
-    run = subprocess.run(
-        ["ffmpeg", "-v", "error", "-nostdin", "-i", path, "-map", f"0:{index}", "-frames:v", "1",
-         "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
-        capture_output=True,
-    )  # fmt: skip
-    if len(run.stdout) != width * height * 3:
-        return None
-    return np.frombuffer(run.stdout, np.uint8).reshape(height, width, 3)
+FIRST_CHUNK = 8  # frames decoded in one batch from the start (decord fails some VP9 that way)
 
 
-def choose_decoder(path: str, index: int, n_frames: int, width: int, height: int) -> str:
-    """ "decord" when it decodes the same stream, frame count and first frame as ffmpeg."""
+def seek_check_frames(keys: list[int], n_frames: int) -> list[int]:
+    """Frames that decord reaches by seeking to a key frame other than the first, where it has
+    been seen to go wrong without a word: open GOPs (x265's default, MPEG-2, x264 with
+    ``open_gop``: the frames that start at such a key frame miss their references), ASF/WMV
+    (every other GOP read from the wrong place) and MPEG program streams (a GOP off towards the
+    end). The key frame and the next frame, for up to three key frames around the middle and the
+    last one; the middle frame where there is no key frame but the first."""
+    later = [k for k in keys if 0 < k < n_frames - 1]
+    if not later:
+        return [n_frames // 2] if n_frames > 1 else []
+    middle = len(later) // 2
+    chosen = sorted(set(later[max(middle - 1, 0) : middle + 2] + later[-1:]))
+    return [f for k in chosen for f in (k, k + 1)]
+
+
+def choose_decoder(info: VideoInfo) -> str:
+    """ "decord" where it decodes the same stream, frame count and frames as ffmpeg, read the way
+    the pipeline reads them (:mod:`tasks.decode`: chunks, the reader parked in between): the first
+    frames in one chunk, and frames reached by a seek (:func:`seek_check_frames`), against the
+    ffmpeg pipe's frames matched by presentation time. "ffmpeg" otherwise."""
     import decord
 
+    from tasks.decode import decord_chunks, ffmpeg_chunks
+
+    path, size = info.path, (info.coded_width_px, info.coded_height_px)
     try:
         reader = decord.VideoReader(path, ctx=decord.cpu(0), num_threads=0)
-        first = reader[0].asnumpy() if len(reader) else None
-        count = len(reader)
+        count, keys = len(reader), [int(k) for k in reader.get_key_indices()]
+        shape = reader[0].shape if count else None
+        del reader
     except Exception as error:  # noqa: BLE001 (decord raises anything; ffmpeg takes over)
         logger.info("%s: decord cannot read it (%s); decoding with ffmpeg", path, error)
         return "ffmpeg"
-    reference = _ffmpeg_first_frame(path, index, width, height)
-    if first is None or first.shape != (height, width, 3) or count != n_frames:
+    if shape != (size[1], size[0], 3) or count != info.n_frames:
         logger.info(
             "%s: decord sees %s frames of %s, expected %d of %dx%d; decoding with ffmpeg",
-            path, count, None if first is None else first.shape, n_frames, width, height,
+            path, count, shape, info.n_frames, *size,
         )  # fmt: skip
         return "ffmpeg"
-    if reference is not None and np.abs(reference.astype(np.int16) - first).mean() > 2.0:
-        logger.info("%s: decord's first frame differs from ffmpeg's; decoding with ffmpeg", path)
+    first = np.arange(min(FIRST_CHUNK, count), dtype=np.int64)
+    seeks = np.asarray(seek_check_frames(keys, count), np.int64)
+    ours, theirs = {}, {}
+    try:  # each chunk starts with a seek, as the pipeline's chunks do
+        for wanted, chunk in ((first, len(first)), (seeks, 2)):
+            for indices, batch in decord_chunks(path, wanted, chunk, *size):
+                ours.update(zip(indices.tolist(), batch, strict=True))
+    except Exception as error:  # noqa: BLE001
+        logger.info("%s: decord fails on a chunk (%s); decoding with ffmpeg", path, error)
         return "ffmpeg"
+    for wanted in [first, *np.split(seeks, range(2, len(seeks), 2))]:  # a run per seek
+        for indices, batch in ffmpeg_chunks(info, wanted, len(wanted), *size):
+            theirs.update(zip(indices.tolist(), batch, strict=True))
+    for frame, picture in sorted(theirs.items()):
+        if frame not in ours or np.abs(picture.astype(np.int16) - ours[frame]).mean() > 2.0:
+            logger.info("%s: decord's frame %d is not ffmpeg's; decoding with ffmpeg", path, frame)
+            return "ffmpeg"
     return "decord"
 
 
@@ -247,7 +301,7 @@ def probe_video(path: str) -> VideoInfo:
             f"{path}: too small ({width}x{height} pixels; at least {MIN_SIDE_PX} on each side)"
         )
     index = int(stream["index"])
-    stamps = _timeline(path, index)
+    stamps, placed = _timeline(path, index)
     if not len(stamps):
         raise VideoError(f"{path}: no decodable frames (truncated or damaged file)")
     rotation = _rotation(stream)
@@ -278,13 +332,7 @@ def probe_video(path: str) -> VideoInfo:
     vfr = bool(len(steps) and np.any(np.abs(steps - step) > 0.01 * step))
     n_frames = len(times)
     interlaced = str(stream.get("field_order", "")) in INTERLACED
-    # ffmpeg's scale follows its rotation (decord's order is not documented); only ffmpeg
-    # deinterlaces. Otherwise decord where it decodes what ffmpeg does.
-    if (sar != 1 and rotation in (90, 270)) or interlaced:
-        decoder = "ffmpeg"
-    else:
-        decoder = choose_decoder(path, index, n_frames, *coded)
-    return VideoInfo(
+    info = VideoInfo(
         path=path,
         duration_s=duration,
         fps=n_frames / duration,
@@ -296,7 +344,7 @@ def probe_video(path: str) -> VideoInfo:
         has_audio=bool(audios),
         audio_codec=str(audios[0].get("codec_name")) if audios else None,
         stream_index=index,
-        decoder=decoder,
+        decoder="ffmpeg",
         vfr=vfr,
         start_time_s=float(stamps[0]),
         frame_times_s=tuple(float(t) for t in times),
@@ -305,3 +353,9 @@ def probe_video(path: str) -> VideoInfo:
         coded_height_px=coded[1],
         interlaced=interlaced,
     )
+    # ffmpeg's scale follows its rotation (decord's order is not documented); only ffmpeg
+    # deinterlaces; frames stored without a time are misplaced by decord (_timeline). Otherwise
+    # decord where it decodes what ffmpeg does.
+    if (sar != 1 and rotation in (90, 270)) or interlaced or placed:
+        return info
+    return dataclasses.replace(info, decoder=choose_decoder(info))

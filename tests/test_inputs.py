@@ -50,6 +50,16 @@ def test_folder_search(archive: Path) -> None:
     ]
 
 
+def test_archive_and_camcorder_files_are_found(tmp_path: Path) -> None:
+    """A tape archive's folder: DVD, camcorder, broadcast and old-phone files are videos too."""
+    names = ["VTS_01_1.VOB", "00001.MTS", "00002.m2ts", "news.ts", "clip.3gp", "tape.dv",
+             "old.flv", "cam.mxf", "talk.asf", "web.ogv"]  # fmt: skip
+    for name in [*names, "notes.txt", "cover.jpg"]:
+        touch(tmp_path / name)
+    videos, problems = discover([str(tmp_path)])
+    assert videos == sorted(str(tmp_path / name) for name in names) and not problems
+
+
 def test_output_inside_input_is_not_ingested(archive: Path) -> None:
     videos, _ = discover(str(archive), exclude=[f"file://{archive / 'out'}/"])
     assert str(archive / "out" / "renders" / "e.mp4") not in videos
