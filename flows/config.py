@@ -108,6 +108,13 @@ class PipelineConfig(BaseModel):
         "(tcp://host:8786); its workers need this project installed and the input files",
     )
     render: bool = Field(True, description="write renders/<video_id>.mp4")
+    render_max_side: int = Field(
+        1280,
+        ge=0,
+        le=16384,
+        description="longest side of the render in pixels: a larger video is drawn scaled down "
+        "(HD and 4K renders cost more than the rest of the pipeline); 0: the video's own size",
+    )
     analytics: bool = Field(True, description="compute the body-language tables and plots")
     export_npz: bool = Field(True, description="write exports/<video_id>/track_<n>.npz")
     roles: RolesByVideo = Field(

@@ -77,7 +77,7 @@ STAGES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
     "analytics": (("smooth", "people"), (), ("analytics.pipeline", "analytics.calibration")),
     "plots": (("analytics",), (), ("analytics.plots",)),
     "annotations": (("analytics",), (), ("tasks.annotations",)),
-    "render": (("smooth",), (), ("tasks.render", "pmrr_model.render")),
+    "render": (("smooth",), ("render_max_side",), ("tasks.render", "pmrr_model.render")),
     "exports": (("smooth",), (), ("tasks.export",)),
 }
 STAGE_FIELDS = {stage: spec[1] for stage, spec in STAGES.items()}

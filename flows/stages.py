@@ -303,5 +303,6 @@ def render(info: VideoInfo, seq: SmplSequence, cfg: PipelineConfig, video_id: st
             components.overlay(),
             chunk_size=cfg.chunk_size,
             on_progress=progress,
+            max_side=cfg.render_max_side,
         )
         return str(out)

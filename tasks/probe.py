@@ -221,13 +221,14 @@ def seek_check_frames(keys: list[int], n_frames: int) -> list[int]:
     been seen to go wrong without a word: open GOPs (x265's default, MPEG-2, x264 with
     ``open_gop``: the frames that start at such a key frame miss their references), ASF/WMV
     (every other GOP read from the wrong place) and MPEG program streams (a GOP off towards the
-    end). The key frame and the next frame, for up to three key frames around the middle and the
-    last one; the middle frame where there is no key frame but the first."""
+    end). The key frame and the next frame, for the two key frames in the middle (ASF's errors
+    come every other GOP) and the last one; the middle frame where there is no key frame but the
+    first."""
     later = [k for k in keys if 0 < k < n_frames - 1]
     if not later:
         return [n_frames // 2] if n_frames > 1 else []
     middle = len(later) // 2
-    chosen = sorted(set(later[max(middle - 1, 0) : middle + 2] + later[-1:]))
+    chosen = sorted(set(later[middle : middle + 2] + later[-1:]))
     return [f for k in chosen for f in (k, k + 1)]
 
 

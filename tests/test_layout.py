@@ -230,6 +230,30 @@ def test_each_tile_its_own_camera(call_run: dict) -> None:
     assert drawn[:, 356:364].mean() < 0.05  # nothing drawn over the gutter
 
 
+def test_render_scaled_down_draws_each_person_in_their_tile(call_run: dict, tmp_path) -> None:
+    """``render_max_side`` 360: only the render is made again (every other stage's result is
+    reused), at half the size, each person still drawn over their own box and tile."""
+    from flows.video import process_video
+
+    out, video_id = call_run["out"], call_run["row"]["video_id"]
+    config = {"render": True, "analytics": True, "render_max_side": 360}
+    row = process_video(str(call_run["clip"]), str(out), config=config)
+    assert row["status"] == "ok" and row["video_id"] == video_id
+    assert "render" in row["timings"]
+    assert not {"shots", "track", "estimate", "smooth", "analytics"} & set(row["timings"])
+    render = out / "renders" / f"{video_id}.mp4"
+    small = [f for _, c in iter_chunks(str(render), frames=[25]) for f in c][0]
+    assert small.shape == (144, 360, 3)
+    source = [f for _, c in iter_chunks(str(call_run["clip"]), frames=[25], width=360, height=144)
+              for f in c][0]  # fmt: skip
+    drawn = np.abs(small.astype(int) - source.astype(int)).sum(axis=2) > 60
+    smpl = pd.read_parquet(out / "smpl")
+    boxes = np.stack(smpl[smpl["frame"] == 25]["bbox_px"].to_numpy()) / 2
+    for x0, y0, x1, y1 in boxes.round().astype(int):
+        assert drawn[y0:y1, x0:x1].mean() > 0.2
+    assert drawn[:, 178:182].mean() < 0.05  # nothing over the gutter
+
+
 def test_no_orientation_between_tiles(call_run: dict) -> None:
     """Two cameras, no shared space: no orientation towards the other; synchrony still."""
     out = call_run["out"]
