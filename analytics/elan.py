@@ -156,6 +156,7 @@ def build_eaf(
     tracks: pd.DataFrame,
     duration_s: float,
     fps: float | None = None,
+    time_origin_ms: int = 0,
 ) -> Elan.Eaf:
     """The :class:`pympi.Elan.Eaf` that :func:`write_eaf` writes (see the module docstring)."""
     end_ms = _ms(duration_s, "duration_s")
@@ -179,7 +180,12 @@ def build_eaf(
     eaf.remove_tier("default")
     eaf.add_linguistic_type(_LT_ROLE)
     eaf.add_linguistic_type(_LT_EVENT)
-    eaf.add_linked_file(media_url, relpath=relative_media_url, mimetype=MEDIA_MIMETYPE)
+    eaf.add_linked_file(
+        media_url,
+        relpath=relative_media_url,
+        mimetype=MEDIA_MIMETYPE,
+        time_origin=int(time_origin_ms) or None,
+    )
 
     for tid in sorted(roles):
         part = f"P{tid}"
@@ -225,6 +231,7 @@ def write_eaf(
     duration_s: float,
     *,
     fps: float | None = None,
+    time_origin_ms: int = 0,
 ) -> Path:
     """Write one video's events as an ELAN file at ``path``; returns ``path``.
 
@@ -234,13 +241,17 @@ def write_eaf(
     or more rows per track (several rows -> several presence intervals). ``media_uri``: the
     source video, a URL (``file://``...) or a path (relative = to the folder of ``path``), linked
     as ``video/mp4``. ``duration_s``: the video's duration; annotations are clamped to it.
+    ``time_origin_ms``: where the annotations' time 0 (the first frame) is in the media, ELAN's
+    ``TIME_ORIGIN`` (``videos.start_offset_s``: a video that starts after the file's audio).
     Raises ValueError for events of tracks missing from ``tracks``, non-finite times, or a track
     with several roles."""
     path = Path(path)
     folder = path.parent if str(path.parent) else Path(".")
     folder.mkdir(parents=True, exist_ok=True)
     media_url, relative = media_urls(media_uri, folder)
-    eaf = build_eaf(media_url, relative, events, tracks, duration_s, fps=fps)
+    eaf = build_eaf(
+        media_url, relative, events, tracks, duration_s, fps=fps, time_origin_ms=time_origin_ms
+    )
     document = Elan.to_adocument(eaf, pretty=True)
 
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=folder)

@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from pmrr_model.constants import JOINT_NAMES, SMPL_JOINT_NAMES
 
-SCHEMA_VERSION = "3.6"
+SCHEMA_VERSION = "3.7"
 SCHEMA_VERSION_KEY = b"pmrr.schema_version"
 
 N_JOINTS = len(JOINT_NAMES)  # 49: pmrr_model.constants.JOINT_NAMES
@@ -149,6 +149,15 @@ VIDEOS = pa.schema(
             "are not two moments woven together.",
         ),
         field(
+            "start_offset_s",
+            pa.float64(),
+            "When a player shows the first frame, in seconds from the file's start (its earliest "
+            "stream's: audio that starts before the picture, as in some broadcast and DVD files); "
+            "0 for most files. Every time column (t_s, start_s, end_s) counts from the first "
+            "frame: add this to line them up with the audio, a transcript or a player's clock "
+            "(the ELAN file's TIME_ORIGIN and the render already do).",
+        ),
+        field(
             "stream_index",
             pa.int32(),
             "ffprobe index of the decoded video stream: the one ffmpeg plays by default (most "
@@ -158,8 +167,9 @@ VIDEOS = pa.schema(
             "decoder",
             pa.string(),
             "`decord` when decord opens the file, indexes the same number of frames and decodes "
-            "the same first frame as ffmpeg; otherwise `ffmpeg` (an ffmpeg pipe), which also "
-            "decodes every interlaced stream.",
+            "the same frames as ffmpeg, the first ones and frames reached by a seek to a key "
+            "frame; otherwise `ffmpeg` (an ffmpeg pipe), which also decodes every interlaced "
+            "stream and every stream with frames stored without a time.",
         ),
         field(
             "vfr",

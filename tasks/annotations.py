@@ -68,7 +68,11 @@ def write_annotations(
     )
     events = features["events"]
     events = events.assign(track_id=[person[int(t)] for t in events["track_id"]])
-    write_eaf(out_dir / f"{video_id}.eaf", media_uri, events, people, info.duration_s)
+    origin_ms = round(1000 * info.start_offset_s)  # the first frame's place in the media
+    write_eaf(
+        out_dir / f"{video_id}.eaf", media_uri, events, people, info.duration_s,
+        time_origin_ms=origin_ms,
+    )  # fmt: skip
     write_windows_csv(features["features_windows"], out_dir / "windows.csv")
     pair = analysed_pair(features["features_summary"])
     if pair is not None and len(features["features_frames"]):

@@ -70,6 +70,9 @@ class VideoInfo:
     decoder: str = "decord"  # "decord" or "ffmpeg" (see module docstring)
     vfr: bool = False  # frame intervals vary by more than 1 %
     start_time_s: float = 0.0  # container time of the first frame
+    # when a player shows the first frame: its time after the file's earliest stream starts
+    # (audio that starts before the video); frame times (``times``) count from the first frame
+    start_offset_s: float = 0.0
     frame_times_s: tuple[float, ...] = ()  # each frame's time from the first frame
     sample_aspect: str = "1:1"  # stored pixels' width:height (SAR); frames come square
     coded_width_px: int = 0  # as stored (after rotation); 0: as displayed
@@ -276,6 +279,16 @@ def choose_decoder(info: VideoInfo) -> str:
     return "decord"
 
 
+def _start_offset(meta: dict, first_frame_s: float) -> float:
+    """Seconds from the file's start (its earliest stream's, as players count) to the video's
+    first frame; 0 where the container gives no start."""
+    try:
+        start = float(meta.get("format", {}).get("start_time"))
+    except (TypeError, ValueError):
+        return 0.0
+    return round(max(first_frame_s - start, 0.0), 6)
+
+
 def probe_video(path: str) -> VideoInfo:
     """What the pipeline decodes from ``path``; :class:`VideoError` naming the file if unusable."""
     if os.path.islink(path) and not os.path.exists(path):
@@ -348,6 +361,7 @@ def probe_video(path: str) -> VideoInfo:
         decoder="ffmpeg",
         vfr=vfr,
         start_time_s=float(stamps[0]),
+        start_offset_s=_start_offset(meta, float(stamps[0])),
         frame_times_s=tuple(float(t) for t in times),
         sample_aspect=f"{sar.numerator}:{sar.denominator}",
         coded_width_px=coded[0],

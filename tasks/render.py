@@ -169,8 +169,9 @@ def render_video(
     scale = (size[0] / info.width_px, size[1] / info.height_px)
     decode = size if scale != (1.0, 1.0) else (-1, -1)  # -1: as the video is shown
     process = _encoder(info, out_path, info.path if info.has_audio else None, size)
-    retimer = Retimer(output_rate(info), info.duration_s)
-    times = info.times()
+    # on the file's clock, as its audio is: a video that starts after the audio starts late
+    retimer = Retimer(output_rate(info), info.start_offset_s + info.duration_s)
+    times = info.start_offset_s + info.times()
 
     def write(frames: list[np.ndarray]) -> None:
         for frame in frames:

@@ -54,6 +54,7 @@ def videos_table(
         "rotation_deg": info.rotation_deg,
         "sample_aspect": info.sample_aspect,
         "interlaced": info.interlaced,
+        "start_offset_s": info.start_offset_s,
         "stream_index": info.stream_index,
         "decoder": info.decoder,
         "vfr": info.vfr,
