@@ -153,7 +153,7 @@ VIDEOS = pa.schema(
             pa.float64(),
             "When a player shows the first frame, in seconds from the file's start (its earliest "
             "stream's: audio that starts before the picture, as in some broadcast and DVD files); "
-            "0 for most files. Every time column (t_s, start_s, end_s) counts from the first "
+            "0 for most files (and below half a frame). Every time column (t_s, start_s, end_s) counts from the first "
             "frame: add this to line them up with the audio, a transcript or a player's clock "
             "(the ELAN file's TIME_ORIGIN and the render already do).",
         ),

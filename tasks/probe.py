@@ -279,14 +279,15 @@ def choose_decoder(info: VideoInfo) -> str:
     return "decord"
 
 
-def _start_offset(meta: dict, first_frame_s: float) -> float:
+def _start_offset(meta: dict, first_frame_s: float, step_s: float) -> float:
     """Seconds from the file's start (its earliest stream's, as players count) to the video's
-    first frame; 0 where the container gives no start."""
+    first frame; 0 where the container gives no start or it is under half a frame (audio
+    priming: a render would gain a frame for a lag no one sees)."""
     try:
-        start = float(meta.get("format", {}).get("start_time"))
+        offset = first_frame_s - float(meta.get("format", {}).get("start_time"))
     except (TypeError, ValueError):
         return 0.0
-    return round(max(first_frame_s - start, 0.0), 6)
+    return round(offset, 6) if offset >= 0.5 * step_s else 0.0
 
 
 def probe_video(path: str) -> VideoInfo:
@@ -361,7 +362,7 @@ def probe_video(path: str) -> VideoInfo:
         decoder="ffmpeg",
         vfr=vfr,
         start_time_s=float(stamps[0]),
-        start_offset_s=_start_offset(meta, float(stamps[0])),
+        start_offset_s=_start_offset(meta, float(stamps[0]), step),
         frame_times_s=tuple(float(t) for t in times),
         sample_aspect=f"{sar.numerator}:{sar.denominator}",
         coded_width_px=coded[0],

@@ -40,6 +40,13 @@ def test_probe_says_when_the_first_frame_is_shown(late: dict) -> None:
     info = probe_video(str(late["copy"]))
     assert info.start_offset_s == pytest.approx(0.5, abs=1e-3)
     assert info.times()[0] == 0.0 and info.n_frames == 50
+    slight = late["copy"].with_name("slightly_late.mp4")  # under half a frame: nothing to see
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-itsoffset", "0.015", "-i", str(late["clip"]),
+         "-i", str(late["clip"]), "-map", "0:v", "-map", "1:a", "-c", "copy", str(slight)],
+        check=True,
+    )  # fmt: skip
+    assert probe_video(str(slight)).start_offset_s == 0.0
 
 
 def test_tables_count_from_the_first_frame_and_give_the_offset(late: dict) -> None:
