@@ -207,9 +207,10 @@ def test_interlaced_stream_is_deinterlaced(cache: Path, tmp_path: Path) -> None:
 
 
 # A key frame every 12 frames, as DVD and broadcast files have. Each copy's frames, read as the
-# pipeline reads them, must be ffmpeg's front-to-back decode; decord, chosen before for all of
-# these, read wrong frames after a seek in the first three (benchmarks/formats.py: 20-40 of 84;
-# the first three key frames' GOPs here) and failed outright on VP9 chunks.
+# pipeline reads them, must be ffmpeg's front-to-back decode. Before: the open-GOP, WMV and HEVC
+# copies went to decord, which read wrong frames after a seek (benchmarks/formats.py, carphone:
+# 16-22 of the 34 frames read every 3rd); the VOB's timeline lacked its 2 frames stored without
+# a time, so later frames were matched a slot off; decord failed on VP9 chunks (then ffmpeg).
 STORED = {
     "open_gop.mkv": ("-c:v", "libx264", "-bf", "3", "-x264-params", "open_gop=1"),
     "wmv2.wmv": ("-c:v", "wmv2", "-q:v", "3"),

@@ -230,7 +230,7 @@ def test_each_tile_its_own_camera(call_run: dict) -> None:
     assert drawn[:, 356:364].mean() < 0.05  # nothing drawn over the gutter
 
 
-def test_render_scaled_down_draws_each_person_in_their_tile(call_run: dict, tmp_path) -> None:
+def test_render_scaled_down_draws_each_person_in_their_tile(call_run: dict) -> None:
     """``render_max_side`` 360: only the render is made again (every other stage's result is
     reused), at half the size, each person still drawn over their own box and tile."""
     from flows.video import process_video
