@@ -6,6 +6,7 @@ import numpy as np
 
 from analytics.body_frame import Neutral, head_frame, trunk_frame
 from analytics.events import runs
+from analytics.motion import time_derivative
 
 #: Stretches this short without the face seen keep the fit's head (:func:`head_seen`).
 HEAD_MAX_UNSEEN_S = 0.1
@@ -68,8 +69,6 @@ def _decomposed_deg(rel: np.ndarray, neutral: Neutral) -> np.ndarray:
 
 
 def angular_speed_deg_per_s(angles_deg: np.ndarray, fps: float) -> np.ndarray:
-    """Norm of the time derivative of (pitch, yaw, roll), deg/s; NaN next to missing frames."""
-    if len(angles_deg) < 2:
-        return np.full(len(angles_deg), np.nan)
-    rate = np.gradient(angles_deg, axis=0) * fps
-    return np.linalg.norm(rate, axis=-1)
+    """Norm of the time derivative of (pitch, yaw, roll), deg/s
+    (:func:`analytics.motion.time_derivative`); NaN next to missing frames."""
+    return np.linalg.norm(time_derivative(angles_deg, fps), axis=-1)

@@ -10,12 +10,13 @@ from analytics import joints as J
 from analytics.body_frame import Neutral
 
 
-def _seen_around(in_view: np.ndarray) -> np.ndarray:
-    """(T, K) -> (T, K): seen at t - 1, t and t + 1 (the frames a central difference uses)."""
-    seen = np.asarray(in_view, dtype=bool).copy()
-    seen[1:] &= in_view[:-1]
-    seen[:-1] &= in_view[1:]
-    return seen
+def _seen_around(in_view: np.ndarray, fps: float) -> np.ndarray:
+    """(T, K) -> (T, K): seen at every frame a speed at t differences
+    (:func:`analytics.motion.derivative_half_span` either side, clipped to the series)."""
+    seen = np.asarray(in_view, dtype=bool)
+    lo, hi = motion.span_bounds(len(seen), motion.derivative_half_span(fps))
+    unseen = np.concatenate([np.zeros((1, *seen.shape[1:]), np.int64), np.cumsum(~seen, axis=0)])
+    return (unseen[hi + 1] - unseen[lo]) == 0
 
 
 def _state(value: np.ndarray, known: np.ndarray) -> pd.arrays.BooleanArray:
@@ -71,8 +72,8 @@ def frame_measures(
     def arms_seen(values: np.ndarray) -> np.ndarray:
         return np.where(both_arms, values, np.nan)
 
-    # a speed at t differences t - 1 and t + 1: the joint must be seen at all three
-    in_view = _seen_around(in_view)
+    # a speed at t differences frames either side of t: the joint must be seen at all of them
+    in_view = _seen_around(in_view, fps)
     # the trunk's measures only where its shoulders were observed (the shrug's median too)
     trunk = j if trunk_observed is None else np.where(trunk_observed[:, None, None], j, np.nan)
     out["trunk_lean_forward_deg"], out["trunk_lean_side_deg"] = posture.trunk_lean_deg(

@@ -1,8 +1,9 @@
 """Motion measures: per-joint speed, motion energy and gesture activity.
 
-Speeds are central differences (one-sided at the ends of the video); a frame next to a missing
-frame gets NaN rather than a speed across the gap. Camera-frame speeds are invariant to any
-fixed camera placement, so no body frame is needed except for the trunk-relative wrist speed.
+Speeds are central differences over a fixed stretch of *time*, :data:`DERIVATIVE_HALF_SPAN_S`
+either side (one-sided at the ends of the video); a frame within that stretch of a missing frame
+gets NaN rather than a speed across the gap. Camera-frame speeds are invariant to any fixed
+camera placement, so no body frame is needed except for the trunk-relative wrist speed.
 """
 
 from __future__ import annotations
@@ -26,11 +27,55 @@ SPEED_JOINTS = {
 }  # fmt: skip
 
 
+#: Half the stretch of time a speed is measured over. A difference between neighbouring frames
+#: measures over 2 / fps seconds, so the fit's frame-to-frame jitter weighed more the higher the
+#: frame rate: on the synthetic medium shot rendered at 60 fps a seated person's wrists read
+#: 0.14-0.50 m/s while still (0.07-0.15 at 25 fps), over the gesture threshold, and motion
+#: energy read 2-3 times higher (``pmrr eval --synthetic --fps 60``, docs/MEASUREMENTS.md).
+#: 0.04 s is one frame at 25 fps, the rate the speed thresholds were set at (the synthetic
+#: scenes); at 30 fps and below it is the neighbouring frames, as before.
+DERIVATIVE_HALF_SPAN_S = 0.04
+
+
+def derivative_half_span(fps: float) -> int:
+    """Frames either side a speed at ``fps`` differences: :data:`DERIVATIVE_HALF_SPAN_S`, at
+    least one."""
+    return max(1, round(DERIVATIVE_HALF_SPAN_S * fps))
+
+
+def span_bounds(n: int, h: int) -> tuple[np.ndarray, np.ndarray]:
+    """(first, last) frame of each of ``n`` frames' span of ``h`` either side, clipped to the
+    series (one-sided at its ends)."""
+    i = np.arange(n)
+    return np.maximum(i - h, 0), np.minimum(i + h, n - 1)
+
+
+def time_derivative(x: np.ndarray, fps: float) -> np.ndarray:
+    """(T, ...) series -> its derivative per second (T, ...): the difference across
+    :func:`derivative_half_span` frames either side, the span shrinking to one side at the ends
+    (one frame, at 30 fps and below, is ``np.gradient``, value for value); NaN where a frame in
+    that span is NaN, and for T < 2."""
+    x = np.asarray(x)
+    if not np.issubdtype(x.dtype, np.floating):
+        x = x.astype(np.float64)
+    n = len(x)
+    if n < 2:
+        return np.full(x.shape, np.nan)
+    h = derivative_half_span(fps)
+    lo, hi = span_bounds(n, h)
+    span = (hi - lo).astype(x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
+    out = (x[hi] - x[lo]) / span * fps
+    if h > 1:  # a NaN strictly inside the span: the ends alone would bridge it
+        gap = np.isnan(x).reshape(n, -1).any(axis=1).astype(np.int64)
+        inside = np.concatenate([[0], np.cumsum(gap)])
+        bridged = (inside[hi] - inside[lo + 1]) > 0
+        out[bridged] = np.nan
+    return out
+
+
 def velocity_m_per_s(points: np.ndarray, fps: float) -> np.ndarray:
-    """(T, ..., 3) positions -> (T, ..., 3) velocities (central differences; NaN for T < 2)."""
-    if len(points) < 2:
-        return np.full(points.shape, np.nan)
-    return np.gradient(points, axis=0) * fps
+    """(T, ..., 3) positions -> (T, ..., 3) velocities (:func:`time_derivative`)."""
+    return time_derivative(points, fps)
 
 
 def speed_m_per_s(points: np.ndarray, fps: float) -> np.ndarray:

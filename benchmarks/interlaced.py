@@ -14,18 +14,15 @@ per-measure means, observed 2D joints' distance, event counts).
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import pandas as pd
-
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from benchmarks.mirror import clips, run_clip  # noqa: E402
-from benchmarks.pixel_aspect import compare_copy, print_summary, print_tables  # noqa: E402
+from benchmarks.pixel_aspect import copies_parser, print_summary, report_copy  # noqa: E402
 
 COPIES = {
     "progressive": ["-vf", "select='not(mod(n,2))',setpts=2*N/FRAME_RATE/TB", "-r", "{half}"],
@@ -56,25 +53,17 @@ def half_rate_copy(src: Path, kind: str) -> Path:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clips", nargs="+", default=["single_face", "carphone", "call"])
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of the carphone clip")
-    args = parser.parse_args()
-    pd.set_option("display.width", 200)
+    args = copies_parser(__doc__).parse_args()
     summary = []
     for name, path in clips(args.clips, args.seconds):
         began = time.perf_counter()
         reference = run_clip(half_rate_copy(path, "progressive"))
         woven = run_clip(half_rate_copy(path, "interlaced"))
-        measures, events, match, joints, row = compare_copy(
-            reference, woven, ("progressive", "interlaced")
-        )
         info_a, info_b = reference[0], woven[0]
-        print(
-            f"\n== {name}: {info_a.n_frames} frames at {info_a.fps:.1f}/s, decoded by "
-            f"{info_b.decoder}, tracks {match}, 2D joints {joints:.1f} % of box height"
+        title = (
+            f"{name}: {info_a.n_frames} frames at {info_a.fps:.1f}/s, decoded by {info_b.decoder}"
         )
-        print_tables(measures, events)
+        row = report_copy(title, reference, woven, ("progressive", "interlaced"))
         summary.append({"clip": name, **row})
         print(f"({name}: {time.perf_counter() - began:.0f} s)")
     print_summary(summary)

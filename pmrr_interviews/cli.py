@@ -117,9 +117,9 @@ def _cmd_eval(args: argparse.Namespace) -> int:
         return 2
     if args.dataset:
         return _cmd_eval_dataset(args)
-    from pmrr_model.evaluation.benchmark import run
+    from pmrr_model.evaluation.benchmark import run_args
 
-    run(args.quick, args.seed, args.cache, args.force, args.json, config=args.config)
+    run_args(args)
     return 0
 
 

@@ -57,6 +57,14 @@ MIN_SIGMA_FRAMES = 0.5  # below this a Gaussian kernel barely averages neighbour
 #: 2 degrees. At 0.04 s a 3 Hz oscillation keeps 0.7 of its amplitude.
 HEAD_CHAIN_MAX_SIGMA_S = 0.04
 RISK_RATIO = 0.7  # expected per-frame error of the chosen width <= RISK_RATIO x the raw error
+#: The adaptive widths are chosen on samples no denser than this (every k-th frame of faster
+#: video, :func:`selection_stride`), then applied to every frame. Why: a fit's error is not
+#: independent from frame to frame (each frame starts from the last), and the denser the
+#: frames the more of that error the noise estimate took for motion. On the synthetic medium
+#: shot rendered at 60 fps the chosen widths left a still person's wrists 5.9 mm of
+#: high-frequency jitter (3.6 at 25 fps), which read as gesture strokes
+#: (``pmrr eval --synthetic --fps 60``, docs/MEASUREMENTS.md). 25 fps (PAL) and 30 are as before.
+SELECTION_RATE_HZ = 25.0
 
 
 def _centre_weight(sigma: float) -> float:
@@ -233,6 +241,12 @@ class OneEuroRotationFilter:
 # ----------------------------------------------------------------------------- sequences ----
 
 
+def selection_stride(fps: float, stride: int = 1) -> int:
+    """Every how many frames the adaptive widths are chosen on: a multiple of ``stride`` (the
+    frames that were estimated) whose rate is nearest :data:`SELECTION_RATE_HZ`, at least 1."""
+    return stride * max(1, round(fps / stride / SELECTION_RATE_HZ))
+
+
 def _runs(frames: np.ndarray) -> list[np.ndarray]:
     """Index arrays of runs of consecutive frames."""
     if len(frames) == 0:
@@ -268,7 +282,8 @@ def smooth_sequence(
 
     ``stride``: the sequence was estimated on every k-th frame and interpolated between
     (``estimate_every_k``); the offline method then chooses its widths on those frames
-    (:func:`adaptive_gaussian`)."""
+    (:func:`adaptive_gaussian`), and on faster video on fewer still
+    (:func:`selection_stride`)."""
     if len(seq) == 0:
         return seq
     out = {
@@ -276,6 +291,7 @@ def smooth_sequence(
         for name in ("global_orient", "body_pose", "betas", "transl_m", "joints3d_m", "joints2d_px")
     }
     sigma = sigma_s * fps
+    stride = selection_stride(fps, stride)
     repose = joints_fn is not None and image_size_hw is not None and method != "none"
     for track in np.unique(seq.track_id):
         rows = np.flatnonzero(seq.track_id == track)

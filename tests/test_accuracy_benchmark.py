@@ -95,7 +95,7 @@ def test_ground_truth_is_self_consistent(tmp_path):
     )
     folder = S.generate_scene(spec, tmp_path, body, seed=3)
     gt = pd.read_parquet(folder / "gt_frames.parquet")
-    assert len(gt) == spec.n_frames == 40
+    assert len(gt) == spec.n_frames() == 40
     j3 = np.stack(gt["joints3d_m"].to_list()).reshape(-1, 24, 3)
     j2 = np.stack(gt["joints2d_px"].to_list()).reshape(-1, 24, 2)
     np.testing.assert_allclose(S.project(j3, S.FOCAL_PX), j2, atol=1e-3)
@@ -127,3 +127,35 @@ def test_ground_truth_is_self_consistent(tmp_path):
         ["posture_shift", 0.3, 0.9]
     ]
     assert meta["focal_px"] == pytest.approx(np.hypot(640, 360))
+
+
+def test_scenes_at_another_frame_rate_show_the_same_motion(tmp_path):
+    """A scene rendered at 50 fps is the 25 fps one sampled twice as often: the same script and
+    sway at the same times (so measures can be compared across frame rates), its own cache
+    folder, and ground truth timed at 50 fps."""
+    from flows import components
+    from pmrr_model.evaluation import scenes as S
+
+    body = components.body_model(None)
+    spec = S.SceneSpec(
+        "nod",
+        "one person nodding",
+        (S.ShotSpec(0.0, 1.2, "coffee", (S.PersonSpec(0, 20.0, (0.0, 0.3, 2.6), (
+            S.Action("nod", 0.2, 1.0, 10.0, 2.0),)),)),),
+    )  # fmt: skip
+    at = {fps: S.generate_scene(spec, tmp_path / f"{fps:g}", body, seed=1, fps=fps)
+          for fps in (25.0, 50.0)}  # fmt: skip
+    gt = {fps: pd.read_parquet(folder / "gt_frames.parquet") for fps, folder in at.items()}
+    assert len(gt[25.0]) == spec.n_frames(25.0) == 30
+    assert len(gt[50.0]) == spec.n_frames(50.0) == 60
+    assert json.loads((at[50.0] / "scene.json").read_text())["fps"] == 50.0
+    np.testing.assert_allclose(gt[50.0]["t_s"], np.arange(60) / 50.0)
+    for column in ("joints3d_m", "body_pose", "global_orient", "transl_m"):
+        slow = np.stack(gt[25.0][column].to_list())
+        fast = np.stack(gt[50.0][column].to_list())
+        np.testing.assert_allclose(fast[::2], slow, atol=1e-6, err_msg=column)
+    # and the frames in between are new moments of the nod, not copies of their neighbours
+    pose = np.stack(gt[50.0]["body_pose"].to_list())
+    assert np.abs(pose[1::2] - pose[::2]).max() > 0.01  # radians
+    keys = {S.cache_key(True, 0, "a", fps) for fps in (25.0, 50.0)}
+    assert len(keys) == 2 and S.cache_key(True, 0, "a") in keys

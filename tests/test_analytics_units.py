@@ -376,3 +376,31 @@ def test_a_nod_is_the_head_turning_against_the_trunk_and_in_place():
             assert [e["event_type"] for e in events.head_movement_events(relative, fps)] == ["nod"]
     assert found == {"nod": ["nod"], "trunk rocks under a still head": [],
                      "the whole body rocks": []}, found  # fmt: skip
+
+
+def test_speeds_are_measured_over_the_same_time_at_every_frame_rate():
+    """A speed is a difference over about 0.08 s whatever the frame rate: at 25 and 30 fps the
+    neighbouring frames, exactly as ``np.gradient``; at 60 fps two frames either side. So a
+    still wrist's jitter of the same size per frame reads about as fast at 60 fps as at 25
+    (2.4 times as fast before), and a real movement reads the same speed."""
+    from analytics.motion import time_derivative
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(40, 3, 3))
+    x[7, 1] = np.nan
+    for fps in (25.0, 30.0):
+        np.testing.assert_array_equal(time_derivative(x, fps), np.gradient(x, axis=0) * fps)
+    # NaN wherever the span reaches a missing frame, at 60 fps two frames either side
+    gap = np.zeros((20, 1))
+    gap[10] = np.nan
+    assert np.isnan(time_derivative(gap, 60.0)[:, 0]).nonzero()[0].tolist() == [8, 9, 10, 11, 12]
+    # jitter of 1 cm per frame, still: the speed's typical size at 60 fps against 25 fps
+    typical = {
+        fps: np.median(np.abs(time_derivative(rng.normal(0, 0.01, 20000), fps)))
+        for fps in (25.0, 60.0)
+    }
+    assert typical[60.0] / typical[25.0] == pytest.approx(1.2, abs=0.1)
+    # a steady movement of 0.5 m/s reads 0.5 m/s at every rate, up to the ends
+    for fps in (15.0, 25.0, 60.0, 120.0):
+        t = np.arange(int(2 * fps)) / fps
+        np.testing.assert_allclose(time_derivative(0.5 * t, fps), 0.5, rtol=1e-9)

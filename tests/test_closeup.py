@@ -45,7 +45,9 @@ def closeup(tmp_path_factory):
     import decord  # lazily, as everywhere: imported before OpenCV it breaks cv2.imread's codecs
 
     folder = S.generate_scene(spec, tmp_path_factory.mktemp("closeup"), components.body_model(None))
-    frames = decord.VideoReader(str(folder / "video.mp4")).get_batch(range(spec.n_frames)).asnumpy()
+    frames = (
+        decord.VideoReader(str(folder / "video.mp4")).get_batch(range(spec.n_frames())).asnumpy()
+    )
     return frames, pd.read_parquet(folder / "gt_frames.parquet").sort_values("frame")
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy.ndimage import gaussian_filter1d
 from scipy.spatial.transform import Rotation
 
 from tasks import smoothing
@@ -295,3 +296,42 @@ def test_widths_are_chosen_on_the_estimated_frames_of_an_interpolated_series() -
     assert aware_w.mean() == pytest.approx(every_w.mean(), rel=0.35)
     err = lambda x: float(np.sqrt(((x - truth)[20:-20] ** 2).mean()))  # noqa: E731
     assert err(aware) < 0.8 * err(naive), (err(aware), err(naive), err(every))
+
+
+def _observed_at(fps: float, seconds: float = 20.0, corr_s: float = 0.02):
+    """(truth, observed) (T, 8, 1): slow movements seen through noise that is correlated over
+    ``corr_s`` seconds (a fit started from the last frame's), sampled at ``fps``: one process in
+    time, whatever the frame rate."""
+    rng = np.random.default_rng(5)
+    t = np.arange(int(seconds * fps)) / fps
+    truth = np.stack([np.sin(2 * np.pi * 0.3 * t + p) for p in np.linspace(0, 3, 8)], 1)
+    fine_hz = 240.0
+    fine = rng.normal(0.0, 1.0, (int(seconds * fine_hz) + 1, 8))
+    fine = gaussian_filter1d(fine, corr_s * fine_hz, axis=0)
+    noise = 0.1 * fine / fine.std()
+    return truth[:, :, None], (truth + noise[np.round(t * fine_hz).astype(int)])[:, :, None]
+
+
+def test_widths_are_chosen_alike_at_every_frame_rate() -> None:
+    """Judged frame by frame, noise correlated over a fixed time looks more like motion the
+    denser the frames: at 60 fps the widths came out 0.4x as wide in seconds as at 25 fps, and
+    at 120 fps 0.2x, and the error grew. Chosen on samples about 25 a second
+    (:func:`smoothing.selection_stride`) they are within a grid step of 25 fps's or wider, and the error
+    no larger."""
+    assert [smoothing.selection_stride(f) for f in (12.5, 15, 25, 30, 50, 60, 120)] == [
+        1, 1, 1, 1, 2, 2, 5
+    ]  # fmt: skip
+    assert smoothing.selection_stride(60, stride=2) == 2
+    assert smoothing.selection_stride(120, stride=2) == 4
+    truth25, seen25 = _observed_at(25.0)
+    out25, w25 = smoothing.adaptive_gaussian(seen25, 0.2 * 25.0)
+    err = lambda x, truth: float(np.sqrt(((x - truth) ** 2).mean()))  # noqa: E731
+    for fps in (60.0, 120.0):
+        truth, seen = _observed_at(fps)
+        naive, w_naive = smoothing.adaptive_gaussian(seen, 0.2 * fps)
+        k = smoothing.selection_stride(fps)
+        chosen, w = smoothing.adaptive_gaussian(seen, 0.2 * fps, stride=k)
+        assert w_naive.mean() / fps < 0.5 * w25.mean() / 25.0, fps
+        assert w.mean() / fps >= 0.65 * w25.mean() / 25.0, fps
+        assert err(chosen, truth) < err(naive, truth) <= 1.2 * err(out25, truth25) + 0.02, fps
+        assert err(chosen, truth) <= err(out25, truth25) * 1.05, fps

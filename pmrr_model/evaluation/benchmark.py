@@ -1,7 +1,7 @@
 """Accuracy of the default pipeline against ground truth: synthetic interview scenes with known
 bodies (``pmrr_model.evaluation.scenes``), scored by ``pmrr_model.evaluation.metrics``.
 
-    pmrr eval --synthetic [--quick] [--json FILE] [--seed N] [--cache DIR] [--force]
+    pmrr eval --synthetic [--quick] [--fps N] [--json FILE] [--seed N] [--cache DIR] [--force]
     python3 benchmarks/accuracy.py [the same options]
 
 1. Generates the scenes (videos + ground truth) once under
@@ -32,8 +32,10 @@ bodies (``pmrr_model.evaluation.scenes``), scored by ``pmrr_model.evaluation.met
                      listener: every event there is false)
 
 ``--quick`` (CI, tests/test_accuracy_benchmark.py): medium, interview and still scenes, a few
-seconds each. ``--json FILE`` writes every number (also per-type precision/recall and the
-per-shot ID switches).
+seconds each. ``--fps N`` renders the same scripts at N frames a second instead of 25 (the
+phone's 30 or 60, PAL's 25, a webcam's 15): measures and events must not depend on the rate, and
+this is where that is measured. ``--json FILE`` writes every number (also per-type
+precision/recall and the per-shot ID switches).
 
 Real annotated photos (person recall, PCK@0.1): ``benchmarks/real_people.py``.
 """
@@ -330,9 +332,11 @@ def format_table(rows: list[dict]) -> str:
 
 
 def run(quick: bool = False, seed: int = 0, cache: Path | None = None, force: bool = False,
-        json_path: str | None = None, print_fn=print, config: dict | None = None) -> dict:  # fmt: skip
+        json_path: str | None = None, print_fn=print, config: dict | None = None,
+        fps: float | None = None) -> dict:  # fmt: skip
     """Generate (or reuse) the scenes, run the pipeline, score it; returns every number.
-    ``config``: pipeline settings other than the defaults (render is always off)."""
+    ``config``: pipeline settings other than the defaults (render is always off); ``fps``: the
+    scenes' frame rate (default :data:`scenes.FPS`)."""
     cache = Path(cache) if cache else default_cache()
     _prepare_env(cache)
     import pandas as pd
@@ -342,10 +346,11 @@ def run(quick: bool = False, seed: int = 0, cache: Path | None = None, force: bo
     from flows.run import process
     from pmrr_model.evaluation import scenes
 
+    fps = float(fps or scenes.FPS)
     began = time.perf_counter()
     body = components.body_model(None)
-    folder = cache / scenes.cache_key(quick, seed, str(body.asset_id))
-    scene_dirs = scenes.generate_scenes(folder, body, quick=quick, seed=seed)
+    folder = cache / scenes.cache_key(quick, seed, str(body.asset_id), fps)
+    scene_dirs = scenes.generate_scenes(folder, body, quick=quick, seed=seed, fps=fps)
     generated = time.perf_counter()
     out = folder / "out"
     videos = [str(d / "video.mp4") for d in scene_dirs]
@@ -387,10 +392,10 @@ def run(quick: bool = False, seed: int = 0, cache: Path | None = None, force: bo
     }
     changed = f"; settings {json.dumps(config)}" if config else ""
     print_fn(f"accuracy of the default pipeline on synthetic scenes ({'quick' if quick else 'full'}, "
-             f"seed {seed}, {folder.name}; body model {body.asset_id}{changed})")  # fmt: skip
+             f"{fps:g} fps, seed {seed}, {folder.name}; body model {body.asset_id}{changed})")  # fmt: skip
     print_fn(table)
     print_fn(f"seconds: {json.dumps(timing)}")
-    result = {"quick": quick, "seed": seed, "config": config or {},
+    result = {"quick": quick, "seed": seed, "fps": fps, "config": config or {},
               "scenes_folder": str(folder), "timing": timing,
               "columns": COLUMNS, "rows": rows_out, "table": table}  # fmt: skip
     if json_path:
@@ -409,6 +414,9 @@ def _json_default(value):
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true", help="CI version: fewer, shorter scenes")
     parser.add_argument("--json", default=None, metavar="FILE", help="write every number here")
+    parser.add_argument(
+        "--fps", type=float, default=None, help="the scenes' frame rate (default 25)"
+    )
     parser.add_argument("--seed", type=int, default=0, help="scene generator seed (default 0)")
     parser.add_argument(
         "--cache", default=None, help="scene cache (default ~/.cache/pmrr_interviews/eval)"
@@ -423,11 +431,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def run_args(args: argparse.Namespace) -> dict:
+    """:func:`run` with the options of :func:`add_arguments` (this script's and ``pmrr eval
+    --synthetic``'s)."""
+    return run(args.quick, args.seed, args.cache, args.force, args.json, config=args.config,
+               fps=args.fps)  # fmt: skip
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     add_arguments(parser)
-    args = parser.parse_args(argv)
-    run(args.quick, args.seed, args.cache, args.force, args.json, config=args.config)
+    run_args(parser.parse_args(argv))
     return 0
 
 

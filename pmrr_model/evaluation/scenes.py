@@ -12,7 +12,7 @@ diagonal, :func:`pmrr_model.crop.default_focal_px`: 734.3 px at 640x360) and its
 point at the image centre, level (no pitch or roll), so the ground truth and the estimates live
 in the same camera frame (x right, y down, z forward, metres; ``docs/TABLES.md``).
 
-Scene kinds (``SCENE_KINDS``; 25 fps, 640x360):
+Scene kinds (``SCENE_KINDS``; 640x360, 25 fps unless ``fps`` says otherwise):
 
 ``medium``     one person seated, medium shot (head to lap), every behaviour once
 ``interview``  two people seated facing each other at an angle, taking turns
@@ -42,7 +42,10 @@ arms crossed from the middle of the blend in to the middle of the blend out.
 
 Outputs of :func:`generate_scene` in ``folder/<scene name>/``:
 
-* ``video.mp4``: H.264 (yuv420p, crf 16), 25 fps, 640x360.
+* ``video.mp4``: H.264 (yuv420p, crf 16), 640x360, at ``fps`` (25 by default; other rates
+  render the same script at that rate: every motion is a function of time, so a scene at 60
+  fps shows what the 25 fps one shows, sampled more often -- the yardstick for measures that
+  must not depend on the frame rate).
 * ``gt_frames.parquet``: one row per frame and person in frame: ``frame``, ``t_s``,
   ``shot_id``, ``track_id`` (ground-truth track: one person within one shot, numbered in
   order of appearance like the pipeline's), ``person`` (the scene's person), ``bbox_px``
@@ -86,7 +89,7 @@ from pmrr_model.crop import default_focal_px
 
 GENERATOR_VERSION = "1"
 DEFAULT_SEED = 0
-FPS = 25.0
+FPS = 25.0  # the default rate; the sway's noise is drawn on this grid at every rate
 SIZE_HW = (360, 640)
 FOCAL_PX = default_focal_px(SIZE_HW)
 SCENE_KINDS = ("medium", "interview", "closeup", "occlusion", "cut", "still")
@@ -141,9 +144,8 @@ class SceneSpec:
     def duration_s(self) -> float:
         return self.shots[-1].end_s
 
-    @property
-    def n_frames(self) -> int:
-        return int(round(self.duration_s * FPS))
+    def n_frames(self, fps: float = FPS) -> int:
+        return int(round(self.duration_s * fps))
 
 
 # ---------------------------------------------------------------- scripts
@@ -350,12 +352,17 @@ def key_poses(body) -> KeyPoses:
     return poses
 
 
-def _sway(rng: np.random.Generator, n: int, amplitude_deg: float) -> np.ndarray:
-    """(n,) slow random signal (about 0.2 Hz), peak ~ amplitude_deg."""
+def _sway(rng: np.random.Generator, t: np.ndarray, amplitude_deg: float) -> np.ndarray:
+    """Slow random signal (about 0.2 Hz) at the times ``t`` (s, from the shot's first frame),
+    peak ~ amplitude_deg. Drawn on the :data:`FPS` grid and interpolated, so every frame rate
+    shows the same sway (at :data:`FPS` the samples are the grid's own; past the grid's last
+    sample, a fraction of a frame before the shot ends, it holds)."""
+    pos = (t - t[0]) * FPS
+    n = int(np.floor(pos[-1] + 1e-6)) + 1
     noise = rng.normal(size=n + 200)
     kernel = np.hanning(61)
     s = np.convolve(noise, kernel / kernel.sum(), "same")[100 : 100 + n]
-    return amplitude_deg * s / max(np.abs(s).max(), 1e-9)
+    return amplitude_deg * np.interp(pos, np.arange(n), s) / max(np.abs(s).max(), 1e-9)
 
 
 def person_motion(
@@ -395,9 +402,9 @@ def person_motion(
                 k += 1
         else:
             raise ValueError(f"unknown action {a.kind!r}")
-    sway_p = _sway(rng, n, spec.sway_deg)
-    sway_r = _sway(rng, n, 0.6 * spec.sway_deg)
-    head_sway = _sway(rng, n, spec.sway_deg)
+    sway_p = _sway(rng, t, spec.sway_deg)
+    sway_r = _sway(rng, t, 0.6 * spec.sway_deg)
+    head_sway = _sway(rng, t, spec.sway_deg)
     k_head, k_lhip, k_rhip = (
         SMPL_JOINT_NAMES.index(j) - 1 for j in ("head", "left_hip", "right_hip")
     )
@@ -590,13 +597,13 @@ def _camera_params(body, betas, body_pose, global_orient, yaw_deg, position):
     return go_cam, transl, joints, smpl_joints, verts
 
 
-def _write_video(frames: np.ndarray, path: Path) -> None:
-    """(T, H, W, 3) uint8 -> H.264 mp4 at FPS, single-threaded (bit-exact reruns)."""
+def _write_video(frames: np.ndarray, path: Path, fps: float = FPS) -> None:
+    """(T, H, W, 3) uint8 -> H.264 mp4 at ``fps``, single-threaded (bit-exact reruns)."""
     h, w = frames.shape[1:3]
     tmp = path.with_suffix(".tmp.mp4")
     cmd = [
         "ffmpeg", "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-        "-s", f"{w}x{h}", "-r", f"{FPS:g}", "-i", "-", "-c:v", "libx264", "-preset", "medium",
+        "-s", f"{w}x{h}", "-r", f"{fps:g}", "-i", "-", "-c:v", "libx264", "-preset", "medium",
         "-crf", "16", "-pix_fmt", "yuv420p", "-threads", "1", "-bitexact",
         "-movflags", "+faststart", str(tmp),
     ]  # fmt: skip
@@ -604,14 +611,17 @@ def _write_video(frames: np.ndarray, path: Path) -> None:
     tmp.replace(path)
 
 
-def generate_scene(spec: SceneSpec, folder: Path, body, seed: int = DEFAULT_SEED) -> Path:
-    """Render ``spec`` and write its video and ground truth under ``folder/spec.name``;
-    returns that folder. Rewrites it when called again (callers cache by ``cache_key``)."""
+def generate_scene(
+    spec: SceneSpec, folder: Path, body, seed: int = DEFAULT_SEED, fps: float = FPS
+) -> Path:
+    """Render ``spec`` at ``fps`` and write its video and ground truth under
+    ``folder/spec.name``; returns that folder. Rewrites it when called again (callers cache by
+    ``cache_key``)."""
     out_dir = Path(folder) / spec.name
     out_dir.mkdir(parents=True, exist_ok=True)
     poses = key_poses(body)
-    n = spec.n_frames
-    t_all = np.arange(n) / FPS
+    n = spec.n_frames(fps)
+    t_all = np.arange(n) / fps
     faces = body.faces
     frames = np.zeros((n, *SIZE_HW, 3), np.uint8)
     rows: list[dict] = []
@@ -659,7 +669,7 @@ def generate_scene(spec: SceneSpec, folder: Path, body, seed: int = DEFAULT_SEED
                 rows.append(
                     {
                         "frame": int(frame),
-                        "t_s": float(frame / FPS),
+                        "t_s": float(frame / fps),
                         "shot_id": shot_id,
                         "track_id": p["track"],
                         "person": p["spec"].person,
@@ -695,7 +705,7 @@ def generate_scene(spec: SceneSpec, folder: Path, body, seed: int = DEFAULT_SEED
                         "amplitude": float(a.amplitude),
                     }
                 )
-    _write_video(frames, out_dir / "video.mp4")
+    _write_video(frames, out_dir / "video.mp4", fps)
     gt = pd.DataFrame(rows)
     gt.to_parquet(out_dir / "gt_frames.parquet", index=False)
     pd.DataFrame(
@@ -704,7 +714,7 @@ def generate_scene(spec: SceneSpec, folder: Path, body, seed: int = DEFAULT_SEED
     meta = {
         "generator_version": GENERATOR_VERSION,
         "seed": seed,
-        "fps": FPS,
+        "fps": fps,
         "size_hw": list(SIZE_HW),
         "focal_px": FOCAL_PX,
         "n_frames": n,
@@ -735,26 +745,29 @@ def ground_truth_analytics(gt: pd.DataFrame, fps: float, n_frames: int, body) ->
     return compute_video_features(smpl, fps, n_frames, neutral=neutral_from_body_model(body))
 
 
-def cache_key(quick: bool, seed: int = DEFAULT_SEED, assets: str = "") -> str:
-    """Folder name of a generated scene set: generator version, seed, quick/full, and a hash
-    of the specs and the body-model assets (a change of either makes a new folder)."""
+def cache_key(quick: bool, seed: int = DEFAULT_SEED, assets: str = "", fps: float = FPS) -> str:
+    """Folder name of a generated scene set: generator version, seed, quick/full, the frame
+    rate where it is not the default, and a hash of the specs and the body-model assets (a
+    change of any makes a new folder)."""
     specs = json.dumps([dataclasses.asdict(s) for s in scene_specs(quick)], sort_keys=True)
     digest = hashlib.sha256(f"{specs}|{assets}".encode()).hexdigest()[:10]
-    return f"v{GENERATOR_VERSION}-seed{seed}-{'quick' if quick else 'full'}-{digest}"
+    rate = "" if fps == FPS else f"-{fps:g}fps"
+    return f"v{GENERATOR_VERSION}-seed{seed}-{'quick' if quick else 'full'}{rate}-{digest}"
 
 
 def generate_scenes(
     folder: Path, body, quick: bool = False, seed: int = DEFAULT_SEED,
-    names: list[str] | None = None,
+    names: list[str] | None = None, fps: float = FPS,
 ) -> list[Path]:  # fmt: skip
-    """Every scene of ``scene_specs(quick)`` (or those in ``names``) under ``folder``, each
-    made only when its ``scene.json`` is missing (a finished scene writes it last)."""
+    """Every scene of ``scene_specs(quick)`` (or those in ``names``) under ``folder`` at
+    ``fps``, each made only when its ``scene.json`` is missing (a finished scene writes it
+    last)."""
     out = []
     for spec in scene_specs(quick):
         if names and spec.name not in names:
             continue
         scene_dir = Path(folder) / spec.name
         if not (scene_dir / "scene.json").is_file():
-            generate_scene(spec, folder, body, seed)
+            generate_scene(spec, folder, body, seed, fps)
         out.append(scene_dir)
     return out
