@@ -22,7 +22,7 @@ from analytics.motion import (
 )
 from analytics.roles import video_roles
 from analytics.tables import FRAME_BOOLS, SYNC_SIGNALS, conform
-from analytics.windows import WINDOW_S, summary_row, window_table
+from analytics.windows import WINDOW_S, summary_row, summary_table, window_table
 
 
 def _track_events(
@@ -71,8 +71,13 @@ def _own_span(track: pd.DataFrame, n_frames: int) -> tuple[int, int]:
 
 
 def _in_span(track: pd.DataFrame, span: tuple[int, int]) -> tuple[pd.DataFrame, int]:
-    """The track's rows with frames counted from the span's start, and the span's length."""
-    shifted = track.assign(frame=track["frame"].to_numpy(dtype=np.int64) - span[0])
+    """The track's rows inside the span, frames counted from the span's start, and the span's
+    length. Rows outside are left out here, not later: a partner's rows cover the whole video,
+    and converting all of them for each of the pair's tracks made analytics quadratic in a
+    video's length (62 s for 10 minutes with a cut every 3 s, over 10 minutes for an hour)."""
+    frames = track["frame"].to_numpy(dtype=np.int64)
+    inside = (frames >= span[0]) & (frames <= span[1])
+    shifted = track[inside].assign(frame=frames[inside] - span[0])
     return shifted, span[1] - span[0] + 1
 
 
@@ -125,6 +130,15 @@ def _span_rows(per_frame: np.ndarray, span: tuple[int, int]) -> np.ndarray:
     part = per_frame[span[0] : span[1] + 1]
     out[: len(part)] = part
     return out
+
+
+#: The ``smpl`` columns :func:`compute_video_features` reads. The flow hands it only these: the
+#: others (body pose, shape, camera: 90 values a row) would be a pandas object per row and cell
+#: for nothing, memory that grows with a video's length.
+SMPL_COLUMNS = (
+    "video_id", "track_id", "frame", "t_s", "bbox_px", "joints3d_m", "joints2d_px",
+    "joints_observed", "hands3d_m", "tile_px",
+)  # fmt: skip
 
 
 def compute_video_features(
@@ -185,7 +199,7 @@ def compute_video_features(
             dyad.b: person_rows(smpl, dyad.tracks_b),
         }
 
-    frames, events, windows, summary = [], [], [], []
+    frames, events = [], []
     for t in tracks:
         first = spans[t][0]
         frame_idx = np.arange(first, spans[t][1] + 1)
@@ -218,21 +232,26 @@ def compute_video_features(
         found = [_shift_event(e, first, fps) for e in _track_events(f, fps, joints[t], neutral)]
         e = pd.DataFrame(found) if found else pd.DataFrame(columns=["event_type", "start_frame"])
         e["video_id"], e["track_id"], e["person_id"] = video_id, t, person[t]
-        for w in window_s:
-            win = window_table(f, e, fps, w)
-            win["video_id"], win["track_id"], win["person_id"] = video_id, t, person[t]
-            windows.append(win)
-        s = summary_row(f, e, fps)
-        s["video_id"], s["track_id"], s["role"] = video_id, t, track_roles[t]
-        s["person_id"] = person[t]
-        s["partner_person_id"], s["partner_track_id"] = _partner_ids(dyad, t, frames_of)
         frames.append(f)
         events.append(e)
-        summary.append(s)
 
     frames_df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    windows_df = pd.concat(windows, ignore_index=True) if windows else pd.DataFrame()
-    summary_df = pd.concat(summary, ignore_index=True) if summary else pd.DataFrame()
+    events_df = pd.concat(events, ignore_index=True) if events else pd.DataFrame()
+    windows_df, summary_df = pd.DataFrame(), pd.DataFrame()
+    if len(frames_df):
+        windows_df = pd.concat([window_table(frames_df, events_df, fps, w) for w in window_s])
+        windows_df = windows_df.sort_values(  # per track, then window length, then time
+            ["track_id", "window_s", "window_index"], kind="stable", ignore_index=True
+        )
+        summary_df = summary_table(frames_df, events_df, fps)
+        track_of = summary_df["track_id"].to_numpy()
+        partners = [_partner_ids(dyad, int(t), frames_of) for t in track_of]
+        summary_df["role"] = [track_roles[int(t)] for t in track_of]
+        summary_df["partner_person_id"] = [p for p, _ in partners]
+        summary_df["partner_track_id"] = [p for _, p in partners]
+        for table in (windows_df, summary_df):
+            table["video_id"] = video_id
+            table["person_id"] = [person[int(t)] for t in table["track_id"]]
     if dyad and len(frames_df):
         windows_df, summary_df = _add_synchrony(
             frames_df, windows_df, summary_df, dyad, fps, window_s
@@ -249,9 +268,7 @@ def compute_video_features(
         "features_windows": conform(windows_df, "features_windows"),
         "features_summary": conform(summary_df, "features_summary"),
         "features_people": conform(people_df, "features_people"),
-        "events": conform(
-            pd.concat(events, ignore_index=True) if events else pd.DataFrame(), "events"
-        ),
+        "events": conform(events_df, "events"),
     }
     tables["features_summary"].attrs["tracks_roles"] = dict(track_roles)
     return tables

@@ -1,6 +1,7 @@
 """Pipeline throughput and memory: frames/s per stage, end to end (x real time), peak RSS.
 
-Per stage also ``cores``: CPU seconds of the process over wall seconds (:class:`StageCpu`).
+Per stage also ``cores``: CPU seconds of the process over wall seconds, and ``MiB``: the highest
+resident memory sampled while the stage ran (:class:`StageCpu`).
 
     python benchmarks/pipeline.py [--seconds 60 600] [--size 640x360] [--no-render]
         [--config '{"estimate_every_k": 2}']
@@ -43,16 +44,21 @@ def _rss_mb() -> float:
 
 
 class PeakSampler:
-    """Samples RSS every 20 ms, so each stage gets its own peak (ru_maxrss only has one)."""
+    """Samples RSS every 20 ms, so each stage gets its own peak (ru_maxrss only has one):
+    ``on_sample`` (e.g. :meth:`StageCpu.sample`) is given each sample."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_sample=None) -> None:
         self.peak = 0.0
+        self._on_sample = on_sample
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            self.peak = max(self.peak, _rss_mb())
+            rss = _rss_mb()
+            self.peak = max(self.peak, rss)
+            if self._on_sample is not None:
+                self._on_sample(rss)
             time.sleep(0.02)
 
     def __enter__(self) -> PeakSampler:
@@ -78,6 +84,8 @@ class StageCpu:
     def __init__(self) -> None:
         self.cpu_s: dict[str, float] = {}
         self.wall_s: dict[str, float] = {}
+        #: highest resident memory sampled while each stage was the current one, MiB
+        self.peak_mb: dict[str, float] = {}
         self._stage: str | None = None
         self._since = (0.0, 0.0)
         self._lock = threading.Lock()
@@ -96,15 +104,24 @@ class StageCpu:
                 self.cpu_s[self._stage] = self.cpu_s.get(self._stage, 0.0) + cpu
             self._stage, self._since = stage, now
 
+    def sample(self, rss_mb: float) -> None:
+        """Attribute one memory sample to the current stage."""
+        stage = self._stage
+        if stage is not None:
+            self.peak_mb[stage] = max(self.peak_mb.get(stage, 0.0), rss_mb)
+
     def cores(self, stage: str) -> float:
         """Cores kept busy on average while ``stage`` ran (nan when it never reported)."""
         wall = self.wall_s.get(stage, 0.0)
         return self.cpu_s[stage] / wall if wall > 0 else float("nan")
 
 
-def run_one(video: str, render: bool, out_dir: str, settings: dict | None = None) -> dict:
+def run_one(
+    video: str, render: bool, out_dir: str, settings: dict | None = None, force: bool = True
+) -> dict:
     """Run :func:`flows.video.process_video` -- the flow users run, not a re-wiring of it -- on
-    ``video`` with every stage recomputed; returns per-stage seconds, frame counts, memory."""
+    ``video`` with every stage recomputed (``force``; else stages found in ``out_dir``'s stage
+    cache are loaded from it); returns per-stage seconds, frame counts, memory."""
     from flows import components
     from flows.config import PipelineConfig
     from flows.progress import set_reporter
@@ -122,11 +139,11 @@ def run_one(video: str, render: bool, out_dir: str, settings: dict | None = None
     clock = StageCpu()
     set_reporter(clock)
     try:
-        with PeakSampler() as sampler:
+        with PeakSampler(clock.sample) as sampler:
             wall_start = time.perf_counter()
             row = process_video(
                 video, str(Path(out_dir) / "out"), config=cfg,
-                cache_dir=str(Path(out_dir) / "cache"), force=True,
+                cache_dir=str(Path(out_dir) / "cache"), force=force,
             )  # fmt: skip
             wall = time.perf_counter() - wall_start
     finally:
@@ -139,6 +156,7 @@ def run_one(video: str, render: bool, out_dir: str, settings: dict | None = None
             "seconds": seconds,
             "frames": 0 if name == "hash" else n,
             "cores": clock.cores(name),
+            "peak_mb": clock.peak_mb.get(name, float("nan")),
         }
         for name, seconds in row["timings"].items()
     ]
@@ -154,49 +172,57 @@ def run_one(video: str, render: bool, out_dir: str, settings: dict | None = None
         "load_s": load_s,
         "rss_after_load_mb": rss_after_load,
         "peak_rss_mb": max(sampler.peak, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+        "flow_peak_rss_mb": sampler.peak,
     }
 
 
-def _child(seconds: float, size: tuple[int, int], render: bool, settings: str | None) -> dict:
-    """Run one input in a fresh interpreter (own peak RSS); returns its JSON result."""
+def run_child(script: str, args: list[str], work: str | None = None) -> dict:
+    """Run ``script`` with ``args`` in a fresh interpreter, so its peak RSS is its own; it
+    writes its JSON result to the ``--result`` file it is given (and works in ``--work``: a
+    temporary folder unless given). Returns that result."""
     with tempfile.TemporaryDirectory(prefix="pmrr-bench-") as tmp:
         result_file = Path(tmp) / "result.json"
-        cmd = [
-            sys.executable,
-            __file__,
-            "--child",
-            str(seconds),
-            "--size",
-            f"{size[0]}x{size[1]}",
-            "--result",
-            str(result_file),
-            "--work",
-            tmp,
-        ]
-        if not render:
-            cmd.append("--no-render")
-        if settings:
-            cmd += ["--config", settings]
+        cmd = [sys.executable, script, *args, "--result", str(result_file), "--work", work or tmp]
         env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
         subprocess.run(cmd, check=True, env=env)
         return json.loads(result_file.read_text())
 
 
+def _child(seconds: float, size: tuple[int, int], render: bool, settings: str | None) -> dict:
+    """Run one input in a fresh interpreter (own peak RSS); returns its JSON result."""
+    args = ["--child", str(seconds), "--size", f"{size[0]}x{size[1]}"]
+    if not render:
+        args.append("--no-render")
+    if settings:
+        args += ["--config", settings]
+    return run_child(__file__, args)
+
+
+def finish(results: list[dict], json_path: str | None) -> None:
+    """Print the table of ``results``; also write them to ``json_path`` when given."""
+    print_table(results)
+    if json_path:
+        Path(json_path).write_text(json.dumps(results, indent=2))
+
+
 def print_table(results: list[dict]) -> None:
     names = [s["stage"] for s in results[0]["stages"]]
     labels = [f"{r['duration_s']:.0f} s input" for r in results]
-    head = f"{'stage':<14}" + "".join(f"{label:>35}" for label in labels)
+    head = f"{'stage':<14}" + "".join(f"{label:>43}" for label in labels)
     print(head)
-    print(f"{'':<14}" + "".join(f"{'s':>18}{'frames/s':>10}{'cores':>7}" for _ in results))
+    print(
+        f"{'':<14}" + "".join(f"{'s':>18}{'frames/s':>10}{'cores':>7}{'MiB':>8}" for _ in results)
+    )
     for name in names:
         line = f"{name:<14}"
         for r in results:
             s = next((x for x in r["stages"] if x["stage"] == name), None)
             if s is None:
-                line += f"{'-':>35}"
+                line += f"{'-':>43}"
                 continue
             fps = s["frames"] / s["seconds"] if s["frames"] and s["seconds"] > 0 else float("nan")
             line += f"{s['seconds']:>18.1f}{fps:>10.1f}{s.get('cores', float('nan')):>7.1f}"
+            line += f"{s.get('peak_mb', float('nan')):>8.0f}"
         print(line)
     print("-" * len(head))
     rows = [
@@ -208,13 +234,16 @@ def print_table(results: list[dict]) -> None:
         ("x real time", lambda r: f"{r['duration_s'] / r['wall_s']:.3f}"),
         ("model load s", lambda r: f"{r['load_s']:.1f}"),
         ("peak RSS MiB", lambda r: f"{r['peak_rss_mb']:.0f}"),
+        ("in the flow", lambda r: f"{r.get('flow_peak_rss_mb', float('nan')):.0f}"),
     ]
     for label, fmt in rows:
-        print(f"{label:<14}" + "".join(f"{fmt(r):>35}" for r in results))
+        print(f"{label:<14}" + "".join(f"{fmt(r):>43}" for r in results))
     if len(results) > 1:
-        lo, hi = results[0]["peak_rss_mb"], results[-1]["peak_rss_mb"]
-        print(f"peak RSS growth {results[0]['duration_s']:.0f} s -> "
-              f"{results[-1]['duration_s']:.0f} s: {100 * (hi - lo) / lo:+.1f} %")  # fmt: skip
+        first, last = results[0], results[-1]
+        for label, key in (("", "peak_rss_mb"), (" in the flow", "flow_peak_rss_mb")):
+            lo, hi = first.get(key, float("nan")), last.get(key, float("nan"))
+            print(f"peak RSS growth{label} {first['duration_s']:.0f} s -> "
+                  f"{last['duration_s']:.0f} s: {100 * (hi - lo) / lo:+.1f} %")  # fmt: skip
 
 
 def main() -> None:
@@ -244,9 +273,7 @@ def main() -> None:
         print(f"done: {seconds:g} s input in {results[-1]['wall_s']:.1f} s", flush=True)
     if args.config:
         print(f"settings: {args.config}")
-    print_table(results)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2))
+    finish(results, args.json)
 
 
 if __name__ == "__main__":

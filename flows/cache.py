@@ -18,7 +18,7 @@ import logging
 import os
 import zipfile
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 import pandas as pd
@@ -34,6 +34,8 @@ ALLOWED: dict[str, type] = {
     cls.__name__: cls for cls in (VideoInfo, Shot, TrackedBoxes, SmplSequence)
 }
 SUFFIX = ".stage.zip"
+#: arrays this large get a ZIP64 entry (needed from 2 GiB; the size is not known up front)
+ZIP64_FROM = 1 << 30
 
 
 class CodecError(ValueError):
@@ -58,9 +60,9 @@ class _Writer:
             if value.dtype.hasobject:
                 raise CodecError("object arrays cannot be stored")
             name = self._name(".npy")
-            buffer = io.BytesIO()
-            np.save(buffer, value, allow_pickle=False)
-            self.archive.writestr(name, buffer.getvalue())
+            # straight into the entry: no copy of the array, nor of the archive, in memory
+            with self.archive.open(name, "w", force_zip64=value.nbytes >= ZIP64_FROM) as handle:
+                np.save(handle, value, allow_pickle=False)
             return {"$array": name}
         if isinstance(value, pd.DataFrame):
             name = self._name(".parquet")
@@ -91,7 +93,7 @@ class _Reader:
             return value
         if "$array" in value:
             with self.archive.open(value["$array"]) as handle:
-                return np.load(io.BytesIO(handle.read()), allow_pickle=False)
+                return np.load(handle, allow_pickle=False)
         if "$frame" in value:
             frame = pd.read_parquet(io.BytesIO(self.archive.read(value["$frame"])))
             frame.attrs.update(self.decode(value["attrs"]))
@@ -110,18 +112,31 @@ class _Reader:
         raise CodecError(f"unknown entry {sorted(value)}")
 
 
-def dumps(value: Any) -> bytes:
-    """Serialise a stage result (see the module docstring for what may be in it)."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as archive:
+def dump(value: Any, file: str | Path | IO[bytes]) -> None:
+    """Serialise a stage result (see the module docstring for what may be in it) into ``file``.
+    Arrays stream into the file: an hour of person-frames is 200 MB of them, and building the
+    archive in memory first held about three copies of it at once."""
+    with zipfile.ZipFile(file, "w", zipfile.ZIP_STORED) as archive:
         meta = _Writer(archive).encode(value)
         archive.writestr("meta.json", json.dumps(meta))
+
+
+def load(file: str | Path | IO[bytes]) -> Any:
+    """A stage result from ``file`` (arrays read straight into their own memory)."""
+    with zipfile.ZipFile(file) as archive:
+        return _Reader(archive).decode(json.loads(archive.read("meta.json")))
+
+
+def dumps(value: Any) -> bytes:
+    """:func:`dump` into bytes."""
+    buffer = io.BytesIO()
+    dump(value, buffer)
     return buffer.getvalue()
 
 
 def loads(data: bytes) -> Any:
-    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-        return _Reader(archive).decode(json.loads(archive.read("meta.json")))
+    """:func:`load` from bytes."""
+    return load(io.BytesIO(data))
 
 
 class StageCache:
@@ -146,7 +161,7 @@ class StageCache:
             return False, None
         path = self._path(video_id, stage, fingerprint)
         try:
-            return True, loads(path.read_bytes())
+            return True, load(path)
         except FileNotFoundError:
             return False, None
         except Exception as error:  # damaged or foreign entry: recompute, never trust
@@ -159,7 +174,11 @@ class StageCache:
         path = self._path(video_id, stage, fingerprint)
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_bytes(dumps(value))
+        try:
+            dump(value, tmp)
+        except BaseException:
+            tmp.unlink(missing_ok=True)  # a value it cannot store leaves nothing behind
+            raise
         os.replace(tmp, path)
 
     def prune(self, video_id: str, current: dict[str, str]) -> int:

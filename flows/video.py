@@ -180,9 +180,10 @@ def process_video(
 
     with units_on:
         seq = smoothed()
+    for stage in ("track", "estimate"):  # only smoothing reads them: free them for long videos
+        results.pop(stage, None)
     persons = get("people", lambda: stages.people(info(), seq, cfg))
     core = core_tables(video_id, info(), shot_list(), seq, roles, persons)
-    smpl_df = core["smpl"].to_pandas()
     arrow_tables = {n: t for n, t in core.items() if n in todo}
 
     failures: dict[str, str] = {}
@@ -209,6 +210,9 @@ def process_video(
     elif cfg.analytics:
 
         def compute_features():
+            from analytics.pipeline import SMPL_COLUMNS
+
+            smpl_df = core["smpl"].select(list(SMPL_COLUMNS)).to_pandas()
             return get("analytics", lambda: stages.analytics(smpl_df, info(), roles, persons, cfg))
 
         features = optional("analytics", compute_features)

@@ -161,6 +161,31 @@ def appearance_distance(a: Mapping[str, np.ndarray], b: Mapping[str, np.ndarray]
     return float(np.mean([np.sqrt(max(0.0, 1.0 - np.sqrt(a[p] * b[p]).sum())) for p in shared]))
 
 
+def distance_matrix(
+    appearance: Mapping[int, Mapping[str, np.ndarray]], tracks: list[int]
+) -> np.ndarray:
+    """(n, n) :func:`appearance_distance` of every two of ``tracks`` (inf on the diagonal), the
+    same values, a row of pairs at a time: pair by pair it took 2.9 million Python calls for the
+    2,400 tracks of an hour with a cut every 3 s."""
+    n = len(tracks)
+    total, shared = np.zeros((n, n)), np.zeros((n, n), np.int8)
+    for part in PARTS:
+        has = np.array([part in appearance[t] for t in tracks], bool)
+        if not has.any():
+            continue
+        width = len(next(appearance[t][part] for t in tracks if part in appearance[t]))
+        hists = np.stack([appearance[t].get(part, np.zeros(width)) for t in tracks])
+        for i in np.flatnonzero(has):
+            both = has & has[i]
+            overlap = np.sqrt(hists[i] * hists[both]).sum(axis=1)
+            total[i, both] += np.sqrt(np.maximum(0.0, 1.0 - overlap))
+            shared[i, both] += 1
+    dist = np.full((n, n), np.inf)
+    np.divide(total, shared, out=dist, where=shared > 0)
+    np.fill_diagonal(dist, np.inf)
+    return dist
+
+
 def link_tracks(
     appearance: Mapping[int, Mapping[str, np.ndarray]],
     together: set[tuple[int, int]],
@@ -170,24 +195,21 @@ def link_tracks(
     0 in order of each person's first track id. ``together``: pairs of tracks seen in one frame,
     which no group may hold both of. Written here because scipy's ``linkage`` and
     scikit-learn's agglomerative clustering take no such cannot-join pairs (scikit-learn's
-    ``connectivity`` limits merges to neighbours, the opposite). A plain O(n^3) loop is fast
-    enough for a video's tracks: 600 tracks joined into 2 people in 4.6 s (measured, 2 cores
-    shared with a test run)."""
+    ``connectivity`` limits merges to neighbours, the opposite). Each merge updates only the two
+    groups' rows and columns of the distances it chooses from, so n tracks cost n searches of an
+    n x n matrix (2,400 tracks, an hour with a cut every 3 s: measured in
+    ``benchmarks/long_input.py``)."""
     tracks = sorted(appearance)
     index = {t: i for i, t in enumerate(tracks)}
     n = len(tracks)
-    dist = np.full((n, n), np.inf)
-    for i in range(n):
-        for k in range(i + 1, n):
-            d = appearance_distance(appearance[tracks[i]], appearance[tracks[k]])
-            dist[i, k] = dist[k, i] = d
+    dist = distance_matrix(appearance, tracks)
     apart = np.zeros((n, n), bool)  # groups that may not be joined
     for a, b in together:
         apart[index[a], index[b]] = apart[index[b], index[a]] = True
+    allowed = np.where(apart, np.inf, dist)  # kept equal to this after every merge
     size = np.ones(n)
     members = [[i] for i in range(n)]
     while n > 1:  # ends when no two groups may be joined
-        allowed = np.where(apart, np.inf, dist)
         a, b = np.unravel_index(np.argmin(allowed), allowed.shape)
         if not allowed[a, b] <= max_distance:
             break
@@ -198,6 +220,9 @@ def link_tracks(
         dist[a, a] = np.inf
         apart[a] |= apart[b]
         apart[:, a] = apart[a]
+        allowed[a] = np.where(apart[a], np.inf, dist[a])
+        allowed[:, a] = allowed[a]
+        allowed[b], allowed[:, b] = np.inf, np.inf
         size[a] += size[b]
         members[a] += members[b]
         members[b] = []

@@ -404,3 +404,52 @@ def test_speeds_are_measured_over_the_same_time_at_every_frame_rate():
     for fps in (15.0, 25.0, 60.0, 120.0):
         t = np.arange(int(2 * fps)) / fps
         np.testing.assert_allclose(time_derivative(0.5 * t, fps), 0.5, rtol=1e-9)
+
+
+def _track_frames(track: int, first: int, n: int, rng: np.random.Generator) -> pd.DataFrame:
+    """Per-frame measures of one track over frames first..first+n-1, some frames without data."""
+    from analytics.tables import FRAME_BOOLS, FRAME_FLOATS
+
+    has = rng.random(n) > 0.2
+    cols = {c: np.where(has, rng.normal(size=n), np.nan) for c in FRAME_FLOATS}
+    for c in FRAME_BOOLS:
+        cols[c] = pd.array(rng.random(n) > 0.5, dtype="boolean")
+        cols[c][~has] = pd.NA
+    return pd.DataFrame(
+        {"track_id": track, "frame": np.arange(first, first + n), "has_data": has, **cols}
+    )
+
+
+def test_window_and_summary_tables_give_each_track_what_it_gets_alone():
+    """The tables are made for every track of a video in one go: each track's rows, its events
+    counted in its own windows, must be those it gets as the only track."""
+    from analytics.windows import summary_table, window_table
+
+    rng = np.random.default_rng(5)
+    fps = 25.0
+    # two tracks overlapping in time (same windows), a third after a gap
+    spans = {0: (10, 300), 1: (40, 200), 2: (400, 160)}
+    frames = {t: _track_frames(t, first, n, rng) for t, (first, n) in spans.items()}
+    events = {
+        t: pd.DataFrame({
+            "track_id": t,
+            "event_type": rng.choice(["nod", "shake", "gesture_stroke"], 6),
+            "start_frame": rng.choice(frames[t]["frame"].to_numpy(), 6),
+        })
+        for t in spans
+    }  # fmt: skip
+    events[1] = events[1].iloc[:0]  # a track without events
+    both_frames = pd.concat(frames.values(), ignore_index=True)
+    both_events = pd.concat(events.values(), ignore_index=True)
+    for make in (
+        lambda f, e: window_table(f, e, fps, 1.0),
+        lambda f, e: window_table(f, e, fps, 10.0),
+        lambda f, e: summary_table(f, e, fps),
+    ):
+        together = make(both_frames, both_events)
+        for t in spans:
+            alone = make(frames[t], events[t])
+            mine = together[together["track_id"] == t].reset_index(drop=True)
+            pd.testing.assert_frame_equal(mine, alone, check_exact=True)
+            counts = [c for c in alone if c.endswith("_count")]
+            assert alone[counts].to_numpy().sum() == len(events[t])

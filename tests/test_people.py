@@ -20,6 +20,7 @@ from tasks.people import (
     appearance_distance,
     colour_histogram,
     colour_share,
+    distance_matrix,
     link_people,
     link_tracks,
     own_persons,
@@ -55,6 +56,22 @@ def test_histograms_match_a_colour_at_any_size_and_tell_colours_apart():
     assert colour_histogram(_patch((0, 0, 0), 5)) is None  # too few pixels to say
     # no part in common: nothing to compare
     assert appearance_distance({"head": red}, {"torso": red}) == np.inf
+
+
+def test_distance_matrix_is_every_pair_distance():
+    rng = np.random.default_rng(3)
+    looks = {}
+    for t in range(40):  # some tracks show no head, one shows nothing (inf to every other)
+        parts = {"torso": _look((30 + 5 * t, 40, 120), (200, 150, 120), seed=t)["torso"]}
+        if rng.random() < 0.7:
+            parts["head"] = _look((170, 30, 30), (120, 80, 60 + t), seed=t)["head"]
+        looks[3 * t + 1] = parts if t != 7 else {}
+    tracks = sorted(looks)
+    dist = distance_matrix(looks, tracks)
+    for i, a in enumerate(tracks):
+        for k, b in enumerate(tracks):
+            want = np.inf if i == k else appearance_distance(looks[a], looks[b])
+            assert dist[i, k] == want, (a, b)
 
 
 def test_tracks_join_by_look_never_when_seen_together():

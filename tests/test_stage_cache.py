@@ -76,6 +76,19 @@ def test_refuses_to_store_or_build_anything_else(tmp_path: Path) -> None:
         loads(buffer.getvalue())
 
 
+def test_an_entry_it_cannot_store_leaves_nothing_behind(tmp_path: Path) -> None:
+    """Arrays stream into the entry's file as they are encoded, so a value refused halfway (an
+    array already written) must not leave that file, or an entry, behind."""
+    cache = StageCache(tmp_path)
+    with pytest.raises(CodecError):
+        cache.put("v1", "smooth", "abc", {"x": np.arange(1000), "f": print})
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == []
+    assert cache.get("v1", "smooth", "abc") == (False, None)
+    big = np.random.default_rng(0).normal(size=(3000, 49, 3)).astype(np.float32)
+    cache.put("v1", "smooth", "abc", {"x": big})
+    np.testing.assert_array_equal(cache.get("v1", "smooth", "abc")[1]["x"], big)
+
+
 class _Boom:
     def __reduce__(self):
         return (Path.touch, (Path(self.marker),))
