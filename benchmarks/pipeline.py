@@ -1,7 +1,11 @@
 """Pipeline throughput and memory: frames/s per stage, end to end (x real time), peak RSS.
 
 Per stage also ``cores``: CPU seconds of the process over wall seconds, and ``MiB``: the highest
-resident memory sampled while the stage ran (:class:`StageCpu`).
+resident memory sampled while the stage ran (:class:`StageCpu`; nan where no sample fell in it.
+Both follow the stage reported last, so a stage computed inside another keeps the time and
+memory of the rest of the outer one: in ``long_input.py``, whose first stages come from the
+cache, the probe runs inside smoothing and its row holds smoothing's. The process's own
+high-water mark, ``peak RSS``, misses nothing).
 
     python benchmarks/pipeline.py [--seconds 60 600] [--size 640x360] [--no-render]
         [--config '{"estimate_every_k": 2}']
