@@ -190,7 +190,6 @@ def compute_video_features(
     spans = {t: _own_span(by_track[t], n_frames) for t in tracks}
     frames_of = {t: by_track[t]["frame"].to_numpy() for t in tracks}
     dyad = main_pair(track_roles, frames_of, person)
-    joints = {t: _span_joints(by_track[t], spans[t]) for t in tracks}
     # each of the pair's people's rows, whichever track shows them (once, not per partner track)
     pair_rows = {}
     if dyad:
@@ -211,12 +210,15 @@ def compute_video_features(
         verts = head_vertices.get(t) if head_vertices else None
         if verts is not None:
             verts = _span_rows(np.asarray(verts, dtype=np.float64), spans[t])
+        # one track's joints at a time: as float64 for every track at once they were 170 MiB
+        # an hour with two people
+        joints = _span_joints(by_track[t], spans[t])
         seen = _span_in_view(by_track[t], spans[t])
         hand_centres = _span_hands(by_track[t], spans[t])
         trunk = _span_trunk_observed(by_track[t], spans[t])
         head_ok = _span_head_seen(by_track[t], spans[t], fps)
         cols = frame_measures(
-            joints[t], fps, neutral, other, verts, seen, hand_centres, trunk, head_ok
+            joints, fps, neutral, other, verts, seen, hand_centres, trunk, head_ok
         )
         f = pd.DataFrame(
             {
@@ -229,7 +231,7 @@ def compute_video_features(
         )
         for b in FRAME_BOOLS:
             f[b] = f[b].astype("boolean").mask(~f["has_data"])
-        found = [_shift_event(e, first, fps) for e in _track_events(f, fps, joints[t], neutral)]
+        found = [_shift_event(e, first, fps) for e in _track_events(f, fps, joints, neutral)]
         e = pd.DataFrame(found) if found else pd.DataFrame(columns=["event_type", "start_frame"])
         e["video_id"], e["track_id"], e["person_id"] = video_id, t, person[t]
         frames.append(f)

@@ -29,9 +29,12 @@ def apparent_size(j: np.ndarray) -> np.ndarray:
     Width over depth is the shoulder width as the camera sees it (scale-free, unlike a box in
     pixels), so it measures framing, not the person's build alone.
     """
-    j = np.asarray(j, dtype=np.float64)
-    width = np.linalg.norm(j[:, J.L_SHOULDER] - j[:, J.R_SHOULDER], axis=-1)
-    depth = j[:, J.NECK, 2]
+    j = np.asarray(j)  # only the three joints read are made float64 (an hour's rows: 170 MiB)
+    left, right, neck = (
+        np.asarray(j[:, k], np.float64) for k in (J.L_SHOULDER, J.R_SHOULDER, J.NECK)
+    )
+    width = np.linalg.norm(left - right, axis=-1)
+    depth = neck[:, 2]
     with np.errstate(invalid="ignore", divide="ignore"):
         return width / np.where(depth > 1e-3, depth, np.nan)
 
@@ -95,7 +98,7 @@ def video_framing_scores(
     duplicated (track, frame) the last row wins, as in :func:`analytics.joints.dense_joints`."""
     if len(smpl) == 0:
         return {}
-    values = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in smpl["joints3d_m"]])
+    values = np.stack([np.asarray(v).reshape(-1) for v in smpl["joints3d_m"]])  # as stored
     if values.shape[1] != J.N_JOINTS * 3:
         raise ValueError(
             f"joints3d_m has {values.shape[1]} values per row, expected {J.N_JOINTS * 3}"

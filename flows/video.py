@@ -29,6 +29,7 @@ from prefect import flow, get_run_logger
 from flows import cluster, components, identity, stages, ui
 from flows.cache import StageCache
 from flows.config import PipelineConfig, load_config
+from flows.memory import release_freed_memory
 from flows.progress import report
 from storage import Store, localize
 from tasks import tables
@@ -128,6 +129,8 @@ def process_video(
                 if not hasattr(error, "pmrr_stage"):  # the innermost stage is the one that failed
                     error.pmrr_stage = stage
                 raise
+            finally:  # the next stage starts from what this one holds, not what it held
+                release_freed_memory()
             took = time.perf_counter() - began
             # a stage's own time: the stages it computed on the way (tracking inside the
             # estimate) have their own entry, and the sum of all entries is the run's time
@@ -182,6 +185,7 @@ def process_video(
         seq = smoothed()
     for stage in ("track", "estimate"):  # only smoothing reads them: free them for long videos
         results.pop(stage, None)
+    release_freed_memory()
     persons = get("people", lambda: stages.people(info(), seq, cfg))
     core = core_tables(video_id, info(), shot_list(), seq, roles, persons)
     arrow_tables = {n: t for n, t in core.items() if n in todo}
@@ -195,6 +199,7 @@ def process_video(
         try:
             began = time.perf_counter()
             value = fn()
+            release_freed_memory()
             if timed:
                 timings[stage] = time.perf_counter() - began
             return value

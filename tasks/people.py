@@ -53,6 +53,10 @@ HUE_BINS, SAT_BINS, GREY_BINS = 12, 3, 4
 #: pixels less saturated, or darker, than this are "grey" (hue is noise there)
 GREY_BELOW = 0.2
 PARTS = ("torso", "head")
+#: frames decoded per batch. Why fewer than elsewhere: the frames sampled here lie far apart, and
+#: decord held about 450 MiB for batches of 64 such frames, 120 MiB for 16 (flat in the number
+#: of batches; measured on the hour of ``benchmarks/long_input.py``).
+DECODE_CHUNK = 16
 #: below this mean share of coloured pixels in the people's parts a video has no colour to compare
 #: (``benchmarks/people.py``: grey copies of its real edits under 0.005, the colour ones 0.64-0.82)
 MIN_COLOUR_SHARE = 0.02
@@ -128,7 +132,7 @@ def track_appearance(info: VideoInfo, seq: SmplSequence) -> dict[int, dict[str, 
             wanted.setdefault(int(seq.frame[row]), []).append(int(row))
     sums: dict[int, dict[str, list[np.ndarray]]] = {}
     hw = (info.height_px, info.width_px)
-    for indices, frames in iter_chunks(info, frames=sorted(wanted)):
+    for indices, frames in iter_chunks(info, DECODE_CHUNK, frames=sorted(wanted)):
         for frame_index, image in zip(indices, frames, strict=True):
             for row in wanted[int(frame_index)]:
                 observed = np.asarray(seq.joints_observed[row], bool)
@@ -178,8 +182,9 @@ def distance_matrix(
             overlap = np.sqrt(hists[i] * hists[both]).sum(axis=1)
             total[i, both] += np.sqrt(np.maximum(0.0, 1.0 - overlap))
             shared[i, both] += 1
-    dist = np.full((n, n), np.inf)
+    dist = total  # in place: at 3,600 tracks each n x n float matrix is 100 MiB
     np.divide(total, shared, out=dist, where=shared > 0)
+    dist[shared == 0] = np.inf
     np.fill_diagonal(dist, np.inf)
     return dist
 
@@ -200,11 +205,14 @@ def link_tracks(
     tracks = sorted(appearance)
     index = {t: i for i, t in enumerate(tracks)}
     n = len(tracks)
-    dist = distance_matrix(appearance, tracks)
     apart = np.zeros((n, n), bool)  # groups that may not be joined
     for a, b in together:
         apart[index[a], index[b]] = apart[index[b], index[a]] = True
-    allowed = np.where(apart, np.inf, dist)  # kept equal to this after every merge
+    # Distances of groups that may be joined, inf where they may not. One matrix is enough:
+    # groups apart stay apart after every merge, so a distance between them is never read
+    # (and at 3,600 tracks each n x n matrix is 100 MiB).
+    allowed = distance_matrix(appearance, tracks)
+    allowed[apart] = np.inf
     size = np.ones(n)
     members = [[i] for i in range(n)]
     while n > 1:  # ends when no two groups may be joined
@@ -212,14 +220,12 @@ def link_tracks(
         if not allowed[a, b] <= max_distance:
             break
         # average linkage (Lance-Williams): the mean of the member tracks' distances
-        merged = (size[a] * dist[a] + size[b] * dist[b]) / (size[a] + size[b])
-        dist[a], dist[:, a] = merged, merged
-        dist[b], dist[:, b] = np.inf, np.inf
-        dist[a, a] = np.inf
+        merged = (size[a] * allowed[a] + size[b] * allowed[b]) / (size[a] + size[b])
         apart[a] |= apart[b]
         apart[:, a] = apart[a]
-        allowed[a] = np.where(apart[a], np.inf, dist[a])
-        allowed[:, a] = allowed[a]
+        merged[apart[a]] = np.inf
+        merged[a] = np.inf
+        allowed[a], allowed[:, a] = merged, merged
         allowed[b], allowed[:, b] = np.inf, np.inf
         size[a] += size[b]
         members[a] += members[b]

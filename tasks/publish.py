@@ -39,7 +39,9 @@ def core_tables(
 
     smpl = tables.smpl_table(video_id, seq, info)
     persons = persons if persons is not None else own_persons(seq.track_id)
-    roles = video_roles(smpl.to_pandas(), info.n_frames, roles_override, persons)
+    # only the columns the heuristic reads: all of them as pandas objects were ~300 MiB an hour
+    framing = smpl.select(["video_id", "track_id", "frame", "joints3d_m"]).to_pandas()
+    roles = video_roles(framing, info.n_frames, roles_override, persons)
     return {
         "shots": tables.shots_table(video_id, shots, info),
         "tracks": tables.tracks_table(video_id, seq, roles, persons),

@@ -65,6 +65,10 @@ RISK_RATIO = 0.7  # expected per-frame error of the chosen width <= RISK_RATIO x
 #: high-frequency jitter (3.6 at 25 fps), which read as gesture strokes
 #: (``pmrr eval --synthetic --fps 60``, docs/MEASUREMENTS.md). 25 fps (PAL) and 30 are as before.
 SELECTION_RATE_HZ = 25.0
+#: Smoothed parameters are re-posed this many rows at a time. Why not all at once: the float64
+#: joints and their projection of every person-frame were ~1 GiB at once for an hour with two
+#: people (``benchmarks/long_input.py``); a row's joints depend on that row alone.
+REPOSE_ROWS = 8192
 
 
 def _centre_weight(sigma: float) -> float:
@@ -325,10 +329,12 @@ def smooth_sequence(
             out["global_orient"][r] = rot[:, 0]
             out["body_pose"][r] = rot[:, 1:].reshape(len(r), 69)
     if repose:
-        body = joints_fn(out["betas"], out["body_pose"], out["global_orient"])
-        joints = body + out["transl_m"][:, None, :]
-        out["joints3d_m"] = joints.astype(seq.joints3d_m.dtype)
-        out["joints2d_px"] = seq.project(joints, image_size_hw).astype(seq.joints2d_px.dtype)
+        for start in range(0, len(seq), REPOSE_ROWS):
+            rows = np.arange(start, min(start + REPOSE_ROWS, len(seq)))
+            body = joints_fn(out["betas"][rows], out["body_pose"][rows], out["global_orient"][rows])
+            joints = body + out["transl_m"][rows, None, :]
+            out["joints3d_m"][rows] = joints  # cast to the table's dtype on assignment
+            out["joints2d_px"][rows] = seq.take(rows).project(joints, image_size_hw)
     return replace(seq, **out, smoothed=method != "none")
 
 

@@ -95,6 +95,51 @@ def test_tracks_join_by_look_never_when_seen_together():
     assert len(set(link_tracks(looks, together, 0.0).values())) == 5
 
 
+def _average_linkage(looks, together, max_distance) -> dict[int, int]:
+    """The grouping :func:`link_tracks` stands for, from its definition: join the two groups
+    with the least mean track-to-track distance that hold no two tracks seen together, while
+    that mean is within ``max_distance``."""
+    tracks = sorted(looks)
+    dist = distance_matrix(looks, tracks)
+    apart = {(tracks.index(a), tracks.index(b)) for a, b in together}
+    apart |= {(b, a) for a, b in apart}
+    groups = [[i] for i in range(len(tracks))]
+    while True:
+        best = (np.inf, -1, -1)
+        for x in range(len(groups)):
+            for y in range(x + 1, len(groups)):
+                pairs = [(i, k) for i in groups[x] for k in groups[y]]
+                if not any(pair in apart for pair in pairs):
+                    best = min(best, (np.mean([dist[pair] for pair in pairs]), x, y))
+        if not best[0] <= max_distance:
+            break
+        groups[best[1]] += groups.pop(best[2])
+    groups.sort(key=min)
+    return {tracks[i]: person for person, group in enumerate(groups) for i in group}
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_linking_is_average_linkage_that_never_joins_tracks_seen_together(seed):
+    """Five looks, tracks of each seen a few times with some noise, some tracks seen together
+    (dense on even seeds), some showing one part: the incremental search (one n x n matrix of
+    the distances still allowed, two rows and columns updated a merge) joins what the direct
+    definition joins."""
+    rng = np.random.default_rng(seed)
+    looks = {}
+    for t in range(int(rng.integers(8, 26))):
+        base = np.random.default_rng(t % 5).dirichlet(np.ones(40))
+        parts = {p: base + 0.05 * rng.dirichlet(np.ones(40)) for p in ("torso", "head")}
+        if rng.random() < 0.2:
+            del parts["head"]
+        looks[3 * t + 1] = {p: h / h.sum() for p, h in parts.items()}
+    ids = sorted(looks)
+    share = 0.3 if seed % 2 == 0 else 0.03
+    together = {(a, b) for a in ids for b in ids if a < b and rng.random() < share}
+    for max_distance in (0.1, 0.25, 0.5):
+        want = _average_linkage(looks, together, max_distance)
+        assert link_tracks(looks, together, max_distance) == want, max_distance
+
+
 def test_roles_are_a_persons_and_the_pair_is_the_tracks_seen_together_longest():
     def rows(track, frames, width):
         joints = np.zeros((49, 3))

@@ -176,6 +176,8 @@ def _sequence(rot: np.ndarray, frames: np.ndarray, track: np.ndarray) -> SmplSeq
         joints3d_m=rng.normal(0, 0.01, (n, 49, 3)).astype(np.float32),
         joints2d_px=rng.normal(0, 1.0, (n, 49, 2)).astype(np.float32),
         confidence=np.ones(n, np.float32),
+        joints_observed=np.ones((n, 49), bool),
+        hands3d_m=np.full((n, 2, 3), np.nan, np.float32),
     )
 
 
@@ -256,9 +258,10 @@ def test_a_nod_spread_over_the_head_chain_survives() -> None:
     assert 0.7 <= gain <= 1.1, gain
 
 
-def test_joints_are_reposed_from_the_smoothed_parameters() -> None:
+def test_joints_are_reposed_from_the_smoothed_parameters(monkeypatch) -> None:
     """With the body model's joints function, joints3d are that function of the smoothed
-    parameters plus the smoothed translation and joints2d their pinhole projection."""
+    parameters plus the smoothed translation and joints2d their pinhole projection; re-posed a
+    few rows at a time (as an hour's rows are), bit for bit the same."""
     _, noisy, _ = synthetic(0, 1.0, 0.03, frames=40)
     seq = _sequence(noisy, np.arange(40), np.zeros(40)).with_rows(
         transl_m=np.tile(np.array([0.1, 0.2, 3.0], np.float32), (40, 1))
@@ -275,6 +278,10 @@ def test_joints_are_reposed_from_the_smoothed_parameters() -> None:
     np.testing.assert_allclose(out.joints3d_m, expected, atol=1e-5)
     uv = 700.0 * expected[..., :2] / expected[..., 2:] + np.array([320.0, 180.0])
     np.testing.assert_allclose(out.joints2d_px, uv, atol=1e-3)
+    monkeypatch.setattr(smoothing, "REPOSE_ROWS", 7)  # 40 rows: five chunks and a short one
+    chunked = smoothing.smooth_sequence(seq, FPS, joints_fn=joints_fn, image_size_hw=(360, 640))
+    np.testing.assert_array_equal(chunked.joints3d_m, out.joints3d_m)
+    np.testing.assert_array_equal(chunked.joints2d_px, out.joints2d_px)
 
 
 def test_widths_are_chosen_on_the_estimated_frames_of_an_interpolated_series() -> None:
