@@ -39,7 +39,8 @@ def core_tables(
 
     smpl = tables.smpl_table(video_id, seq, info)
     persons = persons if persons is not None else own_persons(seq.track_id)
-    # only the columns the heuristic reads: all of them as pandas objects were ~300 MiB an hour
+    # only the columns the heuristic reads: all of them as pandas objects were ~200 MiB more an
+    # hour
     framing = smpl.select(["video_id", "track_id", "frame", "joints3d_m"]).to_pandas()
     roles = video_roles(framing, info.n_frames, roles_override, persons)
     return {
