@@ -59,8 +59,9 @@ def aggregate(
     return out
 
 
-def _event_frames(events: pd.DataFrame) -> np.ndarray:
-    return events["start_frame"].to_numpy(np.int64) if len(events) else np.zeros(0, np.int64)
+def _event_column(events: pd.DataFrame, name: str) -> np.ndarray:
+    """An int column of the events (empty when there are none: the table may lack it then)."""
+    return events[name].to_numpy(np.int64) if len(events) else np.zeros(0, np.int64)
 
 
 def window_table(
@@ -70,8 +71,8 @@ def window_table(
     t = 0 (a track's last window may be partial), every track of ``frames`` at once."""
     window = window_ids(frames["frame"].to_numpy(), fps, window_s)
     tracks = frames["track_id"].to_numpy(np.int64)
-    event_tracks = events["track_id"].to_numpy(np.int64) if len(events) else np.zeros(0, np.int64)
-    event_window = window_ids(_event_frames(events), fps, window_s)
+    event_tracks = _event_column(events, "track_id")
+    event_window = window_ids(_event_column(events, "start_frame"), fps, window_s)
     out = aggregate(frames, events, [tracks, window], [event_tracks, event_window], fps)
     track = out.index.get_level_values(0).to_numpy()
     index = out.index.get_level_values(1).to_numpy()
@@ -88,7 +89,7 @@ def window_table(
 def summary_table(frames: pd.DataFrame, events: pd.DataFrame, fps: float) -> pd.DataFrame:
     """The same aggregates over each track's frames (its span; one row per ``track_id``)."""
     tracks = frames["track_id"].to_numpy(np.int64)
-    event_tracks = events["track_id"].to_numpy(np.int64) if len(events) else np.zeros(0, np.int64)
+    event_tracks = _event_column(events, "track_id")
     out = aggregate(frames, events, [tracks], [event_tracks], fps)
     out["track_id"] = out.index.to_numpy()
     out["duration_s"] = out["n_frames"] / fps
