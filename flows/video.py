@@ -14,6 +14,11 @@ are the video; a failure there fails the video and leaves its previous commit un
 Render, exports, analytics and plots are optional outputs: a failure in one is recorded (stage
 and error, in the manifest and the ``videos`` row), the rest is committed, and the next run
 produces only what is missing.
+
+Outputs are staged as they are made (:class:`tasks.publish.Publication`): the core tables and
+exports, then the render, all from the smoothed sequence, which then goes, so analytics, plots
+and annotations run without the whole video's person-frames in memory. Readers see nothing
+before the one commit at the end.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 from contextlib import ExitStack
 from pathlib import Path
 
+import numpy as np
 from prefect import flow, get_run_logger
 
 from flows import cluster, components, identity, stages, ui
@@ -35,7 +41,7 @@ from storage import Store, localize
 from tasks import tables
 from tasks.errors import VideoError
 from tasks.probe import content_hash
-from tasks.publish import core_tables, publish
+from tasks.publish import Publication, core_tables
 
 CORE_TABLES = ("shots", "tracks", "smpl")
 ANALYTICS_TABLES = (
@@ -187,9 +193,6 @@ def process_video(
         results.pop(stage, None)
     release_freed_memory()
     persons = get("people", lambda: stages.people(info(), seq, cfg))
-    core = core_tables(video_id, info(), shot_list(), seq, roles, persons)
-    arrow_tables = {n: t for n, t in core.items() if n in todo}
-
     failures: dict[str, str] = {}
     produced: dict[str, str] = {n: wanted[n] for n in CORE_TABLES}
 
@@ -209,110 +212,151 @@ def process_video(
             logger.debug("%s failed", stage, exc_info=True)
             return None
 
-    features = plot_paths = annotations_dir = None
-    if cfg.analytics and not any(n in todo for n in (*ANALYTICS_TABLES, *AFTER_ANALYTICS)):
-        produced.update({n: wanted[n] for n in (*ANALYTICS_TABLES, *AFTER_ANALYTICS)})
-    elif cfg.analytics:
+    def staged(stage: str, fn) -> None:
+        """Stage an output, timed as part of the write."""
+        began = time.perf_counter()
+        fn()
+        timings["write"] = timings.get("write", 0.0) + time.perf_counter() - began
 
-        def compute_features():
+    # Each output is staged as soon as it is made, so that what made it can go (an hour's
+    # smoothed sequence and smpl table are hundreds of MiB); nothing is visible before the
+    # commit, and any failure until then leaves the previous commit untouched.
+    scratch: list[str | None] = []  # the stages' temporary folders, removed in any case
+    try:
+        with Publication(store, video_id) as publication:
+            core = core_tables(video_id, info(), shot_list(), seq, roles, persons)
+            for name in CORE_TABLES:
+                if name in todo:
+                    staged(name, lambda name=name: publication.table(name, core[name]))
+            if "exports" in todo:
+                staged("exports", lambda: publication.exports(seq, info()))
+            render_path = None
+            if "render" in todo:
+                render_path = optional(
+                    "render", lambda: stages.render(info(), seq, cfg, video_id), timed=True
+                )
+                scratch.append(render_path)
+                if render_path:
+                    staged("render", lambda: publication.file(render_path, "render"))
+            if cfg.render and "render" not in failures:
+                produced["render"] = wanted["render"]
+            if cfg.export_npz:
+                produced["exports"] = wanted["exports"]
+            # what the videos row and the analytics still read; the rest of the person-frames go
             from analytics.pipeline import SMPL_COLUMNS
 
-            smpl_df = core["smpl"].select(list(SMPL_COLUMNS)).to_pandas()
-            return get("analytics", lambda: stages.analytics(smpl_df, info(), roles, persons, cfg))
+            summary = {
+                "tracks": len(set(seq.track_id.tolist())),
+                "person_frames": len(seq),
+                "meta": seq.take(np.zeros(0, np.int64)),  # no rows: focal length, estimator
+            }
+            smpl_columns = core["smpl"].select(list(SMPL_COLUMNS))
+            tracks_df = core["tracks"].to_pandas()
+            results.pop("smooth", None)
+            core = seq = None  # not del: the closures above read these names
+            release_freed_memory()
 
-        features = optional("analytics", compute_features)
-        if features is not None:  # else the plots are missing too, and the next run makes both
-            from analytics.tables import to_arrow
+            features = plot_paths = None
+            if cfg.analytics and not any(n in todo for n in (*ANALYTICS_TABLES, *AFTER_ANALYTICS)):
+                produced.update({n: wanted[n] for n in (*ANALYTICS_TABLES, *AFTER_ANALYTICS)})
+            elif cfg.analytics:
 
-            for name in ANALYTICS_TABLES:
-                produced[name] = wanted[name]
-                if name in todo:
-                    arrow_tables[name] = to_arrow(features[name], name)
-            if "plots" in todo:
-                plot_paths = optional("plots", lambda: stages.plots(features, video_id), timed=True)
-            if "plots" not in failures:
-                produced["plots"] = wanted["plots"]
-            if "annotations" in todo:
-                tracks_df = core["tracks"].to_pandas()
-                annotations_dir = optional(
-                    "annotations",
-                    lambda: stages.annotations(video_id, source, info(), features, tracks_df),
-                    timed=True,
-                )
-            if "annotations" not in failures:
-                produced["annotations"] = wanted["annotations"]
-
-    render_path = None
-    if "render" in todo:
-        render_path = optional(
-            "render", lambda: stages.render(info(), seq, cfg, video_id), timed=True
-        )
-    if cfg.render and "render" not in failures:
-        produced["render"] = wanted["render"]
-    if cfg.export_npz:
-        produced["exports"] = wanted["exports"]
-
-    keep = [n for n in produced if n not in todo]
-    status = "partial" if failures else "ok"
-    row = {
-        "source": source,
-        "video_id": video_id,
-        "status": status,
-        "frames": info().n_frames,
-        "frames_lost": len(scan()[1]),
-        "fps": round(info().fps, 3),
-        "shots": len(shot_list()),
-        "tracks": len(set(seq.track_id.tolist())),
-        "people": len(set(persons.values())),
-        "person_frames": len(seq),
-        "estimator": seq.estimator or cfg.estimator,
-        "assets": seq.assets,
-        "render": store.uri("renders", f"{video_id}.mp4") if "render" in produced else "",
-        "tables": store.url,
-        "failures": failures,
-    }
-    arrow_tables["videos"] = tables.videos_table(
-        video_id, info(), source, len(shot_list()), row["tracks"], row["people"], seq,
-        identity.code_version(), fps.to_dict(), failures, scan()[1],
-    )  # fmt: skip
-    report(source, "write")
-    began = time.perf_counter()
-    try:
-        publish(
-            store,
-            video_id,
-            arrow_tables,
-            render_path=render_path,
-            exports=(seq, info()) if "exports" in todo else None,
-            plot_paths=plot_paths or (),
-            annotations_dir=Path(annotations_dir) if annotations_dir else None,
-            keep=keep,
-            extra={
-                "status": status,
-                "source_uri": source,
-                "estimator": row["estimator"],
-                "assets": seq.assets,
-                "code_version": identity.code_version(),
-                "fingerprints": fps.to_dict(),
-                "outputs": {n: fp for n, fp in produced.items()},
-                "failures": failures,
-                "summary": {
-                    k: row[k]
-                    for k in (
-                        "frames",
-                        "frames_lost",
-                        "fps",
-                        "shots",
-                        "tracks",
-                        "people",
-                        "person_frames",
+                def compute_features():
+                    smpl_df = smpl_columns.to_pandas()
+                    return get(
+                        "analytics",
+                        lambda: stages.analytics(smpl_df, info(), roles, persons, cfg),
                     )
+
+                features = optional("analytics", compute_features)
+                del smpl_columns
+                if features is not None:  # else the plots are missing too, and the next run
+                    from analytics.tables import to_arrow  # makes both
+
+                    for name in ANALYTICS_TABLES:
+                        produced[name] = wanted[name]
+                        if name in todo:
+                            staged(name, lambda name=name: publication.table(
+                                name, to_arrow(features[name], name)
+                            ))  # fmt: skip
+                    if "plots" in todo:
+                        plot_paths = optional(
+                            "plots", lambda: stages.plots(features, video_id), timed=True
+                        )
+                        scratch.extend(plot_paths or ())
+                        if plot_paths:
+                            staged("plots", lambda: publication.plots(plot_paths))
+                    if "plots" not in failures:
+                        produced["plots"] = wanted["plots"]
+                    if "annotations" in todo:
+                        annotations_dir = optional(
+                            "annotations",
+                            lambda: stages.annotations(
+                                video_id, source, info(), features, tracks_df
+                            ),
+                            timed=True,
+                        )
+                        scratch.append(annotations_dir)
+                        if annotations_dir:
+                            staged("annotations", lambda: publication.folder(
+                                Path(annotations_dir), "annotations"
+                            ))  # fmt: skip
+                    if "annotations" not in failures:
+                        produced["annotations"] = wanted["annotations"]
+
+            report(source, "write")
+            status = "partial" if failures else "ok"
+            row = {
+                "source": source,
+                "video_id": video_id,
+                "status": status,
+                "frames": info().n_frames,
+                "frames_lost": len(scan()[1]),
+                "fps": round(info().fps, 3),
+                "shots": len(shot_list()),
+                "tracks": summary["tracks"],
+                "people": len(set(persons.values())),
+                "person_frames": summary["person_frames"],
+                "estimator": summary["meta"].estimator or cfg.estimator,
+                "assets": summary["meta"].assets,
+                "render": store.uri("renders", f"{video_id}.mp4") if "render" in produced else "",
+                "tables": store.url,
+                "failures": failures,
+            }
+            videos = tables.videos_table(
+                video_id, info(), source, len(shot_list()), row["tracks"], row["people"],
+                summary["meta"], identity.code_version(), fps.to_dict(), failures, scan()[1],
+            )  # fmt: skip
+            staged("videos", lambda: publication.table("videos", videos))
+            began = time.perf_counter()
+            publication.commit(
+                keep=[n for n in produced if n not in todo],
+                extra={
+                    "status": status,
+                    "source_uri": source,
+                    "estimator": row["estimator"],
+                    "assets": row["assets"],
+                    "code_version": identity.code_version(),
+                    "fingerprints": fps.to_dict(),
+                    "outputs": dict(produced),
+                    "failures": failures,
+                    "summary": {
+                        k: row[k]
+                        for k in (
+                            "frames",
+                            "frames_lost",
+                            "fps",
+                            "shots",
+                            "tracks",
+                            "people",
+                            "person_frames",
+                        )
+                    },
                 },
-            },
-        )
+            )
+            timings["write"] = timings.get("write", 0.0) + time.perf_counter() - began
     finally:  # published or not, the stages' scratch folders go
-        stages.remove_scratch([render_path, annotations_dir, *(plot_paths or ())])
-    timings["write"] = time.perf_counter() - began
+        stages.remove_scratch(scratch)
     cache.prune(video_id, fps.to_dict())
     row["timings"] = {k: round(v, 3) for k, v in timings.items()}
     row["seconds"] = round(sum(timings.values()), 2)

@@ -1,15 +1,16 @@
-"""Write one video's outputs through the storage layer and commit them (last step of a run).
+"""Write one video's outputs through the storage layer and commit them.
 
-Everything is staged first (tables, render, exports, plots) and committed in one go by
-:meth:`storage.Transaction.commit`; outputs whose fingerprint did not change are *kept* (carried
+Each output is staged as soon as it is made (tables, exports, render, plots, annotations) and
+all are committed in one go at the end of the run by :meth:`storage.Transaction.commit`; outputs whose fingerprint did not change are *kept* (carried
 into the new manifest without being rewritten), so a run that only redoes the analytics does not
 upload the render again. Any failure aborts the transaction: the previous commit stays as it was.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
 import pyarrow as pa
@@ -50,45 +51,65 @@ def core_tables(
     }
 
 
-def publish(
-    store: Store,
-    video_id: str,
-    arrow_tables: Mapping[str, pa.Table],
-    render_path: str | None = None,
-    exports: tuple[SmplSequence, VideoInfo] | None = None,
-    plot_paths: Iterable[str] = (),
-    annotations_dir: Path | None = None,
-    keep: Iterable[str] = (),
-    extra: dict | None = None,
-) -> dict:
-    """Stage the given outputs, keep the named unchanged ones, commit; returns the manifest.
+class Publication:
+    """One video's outputs, staged as each is made and committed together at the end.
 
-    ``exports``: (sequence, video info) to write as per-track npz files (the project's and the
-    AMASS-style ones); ``annotations_dir``: a folder of files for ELAN and R."""
-    txn = store.begin(video_id)
-    try:
+    Why staged as they go, not all at the end: an output written to the store's staging area
+    need not stay in memory. The flow stages the core tables and the exports right after they
+    are made and can then drop the whole smoothed sequence and the ``smpl`` table before
+    analytics (on an hour of input, ``benchmarks/long_input.py``, 1.4 KiB a person-frame for the
+    sequence alone). A failing store is also found before the long optional stages, not after.
+
+    Nothing is visible to readers before :meth:`commit` (:class:`storage.Transaction`); leaving
+    the ``with`` block by an exception, or without committing, aborts: the previous commit stays
+    as it was and the staged files are removed.
+    """
+
+    def __init__(self, store: Store, video_id: str) -> None:
+        self.txn = store.begin(video_id)
+        self._committed = False
+
+    def __enter__(self) -> Publication:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self._committed:
+            self.txn.abort()
+
+    def table(self, name: str, table: pa.Table) -> None:
+        self.txn.write_table(name, table, SCHEMAS.get(name))
+
+    def file(self, path: str, key: str) -> None:
+        """A local file as artifact ``key`` (``render``)."""
+        self.txn.put_file(path, key)
+
+    def folder(self, local_dir: Path, key: str) -> None:
+        """The files of a local folder as folder artifact ``key`` (``annotations``)."""
+        self.txn.put_dir(local_dir, key)
+
+    def exports(self, seq: SmplSequence, info: VideoInfo) -> None:
+        """Per-track npz files, the project's and the AMASS-style ones."""
+        with tempfile.TemporaryDirectory(prefix="pmrr-exports-") as tmp:
+            folder = Path(tmp) / "exports"
+            export_tracks(seq, info.fps, folder)
+            export_amass(seq, info.times(), info.fps, folder)
+            self.txn.put_dir(folder, "exports")
+
+    def plots(self, plot_paths: Iterable[str]) -> None:
+        """PNG files, wherever they lie, as the ``plots`` folder."""
+        plot_paths = list(plot_paths)
+        if not plot_paths:
+            return
+        with tempfile.TemporaryDirectory(prefix="pmrr-plots-") as tmp:
+            for png in plot_paths:
+                shutil.copyfile(png, Path(tmp) / Path(png).name)
+            self.txn.put_dir(tmp, "plots")
+
+    def commit(self, keep: Iterable[str] = (), extra: dict | None = None) -> dict:
+        """Keep the named unchanged outputs (carried over without rewriting), commit; returns
+        the manifest."""
         for name in keep:
-            txn.keep(name)
-        for name, table in arrow_tables.items():
-            txn.write_table(name, table, SCHEMAS.get(name))
-        if render_path:
-            txn.put_file(render_path, "render")
-        with tempfile.TemporaryDirectory(prefix="pmrr-publish-") as tmp:
-            if exports is not None:
-                seq, info = exports
-                export_tracks(seq, info.fps, Path(tmp) / "exports")
-                export_amass(seq, info.times(), info.fps, Path(tmp) / "exports")
-                txn.put_dir(Path(tmp) / "exports", "exports")
-            if annotations_dir is not None:
-                txn.put_dir(annotations_dir, "annotations")
-            plot_paths = list(plot_paths)
-            if plot_paths:
-                plots = Path(tmp) / "plots"
-                plots.mkdir()
-                for png in plot_paths:
-                    (plots / Path(png).name).write_bytes(Path(png).read_bytes())
-                txn.put_dir(plots, "plots")
-            return txn.commit(extra)
-    except BaseException:
-        txn.abort()
-        raise
+            self.txn.keep(name)
+        manifest = self.txn.commit(extra)
+        self._committed = True
+        return manifest

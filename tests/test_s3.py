@@ -180,25 +180,28 @@ def test_unreachable_bucket_is_named_and_loses_nothing(
     s3_proxy,  # noqa: F811
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """The endpoint goes away after the stages ran, just before the write: the flow fails with
-    a StorageError naming the output URL; the previous commit is intact (same manifest, same
-    rows); once the endpoint is back a forced re-run replaces the rows instead of adding some."""
+    """The endpoint goes away mid-run, after the core tables and exports were staged and before
+    the videos row is: the flow fails with a StorageError naming the output URL; the
+    previous commit is intact (same manifest, same rows); once the endpoint is back a forced
+    re-run replaces the rows instead of adding some, and no staged files are left behind."""
     out = s3_run["out"]
     video_id = s3_run["row"]["video_id"]
     before = Store(out).manifest(video_id)
-    real_publish = flows.video.publish
+    real_publication = flows.video.Publication
 
-    def publish_after_outage(*args, **kwargs):
-        s3_proxy.cut()
-        return real_publish(*args, **kwargs)
+    class PublicationAfterOutage(real_publication):
+        def table(self, name, table):
+            if name == "videos":
+                s3_proxy.cut()
+            super().table(name, table)
 
-    monkeypatch.setattr(flows.video, "publish", publish_after_outage)
+    monkeypatch.setattr(flows.video, "Publication", PublicationAfterOutage)
     with pytest.raises(StorageError) as error:
         process_video(
             str(s3_run["clip"]), out, config=CONFIG, cache_dir=str(s3_run["cache"]), force=True
         )
     assert out in str(error.value)
-    monkeypatch.setattr(flows.video, "publish", real_publish)
+    monkeypatch.setattr(flows.video, "Publication", real_publication)
     s3_proxy.restore()
     store = Store(out)
     assert store.manifest(video_id)["txn"] == before["txn"]
@@ -210,6 +213,7 @@ def test_unreachable_bucket_is_named_and_loses_nothing(
     assert store.manifest(video_id)["txn"] != before["txn"]
     smpl = pd.read_parquet(s3.url("pmrr", "smpl"))
     assert len(smpl) == 25 and not smpl.duplicated(["track_id", "frame"]).any()
+    assert not [k for k in _keys(s3, "pmrr/") if k.startswith("pmrr/_staging/")]
 
 
 def test_unreachable_endpoint_fails_early(s3_proxy, tmp_path: Path) -> None:  # noqa: F811
