@@ -12,23 +12,12 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 #: Largest lag examined (s); also capped at half the window. Ramseyer & Tschacher use +-5 s on
 #: 60 s windows of psychotherapy sessions; conversational mimicry is mostly within 3 s.
 SYNC_MAX_LAG_S = 3.0
 SYNC_MIN_VALID_FRACTION = 0.5
-
-
-def _shift(x: np.ndarray, lag: int) -> np.ndarray:
-    """y[t] = x[t + lag], NaN outside."""
-    y = np.full_like(x, np.nan)
-    if abs(lag) >= len(x):
-        return y
-    if lag >= 0:
-        y[: len(x) - lag] = x[lag:]
-    else:
-        y[-lag:] = x[: len(x) + lag]
-    return y
 
 
 def window_ids(frames: np.ndarray, fps: float, window_s: float) -> np.ndarray:
@@ -85,31 +74,47 @@ def lagged_xcorr_by_window(
     if len(a) == 0:
         return lags / fps, ids, r
     # one group per part of a window within one segment; each window keeps its longest part
+    # (the most samples where both signals are known), and only that part is computed
     parts, group = _pairs(window, segment)
-    r_parts = np.full((parts.shape[1], len(lags)), np.nan)
-
-    def total(x: np.ndarray) -> np.ndarray:
-        return np.bincount(group, weights=x, minlength=parts.shape[1])
-
-    seg_f = segment.astype(np.float64)
-    for k, lag in enumerate(lags):  # loop over lags (tens), vectorised over frames and windows
-        bs = _shift(b, int(lag))
-        ok = ~np.isnan(a) & ~np.isnan(bs) & (_shift(seg_f, int(lag)) == seg_f)
-        x, y = np.where(ok, a, 0.0), np.where(ok, bs, 0.0)
-        n = total(ok.astype(np.float64))
-        with np.errstate(invalid="ignore", divide="ignore"):
-            mx, my = total(x) / n, total(y) / n
-            cov = total(x * y) / n - mx * my
-            vx = total(x * x) / n - mx**2
-            vy = total(y * y) / n - my**2
-            rr = cov / np.sqrt(vx * vy)
-        good = (n >= SYNC_MIN_VALID_FRACTION * full) & (vx > 1e-12) & (vy > 1e-12)
-        r_parts[:, k] = np.where(good, np.clip(rr, -1.0, 1.0), np.nan)
-    # each window's longest part: the most samples with both signals known
-    size = total((~np.isnan(a) & ~np.isnan(b)).astype(np.float64))
+    seen_a, seen_b = ~np.isnan(a), ~np.isnan(b)
+    size = np.bincount(group, weights=(seen_a & seen_b).astype(np.float64))
     order = np.lexsort((-size, parts[0]))  # by window, the longest part first
-    first = order[np.r_[True, parts[0][order][1:] != parts[0][order][:-1]]]
-    r[np.searchsorted(ids, parts[0][first])] = r_parts[first]
+    chosen = order[np.r_[True, parts[0][order][1:] != parts[0][order][:-1]]]
+    # The chosen parts one per row, 0 where a sample does not count. x: ``a`` from the part's
+    # first sample (a part's samples lie within one window, not always one after another when
+    # segments interleave); y: ``b`` from ``max_lag`` samples before that to ``max_lag`` after,
+    # kept where it is known and in the part's segment, so that y column ``t + lag + max_lag``
+    # pairs with x column ``t`` at ``lag``.
+    row_of = np.full(len(parts[0]), -1)
+    row_of[chosen] = np.arange(len(chosen))
+    pos = np.flatnonzero(row_of[group] >= 0)
+    row = row_of[group[pos]]
+    first = np.full(len(chosen), len(a))
+    np.minimum.at(first, row, pos)
+    span = int((pos - first[row]).max()) + 1
+    x_mask = np.zeros((len(chosen), span))
+    x_mask[row, pos - first[row]] = seen_a[pos]
+    x_at = np.minimum(first[:, None] + np.arange(span), len(a) - 1)  # past the end: masked
+    x = x_mask * np.where(seen_a, a, 0.0)[x_at]
+    at = first[:, None] + np.arange(-max_lag, span + max_lag)
+    inside = (at >= 0) & (at < len(a))
+    at = at.clip(0, len(a) - 1)
+    y_mask = (inside & seen_b[at] & (segment[at] == parts[1][chosen, None])).astype(np.float64)
+    y = y_mask * np.where(seen_b, b, 0.0)[at]
+
+    def lagged_sum(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """(P, L): sum over t of u[p, t] * v[p, t + lag + max_lag], one lag per column."""
+        return np.einsum("pt,plt->pl", u, sliding_window_view(v, span, axis=1))
+
+    n = lagged_sum(x_mask, y_mask)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mx, my = lagged_sum(x, y_mask) / n, lagged_sum(x_mask, y) / n
+        cov = lagged_sum(x, y) / n - mx * my
+        vx = lagged_sum(x * x, y_mask) / n - mx**2
+        vy = lagged_sum(x_mask, y * y) / n - my**2
+        rr = cov / np.sqrt(vx * vy)
+    good = (n >= SYNC_MIN_VALID_FRACTION * full) & (vx > 1e-12) & (vy > 1e-12)
+    r[np.searchsorted(ids, parts[0][chosen])] = np.where(good, np.clip(rr, -1.0, 1.0), np.nan)
     return lags / fps, ids, r
 
 

@@ -453,3 +453,52 @@ def test_window_and_summary_tables_give_each_track_what_it_gets_alone():
             pd.testing.assert_frame_equal(mine, alone, check_exact=True)
             counts = [c for c in alone if c.endswith("_count")]
             assert alone[counts].to_numpy().sum() == len(events[t])
+
+
+def _direct_xcorr(a, b, window, fps, window_s, max_lag_s, segment):
+    """The rules of ``lagged_xcorr_by_window`` written out pair by pair: per window its longest
+    part within one segment (ties: the lowest segment), per lag the Pearson r of the pairs
+    (a[t], b[t + lag]) with both known and t + lag in the same segment."""
+    full = max(2, round(window_s * fps))
+    max_lag = round(min(max_lag_s, window_s / 2) * fps)
+    ids = np.unique(window)
+    r = np.full((len(ids), 2 * max_lag + 1), np.nan)
+    known = ~np.isnan(a) & ~np.isnan(b)
+    for i, w in enumerate(ids):
+        sizes = {s: int((known & (window == w) & (segment == s)).sum()) for s in np.unique(
+            segment[window == w])}  # fmt: skip
+        part = max(sorted(sizes), key=lambda s: sizes[s])
+        at = np.flatnonzero((window == w) & (segment == part))
+        for k, lag in enumerate(range(-max_lag, max_lag + 1)):
+            pairs = [(a[t], b[t + lag]) for t in at if 0 <= t + lag < len(a)
+                     and segment[t + lag] == part and not np.isnan(a[t] + b[t + lag])]  # fmt: skip
+            if len(pairs) < 0.5 * full:
+                continue
+            x, y = np.array(pairs).T
+            if x.var() > 1e-12 and y.var() > 1e-12:
+                r[i, k] = np.clip(
+                    np.mean((x - x.mean()) * (y - y.mean())) / (x.std() * y.std()), -1, 1
+                )
+    return r
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_lagged_xcorr_is_the_pair_by_pair_definition(seed):
+    """Missing samples, cuts, segments that interleave within a window, a constant signal, a
+    window cut by the end: every window and lag as the direct definition gives it."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 260))
+    fps, window_s = float(rng.choice([10.0, 25.0])), float(rng.choice([1.0, 2.0, 4.0]))
+    a = rng.normal(size=n)
+    b = 0.5 * np.roll(a, int(rng.integers(-3, 4))) + rng.normal(size=n)
+    a[rng.random(n) < 0.15] = np.nan
+    b[rng.random(n) < 0.25 * (seed % 2)] = np.nan
+    if seed % 5 == 0:
+        b[:] = 2.0
+    segment = [np.zeros(n, int), np.cumsum(rng.random(n) < 0.04), rng.integers(0, 3, n)][seed % 3]
+    window = synchrony.window_ids(np.arange(n) + int(rng.integers(0, 30)), fps, window_s)
+    lags, ids, r = synchrony.lagged_xcorr_by_window(a, b, window, fps, window_s, 3.0, segment)
+    expected = _direct_xcorr(a, b, window, fps, window_s, 3.0, segment)
+    assert ids.tolist() == np.unique(window).tolist() and len(lags) == expected.shape[1]
+    np.testing.assert_array_equal(np.isnan(r), np.isnan(expected))
+    np.testing.assert_allclose(r, expected, atol=1e-9)
