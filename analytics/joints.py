@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from pmrr_model.constants import JOINT_NAMES
 
@@ -83,13 +84,32 @@ def dense_observed(track: pd.DataFrame, n_frames: int, joints: tuple[int, ...]) 
     return _dense(track, n_frames, "joints_observed", (N_JOINTS,))[:, list(joints)] == 1.0
 
 
+def list_values(rows: pd.DataFrame, column: str, dtype: type | None = np.float64) -> np.ndarray:
+    """(len(rows), width) of a fixed-size list column (``dtype`` None: as stored).
+
+    pandas holds such a column either as one array or list per cell (``to_pandas()``'s default,
+    and what tests build) or Arrow-backed (``pd.ArrowDtype``, :func:`analytics.tables.from_arrow`:
+    how the flow hands the ``smpl`` table to analytics, since a Python object per row and cell
+    was 140 MiB more an hour of video); both read the same here."""
+    series = rows[column]
+    if len(series) == 0:
+        return np.empty((0, 0), dtype or np.float64)
+    if isinstance(series.dtype, pd.ArrowDtype) and not series.isna().any():
+        values = pa.array(series.array)
+        if isinstance(values, pa.ChunkedArray):
+            values = values.combine_chunks()
+        flat = values.flatten().to_numpy(zero_copy_only=False)
+        return flat.reshape(len(series), -1).astype(dtype or flat.dtype, copy=False)
+    return np.stack([np.asarray(v, dtype=dtype).reshape(-1) for v in series])
+
+
 def _dense(track: pd.DataFrame, n_frames: int, column: str, shape: tuple[int, ...]) -> np.ndarray:
     """A fixed-size list column of one track's rows -> (n_frames, *shape), NaN where no row."""
     out = np.full((n_frames, *shape), np.nan)
     if len(track) == 0:
         return out
     frames = track["frame"].to_numpy(dtype=np.int64)
-    values = np.stack([np.asarray(v, dtype=np.float64).reshape(-1) for v in track[column]])
+    values = list_values(track, column)
     if values.shape[1] != int(np.prod(shape)):
         raise ValueError(
             f"{column} has {values.shape[1]} values per row, expected {int(np.prod(shape))}"
@@ -117,8 +137,8 @@ def dense_in_view(track: pd.DataFrame, n_frames: int, joints: tuple[int, ...]) -
     if "joints2d_px" not in track or "bbox_px" not in track:
         out[frames[keep]] = True
         return out
-    pts = np.stack([np.asarray(v, dtype=np.float64).reshape(-1, 2) for v in track["joints2d_px"]])
-    box = np.stack([np.asarray(v, dtype=np.float64).reshape(4) for v in track["bbox_px"]])
+    pts = list_values(track, "joints2d_px").reshape(len(track), -1, 2)
+    box = list_values(track, "bbox_px").reshape(len(track), 4)
     p = pts[:, list(joints)]  # (n, k, 2)
     inside = (
         (p[..., 0] >= box[:, None, 0])

@@ -98,7 +98,7 @@ def video_framing_scores(
     duplicated (track, frame) the last row wins, as in :func:`analytics.joints.dense_joints`."""
     if len(smpl) == 0:
         return {}
-    values = np.stack([np.asarray(v).reshape(-1) for v in smpl["joints3d_m"]])  # as stored
+    values = J.list_values(smpl, "joints3d_m", dtype=None)  # as stored: 3 joints are read
     if values.shape[1] != J.N_JOINTS * 3:
         raise ValueError(
             f"joints3d_m has {values.shape[1]} values per row, expected {J.N_JOINTS * 3}"

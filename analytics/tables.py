@@ -470,3 +470,15 @@ def to_arrow(df: pd.DataFrame, name: str) -> pa.Table:
     """Validated Arrow table for storage: the schema ``name`` exactly (types, field descriptions,
     ``pmrr.schema_version``), plus pandas' own metadata."""
     return pa.Table.from_pandas(conform(df, name), schema=SCHEMAS[name], preserve_index=False)
+
+
+def from_arrow(table: pa.Table) -> pd.DataFrame:
+    """An Arrow table (the ``smpl`` table's columns) as pandas for analytics, its list columns
+    left Arrow-backed (``pd.ArrowDtype``) rather than a numpy array per row and cell: on an hour
+    of video (``benchmarks/long_input.py``) those objects were 140 MiB for nothing, since
+    analytics reads the columns a track at a time (:func:`analytics.joints.list_values`)."""
+
+    def lists_in_arrow(kind: pa.DataType) -> pd.ArrowDtype | None:
+        return pd.ArrowDtype(kind) if pa.types.is_fixed_size_list(kind) else None
+
+    return table.to_pandas(types_mapper=lists_in_arrow)

@@ -262,7 +262,9 @@ def process_video(
             elif cfg.analytics:
 
                 def compute_features():
-                    smpl_df = smpl_columns.to_pandas()
+                    from analytics.tables import from_arrow
+
+                    smpl_df = from_arrow(smpl_columns)
                     return get(
                         "analytics",
                         lambda: stages.analytics(smpl_df, info(), roles, persons, cfg),

@@ -37,12 +37,13 @@ def core_tables(
     heuristic, which the override always wins over. ``persons``: {track_id: person_id} of
     :mod:`tasks.people` (None: every track its own person)."""
     from analytics.roles import video_roles
+    from analytics.tables import from_arrow
 
     smpl = tables.smpl_table(video_id, seq, info)
     persons = persons if persons is not None else own_persons(seq.track_id)
     # only the columns the heuristic reads: all of them as pandas objects were ~200 MiB more an
     # hour
-    framing = smpl.select(["video_id", "track_id", "frame", "joints3d_m"]).to_pandas()
+    framing = from_arrow(smpl.select(["video_id", "track_id", "frame", "joints3d_m"]))
     roles = video_roles(framing, info.n_frames, roles_override, persons)
     return {
         "shots": tables.shots_table(video_id, shots, info),

@@ -580,3 +580,45 @@ def test_synchrony_of_short_shots_falls_back_to_the_short_windows(body, neutral)
     assert a_rows["sync_motion_peak_lag_s"].to_numpy() == pytest.approx(0.4, abs=1 / FPS + 1e-9)
     ten = out["features_windows"]
     assert ten.loc[ten["window_s"] == 10.0, "sync_motion_peak_r_ratio"].isna().all()
+
+
+def test_arrow_backed_smpl_columns_give_the_same_tables(body, neutral):
+    """The flow hands analytics the smpl table with its list columns Arrow-backed
+    (``from_arrow``: no Python object per row and cell); every table is the same as from the
+    default one-array-per-cell pandas frame, with every list column analytics reads present."""
+    import pyarrow as pa
+
+    from analytics import joints as J
+    from analytics.tables import from_arrow
+
+    df, n = _scene(body)
+    rng = np.random.default_rng(3)
+    joints = np.stack(df["joints3d_m"]).reshape(len(df), J.N_JOINTS, 3)
+    pts = joints[..., :2] / joints[..., 2:] * 500.0 + 320.0
+    df["joints2d_px"] = list(pts.reshape(len(df), -1))
+    df["bbox_px"] = list(np.c_[pts.min(1) - 5 + 30 * (rng.random((len(df), 2)) < 0.1), pts.max(1)])
+    df["joints_observed"] = list(rng.random((len(df), J.N_JOINTS)) < 0.9)
+    df["hands3d_m"] = list(np.where(rng.random((len(df), 1)) < 0.2, 0.1, np.nan) * np.ones(6))
+    df["tile_px"] = list(np.full((len(df), 4), np.nan))
+    lists = ["joints3d_m", "joints2d_px", "bbox_px", "joints_observed", "hands3d_m", "tile_px"]
+    stored = pa.table(  # as the smpl table stores them: fixed-size lists of float32 / bool
+        {
+            c: pa.FixedSizeListArray.from_arrays(
+                pa.array(
+                    np.stack(df[c]).astype(bool if c == "joints_observed" else np.float32).ravel()
+                ),
+                len(df[c].iloc[0]),
+            )
+            if c in lists
+            else pa.array(df[c])
+            for c in df.columns
+        }
+    )
+    arrow_backed = from_arrow(stored)
+    assert all(isinstance(arrow_backed[c].dtype, pd.ArrowDtype) for c in lists)
+    got = compute_video_features(arrow_backed, FPS, n, neutral=neutral)
+    expected = compute_video_features(stored.to_pandas(), FPS, n, neutral=neutral)
+    assert len(got["features_frames"]) == 2 * n and len(got["events"])
+    for name, table in expected.items():
+        pd.testing.assert_frame_equal(got[name], table, check_exact=True)
+    assert video_roles(arrow_backed, n) == video_roles(stored.to_pandas(), n)
