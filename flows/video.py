@@ -212,8 +212,8 @@ def process_video(
             logger.debug("%s failed", stage, exc_info=True)
             return None
 
-    def staged(stage: str, fn) -> None:
-        """Stage an output, timed as part of the write."""
+    def staged(fn) -> None:
+        """Stage an output (``fn`` writes it), timed as part of the write."""
         began = time.perf_counter()
         fn()
         timings["write"] = timings.get("write", 0.0) + time.perf_counter() - began
@@ -227,9 +227,9 @@ def process_video(
             core = core_tables(video_id, info(), shot_list(), seq, roles, persons)
             for name in CORE_TABLES:
                 if name in todo:
-                    staged(name, lambda name=name: publication.table(name, core[name]))
+                    staged(lambda name=name: publication.table(name, core[name]))
             if "exports" in todo:
-                staged("exports", lambda: publication.exports(seq, info()))
+                staged(lambda: publication.exports(seq, info()))
             render_path = None
             if "render" in todo:
                 render_path = optional(
@@ -237,7 +237,7 @@ def process_video(
                 )
                 scratch.append(render_path)
                 if render_path:
-                    staged("render", lambda: publication.file(render_path, "render"))
+                    staged(lambda: publication.file(render_path, "render"))
             if cfg.render and "render" not in failures:
                 produced["render"] = wanted["render"]
             if cfg.export_npz:
@@ -278,7 +278,7 @@ def process_video(
                     for name in ANALYTICS_TABLES:
                         produced[name] = wanted[name]
                         if name in todo:
-                            staged(name, lambda name=name: publication.table(
+                            staged(lambda name=name: publication.table(
                                 name, to_arrow(features[name], name)
                             ))  # fmt: skip
                     if "plots" in todo:
@@ -287,7 +287,7 @@ def process_video(
                         )
                         scratch.extend(plot_paths or ())
                         if plot_paths:
-                            staged("plots", lambda: publication.plots(plot_paths))
+                            staged(lambda: publication.plots(plot_paths))
                     if "plots" not in failures:
                         produced["plots"] = wanted["plots"]
                     if "annotations" in todo:
@@ -300,7 +300,7 @@ def process_video(
                         )
                         scratch.append(annotations_dir)
                         if annotations_dir:
-                            staged("annotations", lambda: publication.folder(
+                            staged(lambda: publication.folder(
                                 Path(annotations_dir), "annotations"
                             ))  # fmt: skip
                     if "annotations" not in failures:
@@ -329,7 +329,7 @@ def process_video(
                 video_id, info(), source, len(shot_list()), row["tracks"], row["people"],
                 summary["meta"], identity.code_version(), fps.to_dict(), failures, scan()[1],
             )  # fmt: skip
-            staged("videos", lambda: publication.table("videos", videos))
+            staged(lambda: publication.table("videos", videos))
             began = time.perf_counter()
             publication.commit(
                 keep=[n for n in produced if n not in todo],
