@@ -3,7 +3,8 @@
 Each output is staged as soon as it is made (tables, exports, render, plots, annotations) and
 all are committed in one go at the end of the run by :meth:`storage.Transaction.commit`;
 outputs whose fingerprint did not change are *kept* (carried into the new manifest without being
-rewritten), so a run that only redoes the analytics does not upload the render again. Any failure aborts the transaction: the previous commit stays as it was.
+rewritten), so a run that only redoes the analytics does not upload the render again. Any
+failure aborts the transaction: the previous commit stays as it was.
 """
 
 from __future__ import annotations
