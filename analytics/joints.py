@@ -84,23 +84,34 @@ def dense_observed(track: pd.DataFrame, n_frames: int, joints: tuple[int, ...]) 
     return _dense(track, n_frames, "joints_observed", (N_JOINTS,))[:, list(joints)] == 1.0
 
 
-def list_values(rows: pd.DataFrame, column: str, dtype: type | None = np.float64) -> np.ndarray:
-    """(len(rows), width) of a fixed-size list column (``dtype`` None: as stored).
+def list_values(
+    rows: pd.DataFrame,
+    column: str,
+    dtype: type | None = np.float64,
+    columns: np.ndarray | None = None,
+) -> np.ndarray:
+    """(len(rows), width) of a fixed-size list column (``dtype`` None: as stored); ``columns``:
+    only those positions of each row's list, (len(rows), len(columns)).
 
     pandas holds such a column either as one array or list per cell (``to_pandas()``'s default,
     and what tests build) or Arrow-backed (``pd.ArrowDtype``, :func:`analytics.tables.from_arrow`:
     how the flow hands the ``smpl`` table to analytics, since a Python object per row and cell
-    was 140 MiB more an hour of video); both read the same here."""
+    was 140 MiB more an hour of video); both read the same here. Arrow chunks are read one at a
+    time: with ``columns``, a few values of every row of an hour's table never make a copy of
+    the whole column (80 MiB for its joints)."""
     series = rows[column]
     if len(series) == 0:
-        return np.empty((0, 0), dtype or np.float64)
+        return np.empty((0, 0 if columns is None else len(columns)), dtype or np.float64)
     if isinstance(series.dtype, pd.ArrowDtype) and not series.isna().any():
         values = pa.array(series.array)
-        if isinstance(values, pa.ChunkedArray):
-            values = values.combine_chunks()
-        flat = values.flatten().to_numpy(zero_copy_only=False)
-        return flat.reshape(len(series), -1).astype(dtype or flat.dtype, copy=False)
-    return np.stack([np.asarray(v, dtype=dtype).reshape(-1) for v in series])
+        parts = []
+        for chunk in values.chunks if isinstance(values, pa.ChunkedArray) else [values]:
+            flat = chunk.flatten().to_numpy(zero_copy_only=False).reshape(len(chunk), -1)
+            parts.append(flat if columns is None else flat[:, columns])
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+        return out.astype(dtype or out.dtype, copy=False)
+    out = np.stack([np.asarray(v, dtype=dtype).reshape(-1) for v in series])
+    return out if columns is None else out[:, columns]
 
 
 def _dense(track: pd.DataFrame, n_frames: int, column: str, shape: tuple[int, ...]) -> np.ndarray:

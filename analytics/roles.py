@@ -23,6 +23,12 @@ from analytics import joints as J
 ROLES = ("interviewer", "interviewee", "other")
 
 
+#: the joints the apparent size reads: the shoulders and the neck
+SIZE_JOINTS = (J.L_SHOULDER, J.R_SHOULDER, J.NECK)
+#: their positions in a row's flattened (49 x 3) joints
+_SIZE_VALUES = np.array([3 * k + axis for k in SIZE_JOINTS for axis in range(3)])
+
+
 def apparent_size(j: np.ndarray) -> np.ndarray:
     """(T, 49, 3) camera-frame joints -> (T,) shoulder width / depth; NaN where unusable.
 
@@ -30,9 +36,12 @@ def apparent_size(j: np.ndarray) -> np.ndarray:
     pixels), so it measures framing, not the person's build alone.
     """
     j = np.asarray(j)  # only the three joints read are made float64 (an hour's rows: 170 MiB)
-    left, right, neck = (
-        np.asarray(j[:, k], np.float64) for k in (J.L_SHOULDER, J.R_SHOULDER, J.NECK)
-    )
+    return _size(*(j[:, k] for k in SIZE_JOINTS))
+
+
+def _size(left: np.ndarray, right: np.ndarray, neck: np.ndarray) -> np.ndarray:
+    """(T,) shoulder width / neck depth of (T, 3) joints (:func:`apparent_size`)."""
+    left, right, neck = (np.asarray(p, np.float64) for p in (left, right, neck))
     width = np.linalg.norm(left - right, axis=-1)
     depth = neck[:, 2]
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -98,18 +107,18 @@ def video_framing_scores(
     duplicated (track, frame) the last row wins, as in :func:`analytics.joints.dense_joints`."""
     if len(smpl) == 0:
         return {}
-    values = J.list_values(smpl, "joints3d_m", dtype=None)  # as stored: 3 joints are read
-    if values.shape[1] != J.N_JOINTS * 3:
-        raise ValueError(
-            f"joints3d_m has {values.shape[1]} values per row, expected {J.N_JOINTS * 3}"
-        )
+    width = J.list_values(smpl.iloc[:1], "joints3d_m").shape[1]
+    if width != J.N_JOINTS * 3:
+        raise ValueError(f"joints3d_m has {width} values per row, expected {J.N_JOINTS * 3}")
+    # only the joints read, not the whole column as one array (80 MiB an hour)
+    values = J.list_values(smpl, "joints3d_m", dtype=None, columns=_SIZE_VALUES)
     tracks = smpl["track_id"].to_numpy(dtype=np.int64)
     rows = pd.DataFrame(
         {
             "track_id": tracks,
             "who": [persons[int(t)] for t in tracks] if persons is not None else tracks,
             "frame": smpl["frame"].to_numpy(dtype=np.int64),
-            "size": apparent_size(values.reshape(-1, J.N_JOINTS, 3)),
+            "size": _size(*values.reshape(-1, len(SIZE_JOINTS), 3).transpose(1, 0, 2)),
         }
     )
     inside = rows[(rows["frame"] >= 0) & (rows["frame"] < n_frames)]

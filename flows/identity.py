@@ -143,9 +143,26 @@ def _module_digest(module: str, root: Path) -> tuple[str, frozenset[str]] | None
     return _parsed_digest(module, file, root, stat.st_mtime_ns, stat.st_size)
 
 
+#: tries of :func:`_parse` before its error is raised
+PARSE_TRIES = 3
+
+
+def _parse(file: Path) -> ast.Module:
+    """``ast.parse``, tried again on CPython 3.11's spurious "AST constructor recursion depth
+    mismatch" ``SystemError`` (python/cpython#106905, fixed in later releases; rare, in threaded
+    programs): it failed a long-input benchmark's flow run once here, on a file that parses."""
+    source = file.read_text()
+    for _ in range(PARSE_TRIES - 1):
+        try:
+            return ast.parse(source, filename=str(file))
+        except SystemError:
+            continue
+    return ast.parse(source, filename=str(file))
+
+
 @lru_cache(maxsize=4096)
 def _parsed_digest(module: str, file: Path, root: Path, _mtime_ns: int, _size: int):
-    tree = ast.parse(file.read_text(), filename=str(file))
+    tree = _parse(file)
     deps = _imports(module, file, tree, root)
     dump = ast.dump(_strip_docstrings(tree), include_attributes=False)
     return hashlib.sha256(dump.encode()).hexdigest(), frozenset(deps)

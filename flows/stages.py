@@ -61,12 +61,12 @@ def remove_scratch(paths: list[str | None]) -> None:
         shutil.rmtree(folder if folder.is_dir() else folder.parent, ignore_errors=True)
 
 
-def _stage(name: str):
+def _stage(name: str, retries: int = 1):
     return task(
         name=name,
         cache_policy=NO_CACHE,
         persist_result=False,
-        retries=1,
+        retries=retries,
         retry_delay_seconds=1,
         retry_condition_fn=_retry_unless_bad_input,
     )
@@ -200,18 +200,22 @@ def _units_done(info: VideoInfo, stage: str, total: int):
     return lambda n: report(info.path, f"{stage} (units)", n, total)
 
 
-@_stage("smooth")
+@_stage("smooth", retries=0)  # in place: a retry would smooth smoothed values
 def smooth(seq: SmplSequence, info: VideoInfo, cfg: PipelineConfig) -> SmplSequence:
-    return smoothed(seq, info, cfg)
+    """The estimated sequence smoothed in place (the flow drops the estimate after it)."""
+    return smoothed(seq, info, cfg, in_place=True)
 
 
-def smoothed(seq: SmplSequence, info: VideoInfo, cfg: PipelineConfig) -> SmplSequence:
+def smoothed(
+    seq: SmplSequence, info: VideoInfo, cfg: PipelineConfig, in_place: bool = False
+) -> SmplSequence:
     """Smoothed parameters; joints re-posed from them by the run's body model (the stage's
     work as a plain function, also for benchmarks that run the stages without Prefect)."""
     return smoothing.smooth_sequence(
         seq, info.fps, cfg.smoothing, cfg.smoothing_sigma_s,
         joints_fn=components.body_joints_fn(cfg.data_dir),
         image_size_hw=(info.height_px, info.width_px), stride=cfg.estimate_every_k,
+        in_place=in_place,
     )  # fmt: skip
 
 
@@ -262,7 +266,7 @@ def on_timeline(tables: dict, info: VideoInfo) -> dict:
 
 @_stage("plots")
 def plots(features: dict, video_id: str) -> list[str]:
-    """Time-series and event-raster PNGs in a temporary folder (committed by :func:`publish`)."""
+    """Time-series and event-raster PNGs in a temporary folder (staged by :class:`tasks.publish.Publication`)."""
     from analytics.plots import plot_video_features
 
     with scratch_folder("pmrr-plots-") as folder:
@@ -274,7 +278,7 @@ def plots(features: dict, video_id: str) -> list[str]:
 
 @_stage("annotations")
 def annotations(video_id: str, source: str, info: VideoInfo, features: dict, tracks) -> str:
-    """ELAN, windows CSV and rMEA files in a temporary folder (committed by :func:`publish`)."""
+    """ELAN, windows CSV and rMEA files in a temporary folder (staged by :class:`tasks.publish.Publication`)."""
     from tasks.annotations import write_annotations
 
     with scratch_folder("pmrr-annotations-") as folder:
@@ -283,7 +287,7 @@ def annotations(video_id: str, source: str, info: VideoInfo, features: dict, tra
 
 @_stage("render")
 def render(info: VideoInfo, seq: SmplSequence, cfg: PipelineConfig, video_id: str) -> str:
-    """Local .mp4 in a temporary folder (uploaded by :func:`publish`)."""
+    """Local .mp4 in a temporary folder (staged by :class:`tasks.publish.Publication`)."""
     from tasks.render import render_video
 
     done = 0

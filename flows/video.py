@@ -35,11 +35,11 @@ from prefect import flow, get_run_logger
 from flows import cluster, components, identity, stages, ui
 from flows.cache import StageCache
 from flows.config import PipelineConfig, load_config
-from flows.memory import release_freed_memory
 from flows.progress import report
 from storage import Store, localize
 from tasks import tables
 from tasks.errors import VideoError
+from tasks.memory import release_freed_memory
 from tasks.probe import content_hash
 from tasks.publish import Publication, core_tables
 
@@ -230,7 +230,6 @@ def process_video(
                     staged(lambda name=name: publication.table(name, core[name]))
             if "exports" in todo:
                 staged(lambda: publication.exports(seq, info()))
-            render_path = None
             if "render" in todo:
                 render_path = optional(
                     "render", lambda: stages.render(info(), seq, cfg, video_id), timed=True
@@ -287,7 +286,10 @@ def process_video(
                         )
                         scratch.extend(plot_paths or ())
                         if plot_paths:
-                            staged(lambda: publication.plots(plot_paths))
+                            # the plots stage's own folder holds them and nothing else
+                            staged(lambda: publication.folder(
+                                Path(plot_paths[0]).parent, "plots"
+                            ))  # fmt: skip
                     if "plots" not in failures:
                         produced["plots"] = wanted["plots"]
                     if "annotations" in todo:

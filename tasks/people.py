@@ -43,6 +43,7 @@ import numpy as np
 
 from analytics import joints as J
 from tasks.decode import iter_chunks
+from tasks.memory import release_freed_memory
 from tasks.probe import VideoInfo
 from tasks.sequence import SmplSequence
 
@@ -258,6 +259,9 @@ def link_people(info: VideoInfo, seq: SmplSequence, max_distance: float) -> dict
     if max_distance <= 0:  # linking off
         return own_persons(seq.track_id)
     appearance = track_appearance(info, seq)
+    # decoding leaves its frames' memory free in the heap (130 MiB an hour), where the n x n
+    # distances would come on top of it
+    release_freed_memory()
     share = colour_share(appearance)
     if share < MIN_COLOUR_SHARE:  # NaN (no parts seen) joins nothing either way
         logger.info(

@@ -9,7 +9,6 @@ failure aborts the transaction: the previous commit stays as it was.
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -86,7 +85,7 @@ class Publication:
         self.txn.put_file(path, key)
 
     def folder(self, local_dir: Path, key: str) -> None:
-        """The files of a local folder as folder artifact ``key`` (``annotations``)."""
+        """The files of a local folder as folder artifact ``key`` (``annotations``, ``plots``)."""
         self.txn.put_dir(local_dir, key)
 
     def exports(self, seq: SmplSequence, info: VideoInfo) -> None:
@@ -96,16 +95,6 @@ class Publication:
             export_tracks(seq, info.fps, folder)
             export_amass(seq, info.times(), info.fps, folder)
             self.txn.put_dir(folder, "exports")
-
-    def plots(self, plot_paths: Iterable[str]) -> None:
-        """PNG files, wherever they lie, as the ``plots`` folder."""
-        plot_paths = list(plot_paths)
-        if not plot_paths:
-            return
-        with tempfile.TemporaryDirectory(prefix="pmrr-plots-") as tmp:
-            for png in plot_paths:
-                shutil.copyfile(png, Path(tmp) / Path(png).name)
-            self.txn.put_dir(tmp, "plots")
 
     def commit(self, keep: Iterable[str] = (), extra: dict | None = None) -> dict:
         """Keep the named unchanged outputs (carried over without rewriting), commit; returns

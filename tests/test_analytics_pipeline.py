@@ -585,7 +585,9 @@ def test_synchrony_of_short_shots_falls_back_to_the_short_windows(body, neutral)
 def test_arrow_backed_smpl_columns_give_the_same_tables(body, neutral):
     """The flow hands analytics the smpl table with its list columns Arrow-backed
     (``from_arrow``: no Python object per row and cell); every table is the same as from the
-    default one-array-per-cell pandas frame, with every list column analytics reads present."""
+    default one-array-per-cell pandas frame, with every list column analytics reads present,
+    the table in two chunks (as a parquet file of several row groups is read), the second a
+    slice that starts inside its buffers."""
     import pyarrow as pa
 
     from analytics import joints as J
@@ -614,8 +616,17 @@ def test_arrow_backed_smpl_columns_give_the_same_tables(body, neutral):
             for c in df.columns
         }
     )
+    stored = pa.concat_tables([stored.slice(0, 37), stored.slice(37)])
+    assert stored.column("joints3d_m").num_chunks == 2
     arrow_backed = from_arrow(stored)
     assert all(isinstance(arrow_backed[c].dtype, pd.ArrowDtype) for c in lists)
+    picks = np.array([5, 0, 146])  # some values of every row, read chunk by chunk
+    for frame in (arrow_backed, stored.to_pandas()):
+        whole = J.list_values(frame, "joints3d_m")
+        np.testing.assert_array_equal(whole, np.stack(df["joints3d_m"]).astype(np.float32))
+        np.testing.assert_array_equal(
+            J.list_values(frame, "joints3d_m", columns=picks), whole[:, picks]
+        )
     got = compute_video_features(arrow_backed, FPS, n, neutral=neutral)
     expected = compute_video_features(stored.to_pandas(), FPS, n, neutral=neutral)
     assert len(got["features_frames"]) == 2 * n and len(got["events"])

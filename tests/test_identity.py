@@ -130,3 +130,29 @@ def test_code_closure_follows_lazy_imports() -> None:
     assert "tasks.decode" in closure  # imported at module level
     closure = identity.code_closure(["analytics.pipeline"])
     assert "analytics.plots" not in closure  # the package re-exports it, the pipeline never uses it
+
+
+def test_a_spurious_parser_error_is_tried_again(monkeypatch, tmp_path: Path) -> None:
+    """CPython 3.11's "AST constructor recursion depth mismatch" (python/cpython#106905) once
+    failed a flow run while hashing code: the parse is tried again, and an error that stays
+    is still raised."""
+    import ast
+
+    module = tmp_path / "m.py"
+    module.write_text("x = 1\n")
+    parse, calls = ast.parse, []
+
+    def flaky(source, *args, fail: int = 1, **kwargs):
+        calls.append(1)
+        if len(calls) <= fail:
+            raise SystemError("AST constructor recursion depth mismatch (before=51, after=74)")
+        return parse(source, *args, **kwargs)
+
+    monkeypatch.setattr(identity.ast, "parse", flaky)
+    assert ast.dump(identity._parse(module)) == ast.dump(parse("x = 1\n"))
+    assert len(calls) == 2
+    calls.clear()
+    monkeypatch.setattr(identity.ast, "parse", lambda *a, **k: flaky(*a, fail=99, **k))
+    with pytest.raises(SystemError, match="recursion depth mismatch"):
+        identity._parse(module)
+    assert len(calls) == identity.PARSE_TRIES

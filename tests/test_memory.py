@@ -1,4 +1,4 @@
-"""``flows.memory``: freed heap memory goes back to the system (glibc only)."""
+"""``tasks.memory``: freed heap memory goes back to the system (glibc only)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import platform
 import numpy as np
 import pytest
 
-from flows.memory import release_freed_memory
+from tasks.memory import release_freed_memory
 
 
 def _rss_mib() -> float:

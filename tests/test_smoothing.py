@@ -284,6 +284,38 @@ def test_joints_are_reposed_from_the_smoothed_parameters(monkeypatch) -> None:
     np.testing.assert_array_equal(chunked.joints2d_px, out.joints2d_px)
 
 
+def test_in_place_smoothing_gives_the_same_sequence() -> None:
+    """``in_place`` (the flow's stage) writes into the input's arrays and returns what a copy
+    would hold, bit for bit: two tracks whose rows interleave (sorted by frame, as the estimate
+    is), one with a gap, joints re-posed, and a read-only array (as a memory map) copied."""
+    _, noisy_a, _ = synthetic(0, 1.0, 0.03, frames=60)
+    _, noisy_b, _ = synthetic(1, 1.0, 0.03, frames=60)
+    frames = np.concatenate([np.arange(60), np.r_[0:30, 40:70]])
+    track = np.repeat([3, 1], 60)
+    order = np.lexsort((track, frames))
+    seq = _sequence(np.concatenate([noisy_a, noisy_b])[order], frames[order], track[order])
+    seq = type(seq)(**{**seq.__dict__, "focal_px": 700.0}).with_rows(
+        transl_m=seq.transl_m + np.array([0.0, 0.0, 3.0], np.float32)
+    )
+    lever = np.random.default_rng(1).normal(0, 0.2, (49, 3))
+
+    def joints_fn(betas, body_pose, global_orient):
+        turned = Rotation.from_rotvec(global_orient).as_matrix() @ lever.T.reshape(1, 3, 49)
+        return turned.transpose(0, 2, 1) + 0.01 * body_pose[:, None, :3]
+
+    kwargs = {"joints_fn": joints_fn, "image_size_hw": (360, 640)}
+    copied = smoothing.smooth_sequence(seq, FPS, **kwargs)
+    given = seq.take(np.arange(len(seq)))  # its own arrays, given up to the smoother
+    given.betas.flags.writeable = False
+    inside = smoothing.smooth_sequence(given, FPS, in_place=True, **kwargs)
+    for name in ("global_orient", "body_pose", "betas", "transl_m", "joints3d_m", "joints2d_px"):
+        np.testing.assert_array_equal(getattr(inside, name), getattr(copied, name), err_msg=name)
+        assert not np.array_equal(getattr(seq, name), getattr(copied, name)), name  # smoothed
+    assert inside.body_pose is given.body_pose and inside.joints3d_m is given.joints3d_m
+    assert inside.betas is not given.betas  # read-only: copied, not written
+    assert inside.smoothed
+
+
 def test_widths_are_chosen_on_the_estimated_frames_of_an_interpolated_series() -> None:
     """estimate_every_k = 2: a slow movement estimated with noise on every second frame and
     interpolated between. Judged on all frames, the straight interpolated stretches pass for

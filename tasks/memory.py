@@ -1,4 +1,4 @@
-"""Give memory that a finished stage freed back to the operating system.
+"""Give memory that a finished stage (or a stage's step) freed back to the operating system.
 
 Why: glibc's allocator keeps what a process frees inside its heap for reuse, and hands pages back
 only at the heap's top. Each stage after estimation holds a whole video's person-frames for a
