@@ -99,10 +99,22 @@ def person_rows(rows: pd.DataFrame, tracks: tuple[int, ...]) -> pd.DataFrame:
     """The rows of one person's ``tracks`` (``track_id``, ``frame`` columns), one per frame: where
     two of them have a row for one frame (spans that interleave), a row with data wins
     (``has_data`` where the table has it), then the later track."""
-    own = rows[rows["track_id"].isin(tracks)]
-    keys = ["frame", "has_data", "track_id"] if "has_data" in own else ["frame", "track_id"]
-    own = own.sort_values(keys, kind="stable")
-    return own.drop_duplicates("frame", keep="last")
+    return rows.iloc[person_positions(rows, tracks)]
+
+
+def person_positions(rows: pd.DataFrame, tracks: tuple[int, ...]) -> np.ndarray:
+    """The positions in ``rows`` of :func:`person_rows`, in frame order: for a caller that takes
+    a few at a time, where a copy of all of them would hold a person's rows of the whole video
+    (the joints of most of an hour's rows, 80 MiB, for the pair's partner)."""
+    track = rows["track_id"].to_numpy(np.int64)
+    frame = rows["frame"].to_numpy(np.int64)
+    own = np.flatnonzero(np.isin(track, np.asarray(tracks, np.int64)))
+    keys = [track[own]]  # sorted by frame, then data, then track; ties keep their order
+    if "has_data" in rows:
+        keys.append(rows["has_data"].to_numpy(bool)[own])
+    own = own[np.lexsort((*keys, frame[own]))]
+    last_of_frame = np.r_[frame[own][1:] != frame[own][:-1], True]
+    return own[last_of_frame]
 
 
 def dyad_signals(

@@ -11,7 +11,7 @@ from analytics import events as ev
 from analytics import joints as J
 from analytics import synchrony
 from analytics.body_frame import STANDIN_NEUTRAL, Neutral
-from analytics.dyad import Dyad, dyad_signals, main_pair, person_rows
+from analytics.dyad import Dyad, dyad_signals, main_pair, person_positions, person_rows
 from analytics.head import head_angles_in_place_deg, head_seen
 from analytics.measures import frame_measures
 from analytics.motion import (
@@ -207,15 +207,16 @@ def compute_video_features(
     frames_of = {t: frame_col[rows_of.get(t, no_rows)] for t in tracks}
     spans = {t: _own_span(frames_of[t], n_frames) for t in tracks}
     dyad = main_pair(track_roles, frames_of, person)
-    # each of the pair's people's rows, whichever track shows them (once, not per partner track),
-    # with the columns read of a partner
+    # where each of the pair's people's rows are, whichever track shows them (once, not per
+    # partner track); a partner's rows are taken on each track's span, the columns read only
     pair_rows = {}
     if dyad:
         partner_columns = smpl[[c for c in PARTNER_COLUMNS if c in smpl]]
         pair_rows = {
-            dyad.a: person_rows(partner_columns, dyad.tracks_a),
-            dyad.b: person_rows(partner_columns, dyad.tracks_b),
+            dyad.a: person_positions(smpl, dyad.tracks_a),
+            dyad.b: person_positions(smpl, dyad.tracks_b),
         }
+    pair_frames = {p: frame_col[rows] for p, rows in pair_rows.items()}  # ascending
 
     # Each track's measures are kept as plain arrays, column by column, and its events as
     # dicts: a DataFrame per track costs pandas' fixed overhead 3,600 times an hour (110 MiB for
@@ -228,7 +229,9 @@ def compute_video_features(
         frame_idx = np.arange(first, spans[t][1] + 1)
         other = None
         if dyad and t in dyad.tracks:  # the partner on this track's span, NaN where unseen
-            partner = pair_rows[dyad.partner(t)[0]]
+            them = dyad.partner(t)[0]
+            lo, hi = np.searchsorted(pair_frames[them], [spans[t][0], spans[t][1] + 1])
+            partner = partner_columns.iloc[pair_rows[them][lo:hi]]
             other = _span_joints(partner, spans[t])
             other[~_span_same_view(mine, partner, spans[t])] = np.nan
         verts = head_vertices.get(t) if head_vertices else None
@@ -257,7 +260,7 @@ def compute_video_features(
         for name, values in cols.items():
             measured.setdefault(name, []).append(np.asarray(values))
 
-    del pair_rows  # read only above
+    del pair_rows, pair_frames  # read only above
     frames_df = pd.DataFrame()
     if measured:
         frames_df = pd.DataFrame({"video_id": video_id, **{

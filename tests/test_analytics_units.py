@@ -10,7 +10,7 @@ from scipy.spatial import ConvexHull
 
 from analytics import events, synchrony
 from analytics import joints as J
-from analytics.dyad import Dyad, main_pair
+from analytics.dyad import Dyad, main_pair, person_rows
 from analytics.motion import wrist_across_sight
 from analytics.posture import convex_hull_area
 from analytics.roles import video_roles
@@ -502,3 +502,29 @@ def test_lagged_xcorr_is_the_pair_by_pair_definition(seed):
     assert ids.tolist() == np.unique(window).tolist() and len(lags) == expected.shape[1]
     np.testing.assert_array_equal(np.isnan(r), np.isnan(expected))
     np.testing.assert_allclose(r, expected, atol=1e-9)
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_person_rows_are_one_row_per_frame_as_defined(seed: int) -> None:
+    """A person's rows (by position, :func:`analytics.dyad.person_positions`) equal the definition
+    written with pandas: their tracks' rows sorted by frame, then data, then track (ties in
+    table order), the last of each frame kept; tracks that interleave and repeat frames, rows of
+    other people between."""
+    rng = np.random.default_rng(seed)
+    n = 200
+    rows = pd.DataFrame(
+        {
+            "track_id": rng.integers(0, 6, n),
+            "frame": rng.integers(0, 40, n),
+            "has_data": rng.random(n) < 0.7,
+            "value": np.arange(n),
+        },
+        index=rng.permutation(n) + 1000,
+    )
+    tracks = tuple(int(t) for t in rng.choice(6, 3, replace=False))
+    for table in (rows, rows.drop(columns="has_data")):
+        keys = [k for k in ("frame", "has_data", "track_id") if k in table]
+        own = table[table["track_id"].isin(tracks)].sort_values(keys, kind="stable")
+        expected = own.drop_duplicates("frame", keep="last")
+        pd.testing.assert_frame_equal(person_rows(table, tracks), expected)
+        assert person_rows(table, tracks)["frame"].is_monotonic_increasing
