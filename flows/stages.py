@@ -266,7 +266,8 @@ def on_timeline(tables: dict, info: VideoInfo) -> dict:
 
 @_stage("plots")
 def plots(features: dict, video_id: str) -> list[str]:
-    """Time-series and event-raster PNGs in a temporary folder (staged by :class:`tasks.publish.Publication`)."""
+    """Time-series and event-raster PNGs in a temporary folder (staged by
+    :class:`tasks.publish.Publication`)."""
     from analytics.plots import plot_video_features
 
     with scratch_folder("pmrr-plots-") as folder:
@@ -278,7 +279,8 @@ def plots(features: dict, video_id: str) -> list[str]:
 
 @_stage("annotations")
 def annotations(video_id: str, source: str, info: VideoInfo, features: dict, tracks) -> str:
-    """ELAN, windows CSV and rMEA files in a temporary folder (staged by :class:`tasks.publish.Publication`)."""
+    """ELAN, windows CSV and rMEA files in a temporary folder (staged by
+    :class:`tasks.publish.Publication`)."""
     from tasks.annotations import write_annotations
 
     with scratch_folder("pmrr-annotations-") as folder:
