@@ -113,8 +113,8 @@ def person_positions(rows: pd.DataFrame, tracks: tuple[int, ...]) -> np.ndarray:
     if "has_data" in rows:
         keys.append(rows["has_data"].to_numpy(bool)[own])
     own = own[np.lexsort((*keys, frame[own]))]
-    last_of_frame = np.r_[frame[own][1:] != frame[own][:-1], True]
-    return own[last_of_frame]
+    ordered = frame[own]
+    return own[np.r_[ordered[1:] != ordered[:-1], True]]  # the last row of each frame
 
 
 def dyad_signals(

@@ -48,12 +48,15 @@ def by_person(tables: dict[str, pd.DataFrame]) -> tuple[pd.DataFrame, pd.DataFra
     """``features_frames`` and ``events`` with a ``person`` column (``features_summary.person_id``;
     the track where the summary has none), and each person's role. Why: a track ends at every
     cut, so an edited interview has a track per person per shot; the figures draw one line and
-    one raster row per person, their tracks one after another."""
+    one raster row per person, their tracks one after another. Only the frame columns the
+    figures read are kept: a copy of the whole table was 60 MiB more an hour."""
     s = tables["features_summary"]
     ids = s["person_id"] if "person_id" in s else s["track_id"]
     person = {int(t): int(p) for t, p in zip(s["track_id"], ids, strict=True)}
     roles = {person[int(t)]: str(r) for t, r in zip(s["track_id"], s["role"], strict=True)}
     frames, events = tables["features_frames"], tables["events"]
+    read = ("video_id", "track_id", "frame", "t_s", "has_data", *(c for c, _ in TIMESERIES))
+    frames = frames[[c for c in read if c in frames]]
     frames = frames.assign(person=[person[int(t)] for t in frames["track_id"]])
     events = events.assign(person=[person[int(t)] for t in events["track_id"]])
     return frames, events, roles
@@ -78,18 +81,34 @@ def _shown_note(shown: list[int], frames: pd.DataFrame) -> str:
     return f" ({len(shown)} of {total} people: roles first, then the longest in view)"
 
 
+def broken_lines(
+    rows: pd.DataFrame, columns: list[str]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """One person's ``t_s`` and ``columns`` as one line each, their tracks one after another
+    with a NaN between two tracks, where matplotlib breaks a line: no line runs across a cut.
+    Why not a line per track: an hour with a cut every 3 s drew 3,600 lines a panel, which
+    took 350 MiB and 13 s (now 100 MiB and 1.3 s)."""
+    rows = rows.sort_values(["track_id", "frame"], kind="stable")
+    track = rows["track_id"].to_numpy()
+    cuts = np.flatnonzero(track[1:] != track[:-1]) + 1
+    times = np.insert(rows["t_s"].to_numpy(np.float64), cuts, np.nan)
+    return times, {
+        c: np.insert(rows[c].to_numpy(np.float64, na_value=np.nan), cuts, np.nan) for c in columns
+    }
+
+
 def plot_timeseries(tables: dict[str, pd.DataFrame], path: Path) -> Path:
     frames, _, roles = by_person(tables)
     shown = shown_people(frames, roles)
     fig, axes = plt.subplots(
         len(TIMESERIES), 1, figsize=(12, 1.7 * len(TIMESERIES) + 1), sharex=True
     )
+    columns = [c for c, _ in TIMESERIES]
     for k, person in enumerate(shown):
-        mine = frames[frames["person"] == person]
-        for n, (_track, f) in enumerate(mine.groupby("track_id")):  # no line across a cut
-            for ax, (col, _) in zip(axes, TIMESERIES, strict=True):
-                label = _label(person, roles) if n == 0 else None
-                ax.plot(f["t_s"], f[col], color=COLORS[k % len(COLORS)], lw=1.2, label=label)
+        times, values = broken_lines(frames[frames["person"] == person], columns)
+        for ax, col in zip(axes, columns, strict=True):
+            label = _label(person, roles)
+            ax.plot(times, values[col], color=COLORS[k % len(COLORS)], lw=1.2, label=label)
     for ax, (_col, label) in zip(axes, TIMESERIES, strict=True):
         ax.set_ylabel(label, fontsize=9)
         ax.grid(alpha=0.3)

@@ -81,9 +81,11 @@ class StageCpu:
     stage keeps busy (``cores``), which says whether overlapping stages could gain anything or
     only less work can. ``time.process_time`` counts every thread of the process, MediaPipe's
     graph threads included. A :data:`flows.progress.Reporter`: time is attributed to the stage
-    the flow reported last (a stage reports when it starts and as it goes), so a stage computed
-    inside another (tracking inside the estimate) is its own until the outer one reports again,
-    up to one chunk later."""
+    the flow reported last. A stage reports when it starts and as it goes, a stage computed
+    inside another (tracking inside the estimate) hands back to the outer one when it ends, and
+    the optional outputs (render, plots, annotations) and the staging of each output ("write")
+    report too (before the twenty-fifth session they did not, and their time and memory went to
+    the stage before them)."""
 
     def __init__(self) -> None:
         self.cpu_s: dict[str, float] = {}

@@ -117,6 +117,7 @@ def process_video(
 
     results: dict[str, object] = {}
     nested = [0.0]  # seconds of stages computed inside the stage being computed
+    computing: list[str] = []  # the stages being computed, outermost first
 
     def get(stage: str, compute):
         """A stage's result: memo, then the stage cache, then computed (and cached)."""
@@ -127,6 +128,7 @@ def process_video(
             logger.info("%s: %s loaded from the stage cache", Path(source).name, stage)
         else:
             report(source, stage)
+            computing.append(stage)
             outer, nested[0] = nested[0], 0.0
             began = time.perf_counter()
             try:
@@ -137,6 +139,9 @@ def process_video(
                 raise
             finally:  # the next stage starts from what this one holds, not what it held
                 release_freed_memory()
+                computing.pop()
+                if computing:  # a stage computed on the way: the rest is the outer one's again
+                    report(source, computing[-1])
             took = time.perf_counter() - began
             # a stage's own time: the stages it computed on the way (tracking inside the
             # estimate) have their own entry, and the sum of all entries is the run's time
@@ -200,6 +205,7 @@ def process_video(
         """Run an optional stage; on failure record it and go on (``timed``: not a cached
         stage, so time it here)."""
         try:
+            report(source, stage)
             began = time.perf_counter()
             value = fn()
             release_freed_memory()
@@ -213,8 +219,12 @@ def process_video(
             return None
 
     def staged(fn) -> None:
-        """Stage an output (``fn`` writes it), timed as part of the write."""
+        """Stage an output (``fn`` writes it), timed as part of the write. What the previous
+        step freed goes back first: the writer's buffers come from Arrow's allocator, which
+        cannot reuse what glibc keeps, and the two stacked up (at an hour, the core tables)."""
+        report(source, "write")
         began = time.perf_counter()
+        release_freed_memory()
         fn()
         timings["write"] = timings.get("write", 0.0) + time.perf_counter() - began
 
@@ -224,6 +234,7 @@ def process_video(
     scratch: list[str | None] = []  # the stages' temporary folders, removed in any case
     try:
         with Publication(store, video_id) as publication:
+            report(source, "write")
             core = core_tables(video_id, info(), shot_list(), seq, roles, persons)
             for name in CORE_TABLES:
                 if name in todo:

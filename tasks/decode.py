@@ -51,12 +51,12 @@ DEINTERLACE = "bwdif=mode=send_frame:parity=auto:deint=interlaced"
 _PTS = re.compile(r"Parsed_showinfo.*\bpts_time:\s*(-?[0-9.]+)")
 
 
-def _reader(path: str, width: int = -1, height: int = -1):
+def _reader(path: str, width: int = -1, height: int = -1, threads: int = 0):
     import decord
 
     try:
         return decord.VideoReader(
-            path, ctx=decord.cpu(0), width=width, height=height, num_threads=0
+            path, ctx=decord.cpu(0), width=width, height=height, num_threads=threads
         )
     except Exception as error:  # decord raises DECORDError/RuntimeError with C++ messages
         logger.debug("decord cannot open %s: %s", path, error)
@@ -69,11 +69,12 @@ def frame_count(path: str) -> int:
 
 
 def decord_chunks(
-    path: str, wanted: np.ndarray, chunk_size: int, width: int, height: int
+    path: str, wanted: np.ndarray, chunk_size: int, width: int, height: int, threads: int = 0
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Decode ``wanted`` (sorted decord indices) with decord, a chunk per ``get_batch``, the
-    reader parked on its first key frame in between (module docstring)."""
-    reader = _reader(path, width, height)
+    reader parked on its first key frame in between (module docstring); ``threads``: FFmpeg's
+    decoding threads (0: as many as it chooses)."""
+    reader = _reader(path, width, height, threads)
     wanted = wanted[wanted < len(reader)]
     park = int(reader.get_key_indices()[0]) if len(reader) else 0
     for start in range(0, len(wanted), chunk_size):
@@ -176,6 +177,7 @@ def iter_chunks(
     frames: Sequence[int] | None = None,
     width: int = -1,
     height: int = -1,
+    threads: int = 0,
 ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
     """Yield ``(frame_indices, frames_rgb)`` with frames (n, H, W, 3) uint8, in order.
 
@@ -183,11 +185,12 @@ def iter_chunks(
     plain path, read with decord as is. ``frames`` restricts decoding to some indices (default:
     all); frames that cannot be decoded are left out. ``width``/``height``: decode to that size;
     by default a probed video's displayed size (square pixels, :mod:`tasks.probe`).
+    ``threads``: decord's decoding threads (0: FFmpeg's choice; the ffmpeg pipe ignores it).
     """
     if isinstance(source, str):
         n = frame_count(source) if frames is None else None
         wanted = np.arange(n) if frames is None else np.asarray(sorted(frames), dtype=np.int64)
-        yield from decord_chunks(source, wanted, chunk_size, width, height)
+        yield from decord_chunks(source, wanted, chunk_size, width, height, threads)
         return
     if width <= 0 and height <= 0 and source.resampled:
         width, height = source.width_px, source.height_px
@@ -199,7 +202,9 @@ def iter_chunks(
         return
     done = 0
     try:
-        for indices, batch in decord_chunks(source.path, wanted, chunk_size, width, height):
+        for indices, batch in decord_chunks(
+            source.path, wanted, chunk_size, width, height, threads
+        ):
             done += len(indices)
             yield indices, batch
     except Exception as error:  # a damaged stretch: ffmpeg decodes what can be decoded

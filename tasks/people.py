@@ -54,10 +54,14 @@ HUE_BINS, SAT_BINS, GREY_BINS = 12, 3, 4
 #: pixels less saturated, or darker, than this are "grey" (hue is noise there)
 GREY_BELOW = 0.2
 PARTS = ("torso", "head")
-#: frames decoded per batch. Why fewer than elsewhere: the frames sampled here lie far apart, and
-#: decord held about 450 MiB for batches of 64 such frames, 120 MiB for 16 (flat in the number
-#: of batches; measured on the hour of ``benchmarks/long_input.py``).
-DECODE_CHUNK = 16
+#: frames decoded per batch, and FFmpeg's decoding threads. Why fewer than elsewhere: the frames
+#: sampled here lie far apart, and decord held about 450 MiB for batches of 64 such frames, 120
+#: MiB for 16 (flat in the number of batches; measured on the hour of
+#: ``benchmarks/long_input.py``). Batches of 8 on one thread: on the ten minutes' 3,200 frames
+#: +76-79 MiB against +105-136 for 16 on FFmpeg's threads, in 12.6-13.7 s against 11.5-13.3 s
+#: (one thread is as fast here: each frame is decoded on from a key frame, which frame threads
+#: barely speed up, while each thread holds frames of its own, more the larger the frame).
+DECODE_CHUNK, DECODE_THREADS = 8, 1
 #: below this mean share of coloured pixels in the people's parts a video has no colour to compare
 #: (``benchmarks/people.py``: grey copies of its real edits under 0.005, the colour ones 0.64-0.82)
 MIN_COLOUR_SHARE = 0.02
@@ -133,7 +137,9 @@ def track_appearance(info: VideoInfo, seq: SmplSequence) -> dict[int, dict[str, 
             wanted.setdefault(int(seq.frame[row]), []).append(int(row))
     sums: dict[int, dict[str, list[np.ndarray]]] = {}
     hw = (info.height_px, info.width_px)
-    for indices, frames in iter_chunks(info, DECODE_CHUNK, frames=sorted(wanted)):
+    for indices, frames in iter_chunks(
+        info, DECODE_CHUNK, frames=sorted(wanted), threads=DECODE_THREADS
+    ):
         for frame_index, image in zip(indices, frames, strict=True):
             for row in wanted[int(frame_index)]:
                 observed = np.asarray(seq.joints_observed[row], bool)
@@ -169,23 +175,25 @@ def distance_matrix(
 ) -> np.ndarray:
     """(n, n) :func:`appearance_distance` of every two of ``tracks`` (inf on the diagonal), the
     same values, a row of pairs at a time: pair by pair it took 6.5 million Python calls for the
-    3,600 tracks of an hour with a cut every 3 s."""
+    3,600 tracks of an hour with a cut every 3 s. The matrix is the only n x n array made (100
+    MiB at 3,600 tracks): the count of parts two tracks share is a row's at a time."""
     n = len(tracks)
-    total, shared = np.zeros((n, n)), np.zeros((n, n), np.int8)
+    parts = {}  # part -> (which tracks show it, their histograms)
     for part in PARTS:
         has = np.array([part in appearance[t] for t in tracks], bool)
-        if not has.any():
-            continue
-        width = len(next(appearance[t][part] for t in tracks if part in appearance[t]))
-        hists = np.stack([appearance[t].get(part, np.zeros(width)) for t in tracks])
-        for i in np.flatnonzero(has):
-            both = has & has[i]
-            overlap = np.sqrt(hists[i] * hists[both]).sum(axis=1)
-            total[i, both] += np.sqrt(np.maximum(0.0, 1.0 - overlap))
-            shared[i, both] += 1
-    dist = total  # in place: at 3,600 tracks each n x n float matrix is 100 MiB
-    np.divide(total, shared, out=dist, where=shared > 0)
-    dist[shared == 0] = np.inf
+        if has.any():
+            width = len(next(appearance[t][part] for t in tracks if part in appearance[t]))
+            parts[part] = has, np.stack([appearance[t].get(part, np.zeros(width)) for t in tracks])
+    dist = np.zeros((n, n))
+    for i in range(n):
+        row, shared = dist[i], np.zeros(n, np.int8)
+        for has, hists in parts.values():  # in PARTS order: the sum's order is fixed
+            if has[i]:
+                overlap = np.sqrt(hists[i] * hists[has]).sum(axis=1)
+                row[has] += np.sqrt(np.maximum(0.0, 1.0 - overlap))
+                shared += has
+        np.divide(row, shared, out=row, where=shared > 0)
+        row[shared == 0] = np.inf
     np.fill_diagonal(dist, np.inf)
     return dist
 
@@ -206,13 +214,13 @@ def link_tracks(
     tracks = sorted(appearance)
     index = {t: i for i, t in enumerate(tracks)}
     n = len(tracks)
-    apart = np.zeros((n, n), bool)  # groups that may not be joined
-    for a, b in together:
-        apart[index[a], index[b]] = apart[index[b], index[a]] = True
     # Distances of groups that may be joined, inf where they may not. One matrix is enough:
     # groups apart stay apart after every merge, so a distance between them is never read
     # (and at 3,600 tracks each n x n matrix is 100 MiB).
     allowed = distance_matrix(appearance, tracks)
+    apart = np.zeros((n, n), bool)  # groups that may not be joined
+    for a, b in together:
+        apart[index[a], index[b]] = apart[index[b], index[a]] = True
     allowed[apart] = np.inf
     size = np.ones(n)
     members = [[i] for i in range(n)]

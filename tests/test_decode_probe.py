@@ -87,12 +87,16 @@ def test_chunks_cover_every_frame_in_order(carphone: Path) -> None:
     assert np.array_equal(whole, np.concatenate([f for _, f in chunks]))
 
 
-def test_chunks_of_selected_frames_match_full_decode(carphone: Path) -> None:
+@pytest.mark.parametrize("threads", [0, 1])  # FFmpeg's choice, and one (the people stage's)
+def test_chunks_of_selected_frames_match_full_decode(carphone: Path, threads: int) -> None:
     whole = np.concatenate([f for _, f in iter_chunks(str(carphone), chunk_size=64)])
-    wanted = [20, 3, 0, 11]
-    got = list(iter_chunks(str(carphone), chunk_size=3, frames=wanted))
+    wanted = [20, 3, 0, 11, 23, 24]
+    got = list(iter_chunks(str(carphone), chunk_size=3, frames=wanted, threads=threads))
     indices = np.concatenate([i for i, _ in got])
     assert indices.tolist() == sorted(wanted)
+    assert np.array_equal(np.concatenate([f for _, f in got]), whole[sorted(wanted)])
+    info = probe_video(str(carphone))  # a probed video, as the stages decode it
+    got = list(iter_chunks(info, chunk_size=3, frames=wanted, threads=threads))
     assert np.array_equal(np.concatenate([f for _, f in got]), whole[sorted(wanted)])
 
 

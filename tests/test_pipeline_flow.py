@@ -21,6 +21,7 @@ import pytest
 
 from flows.archive import ArchiveFailedError, process_archive
 from flows.config import PipelineConfig
+from flows.progress import set_reporter
 from pmrr_interviews import samples
 from storage import Store
 
@@ -194,8 +195,16 @@ def test_rerun_skips_and_forced_rerun_replaces(batch: dict, clips: dict) -> None
     rows = process_archive(good, str(out), config=CONFIG)
     assert [r["status"] for r in rows] == ["skipped", "skipped"]
     assert {v: store.manifest(v)["txn"] for v in before} == before
-    rows = process_archive(good, str(out), force=True, config=CONFIG)
+    reports: list[tuple[str, str]] = []
+    set_reporter(lambda video, stage, done, total: reports.append((Path(video).stem, stage)))
+    try:
+        rows = process_archive(good, str(out), force=True, config=CONFIG)
+    finally:
+        set_reporter(None)
     assert [r["status"] for r in rows] == ["ok", "ok"]
+    _check_reported_stages(
+        [s for v, s in reports if v == clips["interview"].stem], rows[1]["timings"]
+    )
     after = {v: store.manifest(v)["txn"] for v in store.committed_videos()}
     assert after.keys() == before.keys() and all(after[v] != before[v] for v in before)
     assert {t: store.read_table(t).num_rows for t in counts} == counts
@@ -206,6 +215,23 @@ def test_rerun_skips_and_forced_rerun_replaces(batch: dict, clips: dict) -> None
     frame = pd.read_parquet(smpl_dir)
     assert len(frame) == counts["smpl"]
     assert not frame.duplicated(["video_id", "track_id", "frame"]).any()
+
+
+def _check_reported_stages(reported: list[str], timings: dict[str, float]) -> None:
+    """What the progress bar and the benchmarks' per-stage clock see: every stage reports when
+    it starts, and a stage computed inside another (the probe and the tracking inside the
+    estimate) hands back to it when it ends, so what follows counts for the outer stage."""
+    # a stage's progress comes under its own labels: "detect+track", "estimate (units)"
+    names = [{"detect+track": "track"}.get(s, s.split(" (")[0]) for s in reported]
+    names = [s for k, s in enumerate(names) if k == 0 or s != names[k - 1]]
+    assert set(timings) - {"hash"} <= set(names), (timings, names)
+    assert {"render", "plots", "annotations", "write"} <= set(names)
+    for inner in ("probe", "shots", "track"):
+        last = len(names) - 1 - names[::-1].index(inner)
+        assert names[last + 1] == "estimate", " > ".join(names)
+    for optional in ("render", "plots", "annotations"):
+        assert names[names.index(optional) + 1] == "write", names  # then staged
+    assert names[-1] == "done"
 
 
 def test_all_bad_batch_fails_with_every_error(clips: dict, tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from PIL import Image
 from analytics.plots import (
     MAX_PEOPLE_PLOTTED,
     TIMESERIES,
+    broken_lines,
     by_person,
     plot_video_features,
     shown_people,
@@ -70,3 +71,18 @@ def test_a_persons_tracks_are_one_line_and_one_raster_row(tmp_path):
     assert roles == {0: "interviewer", 1: "interviewee"}
     assert events["person"].tolist() == [0, 1]
     assert Image.open(plot_video_features(tables, tmp_path / "four")[1]).size == alone
+
+
+def test_a_persons_tracks_are_one_line_broken_at_each_cut():
+    """One line per person and panel, with a gap (NaN) between tracks, so that no line joins the
+    end of one shot to the next; values in track order, then frame order, none lost."""
+    frames = _tables(3, frames_each=4)["features_frames"]
+    frames = frames.iloc[::-1].reset_index(drop=True)  # any row order in
+    frames.loc[frames["track_id"] == 1, "head_pitch_deg"] = np.nan  # a track without the measure
+    times, values = broken_lines(frames, ["head_pitch_deg", "head_yaw_deg"])
+    expected_t = [0, 1, 2, 3, np.nan, 4, 5, 6, 7, np.nan, 8, 9, 10, 11]
+    np.testing.assert_allclose(times * FPS, expected_t)
+    yaw = np.sin(np.arange(4) / 5.0)
+    np.testing.assert_array_equal(values["head_yaw_deg"], [*yaw, np.nan, *yaw, np.nan, *yaw])
+    assert np.isnan(values["head_pitch_deg"][5:9]).all()
+    np.testing.assert_array_equal(values["head_pitch_deg"][:4], yaw)
