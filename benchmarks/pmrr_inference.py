@@ -1,9 +1,11 @@
 """PMRR network throughput on person crops: crops per second by batch size and precision.
 
     python benchmarks/pmrr_inference.py [--device cuda] [--batch-sizes 1 8 32] [--repeats 3]
-        [--precisions fp32 bf16] [--variants eager channels_last compile]
+        [--precisions fp32 bf16] [--variants eager unfolded channels_last compile]
 
-Variants: ``eager`` as the pipeline runs it; ``channels_last`` (NHWC memory format for the
+Variants: ``eager`` as the pipeline runs it (BatchNorm folded into the convolutions,
+:mod:`pmrr_model.network.fold`); ``unfolded`` the same network with its BatchNorms run as layers
+(as before the folding, for comparison); ``channels_last`` (NHWC memory format for the
 convolutions, usually faster with bf16 on tensor cores); ``compile`` (``torch.compile`` of the
 network; compilation time is in the warm-up, not in the rate).
 
@@ -23,6 +25,7 @@ import numpy as np
 import torch
 
 from pmrr_model.inference import PMRRPredictor
+from pmrr_model.network import build_pmrr
 
 
 def measure(predictor: PMRRPredictor, batch_size: int, repeats: int) -> float:
@@ -55,7 +58,9 @@ def main() -> None:
     for variant in args.variants:
         for precision in args.precisions:
             predictor = PMRRPredictor(device=args.device, precision=precision)
-            if variant == "channels_last":
+            if variant == "unfolded":
+                predictor.model = build_pmrr(predictor.assets).eval().to(predictor.device)
+            elif variant == "channels_last":
                 predictor.model.to(memory_format=torch.channels_last)
             elif variant == "compile":
                 predictor.model = torch.compile(predictor.model)

@@ -21,6 +21,7 @@ from pmrr_model.checkpoint import KeyReport, load_into
 from pmrr_model.constants import IMG_RES
 from pmrr_model.crop import normalize_crops
 from pmrr_model.network import PMRROutput, build_pmrr
+from pmrr_model.network.fold import fold_batchnorm
 from pmrr_model.network.pmrr import SMPLPrediction
 
 logger = logging.getLogger(__name__)
@@ -76,6 +77,7 @@ class PMRRPredictor:
             logger.warning("PMRR has no checkpoint: its output is not a real estimate")
         self.checkpoint = str(checkpoint) if checkpoint is not None else None
         self.model.eval().to(self.device)
+        fold_batchnorm(self.model)  # inference only: the predictor never trains or saves it
         self.body_model = BodyModel(self.assets).eval().to(self.device)
 
     @property

@@ -318,3 +318,41 @@ def test_one_crop_normalisation_for_every_path(smpl_sized, tmp_path):
     assert predictor.predict_final(crops[:0]) is None
     with pytest.raises(ValueError, match="crops must be"):
         crop.normalize_crops(np.zeros((224, 224, 3), np.uint8))
+
+
+def test_predictor_folds_batchnorm_and_computes_the_same(smpl_sized, tmp_path):
+    """The predictor folds each BatchNorm into the convolution before it (none is left to run),
+    and gives what the unfolded network gives, on weights whose BatchNorms are far from the
+    identity (the initial ones are the identity, which any folding would pass)."""
+    import copy
+
+    from pmrr_model.inference import PMRRPredictor, network_input
+    from pmrr_model.network.fold import fold_batchnorm
+
+    assets, model, _ = smpl_sized
+    model = copy.deepcopy(model)
+    generator = torch.Generator().manual_seed(4)
+    n_bn = 0
+    for module in model.modules():
+        if isinstance(module, torch.nn.BatchNorm2d):
+            n = module.num_features
+            module.running_mean.copy_(torch.randn(n, generator=generator) * 0.5)
+            module.running_var.copy_(torch.rand(n, generator=generator) * 1.5 + 0.5)
+            with torch.no_grad():
+                module.weight.copy_(torch.rand(n, generator=generator) + 0.5)
+                module.bias.copy_(torch.randn(n, generator=generator) * 0.2)
+            n_bn += 1
+    assert n_bn == 56  # ResNet-50's 53 and the feature pyramid's 3
+    predictor = PMRRPredictor(assets, save_checkpoint(model, tmp_path / "bn.pt"))
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in predictor.model.modules())
+    assert fold_batchnorm(predictor.model) == 0  # folding again changes nothing
+
+    crops = np.random.default_rng(5).integers(0, 255, (3, 224, 224, 3), dtype=np.uint8)
+    folded = predictor.predict(crops).final
+    with torch.inference_mode():
+        plain = model.eval()(network_input(crops), predictor.body_model, with_dense=False).final
+    assert plain.vertices.abs().max() > 0.1  # a real body, not a collapse to zero
+    assert (folded.vertices - plain.vertices).abs().max() < 1e-6  # metres (1.2e-7 measured)
+    assert (folded.cam - plain.cam).abs().max() < 1e-6
+    with pytest.raises(ValueError, match="eval mode"):
+        fold_batchnorm(copy.deepcopy(model).train())

@@ -11,6 +11,8 @@ BN_MOMENTUM = 0.1
 
 class Bottleneck(nn.Module):
     expansion = 4
+    # each BatchNorm reads only the convolution before it (pmrr_model.network.fold)
+    CONV_BN_PAIRS = (("conv1", "bn1"), ("conv2", "bn2"), ("conv3", "bn3"))
 
     def __init__(
         self, inplanes: int, planes: int, stride: int = 1, downsample: nn.Module | None = None
@@ -36,6 +38,8 @@ class Bottleneck(nn.Module):
 class ResNet50Encoder(nn.Module):
     """Returns the 2048x7x7 spatial map (start of the pyramid) and its 2048-d average (the
     global feature the reference feeds to the initial regressor)."""
+
+    CONV_BN_PAIRS = (("conv1", "bn1"),)  # pmrr_model.network.fold
 
     def __init__(self, layers: tuple[int, int, int, int] = (3, 4, 6, 3)) -> None:
         super().__init__()
