@@ -111,7 +111,7 @@ class PMRRPredictor:
         a GPU batch's time (63 of 185 ms for 512 crops, bf16, H200)."""
         finals = []
         for i in range(0, len(crops), batch_size):
-            final = self._run(crops[i : i + batch_size]).final
+            final = self._run(crops[i : i + batch_size], with_initial=False).final
             if not with_vertices:
                 final = dataclasses.replace(final, vertices=final.vertices[:, :0])
             finals.append(
@@ -121,15 +121,16 @@ class PMRRPredictor:
             )
         return _concatenate(finals) if finals else None
 
-    def _run(self, crops: np.ndarray | torch.Tensor) -> PMRROutput:
-        """One batch: normalised on the device, so only uint8 crosses to a GPU."""
+    def _run(self, crops: np.ndarray | torch.Tensor, with_initial: bool = True) -> PMRROutput:
+        """One batch: normalised on the device, so only uint8 crosses to a GPU
+        (``with_initial``: :meth:`pmrr_model.network.pmrr.PMRR.forward`'s)."""
         images = network_input(crops, self.device)
         with torch.autocast(
             self.device.type,
             dtype=PRECISIONS[self.precision],
             enabled=self.precision != "fp32",
         ):
-            return self.model(images, self.body_model, with_dense=False)
+            return self.model(images, self.body_model, with_dense=False, with_initial=with_initial)
 
 
 def _fields(prediction: SMPLPrediction) -> tuple[dataclasses.Field, ...]:

@@ -294,6 +294,19 @@ def test_final_parameters_without_vertices(smpl_sized, tmp_path):
     for name in ("rotmat", "betas", "cam", "joints", "keypoints_2d"):
         assert torch.equal(getattr(lean, name), getattr(full, name)), name
 
+    # the final estimate alone skips the initial (mean) estimate's body model, one of four
+    calls = []
+    hook = predictor.body_model.register_forward_hook(lambda *_: calls.append(1))
+    every = predictor.predict(crops, batch_size=2)
+    assert len(calls) == 2 * (1 + predictor.model.n_iter)  # two batches
+    calls.clear()
+    final = predictor.predict_final(crops, batch_size=2)
+    assert len(calls) == 2 * predictor.model.n_iter
+    hook.remove()
+    assert len(every.iterations) == 1 + predictor.model.n_iter
+    for name in ("rotmat", "betas", "cam", "vertices", "joints", "keypoints_2d"):
+        assert torch.equal(getattr(final, name), getattr(every.final, name)), name
+
 
 def test_one_crop_normalisation_for_every_path(smpl_sized, tmp_path):
     """The predictor feeds the network exactly what ``pmrr_model.crop.normalize_crops`` gives

@@ -132,15 +132,26 @@ class PMRR(nn.Module):
         )
 
     def forward(
-        self, images: torch.Tensor, body_model: BodyModel, with_dense: bool = True
+        self,
+        images: torch.Tensor,
+        body_model: BodyModel,
+        with_dense: bool = True,
+        with_initial: bool = True,
     ) -> PMRROutput:
-        """``images``: (B, 3, 224, 224) ImageNet-normalised crops."""
+        """``images``: (B, 3, 224, 224) ImageNet-normalised crops.
+
+        ``with_initial=False`` leaves the initial (mean) estimate out of ``iterations`` and so
+        skips its body-model evaluation, one of four: the first refinement samples a grid, not
+        the mesh, so only the initial parameters are read. Inference that keeps the final
+        estimate alone (:meth:`pmrr_model.inference.PMRRPredictor.predict_final`) has no use
+        for it; training's losses read every iteration and keep the default."""
         s_feat, _ = self.feature_extractor(images)
         batch = images.shape[0]
-        estimate = self._evaluate(body_model, *self.regressor[0].initial(batch))
-        iterations = [estimate]
+        params = self.regressor[0].initial(batch)
+        iterations = [self._evaluate(body_model, *params)] if with_initial else []
+        vertices = None
         for level in range(self.n_iter):
-            pose, betas, cam = (t.detach() for t in (estimate.pose6d, estimate.betas, estimate.cam))
+            pose, betas, cam = (t.float().detach() for t in params)
             s_feat = self._pyramid_level(s_feat, level)
             extractor = self.maf_extractor[level]
             if level == 0:
@@ -148,11 +159,12 @@ class PMRR(nn.Module):
                 features = extractor.sample(s_feat, points)
             else:
                 features = extractor(
-                    s_feat, estimate.vertices.detach().to(s_feat.dtype), cam.to(s_feat.dtype)
+                    s_feat, vertices.detach().to(s_feat.dtype), cam.to(s_feat.dtype)
                 )
             estimate = self._evaluate(
                 body_model, *self.regressor[level](features, pose, betas, cam)
             )
+            params, vertices = (estimate.pose6d, estimate.betas, estimate.cam), estimate.vertices
             iterations.append(estimate)
         dense = self.dp_head(s_feat) if with_dense else {}
         return PMRROutput(iterations=iterations, dense=dense)
