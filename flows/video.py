@@ -203,12 +203,12 @@ def process_video(
 
     def optional(stage: str, fn, timed: bool = False):
         """Run an optional stage; on failure record it and go on (``timed``: not a cached
-        stage, so time it here)."""
+        stage, so time it here). What it freed goes back where the next step starts (each
+        staging step, and ``get`` after a cached stage), not here as well."""
         try:
             report(source, stage)
             began = time.perf_counter()
             value = fn()
-            release_freed_memory()
             if timed:
                 timings[stage] = time.perf_counter() - began
             return value
