@@ -7,6 +7,8 @@ frames are inclusive, ``start_s = start_frame / fps`` and ``end_s = (end_frame +
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.signal import butter, sosfiltfilt
 
@@ -48,6 +50,18 @@ def runs(mask: np.ndarray, max_gap: int = 0, min_len: int = 1) -> list[tuple[int
     return [(int(s), int(e) - 1) for s, e in zip(starts, ends, strict=True) if e - s >= min_len]
 
 
+def frames_at_least(seconds: float, fps: float) -> int:
+    """The fewest frames that last at least ``seconds`` (n frames last n / fps): a minimum
+    duration. ``round`` gave 2 frames, 0.08 s, for 0.1 s at 25 fps."""
+    return max(1, math.ceil(seconds * fps - 1e-9))
+
+
+def frames_at_most(seconds: float, fps: float) -> int:
+    """The most frames that last at most ``seconds``: a gap bridged (``round`` bridged 4
+    frames, 0.108 s, for 0.1 s at 37 fps)."""
+    return math.floor(seconds * fps + 1e-9)
+
+
 def _event(kind: str, s: int, e: int, fps: float, **values: object) -> dict:
     return {
         "event_type": kind,
@@ -62,7 +76,7 @@ def _event(kind: str, s: int, e: int, fps: float, **values: object) -> dict:
 
 def episode_events(kind: str, mask: np.ndarray, fps: float, side: str | None = None) -> list[dict]:
     """Touching (or any boolean state) episodes: runs of at least EPISODE_MIN_S."""
-    found = runs(mask, round(EPISODE_MAX_GAP_S * fps), max(1, round(EPISODE_MIN_S * fps)))
+    found = runs(mask, frames_at_most(EPISODE_MAX_GAP_S, fps), frames_at_least(EPISODE_MIN_S, fps))
     return [_event(kind, s, e, fps, side=side) for s, e in found]
 
 
@@ -80,8 +94,8 @@ def gesture_strokes(
     STROKE_MIN_EXTENT_M; with ``excluded`` (T,) bool, no run touching an excluded frame."""
     found = runs(
         np.nan_to_num(speed) > threshold,
-        round(STROKE_MAX_GAP_S * fps),
-        max(1, round(STROKE_MIN_S * fps)),
+        frames_at_most(STROKE_MAX_GAP_S, fps),
+        frames_at_least(STROKE_MIN_S, fps),
     )
     if position is not None:
         found = [(s, e) for s, e in found if _extent(position[s : e + 1]) >= STROKE_MIN_EXTENT_M]

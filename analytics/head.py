@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from analytics.body_frame import Neutral, head_frame, trunk_frame
-from analytics.events import runs
+from analytics.events import frames_at_most, runs
 from analytics.motion import time_derivative
 
 #: Stretches this short without the face seen keep the fit's head (:func:`head_seen`).
@@ -24,7 +24,7 @@ def head_seen(observed: np.ndarray, fps: float) -> np.ndarray:
     detector lost her face behind her hand for 13 and 9 frames, two nods were found exactly
     there, and none in her mirrored copy, where the face was seen throughout."""
     seen = np.zeros(len(observed), dtype=bool)
-    for s, e in runs(observed, max_gap=max(1, round(HEAD_MAX_UNSEEN_S * fps))):
+    for s, e in runs(observed, max_gap=max(1, frames_at_most(HEAD_MAX_UNSEEN_S, fps))):
         seen[s : e + 1] = True  # runs start and end on observed frames: ends are never bridged
     return seen
 

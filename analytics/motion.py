@@ -53,8 +53,9 @@ def span_bounds(n: int, h: int) -> tuple[np.ndarray, np.ndarray]:
 def time_derivative(x: np.ndarray, fps: float) -> np.ndarray:
     """(T, ...) series -> its derivative per second (T, ...): the difference across
     :func:`derivative_half_span` frames either side, the span shrinking to one side at the ends
-    (one frame, at 30 fps and below, is ``np.gradient``, value for value); NaN where a frame in
-    that span is NaN, and for T < 2."""
+    (one frame, at 30 fps and below, is ``np.gradient``, value for value, except at a NaN
+    frame); NaN where a frame in that span is NaN, the frame itself included (``np.gradient``
+    differences its neighbours and so gave a speed to a frame with no data), and for T < 2."""
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
@@ -65,11 +66,11 @@ def time_derivative(x: np.ndarray, fps: float) -> np.ndarray:
     lo, hi = span_bounds(n, h)
     span = (hi - lo).astype(x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
     out = (x[hi] - x[lo]) / span * fps
-    if h > 1:  # a NaN strictly inside the span: the ends alone would bridge it
-        gap = np.isnan(x).reshape(n, -1).any(axis=1).astype(np.int64)
-        inside = np.concatenate([[0], np.cumsum(gap)])
-        bridged = (inside[hi] - inside[lo + 1]) > 0
-        out[bridged] = np.nan
+    # a NaN strictly inside the span (the frame itself among them), value by value: the ends
+    # alone would bridge it
+    gaps = np.cumsum(np.isnan(x), axis=0, dtype=np.int32)
+    inside = np.concatenate([np.zeros((1, *x.shape[1:]), np.int32), gaps])
+    out[(inside[hi] - inside[lo + 1]) > 0] = np.nan
     return out
 
 

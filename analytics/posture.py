@@ -21,7 +21,14 @@ def trunk_lean_deg(j: np.ndarray, neutral: Neutral) -> tuple[np.ndarray, np.ndar
     n = np.asarray(neutral.trunk_dir)
     forward = np.arctan2(t[:, 2], t[:, 1]) - np.arctan2(n[2], n[1])
     side = np.arctan2(-t[:, 0], t[:, 1]) - np.arctan2(-n[0], n[1])
-    return np.degrees(forward), np.degrees(side)
+    return _wrapped_deg(forward), _wrapped_deg(side)
+
+
+def _wrapped_deg(radians: np.ndarray) -> np.ndarray:
+    """Degrees in [-180, 180): past horizontal, the zero pose's offset could take a lean just
+    beyond. Values already inside are returned exactly as they are."""
+    deg = np.degrees(radians)
+    return np.where(deg >= 180.0, deg - 360.0, np.where(deg < -180.0, deg + 360.0, deg))
 
 
 def shoulder_width_m(j: np.ndarray) -> np.ndarray:

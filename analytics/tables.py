@@ -109,32 +109,39 @@ IN_VIEW = (
 _ARMS = f"NaN where a wrist or elbow is not in view. {IN_VIEW}"
 
 _SPEED_DESC = {
-    name: f"Speed of the {name.replace('_', ' ')} joint (camera frame, central differences), "
-    f"m/s, >= 0; NaN unless the joint is in view at the frame and both neighbours. {IN_VIEW}"
+    name: f"Speed of the {name.replace('_', ' ')} joint (camera frame; the difference across "
+    "0.04 s, at least one frame, either side, one-sided at a track's first and last frame), "
+    f"m/s, >= 0; NaN unless the joint is in view at every frame of that difference. {IN_VIEW}"
     for name in SPEED_JOINTS
 }
 
 #: Description of every per-frame measure (features_frames); aggregates are derived from them.
 FRAME_DESCRIPTIONS: dict[str, str] = {
     "trunk_lean_forward_deg": "Angle of pelvis->neck in the body's sagittal plane minus the zero "
-    "pose's; + = forward. Degrees, -90..90. With the hips out of view the landmark fit holds "
+    "pose's; + = forward. Degrees, -180..180 (within +-90 unless the trunk is past horizontal). "
+    "With the hips out of view the landmark fit holds "
     "the trunk upright (lean is not observable), so such shots read ~0.",
     "trunk_lean_side_deg": "Angle of pelvis->neck in the body's frontal plane minus the zero "
-    "pose's; + = toward the subject's right. Degrees, -90..90 (~0 with the hips out of view).",
+    "pose's; + = toward the subject's right. Degrees, -180..180 (as the forward lean; ~0 with "
+    "the hips out of view).",
     "head_pitch_deg": "Head pitch (ears, nose) relative to the trunk frame and the zero pose; "
     "+ = chin down. Degrees, -90..90.",
     "head_yaw_deg": "Head yaw relative to the trunk frame and the zero pose; + = toward the "
     "subject's left. Degrees, -180..180.",
     "head_roll_deg": "Head roll relative to the trunk frame and the zero pose; + = toward the "
     "subject's right. Degrees, -180..180.",
-    "head_angular_speed_deg_per_s": "Norm of d(pitch, yaw, roll)/dt of the head, deg/s, >= 0.",
+    "head_angular_speed_deg_per_s": "Norm of d(pitch, yaw, roll)/dt of the head (differenced "
+    "as the joint speeds are), deg/s, >= 0; NaN where the head angles are NaN at any frame of "
+    "that difference.",
     "expansiveness_ratio": "Area of the 2D convex hull of wrists, elbows, shoulders, head and "
     "hips on the body's frontal plane / shoulder width squared; ratio >= 0 (arms down ~2.2, "
-    f"T-pose ~3.4). {_ARMS}",
+    f"T-pose ~4.0 on the stand-in body). {_ARMS}",
     "arm_openness_ratio": f"Wrist distance / shoulder width; ratio >= 0 (T-pose ~3.8). {_ARMS}",
     "shoulder_width_m": "Distance between the shoulder joints, metres.",
-    "shoulder_raise_m": "Shoulder height above the neck along the trunk axis minus the person's "
-    "median over the video; metres, + = raised (shrug).",
+    "shoulder_raise_m": "Shoulder height above the neck along the trunk axis minus its median "
+    "over the track (each track its own baseline: the fitted shape differs between tracks, so a "
+    "person shrugging through a whole track reads ~0); metres, + = raised (shrug); NaN where "
+    "either shoulder is not observed.",
     "arms_crossed_conf_ratio": "Confidence that the arms are folded: logistic of the smallest "
     f"geometric margin / 0.02 m; 0..1, 0.5 at the boundary. {_ARMS}",
     "hand_face_dist_m": "Smallest distance of a hand point or wrist to the head surface (head "
@@ -148,21 +155,23 @@ FRAME_DESCRIPTIONS: dict[str, str] = {
     "NaN without a partner, and where the two are in different tiles of a split screen (a video "
     "call's gallery: two cameras, no shared space; smpl.tile_px).",
     "motion_energy_m_per_s": "Mean speed of those of 15 body joints (pelvis, hips, knees, "
-    "ankles, neck, shoulders, elbows, wrists, nose) in view at the frame and both neighbours, "
+    "ankles, neck, shoulders, elbows, wrists, nose) in view at every frame of their difference "
+    "(as the joint speeds), "
     f"m/s, >= 0 (0 when still); NaN when none is. {IN_VIEW}",
     **{f"speed_{name}_m_per_s": desc for name, desc in _SPEED_DESC.items()},
     "wrist_rel_speed_left_m_per_s": "Speed of the left wrist in the trunk frame (origin neck): "
     "hand motion, not the body carrying it; m/s, >= 0; NaN unless the left wrist and elbow are "
-    f"in view at the frame and both neighbours. {IN_VIEW}",
+    f"in view at every frame of the difference (as the joint speeds). {IN_VIEW}",
     "wrist_rel_speed_right_m_per_s": "Speed of the right wrist in the trunk frame (origin neck); "
-    "m/s, >= 0; NaN unless the right wrist and elbow are in view at the frame and both "
-    "neighbours.",
-    "is_shrugging": "shoulder_raise_m > 0.02 m.",
+    "m/s, >= 0; NaN unless the right wrist and elbow are in view at every frame of the "
+    "difference.",
+    "is_shrugging": "shoulder_raise_m > 0.02 m; null where that is NaN (shoulders not observed).",
     "is_arms_crossed": "arms_crossed_conf_ratio > 0.5; null where that is NaN (arms not in view).",
     "is_touching_face": "A hand point or wrist in view within 0.12 m of the head sphere's "
     "outline across the line of sight (moved along its camera ray to the head's depth) and at "
     "most 0.4 m in front of or behind the head centre (a monocular fit misplaces the hand's "
-    "depth); with head vertices, hand_face_dist_m <= 0.05 m. Null where no hand is in view.",
+    "depth); hands MediaPipe Hands saw apart from the body (smpl.hands3d_m) count too; with head "
+    "vertices, hand_face_dist_m <= 0.05 m. Null where no hand is in view.",
     "is_hands_together": "hands_dist_m <= 0.10 m; null where that is NaN (a hand not in view).",
     "is_self_touch": "Face touch, hands together, or a hand point <= 0.08 m from the opposite "
     "upper arm / forearm axis; true if any is, null if none is and one is unknown (hands not in "
@@ -174,7 +183,8 @@ FRAME_DESCRIPTIONS: dict[str, str] = {
 EVENT_DESCRIPTIONS: dict[str, str] = {
     "gesture_stroke": "gesture strokes (runs of one wrist's trunk-relative speed > 0.3 m/s, "
     ">= 0.1 s, in which the wrist spans >= 6 cm across the camera's line of sight; only where "
-    "that forearm is in view; none within 0.3 s of a face touch, which is a self-touch)",
+    "that forearm is in view; none within 0.3 s of a frame with a face touch or arms crossed, "
+    "nor of walking)",
     "nod": "head nods (>= 2 half-cycles of band-passed head pitch, each >= 5 deg, 0.125-0.5 s; "
     "a shake overlapping it with a larger swing wins)",
     "shake": "head shakes (>= 2 half-cycles of band-passed head yaw, each >= 5 deg, 0.125-0.5 s; "
@@ -216,8 +226,9 @@ def _sync_description(col: str, what: str) -> str:
         if col == f"sync_{s}_peak_r_ratio":
             return (
                 f"Synchrony of {_SYNC_SIGNAL_DESC[s]} with the partner: largest Pearson r of the "
-                f"lagged cross-correlation ({what}), -1..1; null outside the main pair, NaN with "
-                "too little data."
+                f"lagged cross-correlation ({what}), -1..1; null outside the main pair and "
+                "where there is too little data (the person's partner_track_id in "
+                "features_summary is null outside the main pair)."
             )
         if col == f"sync_{s}_peak_lag_s":
             return (
@@ -283,18 +294,25 @@ FEATURES_WINDOWS = _schema(
         field(
             "window_index",
             pa.int64(),
-            "Window number k: frames with t_s in [k x window_s, (k+1) x window_s), from t = 0.",
+            "Window number k: frames with frame / fps in [k x window_s, (k+1) x window_s), from "
+            "frame 0 (the mean rate's grid, videos.fps; for variable-frame-rate video a frame's "
+            "real time is features_frames.t_s).",
             False,
         ),
-        field("start_s", pa.float64(), "Window start, seconds: window_index x window_s."),
+        field(
+            "start_s",
+            pa.float64(),
+            "Start of the track's part of the window, seconds (frame / fps): window_index x "
+            "window_s, or the track's first frame for a track that starts inside the window.",
+        ),
         field(
             "end_s",
             pa.float64(),
-            "Window end, seconds: (window_index + 1) x window_s, or the end of the rows for a "
-            "partial last window.",
+            "End of the track's part of the window, seconds: (window_index + 1) x window_s, or "
+            "the end of the track's last frame for a track that ends inside it.",
         ),
-        field("n_frames", pa.int64(), "Frames of the person's rows in the window."),
-        field("coverage_ratio", pa.float64(), "Fraction of the window's frames with data, 0..1."),
+        field("n_frames", pa.int64(), "Frames of the track's rows in the window."),
+        field("coverage_ratio", pa.float64(), "Fraction of those n_frames with data, 0..1."),
     ]
     + [field(c, pa.float64(), _aggregate_description(c, _WIN)) for c in aggregate_columns()]
     + [field(c, pa.float64(), _sync_description(c, "this window")) for c in SYNC_COLUMNS]
@@ -421,7 +439,8 @@ EVENTS = _schema(
         field(
             "frequency_hz",
             pa.float64(),
-            "Nods/shakes: half-cycles / 2 / duration, Hz; else null.",
+            "Nods/shakes: half-cycles / 2 / the time from the first to the last extremum (a "
+            "frame shorter than duration_s), Hz; else null.",
         ),
         field(
             "peak_speed_m_per_s",

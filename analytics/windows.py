@@ -68,7 +68,10 @@ def window_table(
     frames: pd.DataFrame, events: pd.DataFrame, fps: float, window_s: float
 ) -> pd.DataFrame:
     """Aggregates per track (``track_id``) over consecutive windows of ``window_s`` starting at
-    t = 0 (a track's last window may be partial), every track of ``frames`` at once."""
+    t = 0, every track of ``frames`` at once. A track's first and last windows may be partial:
+    ``start_s`` and ``end_s`` are clipped to the track's frames, the span ``n_frames`` and
+    ``coverage_ratio`` count (before, ``start_s`` was not, so a track that began at 6 s had a
+    0-10 s window of ``coverage_ratio`` 1.0 over its own 4 s)."""
     window = window_ids(frames["frame"].to_numpy(), fps, window_s)
     tracks = frames["track_id"].to_numpy(np.int64)
     event_tracks = _event_column(events, "track_id")
@@ -76,12 +79,14 @@ def window_table(
     out = aggregate(frames, events, [tracks, window], [event_tracks, event_window], fps)
     track = out.index.get_level_values(0).to_numpy()
     index = out.index.get_level_values(1).to_numpy()
-    last = frames.groupby(tracks)["frame"].max()
-    end_of_rows = (last.reindex(track).to_numpy(np.float64) + 1) / fps
+    span = frames.groupby(tracks)["frame"].agg(["min", "max"]).reindex(track)
+    start_of_rows = span["min"].to_numpy(np.float64) / fps
+    end_of_rows = (span["max"].to_numpy(np.float64) + 1) / fps
     out["track_id"] = track
     out["window_s"] = float(window_s)
     out["window_index"] = index
-    out["start_s"] = index * window_s
+    # clipped to the track at both ends, so n_frames and coverage_ratio describe [start, end)
+    out["start_s"] = np.maximum(index * window_s, start_of_rows)
     out["end_s"] = np.minimum((index + 1) * window_s, end_of_rows)
     return out.reset_index(drop=True)
 

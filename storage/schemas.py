@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from pmrr_model.constants import JOINT_NAMES, SMPL_JOINT_NAMES
 
-SCHEMA_VERSION = "3.7"
+SCHEMA_VERSION = "3.8"
 SCHEMA_VERSION_KEY = b"pmrr.schema_version"
 
 N_JOINTS = len(JOINT_NAMES)  # 49: pmrr_model.constants.JOINT_NAMES
@@ -76,8 +76,10 @@ def _fixed(n: int) -> pa.DataType:
 
 
 VIDEO_ID = (
-    "Content hash of the video file (first 16 hex digits of its sha256); also the hive "
-    "partition `video_id=<id>/`."
+    "Content hash of the video file (first 16 hex digits of its sha256). Stored as the hive "
+    "partition `video_id=<id>/` (the folder's name), not inside the parquet files: read a "
+    "table's folder with hive partitioning (pandas or pyarrow on the folder, DuckDB "
+    "`hive_partitioning=true`) and it is a column; a single part file alone does not have it."
 )
 TRACK_ID = (
     "Person track, unique within the video: numbered from 0 in order of first appearance; a "

@@ -388,11 +388,14 @@ def test_speeds_are_measured_over_the_same_time_at_every_frame_rate():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(40, 3, 3))
     x[7, 1] = np.nan
+    expected = np.gradient(x, axis=0)
+    expected[7, 1] = np.nan  # no speed where there is no value (np.gradient differences around)
     for fps in (25.0, 30.0):
-        np.testing.assert_array_equal(time_derivative(x, fps), np.gradient(x, axis=0) * fps)
-    # NaN wherever the span reaches a missing frame, at 60 fps two frames either side
+        np.testing.assert_array_equal(time_derivative(x, fps), expected * fps)
+    # NaN wherever the span reaches a missing frame, the frame itself included
     gap = np.zeros((20, 1))
     gap[10] = np.nan
+    assert np.isnan(time_derivative(gap, 25.0)[:, 0]).nonzero()[0].tolist() == [9, 10, 11]
     assert np.isnan(time_derivative(gap, 60.0)[:, 0]).nonzero()[0].tolist() == [8, 9, 10, 11, 12]
     # jitter of 1 cm per frame, still: the speed's typical size at 60 fps against 25 fps
     typical = {
@@ -528,3 +531,44 @@ def test_person_rows_are_one_row_per_frame_as_defined(seed: int) -> None:
         expected = own.drop_duplicates("frame", keep="last")
         pd.testing.assert_frame_equal(person_rows(table, tracks), expected)
         assert person_rows(table, tracks)["frame"].is_monotonic_increasing
+
+
+def test_minimum_durations_and_bridged_gaps_are_what_they_say_at_every_frame_rate():
+    """A stroke lasts at least 0.1 s and an episode 0.2 s, and a gap of at most 0.1 s is
+    bridged, in seconds, at any rate: ``round`` made 2 frames (0.08 s) a stroke at 25 fps and
+    bridged 4 frames (0.108 s) at 37 fps."""
+    for fps in (10.0, 24.0, 25.0, 29.97, 30.0, 37.0, 50.0, 60.0):
+        least, most = events.frames_at_least(0.1, fps), events.frames_at_most(0.1, fps)
+        assert least / fps >= 0.1 - 1e-9 > (least - 1) / fps
+        assert most / fps <= 0.1 + 1e-9 < (most + 1) / fps
+    assert (events.frames_at_least(0.1, 25.0), events.frames_at_most(0.1, 25.0)) == (3, 2)
+    fps = 25.0
+    for frames, strokes in ((2, 0), (3, 1)):
+        speed = np.zeros(50)
+        speed[10 : 10 + frames] = 1.0
+        found = events.gesture_strokes(speed, 0.3, fps, "left")
+        assert len(found) == strokes
+        assert all(e["duration_s"] >= 0.1 for e in found)
+    state = np.zeros(60, dtype=bool)
+    state[10:15] = state[17:22] = True  # two 0.2 s runs 2 frames (0.08 s) apart: one episode
+    assert [(e["start_frame"], e["end_frame"]) for e in events.episode_events("x", state, fps)] == [
+        (10, 21)
+    ]
+    state[15:17] = False
+    state[14] = False  # 4 frames (0.16 s) apart: two runs, the first now too short (0.16 s)
+    assert [(e["start_frame"], e["end_frame"]) for e in events.episode_events("x", state, fps)] == [
+        (17, 21)
+    ]
+
+
+def test_trunk_lean_stays_within_a_turn():
+    """Past horizontal the lean minus the zero pose's offset could leave [-180, 180); it is
+    wrapped, and a lean inside is returned exactly."""
+    from analytics.posture import _wrapped_deg
+
+    deg = np.array([-200.0, -180.0, -3.25, 0.0, 17.5, 179.9, 180.0, 190.0, np.nan])
+    out = _wrapped_deg(np.radians(deg))
+    np.testing.assert_allclose(out[:-1], [160, -180, -3.25, 0, 17.5, 179.9, -180, -170], atol=1e-9)
+    assert np.isnan(out[-1])
+    inside = np.radians(np.linspace(-179, 179, 101))
+    np.testing.assert_array_equal(_wrapped_deg(inside), np.degrees(inside))
