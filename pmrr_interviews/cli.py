@@ -54,11 +54,16 @@ def _quiet_prefect_console() -> None:
 
 
 def _cmd_ls(args: argparse.Namespace) -> int:
-    """One line per committed video: id, status, estimator, assets, failed stages, source."""
-    from storage import Store
+    """One line per committed video: id, status, estimator, assets, failed stages, source.
+    The output is opened as ``pmrr query`` opens it (a missing folder or a file is a usage
+    error, exit 2, not "0 committed videos"; interrupted commits are finished first)."""
+    from pmrr_interviews.query import QueryError, open_store
 
-    store = Store(args.out)
-    store.recover()
+    try:
+        store = open_store(args.out)
+    except QueryError as error:
+        print(f"pmrr ls: {error}", file=sys.stderr)
+        return error.exit_code
     ids = store.committed_videos()
     print(f"{'video_id':<16}  {'status':<7}  {'estimator':<12}  {'assets':<21}  failed  source")
     for video_id in ids:
@@ -482,7 +487,44 @@ def main(argv: Sequence[str] | None = None) -> int:
         for handler in logging.getLogger().handlers:
             handler.setFormatter(_TerminalFormatter("%(levelname)s %(name)s: %(message)s"))
             handler.addFilter(_not_prefect)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"pmrr {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        explained = _explained(error)
+        if explained is None:
+            raise
+        print(f"pmrr {args.command}: {explained}", file=sys.stderr)
+        return 2 if args.command == "process" else 1
+
+
+#: Errors whose message already names the file and the problem (a checkpoint that is no
+#: checkpoint, an output that is a file, missing body-model files): the user gets that line, not
+#: a traceback. Looked up in ``sys.modules`` rather than imported, so that ``pmrr ls`` does not
+#: import torch to be able to name an error it cannot raise.
+EXPLAINED_ERRORS = (
+    ("storage.errors", "StorageError"),
+    ("pmrr_model.checkpoint", "CheckpointError"),
+    ("pmrr_model.assets", "AssetError"),
+)
+
+
+def _explained(error: BaseException) -> BaseException | None:
+    """The first of ``error`` and the errors it was raised from (a flow run wraps what its
+    stage raised) that is one of :data:`EXPLAINED_ERRORS`, or None."""
+    kinds = tuple(
+        getattr(sys.modules[module], name)
+        for module, name in EXPLAINED_ERRORS
+        if module in sys.modules
+    )
+    seen: BaseException | None = error
+    while seen is not None and kinds:
+        if isinstance(seen, kinds):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
 
 
 if __name__ == "__main__":

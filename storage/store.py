@@ -315,6 +315,27 @@ class Store:
         if not self.object_store:
             self.fs.makedirs(path, exist_ok=True)
 
+    def prepare_destinations(self, paths: Iterable[str]) -> None:
+        """Create the folder of every file a commit will move into place, and check that no
+        folder sits where one of the files goes, before the commit's journal is written. A
+        move can then only fail for a reason that arises during the commit itself. Done after
+        the journal, a file in the way of one folder (say ``renders``) failed the commit half
+        way: the tables moved before it were visible to plain readers beside the old rows of
+        the others, until the obstacle was removed and recovery ran."""
+        if self.object_store:  # no folders, and an object copy replaces whatever is there
+            return
+        for path in paths:
+            folder = posixpath.dirname(path)
+            try:
+                self._makedirs(folder)
+            except OSError as error:
+                raise StorageError(
+                    f"{self.url}: cannot create the folder {folder} ({error}): is a file in "
+                    "the way?"
+                ) from error
+            if self.fs.isdir(path):
+                raise StorageError(f"{path}: is a folder, where this commit writes a file")
+
     def check_writable(self) -> None:
         """Fail early, naming the URL, when the root cannot be written (no bucket, no rights)."""
         self.require_bucket()
@@ -756,6 +777,9 @@ class Transaction:
                 "manifest": manifest,
             }
             _pause("staged")
+            store.prepare_destinations(
+                [store.path(d) for d in self._staged] + [store.manifest_path(self.video_id)]
+            )
             data = json.dumps(journal, indent=2, default=str).encode()
             journal_path = store.staging_path(self.txn, JOURNAL_NAME)
             if store.object_store:  # one PUT: the object appears whole or not at all

@@ -91,6 +91,45 @@ def test_folder_batch_exit_codes_and_one_line_per_failure(folder: Path) -> None:
     assert row.split()[1] == "ok"
 
 
+def test_bad_outputs_and_checkpoints_are_one_line_each(folder: Path, tmp_path: Path) -> None:
+    """An output that is a file, a checkpoint that is no checkpoint, and ``ls`` of a folder that
+    does not exist: one line naming the path and the problem, exit 2, no traceback (the
+    checkpoint's came after two chained tracebacks, exit 1; ``ls`` said "0 committed videos",
+    exit 0)."""
+    clip = str(folder / "carphone.mp4")
+    not_a_folder = tmp_path / "out.txt"
+    not_a_folder.write_text("a file")
+    not_a_checkpoint = tmp_path / "weights.pt"
+    not_a_checkpoint.write_text("not torch")
+    runs = {
+        "is a file": _pmrr("process", clip, "--out", str(not_a_folder), "--quiet", cwd=tmp_path),
+        "checkpoint": _pmrr(
+            "process",
+            clip,
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+            "--estimator",
+            "pmrr",
+            "--checkpoint",
+            str(not_a_checkpoint),
+            cwd=tmp_path,
+        ),  # fmt: skip
+        "ls": _pmrr("ls", str(tmp_path / "missing"), cwd=tmp_path),
+    }
+    expected = {
+        "is a file": (str(not_a_folder), "not writable"),
+        "checkpoint": (str(not_a_checkpoint), "not a readable PyTorch checkpoint"),
+        "ls": (str(tmp_path / "missing"), "no such output folder"),
+    }
+    for case, run in runs.items():
+        assert run.returncode == 2, (case, run.stdout + run.stderr)
+        assert "Traceback" not in run.stdout + run.stderr, case
+        (line,) = [x for x in run.stderr.splitlines() if x.startswith("pmrr ")]
+        assert all(part in line for part in expected[case]), (case, line)
+    assert not_a_folder.read_text() == "a file"
+
+
 def test_seed_run_demo_vid_file(tmp_path: Path) -> None:
     clip = samples.carphone_clip(samples.cache_dir(), seconds=1.0)
     run = subprocess.run(

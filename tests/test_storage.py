@@ -243,6 +243,28 @@ def test_commit_failing_before_the_journal_keeps_the_old_rows(tmp_path: Path, mo
     assert not any((root / "_staging").iterdir())
 
 
+def test_a_file_in_the_way_fails_the_commit_before_anything_moves(tmp_path: Path) -> None:
+    """A file where a table's folder goes (any obstacle a move would meet) is found before the
+    journal: the commit fails naming it, and no table shows new rows. Found after the journal,
+    the tables moved before it showed the new rows beside the others' old ones until the
+    obstacle was removed and recovery ran."""
+    root = tmp_path / "out"
+    store = Store(root)
+    old = commit(store, A, 2)
+    (root / "tracks").write_text("in the way")
+    txn = store.begin(A)
+    txn.write_table("shots", shots_table(A, 5, offset=100), SCHEMAS["shots"])
+    txn.write_table("tracks", tracks_table(A, 3), SCHEMAS["tracks"])
+    with pytest.raises(StorageError, match=r"cannot create the folder .*tracks.*file in the way"):
+        txn.commit()
+    txn.abort()
+    for counts in plain_counts(root, "shots").values():
+        assert counts == {A: 2}
+    assert store.manifest(A)["txn"] == old["txn"]
+    assert not any((root / "_staging").iterdir())
+    assert store.recover() == {}  # nothing was journaled, so nothing is left to finish
+
+
 def test_dead_transactions_are_recovered_live_ones_left_alone(tmp_path: Path) -> None:
     """Staging folders without a journal are deleted only when their owner cannot be alive."""
     root = tmp_path / "out"
