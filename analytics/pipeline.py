@@ -163,6 +163,7 @@ def compute_video_features(
     neutral: Neutral | None = None,
     head_vertices: dict[int, np.ndarray] | None = None,
     persons: dict[int, int] | None = None,
+    timeline: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, pd.DataFrame]:
     """-> {'features_frames', 'features_windows', 'features_summary', 'features_people',
     'events'} DataFrames.
@@ -180,6 +181,10 @@ def compute_video_features(
     a person's tracks share a role, and the main pair is two people, the interviewer and the
     interviewee (:func:`analytics.dyad.main_pair`), whose orientation and synchrony are measured
     over all their tracks.
+    ``timeline``: (start, end) presentation time of every video frame, seconds
+    (``VideoInfo.times()``, ``.end_times()``): the windows are cut on it, so they hold the
+    frames whose ``t_s`` falls in them (:func:`analytics.synchrony.window_ids`); None: on the
+    frame grid ``frame / fps``. Measures, speeds and rates count frames at ``fps``.
     Per-frame rows cover each track's *span*, not the whole video: from the track's first to its
     last frame. Inside a span missing frames are NaN/NA, never interpolated. Spanning the whole
     video made the table tracks x frames, quadratic in video length (a 10-minute clip with a cut
@@ -272,7 +277,9 @@ def compute_video_features(
     events_df["video_id"] = video_id
     windows_df, summary_df = pd.DataFrame(), pd.DataFrame()
     if len(frames_df):
-        windows_df = pd.concat([window_table(frames_df, events_df, fps, w) for w in window_s])
+        windows_df = pd.concat(
+            [window_table(frames_df, events_df, fps, w, timeline) for w in window_s]
+        )
         windows_df = windows_df.sort_values(  # per track, then window length, then time
             ["track_id", "window_s", "window_index"], kind="stable", ignore_index=True
         )
@@ -287,7 +294,7 @@ def compute_video_features(
             table["person_id"] = [person[int(t)] for t in table["track_id"]]
     if dyad and len(frames_df):
         windows_df, summary_df = _add_synchrony(
-            frames_df, windows_df, summary_df, dyad, fps, window_s
+            frames_df, windows_df, summary_df, dyad, fps, window_s, timeline
         )
     people_df = _people_table(frames_df, events_df, summary_df, person, fps)
     tables = {
@@ -354,6 +361,7 @@ def _add_synchrony(
     dyad: Dyad,
     fps: float,
     window_s: tuple[float, ...],
+    timeline: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Synchrony of the main pair's two people, per window and for the video (Fisher-z mean
     over the longest windows of which one has a value), written on every track of both. Lags
@@ -372,7 +380,7 @@ def _add_synchrony(
         a_sig, b_sig = signals[column]
         r_col, lag_col = f"sync_{name}_peak_r_ratio", f"sync_{name}_peak_lag_s"
         for w in window_s:
-            ids = synchrony.window_ids(grid, fps, w)
+            ids = synchrony.window_ids(grid, fps, w, timeline[0] if timeline else None)
             lags, present, r = synchrony.lagged_xcorr_by_window(
                 a_sig, b_sig, ids, fps, w, segment=segment
             )

@@ -20,15 +20,22 @@ SYNC_MAX_LAG_S = 3.0
 SYNC_MIN_VALID_FRACTION = 0.5
 
 
-def window_ids(frames: np.ndarray, fps: float, window_s: float) -> np.ndarray:
-    """Index of the ``window_s`` window (consecutive from t = 0) holding each video frame.
+def window_ids(
+    frames: np.ndarray, fps: float, window_s: float, times: np.ndarray | None = None
+) -> np.ndarray:
+    """Index of the ``window_s`` window (consecutive from t = 0) holding each video frame:
+    by its presentation time ``times[frame]`` (seconds, every frame of the video), or by
+    ``frame / fps`` without a timeline. On a variable-frame-rate video the two part: the mean
+    rate's grid put a screen recording's 1 s windows up to a second away from the frames'
+    times, so windows did not line up with ``t_s``, the events or a transcript.
 
     The one definition shared by the window table and synchrony, so a window row and the
     synchrony written on it always describe the same frames, whatever span a track covers.
     The epsilon keeps frames that start a window exactly (t = k * window_s) in window k despite
-    the rounding of frame / fps.
+    rounding.
     """
-    t = np.asarray(frames, dtype=np.float64) / fps
+    frames = np.asarray(frames, dtype=np.int64)
+    t = times[frames] if times is not None else frames / fps
     return np.floor(t / window_s + 1e-9).astype(np.int64)
 
 

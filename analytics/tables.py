@@ -294,16 +294,15 @@ FEATURES_WINDOWS = _schema(
         field(
             "window_index",
             pa.int64(),
-            "Window number k: frames with frame / fps in [k x window_s, (k+1) x window_s), from "
-            "frame 0 (the mean rate's grid, videos.fps; for variable-frame-rate video a frame's "
-            "real time is features_frames.t_s).",
+            "Window number k: frames with t_s (presentation time) in [k x window_s, (k+1) x "
+            "window_s), from t = 0.",
             False,
         ),
         field(
             "start_s",
             pa.float64(),
-            "Start of the track's part of the window, seconds (frame / fps): window_index x "
-            "window_s, or the track's first frame for a track that starts inside the window.",
+            "Start of the track's part of the window, seconds: window_index x window_s, or the "
+            "t_s of the track's first frame for a track that starts inside the window.",
         ),
         field(
             "end_s",

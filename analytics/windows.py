@@ -65,23 +65,33 @@ def _event_column(events: pd.DataFrame, name: str) -> np.ndarray:
 
 
 def window_table(
-    frames: pd.DataFrame, events: pd.DataFrame, fps: float, window_s: float
+    frames: pd.DataFrame,
+    events: pd.DataFrame,
+    fps: float,
+    window_s: float,
+    timeline: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> pd.DataFrame:
     """Aggregates per track (``track_id``) over consecutive windows of ``window_s`` starting at
     t = 0, every track of ``frames`` at once. A track's first and last windows may be partial:
     ``start_s`` and ``end_s`` are clipped to the track's frames, the span ``n_frames`` and
     ``coverage_ratio`` count (before, ``start_s`` was not, so a track that began at 6 s had a
-    0-10 s window of ``coverage_ratio`` 1.0 over its own 4 s)."""
-    window = window_ids(frames["frame"].to_numpy(), fps, window_s)
+    0-10 s window of ``coverage_ratio`` 1.0 over its own 4 s). ``timeline``: (start, end)
+    presentation time of every video frame (:func:`analytics.synchrony.window_ids`); None: the
+    frame grid, ``frame / fps``."""
+    starts, ends = timeline if timeline is not None else (None, None)
+    window = window_ids(frames["frame"].to_numpy(), fps, window_s, starts)
     tracks = frames["track_id"].to_numpy(np.int64)
     event_tracks = _event_column(events, "track_id")
-    event_window = window_ids(_event_column(events, "start_frame"), fps, window_s)
+    event_window = window_ids(_event_column(events, "start_frame"), fps, window_s, starts)
     out = aggregate(frames, events, [tracks, window], [event_tracks, event_window], fps)
     track = out.index.get_level_values(0).to_numpy()
     index = out.index.get_level_values(1).to_numpy()
     span = frames.groupby(tracks)["frame"].agg(["min", "max"]).reindex(track)
-    start_of_rows = span["min"].to_numpy(np.float64) / fps
-    end_of_rows = (span["max"].to_numpy(np.float64) + 1) / fps
+    first, last = span["min"].to_numpy(np.int64), span["max"].to_numpy(np.int64)
+    if timeline is None:
+        start_of_rows, end_of_rows = first / fps, (last + 1) / fps
+    else:
+        start_of_rows, end_of_rows = starts[first], ends[last]
     out["track_id"] = track
     out["window_s"] = float(window_s)
     out["window_index"] = index

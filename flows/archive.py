@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextvars
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
@@ -28,6 +29,7 @@ from flows import cluster, components
 from flows.config import PipelineConfig, load_config
 from flows.video import process_video
 from storage import Store, discover
+from storage.errors import StorageError
 
 
 class ArchiveFailedError(RuntimeError):
@@ -54,6 +56,9 @@ def process_archive(
     cfg = load_config(config)
     store = Store(out, credentials_block=cfg.credentials_block)
     store.check_writable()
+    if cache_dir is not None and Path(cache_dir).exists() and not Path(cache_dir).is_dir():
+        # else every video would fail on it, each blamed for the option's mistake
+        raise StorageError(f"{cache_dir}: the stage cache (--cache-dir) is a file, not a folder")
     sources, problems = discover(inputs, exclude=[out], credentials_block=cfg.credentials_block)
     if not sources and not problems:
         raise FileNotFoundError(f"no videos found in {inputs}")

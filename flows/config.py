@@ -176,8 +176,14 @@ def load_config(values: PipelineConfig | dict | None = None, **overrides) -> Pip
 def parse_roles(text: str) -> RolesByVideo:
     """``--roles``: a JSON object, or the path of a .json file holding one."""
     path = Path(text)
-    raw = path.read_text() if path.suffix == ".json" and path.is_file() else text
+    if path.suffix == ".json":
+        if not path.is_file():
+            raise ConfigError(f"roles: {text}: no such file")
+        try:
+            return json.loads(path.read_text())
+        except json.JSONDecodeError as error:
+            raise ConfigError(f"roles: {text}: not valid JSON ({error})") from None
     try:
-        return json.loads(raw)
+        return json.loads(text)
     except json.JSONDecodeError as error:
         raise ConfigError(f"roles: not JSON and not a .json file ({error})") from None

@@ -243,14 +243,16 @@ def analytics(
 
     neutral = neutral_from_body_model(components.body_model(cfg.data_dir))
     tables = compute_video_features(
-        smpl_df, info.fps, info.n_frames, roles=roles, neutral=neutral, persons=persons
-    )
+        smpl_df, info.fps, info.n_frames, roles=roles, neutral=neutral, persons=persons,
+        timeline=(info.times(), info.end_times()),
+    )  # fmt: skip
     return on_timeline(tables, info)
 
 
 def on_timeline(tables: dict, info: VideoInfo) -> dict:
     """Per-frame and event times from the video's presentation times (analytics counts frames
-    at the mean rate; for variable-rate video that drifts). Windows stay on the frame grid."""
+    at the mean rate; for variable-rate video that drifts). The windows are cut on the same
+    times already (``compute_video_features(timeline=)``)."""
     times = info.times()
     frames = tables["features_frames"]
     if len(frames):

@@ -37,6 +37,7 @@ from flows.cache import StageCache
 from flows.config import PipelineConfig, load_config
 from flows.progress import report
 from storage import Store, localize
+from storage.errors import StorageError
 from tasks import tables
 from tasks.errors import VideoError
 from tasks.memory import release_freed_memory
@@ -106,7 +107,11 @@ def process_video(
     assets = components.assets(cfg.data_dir)
     fps = identity.fingerprints(video_id, cfg, assets.describe(), roles)
     wanted = wanted_outputs(cfg, fps)
-    manifest = store.manifest(video_id) or {}
+    try:
+        manifest = store.manifest(video_id) or {}
+    except StorageError as error:  # unknown what is committed: make it all, the commit replaces
+        logger.warning("%s: %s; processing it again in full", source, error)
+        manifest = {}
     committed = {} if force else dict(manifest.get("outputs", {}))
     todo = [name for name in wanted if committed.get(name) != wanted[name]]
     if not todo and not manifest.get("failures") and set(committed) == set(wanted):

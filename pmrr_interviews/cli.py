@@ -109,7 +109,11 @@ def _cmd_samples(args: argparse.Namespace) -> int:
 
     from pmrr_interviews.samples import write_samples
 
-    for path in write_samples(Path(args.folder)):
+    folder = Path(args.folder)
+    if folder.exists() and not folder.is_dir():
+        print(f"pmrr samples: {folder}: is a file, not a folder", file=sys.stderr)
+        return 2
+    for path in write_samples(folder):
         print(path)
     return 0
 
@@ -268,10 +272,23 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         elif typing.get_origin(annotation) is typing.Literal:
             kwargs["choices"] = list(typing.get_args(annotation))
         elif name == "roles":
-            kwargs["type"] = parse_roles
+            kwargs["type"] = _argument(parse_roles)
         elif annotation in (int, float):
             kwargs["type"] = annotation
         parser.add_argument(*flags, **kwargs)
+
+
+def _argument(parse):
+    """``parse`` as an argparse type whose error message is shown as it is (argparse replaces
+    a ValueError's by "invalid parse_roles value")."""
+
+    def parsed(text: str):
+        try:
+            return parse(text)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(str(error)) from None
+
+    return parsed
 
 
 def _config_overrides(args: argparse.Namespace) -> dict:

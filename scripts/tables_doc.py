@@ -87,12 +87,11 @@ def render() -> str:
         "",
         f"- {core.CAMERA_FRAME} Used by `smpl.global_orient`, `smpl.transl_m`, `smpl.joints3d_m`.",
         f"- {core.PIXEL_FRAME} Used by `smpl.bbox_px`, `smpl.joints2d_px`.",
-        "- Times: `smpl.t_s`, `shots.start_s`/`end_s`, `features_frames.t_s` and "
-        "`events.start_s`/`end_s`/`duration_s` are presentation times in seconds from the "
-        "video's first frame (real times for variable-frame-rate video); `features_windows` "
-        "cuts its windows on the mean rate's frame grid, `frame / fps` (`videos.fps`), and its "
-        "`start_s`/`end_s`, the summaries' `duration_s` and the per-minute rates count frames "
-        "at that rate.",
+        "- Times: `smpl.t_s`, `shots.start_s`/`end_s`, `features_frames.t_s`, "
+        "`events.start_s`/`end_s`/`duration_s` and the windows of `features_windows` are "
+        "presentation times in seconds from the video's first frame (real times for "
+        "variable-frame-rate video); the summaries' `duration_s` and the per-minute rates "
+        "count frames at the mean rate (`n_frames / videos.fps`).",
         "- Missing values: in the analytics tables (`features_*`, `events`) a value described "
         "as NaN is stored as **null** (pandas reads it back as NaN; in SQL test `IS NULL`, "
         "and aggregates skip it). In `smpl`, NaN inside the fixed-size lists is stored as NaN.",

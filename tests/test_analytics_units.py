@@ -572,3 +572,28 @@ def test_trunk_lean_stays_within_a_turn():
     assert np.isnan(out[-1])
     inside = np.radians(np.linspace(-179, 179, 101))
     np.testing.assert_array_equal(_wrapped_deg(inside), np.degrees(inside))
+
+
+def test_windows_follow_the_presentation_times_of_a_variable_rate_video():
+    """A screen recording at 30 then 10 frames/s: windows hold the frames whose presentation
+    time falls in them, as ``t_s`` and the events have it, and their edges are those times. On
+    the mean rate's grid (``frame / fps``, without a timeline) the same frames fell up to a
+    second away from their time."""
+    from analytics.windows import window_table
+
+    rng = np.random.default_rng(7)
+    starts = np.concatenate([np.arange(90) / 30.0, 3.0 + np.arange(30) / 10.0])  # 6 s, 120 frames
+    ends = np.append(starts[1:], 6.0)
+    fps = len(starts) / 6.0  # the mean rate, 20 frames/s
+    frames = _track_frames(0, 5, 110, rng)
+    events = pd.DataFrame({"track_id": [0], "event_type": ["nod"], "start_frame": [95]})
+    timed = window_table(frames, events, fps, 1.0, (starts, ends))
+    expected = np.floor(starts[frames["frame"]] + 1e-9).astype(int)
+    np.testing.assert_array_equal(timed["window_index"], np.unique(expected))
+    np.testing.assert_array_equal(timed["n_frames"], np.bincount(expected)[np.unique(expected)])
+    assert timed["n_frames"].tolist() == [25, 30, 30, 10, 10, 5]  # 30 a second, then 10
+    assert timed["start_s"].iloc[0] == pytest.approx(5 / 30.0)  # the track's first frame
+    assert timed["end_s"].iloc[-1] == pytest.approx(ends[114])  # the end of its last frame
+    assert timed.set_index("window_index")["nod_count"].to_dict()[3] == 1  # frame 95: t = 3.5
+    grid = window_table(frames, events, fps, 1.0)  # frame / fps: 20 frames in every window
+    assert grid["n_frames"].tolist() == [15, 20, 20, 20, 20, 15]

@@ -92,10 +92,11 @@ def test_folder_batch_exit_codes_and_one_line_per_failure(folder: Path) -> None:
 
 
 def test_bad_outputs_and_checkpoints_are_one_line_each(folder: Path, tmp_path: Path) -> None:
-    """An output that is a file, a checkpoint that is no checkpoint, and ``ls`` of a folder that
-    does not exist: one line naming the path and the problem, exit 2, no traceback (the
-    checkpoint's came after two chained tracebacks, exit 1; ``ls`` said "0 committed videos",
-    exit 0)."""
+    """An output or stage cache that is a file, a checkpoint that is no checkpoint, a roles file
+    that does not exist, and ``ls`` of a folder that does not exist: one line naming the path
+    and the problem, exit 2, no traceback (the checkpoint's came after two chained tracebacks,
+    exit 1; the cache failed every video as if each were at fault; the roles said "invalid
+    parse_roles value"; ``ls`` said "0 committed videos", exit 0)."""
     clip = str(folder / "carphone.mp4")
     not_a_folder = tmp_path / "out.txt"
     not_a_folder.write_text("a file")
@@ -116,11 +117,32 @@ def test_bad_outputs_and_checkpoints_are_one_line_each(folder: Path, tmp_path: P
             cwd=tmp_path,
         ),  # fmt: skip
         "ls": _pmrr("ls", str(tmp_path / "missing"), cwd=tmp_path),
+        "cache": _pmrr(
+            "process",
+            clip,
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+            "--cache-dir",
+            str(not_a_folder),
+            cwd=tmp_path,
+        ),  # fmt: skip
+        "roles": _pmrr(
+            "process",
+            clip,
+            "--out",
+            str(tmp_path / "o"),
+            "--roles",
+            str(tmp_path / "r.json"),
+            cwd=tmp_path,
+        ),  # fmt: skip
     }
     expected = {
         "is a file": (str(not_a_folder), "not writable"),
         "checkpoint": (str(not_a_checkpoint), "not a readable PyTorch checkpoint"),
         "ls": (str(tmp_path / "missing"), "no such output folder"),
+        "cache": (str(not_a_folder), "--cache-dir) is a file"),
+        "roles": (str(tmp_path / "r.json"), "no such file"),
     }
     for case, run in runs.items():
         assert run.returncode == 2, (case, run.stdout + run.stderr)

@@ -217,6 +217,20 @@ def test_rerun_skips_and_forced_rerun_replaces(batch: dict, clips: dict) -> None
     assert not frame.duplicated(["video_id", "track_id", "frame"]).any()
 
 
+def test_a_damaged_manifest_is_replaced_not_a_dead_end(batch: dict, clips: dict) -> None:
+    """An unreadable manifest (a torn copy, a hand edit) leaves what is committed unknown: the
+    video is made again in full and the commit replaces it, rows not duplicated. Before, every
+    run failed the video on it, ``--force`` too."""
+    out, store = batch["out"], batch["store"]
+    video_id = batch["rows"]["carphone"]["video_id"]
+    smpl_rows = store.read_table("smpl", [video_id]).num_rows
+    (out / "_manifests" / f"{video_id}.json").write_text("{torn")
+    (row,) = process_archive([str(clips["carphone"])], str(out), config=CONFIG)
+    assert row["status"] == "ok", row
+    assert store.manifest(video_id)["status"] == "ok"
+    assert store.read_table("smpl", [video_id]).num_rows == smpl_rows
+
+
 def _check_reported_stages(reported: list[str], timings: dict[str, float]) -> None:
     """What the progress bar and the benchmarks' per-stage clock see: every stage reports when
     it starts, and a stage computed inside another (the probe and the tracking inside the
