@@ -490,33 +490,6 @@ def _not_prefect(record: logging.LogRecord) -> bool:
     return not record.name.startswith("prefect")
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.WARNING,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not args.verbose:
-        # Native MediaPipe/TFLite chatter (absl and glog) and per-request/GL lines drown the
-        # one line per video a terminal user wants.
-        os.environ.setdefault("GLOG_minloglevel", "2")
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-        for handler in logging.getLogger().handlers:
-            handler.setFormatter(_TerminalFormatter("%(levelname)s %(name)s: %(message)s"))
-            handler.addFilter(_not_prefect)
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print(f"pmrr {args.command}: interrupted", file=sys.stderr)
-        return 130
-    except Exception as error:
-        explained = _explained(error)
-        if explained is None:
-            raise
-        print(f"pmrr {args.command}: {explained}", file=sys.stderr)
-        return 2 if args.command == "process" else 1
-
-
 #: Errors whose message already names the file and the problem (a checkpoint that is no
 #: checkpoint, an output that is a file, missing body-model files): the user gets that line, not
 #: a traceback. Looked up in ``sys.modules`` rather than imported, so that ``pmrr ls`` does not
@@ -542,6 +515,33 @@ def _explained(error: BaseException) -> BaseException | None:
             return seen
         seen = seen.__cause__ or seen.__context__
     return None
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not args.verbose:
+        # Native MediaPipe/TFLite chatter (absl and glog) and per-request/GL lines drown the
+        # one line per video a terminal user wants.
+        os.environ.setdefault("GLOG_minloglevel", "2")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(_TerminalFormatter("%(levelname)s %(name)s: %(message)s"))
+            handler.addFilter(_not_prefect)
+    try:
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"pmrr {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as error:
+        explained = _explained(error)
+        if explained is None:
+            raise
+        print(f"pmrr {args.command}: {explained}", file=sys.stderr)
+        return 2 if args.command == "process" else 1
 
 
 if __name__ == "__main__":
