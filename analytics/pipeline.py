@@ -120,13 +120,22 @@ def _with_states(frames: pd.DataFrame) -> pd.DataFrame:
     return frames
 
 
-def _shift_event(event: dict, first_frame: int, fps: float) -> dict:
-    """Event detectors count frames from the span's start; tables use video frames."""
+def _shift_event(
+    event: dict, first_frame: int, fps: float, timeline: tuple[np.ndarray, np.ndarray] | None
+) -> dict:
+    """Event detectors count frames from the span's start; tables use video frames, and times
+    from the ``timeline`` when there is one (else ``frame / fps``)."""
     out = dict(event)
     out["start_frame"] += first_frame
     out["end_frame"] += first_frame
-    out["start_s"] = out["start_frame"] / fps
-    out["end_s"] = (out["end_frame"] + 1) / fps
+    if timeline is None:
+        out["start_s"] = out["start_frame"] / fps
+        out["end_s"] = (out["end_frame"] + 1) / fps
+    else:
+        out["start_s"] = float(timeline[0][out["start_frame"]])
+        out["end_s"] = float(timeline[1][out["end_frame"]])
+    if "duration_s" in out:
+        out["duration_s"] = out["end_s"] - out["start_s"]
     return out
 
 
@@ -184,7 +193,8 @@ def compute_video_features(
     ``timeline``: (start, end) presentation time of every video frame, seconds
     (``VideoInfo.times()``, ``.end_times()``): the windows are cut on it, so they hold the
     frames whose ``t_s`` falls in them (:func:`analytics.synchrony.window_ids`); None: on the
-    frame grid ``frame / fps``. Measures, speeds and rates count frames at ``fps``.
+    frame grid ``frame / fps``. ``features_frames.t_s`` and the events' times are taken from
+    it too; measures, speeds and rates count frames at ``fps``.
     Per-frame rows cover each track's *span*, not the whole video: from the track's first to its
     last frame. Inside a span missing frames are NaN/NA, never interpolated. Spanning the whole
     video made the table tracks x frames, quadratic in video length (a 10-minute clip with a cut
@@ -255,12 +265,12 @@ def compute_video_features(
         cols = {
             "track_id": np.full(len(frame_idx), t, np.int64),
             "frame": frame_idx,
-            "t_s": frame_idx / fps,
+            "t_s": timeline[0][frame_idx] if timeline is not None else frame_idx / fps,
             **cols,
         }
         for e in _track_events(_with_states(pd.DataFrame(cols)), fps, joints, neutral):
             found_events.append(
-                {**_shift_event(e, first, fps), "track_id": t, "person_id": person[t]}
+                {**_shift_event(e, first, fps, timeline), "track_id": t, "person_id": person[t]}
             )
         for name, values in cols.items():
             measured.setdefault(name, []).append(np.asarray(values))

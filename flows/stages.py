@@ -242,28 +242,12 @@ def analytics(
     from analytics.pipeline import compute_video_features
 
     neutral = neutral_from_body_model(components.body_model(cfg.data_dir))
-    tables = compute_video_features(
+    # the video's presentation times: per-frame times, events and windows on one clock (the
+    # mean rate's frame grid drifts from them on variable-rate video)
+    return compute_video_features(
         smpl_df, info.fps, info.n_frames, roles=roles, neutral=neutral, persons=persons,
         timeline=(info.times(), info.end_times()),
     )  # fmt: skip
-    return on_timeline(tables, info)
-
-
-def on_timeline(tables: dict, info: VideoInfo) -> dict:
-    """Per-frame and event times from the video's presentation times (analytics counts frames
-    at the mean rate; for variable-rate video that drifts). The windows are cut on the same
-    times already (``compute_video_features(timeline=)``)."""
-    times = info.times()
-    frames = tables["features_frames"]
-    if len(frames):
-        frames["t_s"] = times[frames["frame"].to_numpy(np.int64)]
-    events = tables["events"]
-    if len(events):
-        events["start_s"] = times[events["start_frame"].to_numpy(np.int64)]
-        events["end_s"] = info.end_times()[events["end_frame"].to_numpy(np.int64)]
-        if "duration_s" in events:
-            events["duration_s"] = events["end_s"] - events["start_s"]
-    return tables
 
 
 @_stage("plots")

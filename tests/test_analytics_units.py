@@ -579,6 +579,7 @@ def test_windows_follow_the_presentation_times_of_a_variable_rate_video():
     time falls in them, as ``t_s`` and the events have it, and their edges are those times. On
     the mean rate's grid (``frame / fps``, without a timeline) the same frames fell up to a
     second away from their time."""
+    from analytics.pipeline import _shift_event
     from analytics.windows import window_table
 
     rng = np.random.default_rng(7)
@@ -595,5 +596,10 @@ def test_windows_follow_the_presentation_times_of_a_variable_rate_video():
     assert timed["start_s"].iloc[0] == pytest.approx(5 / 30.0)  # the track's first frame
     assert timed["end_s"].iloc[-1] == pytest.approx(ends[114])  # the end of its last frame
     assert timed.set_index("window_index")["nod_count"].to_dict()[3] == 1  # frame 95: t = 3.5
+    # the events' times on the same clock (detectors count from the span's first frame, 90)
+    event = {"start_frame": 5, "end_frame": 9, "start_s": 0.0, "end_s": 0.0, "duration_s": 0.0}
+    shifted = _shift_event(event, 90, fps, (starts, ends))
+    assert (shifted["start_frame"], shifted["start_s"], shifted["end_s"]) == (95, 3.5, ends[99])
+    assert shifted["duration_s"] == pytest.approx(0.5)
     grid = window_table(frames, events, fps, 1.0)  # frame / fps: 20 frames in every window
     assert grid["n_frames"].tolist() == [15, 20, 20, 20, 20, 15]
