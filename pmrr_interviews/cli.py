@@ -143,6 +143,7 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
         return 2
     from pmrr_model.assets import AssetError
     from pmrr_model.checkpoint import CheckpointError
+    from pmrr_model.devices import DeviceError
     from pmrr_model.evaluation.seed_data import SeedDataError
     from pmrr_model.evaluation.seed_run import evaluate, summary
 
@@ -160,7 +161,7 @@ def _cmd_eval_dataset(args: argparse.Namespace) -> int:
             annotations=args.annotations,
             progress=not args.quiet,
         )
-    except (SeedDataError, CheckpointError, AssetError) as error:
+    except (SeedDataError, CheckpointError, AssetError, DeviceError) as error:
         print(f"pmrr eval: {error}", file=sys.stderr)
         return 2
     print(summary(result))
@@ -498,6 +499,7 @@ EXPLAINED_ERRORS = (
     ("storage.errors", "StorageError"),
     ("pmrr_model.checkpoint", "CheckpointError"),
     ("pmrr_model.assets", "AssetError"),
+    ("pmrr_model.devices", "DeviceError"),
 )
 
 

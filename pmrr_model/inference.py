@@ -20,6 +20,7 @@ from pmrr_model.body_model import BodyModel
 from pmrr_model.checkpoint import KeyReport, load_into
 from pmrr_model.constants import IMG_RES
 from pmrr_model.crop import normalize_crops
+from pmrr_model.devices import checked_device
 from pmrr_model.network import PMRROutput, build_pmrr
 from pmrr_model.network.fold import fold_batchnorm
 from pmrr_model.network.pmrr import SMPLPrediction
@@ -66,7 +67,7 @@ class PMRRPredictor:
         if precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         self.assets = assets or resolve_assets()
-        self.device = torch.device(device)
+        self.device = checked_device(device)
         self.precision = precision
         self.model = build_pmrr(self.assets)
         self.report: KeyReport | None = None

@@ -13,8 +13,11 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from pmrr_interviews import samples
+
+NO_CUDA = not torch.cuda.is_available()
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,6 +120,20 @@ def test_bad_outputs_and_checkpoints_are_one_line_each(folder: Path, tmp_path: P
             cwd=tmp_path,
         ),  # fmt: skip
         "ls": _pmrr("ls", str(tmp_path / "missing"), cwd=tmp_path),
+        "cuda:3": _pmrr(
+            "process",
+            clip,
+            "--out",
+            str(tmp_path / "o"),
+            "--quiet",
+            "--estimator",
+            "pmrr",
+            "--checkpoint",
+            str(not_a_checkpoint),
+            "--device",
+            "cuda:3",
+            cwd=tmp_path,
+        ),  # fmt: skip
         "cache": _pmrr(
             "process",
             clip,
@@ -141,6 +158,9 @@ def test_bad_outputs_and_checkpoints_are_one_line_each(folder: Path, tmp_path: P
         "is a file": (str(not_a_folder), "not writable"),
         "checkpoint": (str(not_a_checkpoint), "not a readable PyTorch checkpoint"),
         "ls": (str(tmp_path / "missing"), "no such output folder"),
+        # the device is checked before the weights are read (was "Torch not compiled with CUDA
+        # enabled" from the first copy of weights, after a traceback)
+        "cuda:3": ("device 'cuda:3'", "use --device cpu" if NO_CUDA else "CUDA device(s) here"),
         "cache": (str(not_a_folder), "--cache-dir) is a file"),
         "roles": (str(tmp_path / "r.json"), "no such file"),
     }

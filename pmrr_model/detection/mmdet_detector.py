@@ -46,8 +46,12 @@ class MMDetPersonDetector(PersonDetector):
             inference_detector = init_detector = None
         if problems:
             raise DetectorError("mmdet detector unavailable: " + "; ".join(problems))
+        from pmrr_model.devices import checked_device
+
         self._inference = inference_detector
-        self._model = init_detector(str(config), str(checkpoint), device=device)
+        self._model = init_detector(
+            str(config), str(checkpoint), device=str(checked_device(device))
+        )
         self.score_threshold = score_threshold
 
     def detect(self, frame_rgb: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from pmrr_model.checkpoint import CheckpointError
 from pmrr_model.estimators.base import Estimator
 
 ESTIMATORS = ("landmark-fit", "pmrr", "pmrr+fit")  # pmrr+fit: PMRR refined by the landmark fit
+
+logger = logging.getLogger(__name__)
 
 
 class EstimatorError(ValueError):
@@ -26,7 +29,8 @@ def create_estimator(
 
     ``precision`` ("fp32" or "bf16") is the PMRR network's; the landmark fit is always fp32.
     ``refine=True`` with ``pmrr`` starts the landmark fit from the network's estimate.
-    Wrong or missing checkpoints raise :class:`CheckpointError` naming the file.
+    Wrong or missing checkpoints raise :class:`CheckpointError` naming the file, a device
+    torch cannot use here :class:`~pmrr_model.devices.DeviceError`.
     """
     from pmrr_model.assets import resolve_assets
 
@@ -47,6 +51,12 @@ def create_estimator(
     if name == "landmark-fit":
         from pmrr_model.estimators.landmark_fit import LandmarkFitEstimator
 
+        if device != "cpu":  # said, not refused: a deployment may name cuda for every estimator
+            logger.warning(
+                "device %r is not used by the landmark-fit estimator, which runs on the CPU "
+                "(MediaPipe and a small fit); it is for --estimator pmrr and --detector mmdet",
+                device,
+            )
         return LandmarkFitEstimator(assets=assets)
     from pmrr_model.estimators.pmrr_estimator import PMRREstimator, RefinedPMRREstimator
 

@@ -24,6 +24,7 @@ import torch
 
 from pmrr_model.assets import SMPL_FILE, resolve_assets
 from pmrr_model.crop import crop_image
+from pmrr_model.devices import checked_device
 from pmrr_model.evaluation import coco_ap, seed_data, seed_eval
 from pmrr_model.evaluation.seed_data import SeedDataError, SeedSamples
 
@@ -34,12 +35,6 @@ DEFAULT_DATA_DIR = Path("data")
 def _batches(n: int, size: int) -> Iterator[slice]:
     for start in range(0, n, size):
         yield slice(start, min(start + size, n))
-
-
-def _device(name: str) -> str:
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SeedDataError("--device cuda: no CUDA device is available to torch here")
-    return name
 
 
 def _progress(enabled: bool):
@@ -103,7 +98,7 @@ def evaluate(
             Path(annotations) if annotations else seed_data.find_coco_annotations(images, data_root)
         )
         coco_ap.load_ground_truth(annotation_file)  # fail on a bad file before the network runs
-    device = _device(device)
+    device = str(checked_device(device))
     if (data_root / SMPL_FILE).exists():
         assets = resolve_assets(data_root)
     else:

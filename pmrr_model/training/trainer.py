@@ -27,6 +27,7 @@ from pmrr_model.assets import AssetSet, resolve_assets
 from pmrr_model.body_model import BodyModel
 from pmrr_model.checkpoint import CheckpointError, load_into, read_checkpoint, save_checkpoint
 from pmrr_model.constants import J24_TO_J14
+from pmrr_model.devices import checked_device
 from pmrr_model.evaluation.metrics import pa_mpjpe
 from pmrr_model.network import build_pmrr
 from pmrr_model.training.augment import AugmentSettings
@@ -109,7 +110,7 @@ def _plain(config: TrainConfig) -> dict:
 class Trainer:
     def __init__(self, config: TrainConfig, assets: AssetSet | None = None) -> None:
         self.config = config
-        self.device = torch.device(config.device)
+        self.device = checked_device(config.device)
         self.out = Path(config.out)
         self.assets = assets or resolve_assets(config.data_dir)
         self.train_set = MixedDataset(
