@@ -75,9 +75,14 @@ def local_cluster(n_workers: int, device: str = "cpu") -> Iterator[str]:
 
     options = {"n_workers": n_workers, "threads_per_worker": 1, "dashboard_address": ":0"}
     if device.startswith("cuda"):
+        from pmrr_model.devices import DeviceError
+
         gpus = _gpu_count()
         if n_workers > gpus:
-            raise ValueError(f"workers: {n_workers} workers but {gpus} GPUs visible")
+            raise DeviceError(
+                f"--workers {n_workers} --device {device}: one worker per GPU, but torch sees "
+                f"{gpus} GPU(s) here; use fewer workers or --device cpu"
+            )
         try:
             from dask_cuda import LocalCUDACluster
 

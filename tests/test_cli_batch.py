@@ -164,6 +164,12 @@ def test_bad_outputs_and_checkpoints_are_one_line_each(folder: Path, tmp_path: P
         "cache": (str(not_a_folder), "--cache-dir) is a file"),
         "roles": (str(tmp_path / "r.json"), "no such file"),
     }
+    if NO_CUDA:  # a worker per GPU, none here (was a ValueError's traceback, exit 1)
+        runs["workers"] = _pmrr(
+            "process", clip, "--out", str(tmp_path / "o"), "--quiet",
+            "--workers", "2", "--device", "cuda", cwd=tmp_path,
+        )  # fmt: skip
+        expected["workers"] = ("--workers 2 --device cuda", "torch sees 0 GPU(s)")
     for case, run in runs.items():
         assert run.returncode == 2, (case, run.stdout + run.stderr)
         assert "Traceback" not in run.stdout + run.stderr, case
