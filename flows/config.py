@@ -35,7 +35,8 @@ class ConfigError(ValueError):
 class PipelineConfig(BaseModel):
     """Settings of a run. Field descriptions are the CLI's help texts."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # NaN and infinity are refused as such (a NaN passed "gt=0" and failed "le=5", misleadingly)
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
     estimator: Estimator = Field(
         "landmark-fit",

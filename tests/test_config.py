@@ -32,6 +32,10 @@ def test_defaults_validate_and_unknown_or_bad_fields_are_named() -> None:
     ):
         with pytest.raises(ConfigError, match=field):
             load_config(bad)
+    # not finite: said so (a NaN width was told to be "less than or equal to 5")
+    for bad in ({"smoothing_sigma_s": float("nan")}, {"unit_s": float("inf")}):
+        with pytest.raises(ConfigError, match=f"{next(iter(bad))}: Input should be a finite"):
+            load_config(bad)
 
 
 def test_roles_are_found_by_video_id_or_file_name() -> None:
