@@ -68,7 +68,10 @@ def _decomposed_deg(rel: np.ndarray, neutral: Neutral) -> np.ndarray:
     return np.degrees(np.stack([pitch, yaw, roll], axis=-1))
 
 
-def angular_speed_deg_per_s(angles_deg: np.ndarray, fps: float) -> np.ndarray:
+def angular_speed_deg_per_s(
+    angles_deg: np.ndarray, fps: float, times: np.ndarray | None = None
+) -> np.ndarray:
     """Norm of the time derivative of (pitch, yaw, roll), deg/s
-    (:func:`analytics.motion.time_derivative`); NaN next to missing frames."""
-    return np.linalg.norm(time_derivative(angles_deg, fps), axis=-1)
+    (:func:`analytics.motion.time_derivative`, on the frames' ``times`` when given); NaN next
+    to missing frames."""
+    return np.linalg.norm(time_derivative(angles_deg, fps, times), axis=-1)

@@ -36,6 +36,7 @@ def frame_measures(
     hand_centres: np.ndarray | None = None,
     trunk_observed: np.ndarray | None = None,
     head_observed: np.ndarray | None = None,
+    times: np.ndarray | None = None,
 ) -> dict[str, np.ndarray]:
     """(T, 49, 3) joints of one person (NaN = missing) -> {column: (T,) values}.
 
@@ -60,6 +61,8 @@ def frame_measures(
     arrays, NA where unknown (no data, or their measure is NaN). ``head_observed`` (T,) bool:
     frames whose head was seen (:func:`analytics.head.head_seen`; None = all): the head's angles
     and angular speed are NaN elsewhere, so no nod or shake is built from the fit's guess.
+    ``times`` (T,): the frames' presentation times, seconds (None: ``frame / fps``); speeds
+    divide by them (:func:`analytics.motion.time_derivative`).
     """
     out: dict[str, np.ndarray] = {}
     valid = ~np.isnan(j).any(axis=(1, 2))
@@ -83,7 +86,7 @@ def frame_measures(
     if head_observed is not None:
         angles = np.where(np.asarray(head_observed, dtype=bool)[:, None], angles, np.nan)
     out["head_pitch_deg"], out["head_yaw_deg"], out["head_roll_deg"] = angles.T
-    out["head_angular_speed_deg_per_s"] = head.angular_speed_deg_per_s(angles, fps)
+    out["head_angular_speed_deg_per_s"] = head.angular_speed_deg_per_s(angles, fps, times)
     out["expansiveness_ratio"] = arms_seen(posture.expansiveness_ratio(j))
     out["arm_openness_ratio"] = arms_seen(posture.arm_openness_ratio(j))
     out["shoulder_width_m"] = posture.shoulder_width_m(j)
@@ -96,10 +99,10 @@ def frame_measures(
     out["orientation_to_other_deg"] = (
         posture.orientation_to_other_deg(j, other) if other is not None else np.full(len(j), np.nan)
     )
-    out["motion_energy_m_per_s"] = motion.motion_energy_m_per_s(j, fps, in_view)
-    for name, s in motion.joint_speeds(j, fps).items():
+    out["motion_energy_m_per_s"] = motion.motion_energy_m_per_s(j, fps, in_view, times)
+    for name, s in motion.joint_speeds(j, fps, times).items():
         out[f"speed_{name}_m_per_s"] = np.where(in_view[:, motion.SPEED_JOINTS[name]], s, np.nan)
-    left, right = motion.wrist_speed_rel_trunk(j, fps)
+    left, right = motion.wrist_speed_rel_trunk(j, fps, times)
     if in_view is not None:  # the whole forearm: MediaPipe invents wrists on a chest-up torso
         left = np.where(in_view[:, J.L_WRIST] & in_view[:, J.L_ELBOW], left, np.nan)
         right = np.where(in_view[:, J.R_WRIST] & in_view[:, J.R_ELBOW], right, np.nan)

@@ -2,7 +2,10 @@
 
 Speeds are central differences over a fixed stretch of *time*, :data:`DERIVATIVE_HALF_SPAN_S`
 either side (one-sided at the ends of the video); a frame within that stretch of a missing frame
-gets NaN rather than a speed across the gap. Camera-frame speeds are invariant to any fixed
+gets NaN rather than a speed across the gap. Given the frames' presentation ``times`` (a
+variable-frame-rate video's), a difference is divided by the time between its two frames, not by
+their count at the mean rate: a phone that drops to half its rate for a while would otherwise
+read every movement there twice as fast (and 20 % slow where it keeps its rate). Camera-frame speeds are invariant to any fixed
 camera placement, so no body frame is needed except for the trunk-relative wrist speed.
 """
 
@@ -50,12 +53,14 @@ def span_bounds(n: int, h: int) -> tuple[np.ndarray, np.ndarray]:
     return np.maximum(i - h, 0), np.minimum(i + h, n - 1)
 
 
-def time_derivative(x: np.ndarray, fps: float) -> np.ndarray:
+def time_derivative(x: np.ndarray, fps: float, times: np.ndarray | None = None) -> np.ndarray:
     """(T, ...) series -> its derivative per second (T, ...): the difference across
     :func:`derivative_half_span` frames either side, the span shrinking to one side at the ends
     (one frame, at 30 fps and below, is ``np.gradient``, value for value, except at a NaN
     frame); NaN where a frame in that span is NaN, the frame itself included (``np.gradient``
-    differences its neighbours and so gave a speed to a frame with no data), and for T < 2."""
+    differences its neighbours and so gave a speed to a frame with no data), and for T < 2.
+    ``times`` (T,): the frames' presentation times, seconds; the difference is divided by the
+    time between its frames (None: their count at ``fps``)."""
     x = np.asarray(x)
     if not np.issubdtype(x.dtype, np.floating):
         x = x.astype(np.float64)
@@ -64,8 +69,12 @@ def time_derivative(x: np.ndarray, fps: float) -> np.ndarray:
         return np.full(x.shape, np.nan)
     h = derivative_half_span(fps)
     lo, hi = span_bounds(n, h)
-    span = (hi - lo).astype(x.dtype).reshape(-1, *([1] * (x.ndim - 1)))
-    out = (x[hi] - x[lo]) / span * fps
+    shape = (-1, *([1] * (x.ndim - 1)))
+    if times is None:
+        out = (x[hi] - x[lo]) / (hi - lo).astype(x.dtype).reshape(shape) * fps
+    else:
+        times = np.asarray(times, np.float64)
+        out = (x[hi] - x[lo]) / (times[hi] - times[lo]).reshape(shape)
     # a NaN strictly inside the span (the frame itself among them), value by value: the ends
     # alone would bridge it
     gaps = np.cumsum(np.isnan(x), axis=0, dtype=np.int32)
@@ -74,31 +83,33 @@ def time_derivative(x: np.ndarray, fps: float) -> np.ndarray:
     return out
 
 
-def velocity_m_per_s(points: np.ndarray, fps: float) -> np.ndarray:
+def velocity_m_per_s(points: np.ndarray, fps: float, times: np.ndarray | None = None) -> np.ndarray:
     """(T, ..., 3) positions -> (T, ..., 3) velocities (:func:`time_derivative`)."""
-    return time_derivative(points, fps)
+    return time_derivative(points, fps, times)
 
 
-def speed_m_per_s(points: np.ndarray, fps: float) -> np.ndarray:
+def speed_m_per_s(points: np.ndarray, fps: float, times: np.ndarray | None = None) -> np.ndarray:
     """(T, ..., 3) positions -> (T, ...) speeds."""
-    return np.linalg.norm(velocity_m_per_s(points, fps), axis=-1)
+    return np.linalg.norm(velocity_m_per_s(points, fps, times), axis=-1)
 
 
-def joint_speeds(j: np.ndarray, fps: float) -> dict[str, np.ndarray]:
+def joint_speeds(
+    j: np.ndarray, fps: float, times: np.ndarray | None = None
+) -> dict[str, np.ndarray]:
     """Speed of each SPEED_JOINTS joint, m/s."""
     idx = list(SPEED_JOINTS.values())
-    s = speed_m_per_s(j[:, idx], fps)
+    s = speed_m_per_s(j[:, idx], fps, times)
     return {name: s[:, k] for k, name in enumerate(SPEED_JOINTS)}
 
 
 def motion_energy_m_per_s(
-    j: np.ndarray, fps: float, in_view: np.ndarray | None = None
+    j: np.ndarray, fps: float, in_view: np.ndarray | None = None, times: np.ndarray | None = None
 ) -> np.ndarray:
     """Mean speed over the MOTION_JOINTS (T,): 0 when still, v for a rigid translation at v.
 
     With ``in_view`` (T, 49) only the joints in view count (NaN when none is): an unseen joint
     (the legs of a chest-up shot) moves only by the fit's prior and optimiser noise."""
-    s = speed_m_per_s(j[:, list(J.MOTION_JOINTS)], fps)
+    s = speed_m_per_s(j[:, list(J.MOTION_JOINTS)], fps, times)
     if in_view is None:
         return np.mean(s, axis=1)
     seen = in_view[:, list(J.MOTION_JOINTS)]
@@ -136,13 +147,17 @@ WALKING_SPEED_M_PER_S = 0.4
 WALKING_WINDOW_S = 0.5
 
 
-def neck_speed_across_sight(j: np.ndarray, fps: float) -> np.ndarray:
+def neck_speed_across_sight(
+    j: np.ndarray, fps: float, times: np.ndarray | None = None
+) -> np.ndarray:
     """(T, 49, 3) camera-frame joints -> (T,) the neck's speed across the camera's line of sight,
     median over :data:`WALKING_WINDOW_S` (NaN frames ignored): how fast the whole body travels
     across the view. Depth is left out as in :func:`wrist_across_sight`: a monocular fit's depth
     wobbles (the close-up's fitted neck moved as fast as a walker's in 3D)."""
     neck = j[:, J.NECK]
-    speed = pd.Series(np.linalg.norm(across_sight(velocity_m_per_s(neck, fps), neck), axis=-1))
+    speed = pd.Series(
+        np.linalg.norm(across_sight(velocity_m_per_s(neck, fps, times), neck), axis=-1)
+    )
     window = max(int(round(WALKING_WINDOW_S * fps)), 1)
     return speed.rolling(window, center=True, min_periods=1).median().to_numpy()
 
@@ -152,8 +167,10 @@ def wrist_rel_trunk(j: np.ndarray) -> np.ndarray:
     return to_frame(trunk_frame(j), j[:, [J.L_WRIST, J.R_WRIST]] - j[:, J.NECK][:, None])
 
 
-def wrist_speed_rel_trunk(j: np.ndarray, fps: float) -> tuple[np.ndarray, np.ndarray]:
+def wrist_speed_rel_trunk(
+    j: np.ndarray, fps: float, times: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Left and right wrist speeds (T,) in the trunk frame (origin neck): hand motion only,
     not the body carrying the hand around."""
-    s = speed_m_per_s(wrist_rel_trunk(j), fps)
+    s = speed_m_per_s(wrist_rel_trunk(j), fps, times)
     return s[:, 0], s[:, 1]

@@ -11,6 +11,7 @@ from analytics import events as ev
 from analytics import joints as J
 from analytics import synchrony
 from analytics.body_frame import STANDIN_NEUTRAL, Neutral
+from analytics.clock import Timeline, even_clock
 from analytics.dyad import Dyad, dyad_signals, main_pair, person_positions, person_rows
 from analytics.head import head_angles_in_place_deg, head_seen
 from analytics.measures import frame_measures
@@ -43,7 +44,8 @@ def _track_events(
     wrists, walking = None, None
     if joints is not None:
         wrists = wrist_across_sight(joints)
-        walking = neck_speed_across_sight(joints, fps) > WALKING_SPEED_M_PER_S
+        times = f["t_s"].to_numpy(np.float64) if "t_s" in f else None
+        walking = neck_speed_across_sight(joints, fps, times) > WALKING_SPEED_M_PER_S
     not_gesturing = ev.non_gesture_frames(touching, crossed, fps, walking)
     for k, side in enumerate(("left", "right")):
         speed = f[f"wrist_rel_speed_{side}_m_per_s"].to_numpy()
@@ -61,6 +63,27 @@ def _track_events(
     ):
         out += ev.episode_events(kind, f[col].fillna(False).to_numpy(dtype=bool), fps)
     return out
+
+
+def _events_on_clock(
+    f: pd.DataFrame, fps: float, joints: np.ndarray | None, neutral: Neutral
+) -> list[dict]:
+    """:func:`_track_events` of one track whose frames may be unevenly spaced in time: where
+    they are (``f.t_s``; :func:`analytics.clock.even_clock`), the detectors see the frame on
+    screen at each tick of an even clock, at its rate, and each event is given the frames shown
+    at its first and last tick. Evenly spaced frames, every constant-rate video's, go as they
+    are."""
+    clock = even_clock(f["t_s"].to_numpy(np.float64), fps)
+    if clock is None:
+        return _track_events(f, fps, joints, neutral)
+    rate, shown = clock
+    on_ticks = f.iloc[shown].reset_index(drop=True)
+    on_ticks["t_s"] = float(f["t_s"].iloc[0]) + np.arange(len(shown)) / rate
+    found = _track_events(on_ticks, rate, None if joints is None else joints[shown], neutral)
+    for event in found:
+        event["start_frame"] = int(shown[event["start_frame"]])
+        event["end_frame"] = int(shown[event["end_frame"]])
+    return found
 
 
 def _own_span(frames: np.ndarray, n_frames: int) -> tuple[int, int]:
@@ -120,9 +143,7 @@ def _with_states(frames: pd.DataFrame) -> pd.DataFrame:
     return frames
 
 
-def _shift_event(
-    event: dict, first_frame: int, fps: float, timeline: tuple[np.ndarray, np.ndarray] | None
-) -> dict:
+def _shift_event(event: dict, first_frame: int, fps: float, timeline: Timeline) -> dict:
     """Event detectors count frames from the span's start; tables use video frames, and times
     from the ``timeline`` when there is one (else ``frame / fps``)."""
     out = dict(event)
@@ -172,7 +193,7 @@ def compute_video_features(
     neutral: Neutral | None = None,
     head_vertices: dict[int, np.ndarray] | None = None,
     persons: dict[int, int] | None = None,
-    timeline: tuple[np.ndarray, np.ndarray] | None = None,
+    timeline: Timeline = None,
 ) -> dict[str, pd.DataFrame]:
     """-> {'features_frames', 'features_windows', 'features_summary', 'features_people',
     'events'} DataFrames.
@@ -194,7 +215,10 @@ def compute_video_features(
     (``VideoInfo.times()``, ``.end_times()``): the windows are cut on it, so they hold the
     frames whose ``t_s`` falls in them (:func:`analytics.synchrony.window_ids`); None: on the
     frame grid ``frame / fps``. ``features_frames.t_s`` and the events' times are taken from
-    it too; measures, speeds and rates count frames at ``fps``.
+    it too, and the durations and per-minute rates add up each frame's time on it
+    (:func:`analytics.clock.frame_seconds`), speeds divide by the time between the frames they
+    difference, and the event detectors see unevenly spaced frames on an even clock
+    (:func:`_events_on_clock`).
     Per-frame rows cover each track's *span*, not the whole video: from the track's first to its
     last frame. Inside a span missing frames are NaN/NA, never interpolated. Spanning the whole
     video made the table tracks x frames, quadratic in video length (a 10-minute clip with a cut
@@ -259,16 +283,17 @@ def compute_video_features(
         hand_centres = _span_hands(mine, spans[t])
         trunk = _span_trunk_observed(mine, spans[t])
         head_ok = _span_head_seen(mine, spans[t], fps)
+        t_s = timeline[0][frame_idx] if timeline is not None else frame_idx / fps
         cols = frame_measures(
-            joints, fps, neutral, other, verts, seen, hand_centres, trunk, head_ok
+            joints, fps, neutral, other, verts, seen, hand_centres, trunk, head_ok, t_s
         )
         cols = {
             "track_id": np.full(len(frame_idx), t, np.int64),
             "frame": frame_idx,
-            "t_s": timeline[0][frame_idx] if timeline is not None else frame_idx / fps,
+            "t_s": t_s,
             **cols,
         }
-        for e in _track_events(_with_states(pd.DataFrame(cols)), fps, joints, neutral):
+        for e in _events_on_clock(_with_states(pd.DataFrame(cols)), fps, joints, neutral):
             found_events.append(
                 {**_shift_event(e, first, fps, timeline), "track_id": t, "person_id": person[t]}
             )
@@ -293,7 +318,7 @@ def compute_video_features(
         windows_df = windows_df.sort_values(  # per track, then window length, then time
             ["track_id", "window_s", "window_index"], kind="stable", ignore_index=True
         )
-        summary_df = summary_table(frames_df, events_df, fps)
+        summary_df = summary_table(frames_df, events_df, fps, timeline)
         track_of = summary_df["track_id"].to_numpy()
         partners = [_partner_ids(dyad, int(t), frames_of) for t in track_of]
         summary_df["role"] = [track_roles[int(t)] for t in track_of]
@@ -306,7 +331,7 @@ def compute_video_features(
         windows_df, summary_df = _add_synchrony(
             frames_df, windows_df, summary_df, dyad, fps, window_s, timeline
         )
-    people_df = _people_table(frames_df, events_df, summary_df, person, fps)
+    people_df = _people_table(frames_df, events_df, summary_df, person, fps, timeline)
     tables = {
         "features_frames": conform(frames_df, "features_frames"),
         "features_windows": conform(windows_df, "features_windows"),
@@ -324,6 +349,7 @@ def _people_table(
     summary: pd.DataFrame,
     person: dict[int, int],
     fps: float,
+    timeline: Timeline,
 ) -> pd.DataFrame:
     """One row per person: the summary's aggregates over all their tracks' frame rows at once
     (a mean over frames, so a long shot weighs more than a brief one, which a mean of the
@@ -338,7 +364,7 @@ def _people_table(
         own = tuple(t for t in sorted(person) if person[t] == p)
         f = person_rows(frames.iloc[np.concatenate([frames_of.get(t, no_rows) for t in own])], own)
         e = events.iloc[np.concatenate([events_of.get(t, no_rows) for t in own])]
-        row = summary_row(f, e, fps)
+        row = summary_row(f, e, fps, timeline)
         mine = summary[summary["track_id"].isin(own)]
         seen: dict[str, int] = {}  # frames with data per role
         for t, role in zip(mine["track_id"], mine["role"], strict=True):
@@ -371,7 +397,7 @@ def _add_synchrony(
     dyad: Dyad,
     fps: float,
     window_s: tuple[float, ...],
-    timeline: tuple[np.ndarray, np.ndarray] | None = None,
+    timeline: Timeline = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Synchrony of the main pair's two people, per window and for the video (Fisher-z mean
     over the longest windows of which one has a value), written on every track of both. Lags

@@ -110,8 +110,8 @@ _ARMS = f"NaN where a wrist or elbow is not in view. {IN_VIEW}"
 
 _SPEED_DESC = {
     name: f"Speed of the {name.replace('_', ' ')} joint (camera frame; the difference across "
-    "0.04 s, at least one frame, either side, one-sided at a track's first and last frame), "
-    f"m/s, >= 0; NaN unless the joint is in view at every frame of that difference. {IN_VIEW}"
+    "0.04 s, at least one frame, either side, one-sided at a track's first and last frame, "
+    "over the time between those frames' t_s), m/s, >= 0; NaN unless the joint is in view at every frame of that difference. {IN_VIEW}"
     for name in SPEED_JOINTS
 }
 
@@ -217,7 +217,10 @@ def _aggregate_description(col: str, over: str) -> str:
             )
     for e in EVENT_TYPES:
         if col == f"{e}_per_min":
-            return f"Rate of {EVENT_DESCRIPTIONS[e]} starting in {over}, per minute with data."
+            return (
+                f"Rate of {EVENT_DESCRIPTIONS[e]} starting in {over}, per minute with data "
+                "(the time the frames with data are shown)."
+            )
     raise KeyError(col)
 
 
@@ -333,7 +336,12 @@ FEATURES_SUMMARY = _schema(
             "Of the partner's tracks, the one seen with this track in the most frames (ties, "
             "and never together: the lowest track_id); null for tracks outside the pair.",
         ),
-        field("duration_s", pa.float64(), "Length of the person's span, seconds (n_frames / fps)."),
+        field(
+            "duration_s",
+            pa.float64(),
+            "Length of the person's span, seconds: the time its frames are shown (n_frames / fps at a "
+            "constant rate).",
+        ),
         field("n_frames", pa.int64(), "Frames in the person's span (rows of features_frames)."),
         field("coverage_ratio", pa.float64(), "Fraction of the span's frames with data, 0..1."),
     ]
@@ -385,7 +393,8 @@ FEATURES_PEOPLE = _schema(
         field(
             "duration_s",
             pa.float64(),
-            "Time the person's tracks span, seconds (n_frames / fps; a frame counted once).",
+            "Time the person's tracks span, seconds: the time their frames are shown, a frame "
+            "counted once (n_frames / fps at a constant rate).",
         ),
         field(
             "n_frames",

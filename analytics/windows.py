@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from analytics.clock import Timeline, frame_seconds
 from analytics.synchrony import window_ids
 from analytics.tables import EVENT_TYPES, FRAME_BOOLS, FRAME_FLOATS, state_name, with_stat
 
@@ -18,16 +19,18 @@ def aggregate(
     events: pd.DataFrame,
     keys: list[np.ndarray],
     event_keys: list[np.ndarray],
-    fps: float,
+    seconds: np.ndarray,
 ) -> pd.DataFrame:
     """Aggregates of frame rows grouped by ``keys`` (arrays with one value per frame row, e.g.
     track and window), indexed by the keys' values; ``event_keys``: the group of each event row
-    (that of its start frame).
+    (that of its start frame); ``seconds``: how long each frame row is shown
+    (:func:`frame_seconds`).
 
     Means/stds skip missing frames; ``_time_ratio`` is the fraction of frames *with data* in the
     state (of those where the state is known: null states, joints out of view, are skipped);
     ``_per_min`` divides event counts by the time with data, so a person who is off-screen half
-    the window is not made to look calmer; ``coverage_ratio`` is the fraction of frames with data.
+    the window is not made to look calmer; ``coverage_ratio`` is the fraction of frames with data;
+    ``duration_s`` the time the rows are shown.
     One call for every track of a video, not one per track: pandas' fixed cost per group-by made
     the per-track calls most of analytics' time (600 tracks in 10 minutes with a cut every 3 s).
     """
@@ -45,7 +48,12 @@ def aggregate(
     ratios = bools.groupby(keys).mean()
     ratios.columns = [f"{state_name(c)}_time_ratio" for c in ratios.columns]
     out = out.join(ratios)
-    minutes_with_data = out["coverage_ratio"] * out["n_frames"] / fps / 60.0
+    seconds = np.asarray(seconds, np.float64)
+    with_data = seconds * frames["has_data"].to_numpy(bool)
+    timed = pd.DataFrame({"all": seconds, "with_data": with_data}, index=frames.index)
+    timed = timed.groupby(keys).sum().reindex(out.index)
+    out["duration_s"] = timed["all"].to_numpy()
+    minutes_with_data = timed["with_data"] / 60.0
     kinds = events["event_type"].to_numpy() if len(events) else np.zeros(0, object)
     for kind in EVENT_TYPES:
         mine = kinds == kind
@@ -69,7 +77,7 @@ def window_table(
     events: pd.DataFrame,
     fps: float,
     window_s: float,
-    timeline: tuple[np.ndarray, np.ndarray] | None = None,
+    timeline: Timeline = None,
 ) -> pd.DataFrame:
     """Aggregates per track (``track_id``) over consecutive windows of ``window_s`` starting at
     t = 0, every track of ``frames`` at once. A track's first and last windows may be partial:
@@ -83,7 +91,8 @@ def window_table(
     tracks = frames["track_id"].to_numpy(np.int64)
     event_tracks = _event_column(events, "track_id")
     event_window = window_ids(_event_column(events, "start_frame"), fps, window_s, starts)
-    out = aggregate(frames, events, [tracks, window], [event_tracks, event_window], fps)
+    seconds = frame_seconds(frames["frame"].to_numpy(), fps, timeline)
+    out = aggregate(frames, events, [tracks, window], [event_tracks, event_window], seconds)
     track = out.index.get_level_values(0).to_numpy()
     index = out.index.get_level_values(1).to_numpy()
     span = frames.groupby(tracks)["frame"].agg(["min", "max"]).reindex(track)
@@ -101,20 +110,24 @@ def window_table(
     return out.reset_index(drop=True)
 
 
-def summary_table(frames: pd.DataFrame, events: pd.DataFrame, fps: float) -> pd.DataFrame:
+def summary_table(
+    frames: pd.DataFrame, events: pd.DataFrame, fps: float, timeline: Timeline = None
+) -> pd.DataFrame:
     """The same aggregates over each track's frames (its span; one row per ``track_id``)."""
     tracks = frames["track_id"].to_numpy(np.int64)
     event_tracks = _event_column(events, "track_id")
-    out = aggregate(frames, events, [tracks], [event_tracks], fps)
+    seconds = frame_seconds(frames["frame"].to_numpy(), fps, timeline)
+    out = aggregate(frames, events, [tracks], [event_tracks], seconds)
     out["track_id"] = out.index.to_numpy()
-    out["duration_s"] = out["n_frames"] / fps
     return out.reset_index(drop=True)
 
 
-def summary_row(frames: pd.DataFrame, events: pd.DataFrame, fps: float) -> pd.DataFrame:
+def summary_row(
+    frames: pd.DataFrame, events: pd.DataFrame, fps: float, timeline: Timeline = None
+) -> pd.DataFrame:
     """The same aggregates over all of ``frames`` (one row), e.g. a person's frames over all
-    their tracks."""
+    their tracks, a frame counted once."""
     one = [np.zeros(len(frames), np.int64)]
-    out = aggregate(frames, events, one, [np.zeros(len(events), np.int64)], fps)
-    out["duration_s"] = len(frames) / fps
+    seconds = frame_seconds(frames["frame"].to_numpy(), fps, timeline)
+    out = aggregate(frames, events, one, [np.zeros(len(events), np.int64)], seconds)
     return out.reset_index(drop=True)

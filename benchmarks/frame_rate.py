@@ -1,7 +1,7 @@
 """Frame rate: the same moments recorded at another rate must give the same measures.
 
     python benchmarks/frame_rate.py [--clips single_face carphone call] [--seconds 4]
-        [--copies double_interpolated double_repeated half]
+        [--copies double_interpolated double_repeated half vfr]
 
 Interview archives mix rates: 25 fps (PAL broadcast), 30 (phones, webcams), 50 and 60 (phones,
 sports and screen recordings of video calls), 15 (webcams, older calls). Measures and events are
@@ -14,6 +14,10 @@ often the camera sampled them. Each real clip (25-30 fps) gets copies at another
 ``double_repeated``      twice the rate, every frame shown twice (what a 60 fps screen
                          recording of a 30 fps call holds)
 ``half``                 every other frame, at half the rate (a 12.5-15 fps webcam)
+``vfr``                  every other frame of the middle third left out, the others kept at
+                         their own times: a variable-frame-rate recording (a phone that halves
+                         its rate in dim light); the copy's frames are the original's, so its
+                         rows are compared frame for frame
 
 Each copy runs the pipeline's stages as in ``benchmarks/pixel_aspect.py`` (no render, no
 Prefect). Per-frame rows are compared on the moments both have (the original's frame k is the
@@ -44,6 +48,7 @@ COPIES = {
     "double_repeated": (2, "fps={rate}"),
     "half": (Fraction(1, 2), "select='not(mod(n,2))',setpts=N/({rate})/TB"),
 }
+VFR = "vfr"
 
 
 def source_rate(src: Path) -> Fraction:
@@ -72,13 +77,33 @@ def rate_copy(src: Path, kind: str) -> Path:
     return out
 
 
-def on_original_frames(run: tuple, factor: Fraction | int) -> tuple:
+def vfr_copy(src: Path, n_frames: int) -> tuple[Path, np.ndarray]:
+    """(the :data:`VFR` copy of ``src``, the original frame of each of its frames): frames
+    kept at their own presentation times (1 ms time base, no B-frames, so the stored times are
+    the original's to the millisecond)."""
+    lo, hi = n_frames // 3, 2 * n_frames // 3
+    kept = np.array([k for k in range(n_frames) if not (lo <= k < hi and k % 2)])
+    out = src.with_name(f"{src.stem}_{VFR}.mp4")
+    if not out.exists():
+        subprocess.run(
+            ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-vf",
+             f"select='not(between(n,{lo},{hi - 1})*mod(n,2))'", "-vsync", "vfr",
+             "-enc_time_base:v", "1:1000", "-c:v", "libx264", "-preset", "veryfast",
+             "-crf", "18", "-bf", "0", "-pix_fmt", "yuv420p", "-an", str(out)],
+            check=True,
+        )  # fmt: skip
+    return out, kept
+
+
+def on_original_frames(run: tuple, factor: Fraction | int, kept: np.ndarray | None = None) -> tuple:
     """A copy's run (``run_clip``'s (info, smpl, tables)) with its per-frame rows renumbered to
-    the original's frames (copy frame c is original frame c / factor) and the rows with no
-    original frame left out; events are kept whole."""
+    the original's frames (copy frame c is original frame c / factor, or ``kept[c]``) and the
+    rows with no original frame left out; events are kept whole."""
     info, smpl, tables = run
 
     def renumber(df: pd.DataFrame) -> pd.DataFrame:
+        if kept is not None:
+            return df.assign(frame=kept[df["frame"].to_numpy()])
         frame = df["frame"].to_numpy() / float(factor)
         keep = np.isclose(frame, np.round(frame))
         return df[keep].assign(frame=np.round(frame[keep]).astype(np.int64))
@@ -88,17 +113,21 @@ def on_original_frames(run: tuple, factor: Fraction | int) -> tuple:
 
 def main() -> None:
     parser = copies_parser(__doc__)
-    parser.add_argument("--copies", nargs="+", default=list(COPIES), choices=list(COPIES))
+    kinds = [*COPIES, VFR]
+    parser.add_argument("--copies", nargs="+", default=kinds, choices=kinds)
     args = parser.parse_args()
     summary = []
     for name, path in clips(args.clips, args.seconds):
         began = time.perf_counter()
         original = run_clip(path)
         for kind in args.copies:
-            factor = COPIES[kind][0]
-            copy = run_clip(rate_copy(path, kind))
+            if kind == VFR:
+                made, kept = vfr_copy(path, original[0].n_frames)
+                copy = on_original_frames(run_clip(made), 1, kept)
+            else:
+                copy = on_original_frames(run_clip(rate_copy(path, kind)), COPIES[kind][0])
             title = f"{name} {kind}: {copy[0].fps:.2f} fps against {original[0].fps:.2f}"
-            row = report_copy(title, original, on_original_frames(copy, factor), ("original", kind))
+            row = report_copy(title, original, copy, ("original", kind))
             summary.append({"clip": name, "copy": kind, "fps": round(copy[0].fps, 2), **row})
         print(f"({name}: {time.perf_counter() - began:.0f} s)", flush=True)
     print_summary(summary)

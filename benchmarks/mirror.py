@@ -92,7 +92,10 @@ def run_clip(
     neutral = neutral_from_body_model(components.body_model(cfg.data_dir))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        tables = compute_video_features(smpl, info.fps, info.n_frames, neutral=neutral)
+        timeline = (info.times(), info.end_times())  # as the flow's analytics stage
+        tables = compute_video_features(
+            smpl, info.fps, info.n_frames, neutral=neutral, timeline=timeline
+        )
     return info, smpl, tables
 
 

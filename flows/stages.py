@@ -215,7 +215,7 @@ def smoothed(
         seq, info.fps, cfg.smoothing, cfg.smoothing_sigma_s,
         joints_fn=components.body_joints_fn(cfg.data_dir),
         image_size_hw=(info.height_px, info.width_px), stride=cfg.estimate_every_k,
-        in_place=in_place,
+        in_place=in_place, times=info.times(),
     )  # fmt: skip
 
 

@@ -91,7 +91,8 @@ def render() -> str:
         "`events.start_s`/`end_s`/`duration_s` and the windows of `features_windows` are "
         "presentation times in seconds from the video's first frame (real times for "
         "variable-frame-rate video); the summaries' `duration_s` and the per-minute rates "
-        "count frames at the mean rate (`n_frames / videos.fps`).",
+        "add up the time each frame is shown (to the next frame's time), not frames at the "
+        "mean rate.",
         "- Missing values: in the analytics tables (`features_*`, `events`) a value described "
         "as NaN is stored as **null** (pandas reads it back as NaN; in SQL test `IS NULL`, "
         "and aggregates skip it). In `smpl`, NaN inside the fixed-size lists is stored as NaN.",

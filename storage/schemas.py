@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from pmrr_model.constants import JOINT_NAMES, SMPL_JOINT_NAMES
 
-SCHEMA_VERSION = "3.8"
+SCHEMA_VERSION = "3.9"
 SCHEMA_VERSION_KEY = b"pmrr.schema_version"
 
 N_JOINTS = len(JOINT_NAMES)  # 49: pmrr_model.constants.JOINT_NAMES

@@ -326,6 +326,45 @@ def test_arm_swing_while_walking_is_no_stroke():
     assert counts["still"] >= 2 and counts["depth"] == counts["still"], counts
 
 
+def test_events_of_unevenly_spaced_frames_are_found_on_an_even_clock():
+    """Three 2 Hz nods filmed at 25, then 12.5, then 25 frames/s (a phone dropping its rate):
+    each is a 2 Hz nod at its own time. Counted as frames at the mean rate (18.75 frames/s) the
+    detectors read them at 1.8, 3.2 and 1.8 Hz. Frames already evenly spaced, the timebase's
+    rounding included, are taken as they are."""
+    from analytics.body_frame import STANDIN_NEUTRAL
+    from analytics.clock import even_clock
+    from analytics.head import head_angles_deg
+    from analytics.pipeline import _events_on_clock, _track_events
+
+    t = np.concatenate([np.arange(0, 4, 0.04), np.arange(4, 8, 0.08), np.arange(8, 12, 0.04)])
+    fps = len(t) / 12.0
+    pitch = np.zeros_like(t)
+    for start in (1.0, 5.0, 9.0):
+        on = (t >= start) & (t < start + 1.5)
+        pitch[on] = 8.0 * np.sin(2 * np.pi * 2.0 * (t[on] - start))
+    j = _upper_body(len(t), np.zeros_like(t), pitch)
+    angles = head_angles_deg(j, STANDIN_NEUTRAL)
+    f = pd.DataFrame({
+        "t_s": t, "is_touching_face": False, "is_arms_crossed": False, "is_hands_together": False,
+        "wrist_rel_speed_left_m_per_s": np.nan, "wrist_rel_speed_right_m_per_s": np.nan,
+        "head_pitch_deg": angles[:, 0], "head_yaw_deg": angles[:, 1],
+        "trunk_lean_forward_deg": 0.0, "trunk_lean_side_deg": 0.0,
+    })  # fmt: skip
+    found = [e for e in _events_on_clock(f, fps, j, STANDIN_NEUTRAL) if e["event_type"] == "nod"]
+    assert [round(t[e["start_frame"]]) for e in found] == [1, 5, 9]
+    assert [e["frequency_hz"] for e in found] == pytest.approx([2.0] * 3, abs=0.15)
+    grid = [e["frequency_hz"] for e in _track_events(f, fps, j, STANDIN_NEUTRAL)]
+    assert grid == pytest.approx([1.8, 3.2, 1.8], abs=0.1)  # what the mean rate made of them
+    assert even_clock(np.round(np.arange(300) / 29.97, 3), 29.97) is None  # 33, 34 ms: one rate
+    assert even_clock(np.arange(300) / 25.0, 25.0) is None
+    rate, shown = even_clock(t, fps)
+    assert rate == pytest.approx(25.0) and len(shown) == 300
+    assert shown[100:104].tolist() == [100, 100, 101, 101]  # a frame of 0.08 s seen twice
+    # a track filmed wholly at 25 frames/s of a video whose mean is 18.75: its own rate
+    rate, shown = even_clock(t[:100], fps)
+    assert rate == pytest.approx(25.0) and shown.tolist() == list(range(100))
+
+
 def _upper_body(n: int, trunk_pitch_deg: np.ndarray, head_pitch_deg: np.ndarray) -> np.ndarray:
     """(n, 49, 3) camera-frame joints (y down, facing the camera) of a seated upper body: the
     trunk tipped forward about the pelvis by ``trunk_pitch_deg`` and the head, on top of it,
@@ -407,6 +446,29 @@ def test_speeds_are_measured_over_the_same_time_at_every_frame_rate():
     for fps in (15.0, 25.0, 60.0, 120.0):
         t = np.arange(int(2 * fps)) / fps
         np.testing.assert_allclose(time_derivative(0.5 * t, fps), 0.5, rtol=1e-9)
+
+
+def test_speeds_follow_the_presentation_times_of_a_variable_rate_video():
+    """A hand moving at 0.5 m/s, filmed at 30 then 10 frames/s (mean 20): on the frames' times
+    it reads 0.5 m/s throughout; on the frame count at the mean rate 0.33 in the first stretch
+    and 1.0 in the second, where a gesture threshold of 0.3 m/s reads no stroke and a still
+    hand's jitter doubles. Through :func:`frame_measures` too (the flow's way in)."""
+    from analytics.body_frame import STANDIN_NEUTRAL
+    from analytics.measures import frame_measures
+    from analytics.motion import time_derivative
+
+    times = np.concatenate([np.arange(90) / 30.0, 3.0 + np.arange(30) / 10.0])
+    fps = len(times) / 6.0
+    x = 0.5 * times
+    np.testing.assert_allclose(time_derivative(x, fps, times), 0.5, rtol=1e-9)
+    on_grid = time_derivative(x, fps)
+    assert on_grid[10] == pytest.approx(0.5 * 20 / 30) and on_grid[100] == pytest.approx(1.0)
+    body = np.random.default_rng(3).normal(0.0, 0.3, (49, 3)) + [0.0, 0.0, 2.5]
+    joints = np.tile(body, (len(times), 1, 1))
+    joints[..., 0] += x[:, None]  # the whole body carried across at 0.5 m/s
+    cols = frame_measures(joints, fps, STANDIN_NEUTRAL, times=times)
+    np.testing.assert_allclose(cols["motion_energy_m_per_s"], 0.5, rtol=1e-9)
+    np.testing.assert_allclose(cols["speed_pelvis_m_per_s"], 0.5, rtol=1e-9)
 
 
 def _track_frames(track: int, first: int, n: int, rng: np.random.Generator) -> pd.DataFrame:
@@ -603,3 +665,35 @@ def test_windows_follow_the_presentation_times_of_a_variable_rate_video():
     assert shifted["duration_s"] == pytest.approx(0.5)
     grid = window_table(frames, events, fps, 1.0)  # frame / fps: 20 frames in every window
     assert grid["n_frames"].tolist() == [15, 20, 20, 20, 20, 15]
+
+
+def test_durations_and_rates_count_the_time_frames_are_shown():
+    """On the same 30-then-10 frames/s recording, a track's ``duration_s`` is the time its frames
+    are on screen and a rate divides by the time with data: a nod in a 10 frames/s second with
+    every frame seen is 60 a minute. Counted at the mean rate (20 frames/s) that second was half
+    a second, 120 a minute; a 30 frames/s second 1.5 s."""
+    from analytics.pipeline import _people_table
+    from analytics.windows import summary_table, window_table
+
+    starts = np.concatenate([np.arange(90) / 30.0, 3.0 + np.arange(30) / 10.0])
+    ends = np.append(starts[1:], 6.0)
+    fps, timeline = len(starts) / 6.0, (starts, ends)
+    frames = _track_frames(0, 5, 110, np.random.default_rng(7))
+    frames.loc[frames["frame"].between(90, 99), "has_data"] = True  # the second 3-4 s, all seen
+    shown = ends[frames["frame"]] - starts[frames["frame"]]
+    events = pd.DataFrame(
+        {"track_id": [0, 0], "event_type": ["nod", "nod"], "start_frame": [95, 20], "person_id": 0}
+    )
+    windows = window_table(frames, events, fps, 1.0, timeline).set_index("window_index")
+    assert windows.loc[3, "nod_per_min"] == pytest.approx(60.0)
+    seen_0_1 = shown[(frames["frame"] < 30).to_numpy() & frames["has_data"].to_numpy()].sum()
+    assert windows.loc[0, "nod_per_min"] == pytest.approx(1 / (seen_0_1 / 60))
+    summary = summary_table(frames, events, fps, timeline)
+    assert summary["duration_s"].iloc[0] == pytest.approx(ends[114] - starts[5])
+    with_data = shown[frames["has_data"].to_numpy()].sum()
+    assert summary["nod_per_min"].iloc[0] == pytest.approx(2 / (with_data / 60))
+    assert summary_table(frames, events, fps)["duration_s"].iloc[0] == pytest.approx(110 / fps)
+    summary["role"], summary["video_id"], summary["partner_person_id"] = "x", "v", pd.NA
+    person = _people_table(frames, events, summary, {0: 0}, fps, timeline)
+    assert person["duration_s"].iloc[0] == pytest.approx(ends[114] - starts[5])
+    assert person["nod_per_min"].iloc[0] == pytest.approx(summary["nod_per_min"].iloc[0])

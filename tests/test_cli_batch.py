@@ -105,54 +105,19 @@ def test_bad_outputs_and_checkpoints_are_one_line_each(folder: Path, tmp_path: P
     not_a_folder.write_text("a file")
     not_a_checkpoint = tmp_path / "weights.pt"
     not_a_checkpoint.write_text("not torch")
+    out = str(tmp_path / "o")
+
+    def process(*options: str):
+        return _pmrr("process", clip, "--out", out, *options, cwd=tmp_path)
+
+    pmrr_weights = ("--estimator", "pmrr", "--checkpoint", str(not_a_checkpoint))
     runs = {
         "is a file": _pmrr("process", clip, "--out", str(not_a_folder), "--quiet", cwd=tmp_path),
-        "checkpoint": _pmrr(
-            "process",
-            clip,
-            "--out",
-            str(tmp_path / "o"),
-            "--quiet",
-            "--estimator",
-            "pmrr",
-            "--checkpoint",
-            str(not_a_checkpoint),
-            cwd=tmp_path,
-        ),  # fmt: skip
+        "checkpoint": process("--quiet", *pmrr_weights),
         "ls": _pmrr("ls", str(tmp_path / "missing"), cwd=tmp_path),
-        "cuda:3": _pmrr(
-            "process",
-            clip,
-            "--out",
-            str(tmp_path / "o"),
-            "--quiet",
-            "--estimator",
-            "pmrr",
-            "--checkpoint",
-            str(not_a_checkpoint),
-            "--device",
-            "cuda:3",
-            cwd=tmp_path,
-        ),  # fmt: skip
-        "cache": _pmrr(
-            "process",
-            clip,
-            "--out",
-            str(tmp_path / "o"),
-            "--quiet",
-            "--cache-dir",
-            str(not_a_folder),
-            cwd=tmp_path,
-        ),  # fmt: skip
-        "roles": _pmrr(
-            "process",
-            clip,
-            "--out",
-            str(tmp_path / "o"),
-            "--roles",
-            str(tmp_path / "r.json"),
-            cwd=tmp_path,
-        ),  # fmt: skip
+        "cuda:3": process("--quiet", *pmrr_weights, "--device", "cuda:3"),
+        "cache": process("--quiet", "--cache-dir", str(not_a_folder)),
+        "roles": process("--roles", str(tmp_path / "r.json")),
     }
     expected = {
         "is a file": (str(not_a_folder), "not writable"),
@@ -165,10 +130,7 @@ def test_bad_outputs_and_checkpoints_are_one_line_each(folder: Path, tmp_path: P
         "roles": (str(tmp_path / "r.json"), "no such file"),
     }
     if NO_CUDA:  # a worker per GPU, none here (was a ValueError's traceback, exit 1)
-        runs["workers"] = _pmrr(
-            "process", clip, "--out", str(tmp_path / "o"), "--quiet",
-            "--workers", "2", "--device", "cuda", cwd=tmp_path,
-        )  # fmt: skip
+        runs["workers"] = process("--quiet", "--workers", "2", "--device", "cuda")
         expected["workers"] = ("--workers 2 --device cuda", "torch sees 0 GPU(s)")
     for case, run in runs.items():
         assert run.returncode == 2, (case, run.stdout + run.stderr)

@@ -374,3 +374,21 @@ def test_widths_are_chosen_alike_at_every_frame_rate() -> None:
         assert w.mean() / fps >= 0.65 * w25.mean() / 25.0, fps
         assert err(chosen, truth) < err(naive, truth) <= 1.2 * err(out25, truth25) + 0.02, fps
         assert err(chosen, truth) <= err(out25, truth25) * 1.05, fps
+
+
+def test_a_run_is_smoothed_at_its_own_rate_on_variable_frame_rate_video() -> None:
+    """A track filmed at 30 frames/s in a phone clip whose mean rate is 25 (it drops its rate
+    elsewhere) is smoothed as 30 frames/s video is: its widths are seconds of its own frames.
+    Without the times (or counted at the mean rate) its widths were 5/6 of that."""
+    _, noisy, _ = synthetic(2, 1.0, 0.03, frames=90)
+    seq = _sequence(noisy, np.arange(100, 190), np.zeros(90))
+    times = np.concatenate([np.arange(100) * 0.06, 6.0 + np.arange(100) / 30.0])
+    at_mean = smoothing.smooth_sequence(seq, 25.0)
+    timed = smoothing.smooth_sequence(seq, 25.0, times=times)
+    own = smoothing.smooth_sequence(seq, 30.0)
+    np.testing.assert_array_equal(timed.body_pose, own.body_pose)
+    assert not np.allclose(at_mean.body_pose, own.body_pose)
+    evenly = np.arange(200) / 25.0  # a constant-rate video: as before, times or not
+    np.testing.assert_array_equal(
+        smoothing.smooth_sequence(seq, 25.0, times=evenly).body_pose, at_mean.body_pose
+    )
