@@ -5,8 +5,9 @@ either side (one-sided at the ends of the video); a frame within that stretch of
 gets NaN rather than a speed across the gap. Given the frames' presentation ``times`` (a
 variable-frame-rate video's), a difference is divided by the time between its two frames, not by
 their count at the mean rate: a phone that drops to half its rate for a while would otherwise
-read every movement there twice as fast (and 20 % slow where it keeps its rate). Camera-frame speeds are invariant to any fixed
-camera placement, so no body frame is needed except for the trunk-relative wrist speed.
+read every movement there twice as fast (and 20 % slow where it keeps its rate). Camera-frame
+speeds are invariant to any fixed camera placement, so no body frame is needed except for the
+trunk-relative wrist speed.
 """
 
 from __future__ import annotations

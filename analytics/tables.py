@@ -111,7 +111,8 @@ _ARMS = f"NaN where a wrist or elbow is not in view. {IN_VIEW}"
 _SPEED_DESC = {
     name: f"Speed of the {name.replace('_', ' ')} joint (camera frame; the difference across "
     "0.04 s, at least one frame, either side, one-sided at a track's first and last frame, "
-    "over the time between those frames' t_s), m/s, >= 0; NaN unless the joint is in view at every frame of that difference. {IN_VIEW}"
+    "over the time between those frames' t_s), m/s, >= 0; NaN unless the joint is in view at "
+    f"every frame of that difference. {IN_VIEW}"
     for name in SPEED_JOINTS
 }
 
@@ -339,8 +340,8 @@ FEATURES_SUMMARY = _schema(
         field(
             "duration_s",
             pa.float64(),
-            "Length of the person's span, seconds: the time its frames are shown (n_frames / fps at a "
-            "constant rate).",
+            "Length of the person's span, seconds: the time its frames are shown (n_frames / fps "
+            "at a constant rate).",
         ),
         field("n_frames", pa.int64(), "Frames in the person's span (rows of features_frames)."),
         field("coverage_ratio", pa.float64(), "Fraction of the span's frames with data, 0..1."),
