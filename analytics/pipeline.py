@@ -406,9 +406,18 @@ def _add_synchrony(
     Windows are identified by their video-time index (:func:`analytics.synchrony.window_ids`,
     the same as the window table), never by position in the pair's span: the span rarely starts
     at frame 0, and positions then point at the wrong window or past the end. Lagged pairs stay
-    within one segment, so within one shot (:func:`analytics.dyad.dyad_signals`).
+    within one segment, so within one shot (:func:`analytics.dyad.dyad_signals`). Lags are
+    counted on an even clock where the pair's frames are unevenly spaced on the ``timeline``
+    (:func:`analytics.clock.even_clock`, as the event detectors see a track), so a lag in
+    seconds is one on a variable-frame-rate video too.
     """
     grid, signals, segment = dyad_signals(frames, dyad, tuple(SYNC_SIGNALS.values()))
+    rate = fps
+    clock = even_clock(timeline[0][grid], fps) if timeline is not None and len(grid) else None
+    if clock is not None:  # the frame on screen at each tick; windows still by its own time
+        rate, shown = clock
+        grid, segment = grid[shown], segment[shown]
+        signals = {c: (a[shown], b[shown]) for c, (a, b) in signals.items()}
     windows = windows.copy()
     summary = summary.copy()
     curves: dict[tuple[str, float], tuple[np.ndarray, np.ndarray]] = {}
@@ -418,7 +427,7 @@ def _add_synchrony(
         for w in window_s:
             ids = synchrony.window_ids(grid, fps, w, timeline[0] if timeline else None)
             lags, present, r = synchrony.lagged_xcorr_by_window(
-                a_sig, b_sig, ids, fps, w, segment=segment
+                a_sig, b_sig, ids, rate, w, segment=segment
             )
             curves[name, w] = (lags, r)
             lag, best = synchrony.peak(lags, r)

@@ -118,6 +118,35 @@ def test_synchrony_peak_at_half_second_lag(body, neutral):
     assert out["features_summary"].attrs["tracks_roles"] == {1: "interviewer", 2: "interviewee"}
 
 
+def test_synchrony_lag_in_seconds_on_variable_frame_rate_video(body, neutral):
+    """The same pair, B doing what A did 0.5 s earlier, filmed by a phone that keeps every
+    other frame of 8-22 s (the rest at their times, 25 frames/s): the lag is 0.5 s. Counted as
+    frames at the mean rate (19.2 frames/s) it read 0.5 x 25 / 19.2 = 0.65 s."""
+    n, shift = 750, round(0.5 * FPS)
+    sway = _sway(3, n + shift)
+    a_sig, b_sig = sway[shift:], sway[:n]
+    poses_a = np.repeat(S.RELAXED[None], n, 0)
+    poses_b = poses_a.copy()
+    poses_a[:, 42] = 0.4 * a_sig
+    poses_b[:, 42] = 0.4 * b_sig
+    ja = S.camera_joints(body, poses_a, yaw_deg=90, position=(-0.8, 0, 3.0))
+    jb = S.camera_joints(body, poses_b, yaw_deg=-90, position=(0.8, 0, 3.0))
+    ja += 0.3 * np.cumsum(a_sig)[:, None, None] / FPS * np.array([0, 0, 1.0])
+    jb += 0.3 * np.cumsum(b_sig)[:, None, None] / FPS * np.array([0, 0, 1.0])
+    kept = np.flatnonzero(~((np.arange(n) >= 200) & (np.arange(n) < 550) & (np.arange(n) % 2 == 1)))
+    starts = kept / FPS
+    timeline = (starts, np.append(starts[1:], n / FPS))
+    m = len(kept)
+    out = compute_video_features(
+        table(ja[kept], jb[kept]), m / (n / FPS), m, roles={1: "interviewer", 2: "interviewee"},
+        neutral=neutral, timeline=timeline,
+    )  # fmt: skip
+    s = out["features_summary"].set_index("track_id")
+    for sig in ("motion", "head"):
+        assert s.loc[1, f"sync_{sig}_peak_lag_s"] == pytest.approx(0.5, abs=1 / FPS + 1e-9), sig
+        assert s.loc[1, f"sync_{sig}_peak_r_ratio"] > 0.8
+
+
 @pytest.mark.parametrize(
     ("turn", "expected"), [(0.0, 0.0), (90.0, 90.0), (-90.0, 90.0), (180.0, 180.0)]
 )
