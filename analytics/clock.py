@@ -50,9 +50,9 @@ def even_clock(times: np.ndarray, fps: float) -> tuple[float, np.ndarray] | None
     its rate) is its frames as they are, at their own rate.
 
     Why: the detectors count frames at one rate (a nod's band-pass filter, an episode's
-    shortest length). Given a phone clip at 25 then 12.5 frames/s as frames at the mean rate,
-    20, its nods at 25 frames/s read as 0.8 times their real frequency and 5 of 6 were lost
-    (the looped interview sample and its copy with every other frame of 4-12 s dropped)."""
+    shortest length). Given a clip at 25 then 12.5 frames/s as frames at the mean rate, 20, its
+    nods at 25 frames/s read as 0.8 times their real frequency (2 Hz nods as 1.8 and 3.2 Hz,
+    ``tests/test_analytics_units.py``)."""
     times = np.asarray(times, np.float64)
     if len(times) < 3:
         return None
