@@ -303,9 +303,9 @@ def smooth_sequence(
     ``fps`` (a variable-frame-rate video's mean: :func:`analytics.clock.even_clock`). A 30
     frames/s stretch of a phone clip whose mean is 25 was smoothed over 5 of its frames, 0.17 s
     where 0.2 s was meant, and its fit's jitter read as motion. The run is not resampled: where
-    the rate changes inside it the widths follow the median (tried: resampled on an even clock, each
-    frame held for the ticks it is on screen, an 8-degree 2 Hz nod filmed at half the rate came
-    out 1.6 degrees RMS off, 0.7 as it is)."""
+    the rate changes inside it the widths follow the median (tried: resampled on an even clock,
+    each frame held for the ticks it is on screen, an 8-degree 2 Hz nod filmed at half the rate
+    came out 1.6 degrees RMS off, 0.7 as it is)."""
     if len(seq) == 0:
         return seq
 
