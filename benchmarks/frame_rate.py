@@ -77,21 +77,28 @@ def rate_copy(src: Path, kind: str) -> Path:
     return out
 
 
+def encode_keeping_times(src: Path, out: Path, select: str | None = None) -> Path:
+    """``src``'s frames (those ``select``, an ffmpeg ``select`` expression, keeps) re-encoded at
+    their own presentation times: a 1 ms time base and no B-frames, so the stored times are the
+    source's to the millisecond; H.264 at the samples' quality, no audio."""
+    chosen = ["-vf", f"select='{select}'"] if select else []
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", "-i", str(src), *chosen, "-vsync", "vfr",
+         "-enc_time_base:v", "1:1000", "-c:v", "libx264", "-preset", "veryfast",
+         "-crf", "18", "-bf", "0", "-pix_fmt", "yuv420p", "-an", str(out)],
+        check=True,
+    )  # fmt: skip
+    return out
+
+
 def vfr_copy(src: Path, n_frames: int) -> tuple[Path, np.ndarray]:
-    """(the :data:`VFR` copy of ``src``, the original frame of each of its frames): frames
-    kept at their own presentation times (1 ms time base, no B-frames, so the stored times are
-    the original's to the millisecond)."""
+    """(the :data:`VFR` copy of ``src``, the original frame of each of its frames), made by
+    :func:`encode_keeping_times`."""
     lo, hi = n_frames // 3, 2 * n_frames // 3
     kept = np.array([k for k in range(n_frames) if not (lo <= k < hi and k % 2)])
     out = src.with_name(f"{src.stem}_{VFR}.mp4")
     if not out.exists():
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-i", str(src), "-vf",
-             f"select='not(between(n,{lo},{hi - 1})*mod(n,2))'", "-vsync", "vfr",
-             "-enc_time_base:v", "1:1000", "-c:v", "libx264", "-preset", "veryfast",
-             "-crf", "18", "-bf", "0", "-pix_fmt", "yuv420p", "-an", str(out)],
-            check=True,
-        )  # fmt: skip
+        encode_keeping_times(src, out, f"not(between(n,{lo},{hi - 1})*mod(n,2))")
     return out, kept
 
 

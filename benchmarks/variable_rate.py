@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -54,22 +53,15 @@ def source(name: str, cache: Path) -> Path | None:
 
 
 def copies(src: Path, stretch: tuple[float, float], folder: Path) -> dict[str, Path]:
-    """The reference and the variable-rate copy of ``src`` (module docstring)."""
+    """The reference and the variable-rate copy of ``src`` (module docstring), encoded alike."""
+    from benchmarks.frame_rate import encode_keeping_times
+
     lo, hi = stretch
-    made = {}
-    for kind, chosen in (
-        ("reference", []),
-        ("vfr", ["-vf", f"select='not(between(t,{lo},{hi})*mod(n,2))'"]),
-    ):
-        out = folder / f"{src.stem}_{kind}.mp4"
-        subprocess.run(
-            ["ffmpeg", "-v", "error", "-y", "-i", str(src), *chosen, "-vsync", "vfr",
-             "-enc_time_base:v", "1:1000", "-c:v", "libx264", "-preset", "veryfast",
-             "-crf", "18", "-bf", "0", "-pix_fmt", "yuv420p", "-an", str(out)],
-            check=True,
-        )  # fmt: skip
-        made[kind] = out
-    return made
+    odd_frames_left_out = f"not(between(t,{lo},{hi})*mod(n,2))"
+    return {
+        kind: encode_keeping_times(src, folder / f"{src.stem}_{kind}.mp4", select)
+        for kind, select in (("reference", None), ("vfr", odd_frames_left_out))
+    }
 
 
 def tables(out: Path) -> dict[str, pd.DataFrame]:
