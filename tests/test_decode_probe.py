@@ -242,6 +242,33 @@ def test_archive_formats_decode_the_frames_a_player_shows(
         assert diff.max() < 0.5, (name, np.flatnonzero(diff >= 0.5))
 
 
+def test_avi_timed_on_every_third_packet_keeps_its_rate(cache: Path, tmp_path: Path) -> None:
+    """AVIs of the DivX / Xvid era with B-frames store a presentation time on every third
+    packet only; the others have a decoding time. Their frame interval was read from the timed
+    packets alone (three frames), two thirds of the frames were not placed, and the video ran
+    at a third of its rate: opencv-doc's real ``Megamind.avi`` (23.976 fps, 11.3 s) read as 8.0
+    fps and 33.8 s, an Xvid copy of the carphone clip (25 fps, 4 s) as 8.3 fps and 12 s."""
+    from tests.images import opencv_sample_path
+
+    real = opencv_sample_path("Megamind.avi")
+    if real is None or real.suffix == ".gz":
+        pytest.skip("opencv-doc's Megamind.avi is not installed (apt-get install -y opencv-doc)")
+    info = probe_video(str(real))
+    assert info.fps == pytest.approx(2997 / 125, rel=1e-3)  # ffprobe's r_frame_rate
+    assert info.duration_s == pytest.approx(11.26, abs=0.05)
+    assert (info.n_frames, info.vfr) == (270, False)
+
+    copy = tmp_path / "xvid_b_frames.avi"
+    clip = samples.carphone_clip(cache, seconds=4.0)
+    try:
+        _ffmpeg("-i", str(clip), "-an", "-g", "12", "-c:v", "libxvid", "-bf", "2", str(copy))
+    except subprocess.CalledProcessError:
+        pytest.skip("this ffmpeg has no libxvid encoder")
+    info = probe_video(str(copy))
+    assert info.fps == pytest.approx(25.0, rel=0.01)
+    assert info.duration_s == pytest.approx(4.0, abs=0.05)
+
+
 def test_closed_gop_stays_with_decord(cache: Path, tmp_path: Path) -> None:
     """The common case keeps the faster decoder, and its frames after seeks are ffmpeg's."""
     clip, copy = samples.carphone_clip(cache, seconds=4.0), tmp_path / "closed_gop.mp4"

