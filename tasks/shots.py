@@ -149,9 +149,9 @@ class CutDetector:
         by_structure = d >= self.structure_colour and self._outlier(
             structure, self._recent_structure, self.structure_floor
         )
-        if (by_colour or by_structure) and index - self._last_cut >= self.min_shot_s * self.fps:
-            self._end_transition()
-            if index - self._last_cut >= self.min_shot_s * self.fps:
+        if (by_colour or by_structure) and self._may_cut(index):
+            self._end_transition()  # a transition followed up to this cut ends first
+            if self._may_cut(index):  # (its boundary may lie too close before the cut)
                 self._cut_at(index, index)
                 return True
         self._recent.append(d)
@@ -171,6 +171,10 @@ class CutDetector:
         median = float(np.median(past))
         mad = float(np.median(np.abs(past - median))) + 0.01
         return value > max(floor, median + self.k * mad)
+
+    def _may_cut(self, index: int) -> bool:
+        """No shot shorter than ``min_shot_s`` ends at ``index``."""
+        return index - self._last_cut >= self.min_shot_s * self.fps
 
     def _cut_at(self, index: int, gradual_from: int) -> None:
         self.cuts.append(index)
@@ -205,7 +209,7 @@ class CutDetector:
         if self._pending is None:
             return
         half, self._pending = self._pending[1], None
-        if half - self._last_cut >= self.min_shot_s * self.fps:
+        if self._may_cut(half):
             self._cut_at(half, half + self._span)
 
     def _half_way(self, start: int) -> int | None:
