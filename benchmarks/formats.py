@@ -3,7 +3,9 @@
     python benchmarks/formats.py [--clips carphone interview single_face] [--pipeline]
 
 Archives hold more than H.264 in MP4: DVD rips (MPEG-2 program streams), broadcast transport
-streams, WMV, AVI, WebM from the web, HEVC from phones and x265, ProRes and DNxHD from editing.
+streams, WMV, AVI, WebM from the web, HEVC from phones and x265, ProRes and DNxHD from editing,
+and containers that time only some of their frames (AVIs with B-frames: DivX / Xvid, H.264;
+MPEG-1 program streams).
 Each real clip is stored again in each format with a key frame every 12 frames (as such files
 have: a GOP of 12-15 is DVD's and broadcast's, and it puts several seeks in a short clip). The
 pipeline then reads every copy the way its stages do (:mod:`tasks.decode`): every 3rd frame in
@@ -45,6 +47,9 @@ FORMATS = {
     "h264.ts": ["-c:v", "libx264", "-crf", "20", "-f", "mpegts"],
     "wmv2.wmv": ["-c:v", "wmv2", "-q:v", "3"],
     "xvid.avi": ["-c:v", "libxvid", "-q:v", "3"],
+    "xvid_bframes.avi": ["-c:v", "libxvid", "-q:v", "3", "-bf", "2"],
+    "h264_bframes.avi": ["-c:v", "libx264", "-crf", "20", "-bf", "3"],
+    "mpeg1.mpg": ["-c:v", "mpeg1video", "-q:v", "3", "-bf", "2"],
     "flv.flv": ["-c:v", "flv", "-q:v", "3"],
     "vp8.webm": ["-c:v", "libvpx", "-b:v", "1M"],
     "vp9.webm": ["-c:v", "libvpx-vp9", "-b:v", "1M", "-deadline", "realtime", "-cpu-used", "8"],

@@ -182,24 +182,35 @@ def _seconds(value: object) -> float | None:
     return None if value in (None, "N/A") else float(value)
 
 
-def _timeline(path: str, index: int) -> tuple[np.ndarray, int]:
-    """Sorted presentation times of the stream's packets (absolute, seconds), and how many of
-    them were placed because their packet has none.
+#: Above this share of a stream's packets stored without a presentation time, the timeline is
+#: read from the decoded frames (:func:`_timeline`).
+UNTIMED_SHARE = 0.1
+
+
+def _timeline(path: str, index: int) -> tuple[np.ndarray, int, bool]:
+    """Sorted presentation times of the stream's frames (absolute, seconds), how many of them
+    were placed because their packet has none, and whether they were read from the decoded
+    frames (then they are every frame there is: the container's frame count is not used).
 
     A packet stored without a presentation time (MPEG program streams such as DVD's VOB write one
     only now and then) is placed at its decoding time plus the stream's reordering delay (the
     median over packets that have both), where that lands on a frame slot no other packet holds.
     Left out, its frame would be missing from the timeline, and ffmpeg's frames after it would be
     matched to the wrong slots. decord misplaces such frames in its own index (a GOP off
-    after them, measured on MPEG-2 program streams), so they also decide the decoder."""
+    after them, measured on MPEG-2 program streams), so they also decide the decoder.
+
+    Where more than :data:`UNTIMED_SHARE` of the packets have no time, or some of them find no
+    free slot, that placing cannot be trusted: AVIs with B-frames time none of their packets (H.264: "no decodable frames") or every
+    third (DivX / Xvid: a frame interval three frames long, the video at a third of its rate),
+    MPEG-1 program streams one in nine or ten (8 of 100 frames lost, 2 of 75). There the times are those ffmpeg's
+    decoder gives its frames, read by decoding the stream once (``ffprobe -show_frames``): the
+    times the ffmpeg decoder of :mod:`tasks.decode` will match its frames by."""
     packets = _ffprobe(
         path, "-select_streams", str(index), "-show_entries", "packet=pts_time,dts_time"
     ).get("packets", [])
-    shown, untimed, delays, decoding = [], [], [], []
+    shown, untimed, delays = [], [], []
     for packet in packets:
         pts, dts = _seconds(packet.get("pts_time")), _seconds(packet.get("dts_time"))
-        if dts is not None:
-            decoding.append(dts)
         if pts is not None:
             shown.append(pts)
             if dts is not None:
@@ -209,19 +220,24 @@ def _timeline(path: str, index: int) -> tuple[np.ndarray, int]:
     times = np.unique(np.asarray(shown, np.float64))
     placed = 0
     if untimed and len(times) > 1:
-        # the frame interval: from the decoding times, which every packet has, where they say
-        # so (an AVI written by old DivX tools times only every third packet: the shown times
-        # alone gave three frames' interval, and two thirds of the frames were not placed)
         step = float(np.median(np.diff(times)))
-        decoded = np.diff(np.unique(np.asarray(decoding, np.float64)))
-        if len(decoded):
-            step = min(step, float(np.median(decoded)))
         delay = float(np.median(delays)) if delays else 0.0
         for t in np.asarray(untimed) + delay:
             if np.min(np.abs(times - t)) > 0.5 * step:
                 times = np.sort(np.append(times, t))
                 placed += 1
-    return times, placed
+    if len(untimed) > UNTIMED_SHARE * len(packets) or placed < len(untimed):
+        return _decoded_times(path, index), len(untimed), True
+    return times, placed, False
+
+
+def _decoded_times(path: str, index: int) -> np.ndarray:
+    """The times ffmpeg's decoder gives the stream's frames (its best-effort timestamps)."""
+    frames = _ffprobe(
+        path, "-select_streams", str(index), "-show_entries", "frame=best_effort_timestamp_time"
+    ).get("frames", [])
+    stamps = (_seconds(f.get("best_effort_timestamp_time")) for f in frames)
+    return np.unique(np.asarray([t for t in stamps if t is not None], np.float64))
 
 
 FIRST_CHUNK = 8  # frames decoded in one batch from the start (decord fails some VP9 that way)
@@ -324,7 +340,7 @@ def probe_video(path: str) -> VideoInfo:
             f"{path}: too small ({width}x{height} pixels; at least {MIN_SIDE_PX} on each side)"
         )
     index = int(stream["index"])
-    stamps, placed = _timeline(path, index)
+    stamps, placed, decoded = _timeline(path, index)
     if not len(stamps):
         raise VideoError(f"{path}: no decodable frames (truncated or damaged file)")
     rotation = _rotation(stream)
@@ -341,7 +357,7 @@ def probe_video(path: str) -> VideoInfo:
             step = 1.0 / float(Fraction(stream.get("avg_frame_rate") or "0/1"))
         except (ZeroDivisionError, ValueError):
             step = 1.0 / 25.0
-    indexed = int(stream.get("nb_frames") or 0)
+    indexed = 0 if decoded else int(stream.get("nb_frames") or 0)
     if indexed > len(times):
         # A cut-off file: its index lists frames whose data is gone. Packets are stored in
         # decoding order, so the lost frames are not simply the last ones shown: lay the indexed

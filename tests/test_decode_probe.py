@@ -217,6 +217,8 @@ def test_interlaced_stream_is_deinterlaced(cache: Path, tmp_path: Path) -> None:
 # a time, so later frames were matched a slot off; decord failed on VP9 chunks (then ffmpeg).
 STORED = {
     "open_gop.mkv": ("-c:v", "libx264", "-bf", "3", "-x264-params", "open_gop=1"),
+    "h264_bframes.avi": ("-c:v", "libx264", "-bf", "3"),
+    "mpeg1.mpg": ("-c:v", "mpeg1video", "-q:v", "3", "-bf", "2"),
     "wmv2.wmv": ("-c:v", "wmv2", "-q:v", "3"),
     "hevc_x265.mp4": ("-c:v", "libx265", "-x265-params", "log-level=error"),
     "dvd.vob": ("-c:v", "mpeg2video", "-q:v", "3", "-f", "vob"),
@@ -231,10 +233,12 @@ def test_archive_formats_decode_the_frames_a_player_shows(
     clip, copy = samples.carphone_clip(cache, seconds=4.0), tmp_path / name
     _ffmpeg("-i", str(clip), "-an", "-g", "12", *STORED[name], str(copy))
     info = probe_video(str(copy))
-    shown = _ffmpeg_frames(copy, 176, 144)
-    assert info.n_frames == len(shown) == 100  # the VOB stores 2 frames with no time
+    shown, n = _ffmpeg_frames(copy, 176, 144), info.n_frames
+    # the VOB stores 2 frames with no time; H.264 in AVI stores none, and its decoder gives its
+    # last 2 frames none either: they are left out (at the end: the others keep their slots)
+    assert len(shown) == 100 and n == (98 if name == "h264_bframes.avi" else 100)
     assert info.decoder == "ffmpeg"
-    for frames, chunk in ((range(0, 100, 3), 16), (range(30, 100), 64)):
+    for frames, chunk in ((range(0, n, 3), 16), (range(30, n), 64)):
         indices, got = zip(*iter_chunks(info, chunk_size=chunk, frames=frames), strict=True)
         indices = np.concatenate(indices)
         assert indices.tolist() == list(frames)
@@ -244,10 +248,11 @@ def test_archive_formats_decode_the_frames_a_player_shows(
 
 def test_avi_timed_on_every_third_packet_keeps_its_rate(cache: Path, tmp_path: Path) -> None:
     """AVIs of the DivX / Xvid era with B-frames store a presentation time on every third
-    packet only; the others have a decoding time. Their frame interval was read from the timed
-    packets alone (three frames), two thirds of the frames were not placed, and the video ran
-    at a third of its rate: opencv-doc's real ``Megamind.avi`` (23.976 fps, 11.3 s) read as 8.0
-    fps and 33.8 s, an Xvid copy of the carphone clip (25 fps, 4 s) as 8.3 fps and 12 s."""
+    packet only. The frames were placed by the timed packets' interval (three frames), two
+    thirds of them were not, and the video ran at a third of its rate: opencv-doc's real
+    ``Megamind.avi`` (23.976 fps, 11.3 s) read as 8.0 fps and 33.8 s, an Xvid copy of the
+    carphone clip (25 fps, 4 s) as 8.3 fps and 12 s. Their timeline is now the decoder's; the
+    frames read are ffmpeg's, in order, in ``test_archive_formats_decode_the_frames_a_player_shows``."""
     from tests.images import opencv_sample_path
 
     real = opencv_sample_path("Megamind.avi")
@@ -256,7 +261,7 @@ def test_avi_timed_on_every_third_packet_keeps_its_rate(cache: Path, tmp_path: P
     info = probe_video(str(real))
     assert info.fps == pytest.approx(2997 / 125, rel=1e-3)  # ffprobe's r_frame_rate
     assert info.duration_s == pytest.approx(11.26, abs=0.05)
-    assert (info.n_frames, info.vfr) == (270, False)
+    assert (info.n_frames, info.vfr) == (269, False)  # its first frame does not decode
 
     copy = tmp_path / "xvid_b_frames.avi"
     clip = samples.carphone_clip(cache, seconds=4.0)
@@ -266,7 +271,7 @@ def test_avi_timed_on_every_third_packet_keeps_its_rate(cache: Path, tmp_path: P
         pytest.skip("this ffmpeg has no libxvid encoder")
     info = probe_video(str(copy))
     assert info.fps == pytest.approx(25.0, rel=0.01)
-    assert info.duration_s == pytest.approx(4.0, abs=0.05)
+    assert info.duration_s == pytest.approx(4.0, abs=0.15)  # 97 of 100 frames decode (packed)
 
 
 def test_closed_gop_stays_with_decord(cache: Path, tmp_path: Path) -> None:
