@@ -200,11 +200,14 @@ def _timeline(path: str, index: int) -> tuple[np.ndarray, int, bool]:
     after them, measured on MPEG-2 program streams), so they also decide the decoder.
 
     Where more than :data:`UNTIMED_SHARE` of the packets have no time, or some of them find no
-    free slot, that placing cannot be trusted: AVIs with B-frames time none of their packets (H.264: "no decodable frames") or every
-    third (DivX / Xvid: a frame interval three frames long, the video at a third of its rate),
-    MPEG-1 program streams one in nine or ten (8 of 100 frames lost, 2 of 75). There the times are those ffmpeg's
-    decoder gives its frames, read by decoding the stream once (``ffprobe -show_frames``): the
-    times the ffmpeg decoder of :mod:`tasks.decode` will match its frames by."""
+    free slot, that placing cannot be trusted. AVIs with B-frames time none of their packets
+    (H.264: the video failed with "no decodable frames") or every third (DivX / Xvid: the slots
+    were three frames apart, two thirds of the frames found none, and the video ran at a third
+    of its rate); MPEG-1 program streams time most (8 of 100 frames found no slot). There the
+    times are those ffmpeg's decoder gives its frames, read by decoding the stream once
+    (``ffprobe -show_frames``): the times the ffmpeg pipe of :mod:`tasks.decode` matches its
+    frames by. Frames the decoder gives no time (the last one or two of such files) are left
+    out."""
     packets = _ffprobe(
         path, "-select_streams", str(index), "-show_entries", "packet=pts_time,dts_time"
     ).get("packets", [])
