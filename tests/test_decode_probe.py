@@ -249,7 +249,7 @@ def test_archive_formats_decode_the_frames_a_player_shows(
 def test_avi_timed_on_every_third_packet_keeps_its_rate(cache: Path, tmp_path: Path) -> None:
     """AVIs of the DivX / Xvid era with B-frames store a presentation time on every third
     packet only. The frames were placed by the timed packets' interval (three frames), two
-    thirds of them were not, and the video ran at a third of its rate: opencv-doc's real
+    thirds of them were not, and the timeline ran at a third of the rate: opencv-doc's real
     ``Megamind.avi`` (23.976 fps, 11.3 s) read as 8.0 fps and 33.8 s, an Xvid copy of the
     carphone clip (25 fps, 4 s) as 8.3 fps and 12 s. Their timeline is now the decoder's (the
     frames read against ffmpeg's: ``test_archive_formats_decode_the_frames_a_player_shows``)."""
