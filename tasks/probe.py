@@ -220,6 +220,8 @@ def _timeline(path: str, index: int) -> tuple[np.ndarray, int, bool]:
                 delays.append(pts - dts)
         elif dts is not None:
             untimed.append(dts)
+    if len(untimed) > UNTIMED_SHARE * len(packets):  # before placing: that is per packet
+        return _decoded_times(path, index), len(untimed), True
     times = np.unique(np.asarray(shown, np.float64))
     placed = 0
     if untimed and len(times) > 1:
@@ -229,7 +231,7 @@ def _timeline(path: str, index: int) -> tuple[np.ndarray, int, bool]:
             if np.min(np.abs(times - t)) > 0.5 * step:
                 times = np.sort(np.append(times, t))
                 placed += 1
-    if len(untimed) > UNTIMED_SHARE * len(packets) or placed < len(untimed):
+    if placed < len(untimed):
         return _decoded_times(path, index), len(untimed), True
     return times, placed, False
 
