@@ -145,7 +145,8 @@ def track_people(info: VideoInfo, shot_list: list[shots.Shot], cfg: PipelineConf
     todo = units(info, shot_list, cfg)
     total = sum(len(detection.detection_frames([u.as_shot()], cfg.detect_every_k)) for u in todo)
     progress = _counter(info, "detect+track", total)
-    return stitch([(u, track_unit(info, u, cfg, progress)) for u in todo])
+    tracked = stitch([(u, track_unit(info, u, cfg, progress)) for u in todo])
+    return tracking.without_lone_detections(tracked, shot_list, cfg.detect_every_k)
 
 
 def _unit_rows(info, shot_list, tracked, cfg) -> list[TrackedBoxes]:
@@ -180,7 +181,8 @@ def track_on(runner, info: VideoInfo, shot_list: list[shots.Shot], cfg: Pipeline
     todo = units(info, shot_list, cfg)
     items = [{"info": info, "unit": u, "cfg": cfg} for u in todo]
     parts = run_units(runner, track_unit_task, items, _units_done(info, "detect+track", len(items)))
-    return stitch(list(zip(todo, parts, strict=True)))
+    tracked = stitch(list(zip(todo, parts, strict=True)))
+    return tracking.without_lone_detections(tracked, shot_list, cfg.detect_every_k)
 
 
 def estimate_on(runner, info, shot_list, tracked: TrackedBoxes, cfg: PipelineConfig):

@@ -35,7 +35,11 @@ TABLES: dict[str, pa.Schema] = {**core.SCHEMAS, **ANALYTICS_SCHEMAS}
 ROWS = {
     "videos": "One row per processed video.",
     "shots": "One row per shot (a run of frames between two cuts).",
-    "tracks": "One row per person track (one person within one shot).",
+    "tracks": (
+        "One row per person track (one person within one shot). A person never detected on two"
+        " frames `detect_every_k` apart, in a shot long enough for two, has no track"
+        " (tasks.tracking.without_lone_detections)."
+    ),
     "smpl": "One row per person and frame: the body estimate (after temporal smoothing).",
     "features_frames": "One row per track and frame over the person's span (body-language "
     "measures; definitions in `analytics/MEASURES.md`).",

@@ -174,6 +174,41 @@ def track_detections(
     return _interpolate(observed, track_shot, max_gap=max_gap)
 
 
+def without_lone_detections(tracked: TrackedBoxes, shots: list[Shot], every_k: int) -> TrackedBoxes:
+    """``tracked`` less the tracks whose person was never detected on two frames ``every_k``
+    or more apart, in a shot long enough to have such frames; the rest renumbered 0.. in their
+    order (of first appearance, as :func:`tasks.units.stitch` numbers them). Applied to a whole
+    video's tracks, after the units are stitched, so a person who goes on into the next unit is
+    kept.
+
+    Why: the tracker takes a person as real at first sight (its ``minimum_consecutive_frames``
+    is 1: with detection on every k-th frame, waiting for a second sighting dropped the first
+    k frames of everyone). So whatever the detector read as a body once became a track and a
+    person of its own in ``features_people``: a dark patch of a restaurant's wall in opencv-doc's
+    ``Megamind.avi`` (one frame), a person still visible, faintly, in the frames of a dissolve or
+    a fade (one or two frames: a shot's last frame is always detected, so two detections can lie
+    a frame apart). A person in view is found again k frames later; one who is not is in view
+    for less than about 2k frames (0.24 s at 25 fps), too short for any measure. A shot shorter
+    than that (a flash between two cuts) keeps its people: there is no second frame to confirm
+    them on."""
+    if not len(tracked):
+        return tracked
+    long_enough = {s.shot_id for s in shots if s.end_frame - s.start_frame >= every_k}
+    detected = np.isfinite(tracked.det_score)
+    lone = []
+    for track in np.unique(tracked.track_id):
+        rows = tracked.track_id == track
+        frames = tracked.frame[rows & detected]
+        span = int(frames.max() - frames.min()) if len(frames) else 0
+        if span < every_k and int(tracked.shot_id[rows][0]) in long_enough:
+            lone.append(int(track))
+    if not lone:
+        return tracked
+    kept = tracked.take(~np.isin(tracked.track_id, lone))
+    _, renumbered = np.unique(kept.track_id, return_inverse=True)
+    return replace(kept, track_id=renumbered.astype(np.int32))
+
+
 def relink(
     observed: dict[int, list[Observation]], track_shot: dict[int, int], max_gap: int
 ) -> tuple[dict[int, list[Observation]], dict[int, int]]:

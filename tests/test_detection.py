@@ -15,6 +15,7 @@ from tests.images import (
     carphone_frames,
     interview_frames,
     opencv_sample,
+    opencv_sample_path,
 )
 
 
@@ -122,6 +123,27 @@ def test_a_video_run_leaves_out_windows_that_add_nothing(detector, monkeypatch):
     searched.clear()
     run = list(detector.detect_run(frames[:4]))
     assert len(searched) == 4 and all(len(boxes) == 2 for boxes, _ in run)
+
+
+def test_a_face_filling_the_frame_is_one_person(detector):
+    """opencv-doc's ``Megamind.avi``, the man's close-up (frames 200-224 as the pipeline reads
+    them): his face fills the frame and his shoulders are cut by its lower edge. Pose read him
+    twice (shoulders 60 px apart, noses 9 px: two tracks of one man, counted as two people), or
+    read his face as a small body standing on it (shoulders on his eyes and chin). One head is
+    one person: one box, around his face."""
+    from tasks.decode import iter_chunks
+    from tasks.probe import probe_video
+
+    path = opencv_sample_path("Megamind.avi")
+    if path is None:
+        pytest.skip("opencv-doc's Megamind.avi is not installed (apt-get install -y opencv-doc)")
+    wanted = [200, 212, 221, 224]
+    frames = [f for _, chunk in iter_chunks(probe_video(str(path)), frames=wanted) for f in chunk]
+    assert len(frames) == len(wanted)
+    for index, frame in zip(wanted, frames, strict=True):
+        boxes, _ = detector.detect(frame)
+        assert len(boxes) == 1, (index, boxes)
+        assert contains(boxes[0], (390, 250)) and boxes[0][3] - boxes[0][1] > 400, (index, boxes)
 
 
 def test_no_person_in_a_test_pattern(detector, tmp_path):

@@ -295,6 +295,50 @@ def test_relink_joins_only_the_same_place_within_the_gap_and_shot() -> None:
     assert first < second
 
 
+def test_a_person_never_seen_twice_is_no_track() -> None:
+    """Two people on every detected frame (every 3rd) of a shot, and two strays: a box on
+    frames 9 and 15 but not 12 (what the detector read as a body on a dark wall of
+    ``Megamind.avi``: the tracker gives it an ID on its second sighting and records only that
+    one, a track of one frame), and one on the shot's last two detected frames, 27 and 29 (a
+    person faintly visible in a dissolve's last frames: a shot's last frame is always detected,
+    so its two detections lie 2 frames apart). Neither was seen on two frames 3 apart: both are
+    left out, and the others keep IDs 0.. in order of first appearance. In a shot too short to
+    detect on two frames 3 apart (a flash of a frame between two cuts) the person found there
+    is kept."""
+    shot_list = [shots.Shot(0, 0, 29), shots.Shot(1, 30, 30), shots.Shot(2, 31, 59)]
+    frames = detection.detection_frames(shot_list, 3)
+    stray = np.array([[400, 0, 600, 200]], np.float32)
+    ghost = np.array([[250, 10, 300, 150]], np.float32)
+
+    def detections():
+        for frame, boxes, scores in _two_people(frames):
+            for box, at in ((stray, (9, 15)), (ghost, (27, 29))):
+                if frame in at:
+                    boxes = np.concatenate([box, boxes])
+                    scores = np.concatenate([[0.75], scores])
+            if frame == 30:  # the one-frame shot: one person
+                boxes, scores = boxes[:1], scores[:1]
+            yield frame, boxes, scores
+
+    tracked = tracking.track_detections(detections(), shot_list, FPS, every_k=3)
+
+    def rows_of(box):
+        return np.flatnonzero(np.abs(tracked.bbox_px - box).max(axis=1) < 1e-3)
+
+    assert tracked.frame[rows_of(stray[0])].tolist() == [15]
+    assert tracked.frame[rows_of(ghost[0])].tolist() == [27, 28, 29]
+    kept = tracking.without_lone_detections(tracked, shot_list, every_k=3)
+    assert len(kept) == len(tracked) - 4
+    for box in (stray[0], ghost[0]):
+        assert not (np.abs(kept.bbox_px - box).max(axis=1) < 1e-3).any()
+    assert sorted(set(kept.track_id.tolist())) == list(range(5))  # 2 + 1 + 2 tracks, no gap
+    assert (kept.shot_id[kept.frame == 30] == 1).sum() == 1  # the flash frame's person stays
+    firsts = [kept.frame[kept.track_id == t].min() for t in range(5)]
+    assert firsts == sorted(firsts)
+    again = tracking.without_lone_detections(kept, shot_list, every_k=3)
+    assert np.array_equal(again.track_id, kept.track_id)
+
+
 @pytest.fixture(scope="module")
 def interview() -> Path:
     return samples.interview_clip(samples.cache_dir())

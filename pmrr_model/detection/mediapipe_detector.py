@@ -64,10 +64,16 @@ found (a Pose-confirmed body replaces the face-only fallback that stood for it);
 when:
 
 * both are Pose-confirmed and their shoulders coincide (mean distance, either pairing
-  of left and right, within ``same_shoulders`` x the smaller box's height). Boxes are not
+  of left and right, within ``same_shoulders`` x the smaller box's height), or their noses do
+  (within ``same_nose_ears`` x the larger ear-to-ear distance, both heads seen). Boxes are not
   compared: people partly hiding each other (one behind the other, a player over another)
   have boxes that overlap most of the way, and an overlap rule merged them (measured on the real
-  photos of ``benchmarks/real_people.py``: OCHuman, CrowdPose, AI Challenger);
+  photos of ``benchmarks/real_people.py``: OCHuman, CrowdPose, AI Challenger). The noses
+  matter where the shoulders are cut by the frame's lower edge: in a face-filling close-up
+  (opencv-doc's ``Megamind.avi``) two passes placed one man's shoulders 60 px apart, over the
+  tolerance, with the noses 9 px apart, and he became two tracks, two people. A skier just
+  behind another, heads touching, has his nose about one head width from the other's (the
+  COCO photo of ``benchmarks/real_people.py``, kept apart);
 * one is a face-only fallback (Pose did not confirm a body for that face) and the other's nose
   lies in its face box grown by half. Its region is wide (8 faces across); compared by box
   overlap, it swallowed the confirmed person whose face it is and every neighbour it covered;
@@ -75,6 +81,15 @@ when:
 
 Of two confirmed views of one person the first is kept, unless the second sees the limbs
 clearly better (``better_view_margin``): a face's region can cut off an arm reaching out.
+
+**One head, one person.** A Pose "person" whose two shoulders lie on another confirmed
+person's head (an ellipse around the ears, ``head_half_width_ears`` and
+``head_half_height_ears`` ear-to-ear distances across) is that face read as a small body, and
+is dropped, whichever of the two was found first. In the same close-up the windows and the
+masked passes found such bodies, shoulders on the man's eyes or chin, inside his box. Over
+the shot's 23 detected frames one of these two rules (noses, head) was needed on 7. A real
+person's shoulders lie about an ear-to-ear distance or more below their own ears, so only a
+face can carry them.
 
 **People are upright.** A confirmed candidate whose torso (hips' midpoint to shoulders'
 midpoint, in the image) is turned more than ``max_torso_tilt_deg`` from upright is no person
@@ -148,6 +163,14 @@ class MediaPipeDetectorConfig:
     #: also search :meth:`BodyProposer.windows`' grid of small windows (module docstring,
     #: "Small people"); :func:`pmrr_model.detection.create_detector` sets it for photos
     small_people: bool = False
+    #: a confirmed person's head, for "one head, one person" (module docstring): an ellipse
+    #: around the ears' midpoint this many ear-to-ear distances wide either side...
+    head_half_width_ears: float = 0.6
+    #: ...and this many up and down (the chin lies about 0.6 below the ear line)
+    head_half_height_ears: float = 0.75
+    #: two confirmed views are one person when their noses lie within this many ear-to-ear
+    #: distances (of the larger head) of each other
+    same_nose_ears: float = 0.3
 
 
 # A pose counts when both shoulders are seen. Hips are not required: interviews often frame
@@ -155,6 +178,7 @@ class MediaPipeDetectorConfig:
 # (mean over shoulders+hips >= 0.5) rejected every head-and-shoulders person by a hair (0.498).
 SHOULDERS = [MP["left_shoulder"], MP["right_shoulder"]]
 HIPS = [MP["left_hip"], MP["right_hip"]]
+HEAD_POINTS = [MP["nose"], MP["left_ear"], MP["right_ear"]]
 LIMBS = [
     MP[f"{side}_{joint}"]
     for side in ("left", "right")
@@ -183,6 +207,38 @@ def torso_tilt_deg(landmarks: PoseLandmarks) -> float:
     points = landmarks.image_px
     up = points[SHOULDERS].mean(axis=0) - points[HIPS].mean(axis=0)
     return float(np.degrees(np.arctan2(abs(up[0]), -up[1])))
+
+
+def on_head(points: np.ndarray, landmarks: PoseLandmarks, half_width: float, half_height: float):
+    """(N,) bool: which of ``points`` (N, 2) lie on the head of ``landmarks``: inside an ellipse
+    around its ears' midpoint, ``half_width`` and ``half_height`` ear-to-ear distances across;
+    all False where :func:`ear_span` finds no head."""
+    span = ear_span(landmarks)
+    if span is None or span < 1.0:
+        return np.zeros(len(points), dtype=bool)
+    ears = landmarks.image_px[[MP["left_ear"], MP["right_ear"]]]
+    d = (np.asarray(points, float) - ears.mean(axis=0)) / (
+        span * np.array([half_width, half_height])
+    )
+    return (d**2).sum(axis=1) <= 1.0
+
+
+def ear_span(landmarks: PoseLandmarks) -> float | None:
+    """Ear-to-ear distance in pixels, None where the nose or an ear is not seen (visibility <
+    0.5): no head to compare."""
+    if landmarks.visibility[HEAD_POINTS].min() < 0.5:
+        return None
+    ears = landmarks.image_px[[MP["left_ear"], MP["right_ear"]]]
+    return float(np.linalg.norm(ears[0] - ears[1]))
+
+
+def same_nose(a: PoseLandmarks, b: PoseLandmarks, ears: float) -> bool:
+    """Both heads seen and the noses within ``ears`` x the larger ear-to-ear distance."""
+    spans = ear_span(a), ear_span(b)
+    if None in spans:
+        return False
+    nose = MP["nose"]
+    return bool(np.linalg.norm(a.image_px[nose] - b.image_px[nose]) <= ears * max(spans))
 
 
 def shoulder_distance(a: PoseLandmarks, b: PoseLandmarks) -> float:
@@ -272,6 +328,9 @@ class MediaPipePersonDetector(PersonDetector):
         box = candidate.box
         if box[2] - box[0] < 4 or box[3] - box[1] < 4 or not self._upright(candidate):
             return False
+        if any(self._shoulders_on_head(candidate, other) for other in found):
+            return False
+        found[:] = [other for other in found if not self._shoulders_on_head(other, candidate)]
         same = [other for other in found if self._same_person(candidate, other)]
         if any(
             (other.confirmed and not self._better_view(candidate, other)) or not candidate.confirmed
@@ -282,12 +341,25 @@ class MediaPipePersonDetector(PersonDetector):
         found.append(candidate)
         return True
 
+    def _on_head(self, points: np.ndarray, person: Candidate) -> np.ndarray:
+        cfg = self.config
+        return on_head(
+            points, person.landmarks, cfg.head_half_width_ears, cfg.head_half_height_ears
+        )
+
+    def _shoulders_on_head(self, a: Candidate, b: Candidate) -> bool:
+        """Both of confirmed ``a``'s shoulders lie on confirmed ``b``'s head: ``a`` is ``b``'s
+        face read as a small body (module docstring, "One head, one person")."""
+        if not (a.confirmed and b.confirmed):
+            return False
+        return bool(self._on_head(a.landmarks.image_px[SHOULDERS], b).all())
+
     def _same_person(self, a: Candidate, b: Candidate) -> bool:
         if a.confirmed and b.confirmed:
             height = min(a.box[3] - a.box[1], b.box[3] - b.box[1])
-            return (
-                shoulder_distance(a.landmarks, b.landmarks) <= self.config.same_shoulders * height
-            )
+            if shoulder_distance(a.landmarks, b.landmarks) <= self.config.same_shoulders * height:
+                return True
+            return same_nose(a.landmarks, b.landmarks, self.config.same_nose_ears)
         if a.confirmed or b.confirmed:
             person, fallback = (a, b) if a.confirmed else (b, a)
             return self._nose_in_face(person.landmarks, fallback.face)
