@@ -193,16 +193,18 @@ def without_lone_detections(tracked: TrackedBoxes, shots: list[Shot], every_k: i
     them on."""
     if not len(tracked):
         return tracked
-    long_enough = {s.shot_id for s in shots if s.end_frame - s.start_frame >= every_k}
+    long_enough = [s.shot_id for s in shots if s.end_frame - s.start_frame >= every_k]
+    ids, track_of_row = np.unique(tracked.track_id, return_inverse=True)
     detected = np.isfinite(tracked.det_score)
-    lone = []
-    for track in np.unique(tracked.track_id):
-        rows = tracked.track_id == track
-        frames = tracked.frame[rows & detected]
-        span = int(frames.max() - frames.min()) if len(frames) else 0
-        if span < every_k and int(tracked.shot_id[rows][0]) in long_enough:
-            lone.append(int(track))
-    if not lone:
+    first = np.full(len(ids), np.iinfo(np.int64).max)
+    last = np.full(len(ids), np.iinfo(np.int64).min)
+    np.minimum.at(first, track_of_row[detected], tracked.frame[detected])
+    np.maximum.at(last, track_of_row[detected], tracked.frame[detected])
+    span = np.where(last >= first, last - first, 0)  # a track's detected frames, first to last
+    shot = np.zeros(len(ids), np.int64)
+    shot[track_of_row] = tracked.shot_id
+    lone = ids[(span < every_k) & np.isin(shot, long_enough)]
+    if not len(lone):
         return tracked
     kept = tracked.take(~np.isin(tracked.track_id, lone))
     _, renumbered = np.unique(kept.track_id, return_inverse=True)

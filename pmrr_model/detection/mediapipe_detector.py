@@ -166,7 +166,8 @@ class MediaPipeDetectorConfig:
     #: a confirmed person's head, for "one head, one person" (module docstring): an ellipse
     #: around the ears' midpoint this many ear-to-ear distances wide either side...
     head_half_width_ears: float = 0.6
-    #: ...and this many up and down (the chin lies about 0.6 below the ear line)
+    #: ...and this many up and down (a real person's shoulders lie about one ear-to-ear
+    #: distance or more below the ears)
     head_half_height_ears: float = 0.75
     #: two confirmed views are one person when their noses lie within this many ear-to-ear
     #: distances (of the larger head) of each other
