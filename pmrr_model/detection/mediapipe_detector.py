@@ -86,10 +86,10 @@ clearly better (``better_view_margin``): a face's region can cut off an arm reac
 person's head (an ellipse around the ears, ``head_half_width_ears`` and
 ``head_half_height_ears`` ear-to-ear distances across) is that face read as a small body, and
 is dropped, whichever of the two was found first. In the same close-up the windows and the
-masked passes found such bodies, shoulders on the man's eyes or chin, inside his box. Over
-the shot's 23 detected frames one of these two rules (noses, head) was needed on 7. A real
-person's shoulders lie about an ear-to-ear distance or more below their own ears, so only a
-face can carry them.
+masked passes found such bodies, shoulders on the man's eyes or chin, inside his box. On 23
+of the shot's frames, every third, one of these two rules (noses, head) was needed on 7. A
+real person's shoulders lie about an ear-to-ear distance or more below their own ears, so only
+a face can carry them.
 
 **People are upright.** A confirmed candidate whose torso (hips' midpoint to shoulders'
 midpoint, in the image) is turned more than ``max_torso_tilt_deg`` from upright is no person
