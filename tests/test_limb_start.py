@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from analytics import synthetic
+from pmrr_model.estimators.fitting import FIT_DTYPE
 from pmrr_model.estimators.landmark_targets import BONE_FROM_J, BONE_TO_J, JOINT_IDX, FitTargets
 from pmrr_model.geometry import axis_angle_to_rotmat, rotmat_to_axis_angle, smallest_rotation
 
@@ -36,9 +37,13 @@ def _seated_targets(fitter, yaw_deg: float) -> tuple[FitTargets, np.ndarray, np.
     orient = rotmat_to_axis_angle(
         np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]) @ np.diag([1.0, -1.0, -1.0])
     )
-    f32 = lambda a: torch.tensor(np.asarray(a)[None], dtype=torch.float32)  # noqa: E731
+    as_tensor = lambda a: torch.tensor(np.asarray(a)[None], dtype=FIT_DTYPE)  # noqa: E731
     with torch.no_grad():
-        joints = fitter.joints(f32(np.zeros(10)), f32(pose), f32(orient))[0][0].double().numpy()
+        joints = (
+            fitter.joints(as_tensor(np.zeros(10)), as_tensor(pose), as_tensor(orient))[0][0]
+            .double()
+            .numpy()
+        )
     joints = joints + [0.0, 0.2, 2.5]
     px = FOCAL * joints[:, :2] / joints[:, 2:] + [SIZE[1] / 2, SIZE[0] / 2]
     weights = np.zeros(25)
@@ -58,10 +63,10 @@ def _cold_fit(fitter, targets, box) -> tuple[np.ndarray, np.ndarray]:
     ``targets``, camera frame (without the translation)."""
     start = fitter.initial([targets], box, FOCAL, SIZE)
     fitted = fitter.fit(start, [targets], box, FOCAL, SIZE, 120)
-    f32 = lambda a: torch.tensor(a, dtype=torch.float32)  # noqa: E731
+    as_tensor = lambda a: torch.tensor(a, dtype=FIT_DTYPE)  # noqa: E731
     with torch.no_grad():
         joints, hands, _ = fitter.joints(
-            f32(fitted.betas), f32(fitted.body_pose), f32(fitted.global_orient)
+            as_tensor(fitted.betas), as_tensor(fitted.body_pose), as_tensor(fitted.global_orient)
         )
     return joints[0].double().numpy(), hands[0].double().numpy()
 
@@ -133,9 +138,11 @@ def test_seen_hands_turn_the_wrists():
     orient = rotmat_to_axis_angle(
         np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]]) @ np.diag([1.0, -1.0, -1.0])
     )
-    f32 = lambda a: torch.tensor(np.asarray(a)[None], dtype=torch.float32)  # noqa: E731
+    as_tensor = lambda a: torch.tensor(np.asarray(a)[None], dtype=FIT_DTYPE)  # noqa: E731
     with torch.no_grad():
-        joints, hands, _ = fitter.joints(f32(np.zeros(10)), f32(bent), f32(orient))
+        joints, hands, _ = fitter.joints(
+            as_tensor(np.zeros(10)), as_tensor(bent), as_tensor(orient)
+        )
     truth = (hands[0] - joints[0, [7, 4]]).double().numpy()  # wrist -> hand, left and right
     targets.hand_dirs = truth / np.linalg.norm(truth, axis=1, keepdims=True)
     targets.hand_weights = np.ones(2)

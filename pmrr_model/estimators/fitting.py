@@ -58,6 +58,15 @@ Energy per person, all terms normalised so the weights read as "how much one uni
   batch the frame-to-frame continuity the chained warm starts gave.
 Adam on (global orient, body pose, betas, translation), batched over people; a warm start from
 the previous frame's solution needs a fraction of the cold iterations.
+
+**Precision**: float64 (:data:`FIT_DTYPE`). The fit is chaotic where a person is barely
+observed: two runs that differ in the last bit of float32 agree to 1e-6 for 40 Adam steps and
+then part (0.33 rad of pose by step 80, on ``Megamind.avi``'s man at a table, whom Pose saw
+with 11 joints and then none). A batch's rows do not round alike wherever they sit in it, so
+a person's fit depended on who else was in the batch: dropping another row moved his first
+frame by 0.30 m and switched a head shake on (``docs/MEASUREMENTS.md``, "One head, one
+person"). In float64 the same two batches differ by 0.1 mm and 1e-4 rad after the 120 cold
+steps. The step's cost is overhead, not arithmetic, so the wider type costs about as much.
 """
 
 from __future__ import annotations
@@ -73,6 +82,8 @@ from pmrr_model.estimators.landmark_targets import BONE_FROM_J, BONE_TO_J, FitTa
 from pmrr_model.estimators.sparse_joints import N_OPENPOSE, SparseJoints
 from pmrr_model.geometry import axis_angle_to_rotmat, rotmat_to_axis_angle, smallest_rotation
 
+#: The fit's arithmetic (module docstring, "Precision").
+FIT_DTYPE = torch.float64
 SMPL_HEAD = SMPL_HEAD_CHAIN[-1]  # the head joint: its global rotation is the head term's
 
 
@@ -220,7 +231,7 @@ def upright_frame(joints: torch.Tensor) -> torch.Tensor:
 
 
 def _pose_weights(w: FitWeights) -> torch.Tensor:
-    weights = torch.full((23, 3), w.pose)
+    weights = torch.full((23, 3), w.pose, dtype=FIT_DTYPE)
     for joint in UNOBSERVED:
         weights[joint - 1] = w.pose_unobserved
     for joint, (axis, _) in HINGES.items():
@@ -259,18 +270,18 @@ class LandmarkFitter:
         lr: float = 0.05,
     ) -> None:
         # the OpenPose block and SMPL's two hand joints, without skinning every vertex
-        self.joints_fn = SparseJoints(body_model, hands=True)
+        self.joints_fn = SparseJoints(body_model, hands=True).to(FIT_DTYPE)
         self.start_body_pose = np.asarray(start_body_pose, np.float64).reshape(69)
         self.w = weights or FitWeights()
         self.lr = lr
         self.pose_weights = _pose_weights(self.w)
-        self.prior_pose = torch.tensor(self.start_body_pose, dtype=torch.float32)
-        self.bone_from = torch.tensor(BONE_FROM_J, dtype=torch.float32)
-        self.bone_to = torch.tensor(BONE_TO_J, dtype=torch.float32)
+        self.prior_pose = torch.tensor(self.start_body_pose, dtype=FIT_DTYPE)
+        self.bone_from = torch.tensor(BONE_FROM_J, dtype=FIT_DTYPE)
+        self.bone_to = torch.tensor(BONE_TO_J, dtype=FIT_DTYPE)
         with torch.no_grad():  # zero pose: the trunk direction that reads as upright
-            rest = self.joints(torch.zeros(1, 10), torch.zeros(1, 69), torch.zeros(1, 3))[0][0]
+            rest = self.joints(*(torch.zeros(1, n, dtype=FIT_DTYPE) for n in (10, 69, 3)))[0][0]
         trunk = rest[OP_NECK] - rest[OP_MIDHIP]  # body-model frame: x left, y up, z facing
-        self.rest_trunk = (trunk / trunk.norm()).float()
+        self.rest_trunk = (trunk / trunk.norm()).to(FIT_DTYPE)
         self.rest_joints = rest.double().numpy()
 
     def joints(
@@ -296,7 +307,9 @@ class LandmarkFitter:
         betas = np.zeros((n, 10))
         with torch.no_grad():
             rest = self.joints(
-                torch.zeros(n, 10), torch.tensor(body_pose, dtype=torch.float32), torch.zeros(n, 3)
+                torch.zeros(n, 10, dtype=FIT_DTYPE),
+                torch.tensor(body_pose, dtype=FIT_DTYPE),
+                torch.zeros(n, 3, dtype=FIT_DTYPE),
             )[0].numpy()
         # left/right shoulder, left/right hip on the OP block
         torso_idx = [5, 2, 12, 9]
@@ -375,23 +388,23 @@ class LandmarkFitter:
     ) -> FitParams:
         """``iterations`` Adam steps from ``start``; ``lr`` overrides the fitter's rate; ``links``
         adds the temporal term between consecutive frames of one person."""
-        f32 = lambda a: torch.tensor(np.asarray(a), dtype=torch.float32)  # noqa: E731
-        params = [f32(a).requires_grad_(True) for a in start.as_tuple()]
+        as_tensor = lambda a: torch.tensor(np.asarray(a), dtype=FIT_DTYPE)  # noqa: E731
+        params = [as_tensor(a).requires_grad_(True) for a in start.as_tuple()]
         orient, pose, betas, transl = params
-        tgt2d = f32(np.stack([t.joints2d_px for t in targets]))
-        w2d = f32(np.stack([t.weights2d for t in targets]))
-        dirs = f32(np.stack([t.bone_dirs for t in targets]))
-        wb = f32(np.stack([t.bone_weights for t in targets]))
-        head_rot = f32(np.stack([t.head_rotation for t in targets]))
-        w_head = self.w.head * f32([t.head_weight for t in targets])
-        hand_dirs = f32(np.stack([t.hand_dirs for t in targets]))
-        w_hand = f32(np.stack([t.hand_weights for t in targets]))
-        box_h = f32(np.maximum(boxes[:, 3] - boxes[:, 1], 1.0))[:, None, None]
+        tgt2d = as_tensor(np.stack([t.joints2d_px for t in targets]))
+        w2d = as_tensor(np.stack([t.weights2d for t in targets]))
+        dirs = as_tensor(np.stack([t.bone_dirs for t in targets]))
+        wb = as_tensor(np.stack([t.bone_weights for t in targets]))
+        head_rot = as_tensor(np.stack([t.head_rotation for t in targets]))
+        w_head = self.w.head * as_tensor([t.head_weight for t in targets])
+        hand_dirs = as_tensor(np.stack([t.hand_dirs for t in targets]))
+        w_hand = as_tensor(np.stack([t.hand_weights for t in targets]))
+        box_h = as_tensor(np.maximum(boxes[:, 3] - boxes[:, 1], 1.0))[:, None, None]
         height, width = image_size_hw
-        center = torch.tensor([width / 2.0, height / 2.0])
+        center = torch.tensor([width / 2.0, height / 2.0], dtype=FIT_DTYPE)
         sigma2 = self.w.robust_sigma**2
         hinge_idx = [(j - 1) * 3 + axis for j, (axis, _) in HINGES.items()]
-        hinge_sign = torch.tensor([sign for _, sign in HINGES.values()])
+        hinge_sign = torch.tensor([sign for _, sign in HINGES.values()], dtype=FIT_DTYPE)
         pose_w = person_pose_weights(self.pose_weights, w2d, self.w)
         hips_seen = observed_fraction(w2d, (OP_LHIP,)) + observed_fraction(w2d, (OP_RHIP,))
         w_upright = self.w.upright * (1.0 - 0.5 * hips_seen)
@@ -403,7 +416,7 @@ class LandmarkFitter:
             ],
             dim=1,
         )  # (N, 2): knee seen, ankle not
-        down = torch.tensor(CAMERA_DOWN, dtype=torch.float32)
+        down = torch.tensor(CAMERA_DOWN, dtype=FIT_DTYPE)
         for k, knee in enumerate(SMPL_KNEES):  # an unseen lower leg's bend is the shank prior's
             flex = (knee - 1) * 3 + HINGES[knee][0]
             pose_w[:, flex] = pose_w[:, flex] * (1.0 - w_shank[:, k] / max(self.w.shank_down, 1e-9))
@@ -465,7 +478,7 @@ class LandmarkFitter:
         anchored = torch.as_tensor(links.anchored)
         anchor = None
         if links.anchor is not None:
-            anchor = [torch.tensor(a, dtype=torch.float32) for a in links.anchor.as_tuple()]
+            anchor = [torch.tensor(a, dtype=FIT_DTYPE) for a in links.anchor.as_tuple()]
             anchor[0] = axis_angle_to_rotmat(anchor[0])
 
         def energy(*values: torch.Tensor) -> torch.Tensor:
