@@ -203,11 +203,11 @@ def _timeline(path: str, index: int) -> tuple[np.ndarray, int, bool]:
     free slot, that placing cannot be trusted. AVIs with B-frames time none of their packets
     (H.264: the video failed with "no decodable frames") or every third (DivX / Xvid: the slots
     were three frames apart, two thirds of the frames found none, and the timeline ran at a
-    third of the rate, every third frame on it); MPEG-1 program streams time most (8 of 100 frames found no slot). There the
-    times are those ffmpeg's decoder gives its frames, read by decoding the stream once
-    (``ffprobe -show_frames``): the times the ffmpeg pipe of :mod:`tasks.decode` matches its
-    frames by. Frames the decoder gives no time (the last one or two of such files) are left
-    out."""
+    third of the rate, every third frame on it); MPEG-1 program streams time most (8 of 100
+    frames found no slot). There the times are those ffmpeg's decoder gives its frames, read by
+    decoding the stream once (``ffprobe -show_frames``): the times the ffmpeg pipe of
+    :mod:`tasks.decode` matches its frames by. Frames the decoder gives no time (the last one or
+    two of such files) are left out."""
     packets = _ffprobe(
         path, "-select_streams", str(index), "-show_entries", "packet=pts_time,dts_time"
     ).get("packets", [])
