@@ -36,6 +36,16 @@ def opencv_sample_path(name: str) -> Path | None:
     return None
 
 
+def megamind_path() -> str:
+    """Path of opencv-doc's ``Megamind.avi`` (a real dinner scene: close-ups, a two-shot, cuts,
+    a man at a table behind a woman); skips when it is not installed. Debian ships it
+    uncompressed; a gzip copy is not a video decord can open, so it skips as well."""
+    path = opencv_sample_path("Megamind.avi")
+    if path is None or path.suffix == ".gz":
+        pytest.skip("opencv-doc's Megamind.avi is not installed (apt-get install -y opencv-doc)")
+    return str(path)
+
+
 @lru_cache(maxsize=8)
 def opencv_sample(name: str) -> np.ndarray:
     """RGB uint8 of an opencv-doc photo (e.g. ``messi5.jpg``, ``basketball1.png``); skips

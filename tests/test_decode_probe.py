@@ -253,12 +253,9 @@ def test_avi_timed_on_every_third_packet_keeps_its_rate(cache: Path, tmp_path: P
     ``Megamind.avi`` (23.976 fps, 11.3 s) read as 8.0 fps and 33.8 s, an Xvid copy of the
     carphone clip (25 fps, 4 s) as 8.3 fps and 12 s. Their timeline is now the decoder's (the
     frames read against ffmpeg's: ``test_archive_formats_decode_the_frames_a_player_shows``)."""
-    from tests.images import opencv_sample_path
+    from tests.images import megamind_path
 
-    real = opencv_sample_path("Megamind.avi")
-    if real is None or real.suffix == ".gz":
-        pytest.skip("opencv-doc's Megamind.avi is not installed (apt-get install -y opencv-doc)")
-    info = probe_video(str(real))
+    info = probe_video(megamind_path())
     assert info.fps == pytest.approx(2997 / 125, rel=1e-3)  # ffprobe's r_frame_rate
     assert info.duration_s == pytest.approx(11.26, abs=0.05)
     assert (info.n_frames, info.vfr) == (269, False)  # its first frame does not decode

@@ -14,8 +14,8 @@ from tests.images import (
     astronaut_available,
     carphone_frames,
     interview_frames,
+    megamind_path,
     opencv_sample,
-    opencv_sample_path,
 )
 
 
@@ -134,11 +134,10 @@ def test_a_face_filling_the_frame_is_one_person(detector):
     from tasks.decode import iter_chunks
     from tasks.probe import probe_video
 
-    path = opencv_sample_path("Megamind.avi")
-    if path is None:
-        pytest.skip("opencv-doc's Megamind.avi is not installed (apt-get install -y opencv-doc)")
     wanted = [200, 212, 221, 224]
-    frames = [f for _, chunk in iter_chunks(probe_video(str(path)), frames=wanted) for f in chunk]
+    frames = [
+        f for _, chunk in iter_chunks(probe_video(megamind_path()), frames=wanted) for f in chunk
+    ]
     assert len(frames) == len(wanted)
     for index, frame in zip(wanted, frames, strict=True):
         boxes, _ = detector.detect(frame)

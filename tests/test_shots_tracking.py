@@ -160,12 +160,9 @@ def test_real_shot_reverse_shot_cuts() -> None:
     one dimly lit room (histogram distances 0.19-0.26 at its three cuts, under the 0.3 floor),
     after one black frame. The scan on the pipeline's own decode finds all three."""
     from tasks.probe import probe_video
-    from tests.images import opencv_sample_path
+    from tests.images import megamind_path
 
-    path = opencv_sample_path("Megamind.avi")
-    if path is None or path.suffix == ".gz":
-        pytest.skip("opencv-doc's Megamind.avi is not installed (apt-get install -y opencv-doc)")
-    info = probe_video(str(path))
+    info = probe_video(megamind_path())
     starts = [s.start_frame for s in shots.scan_video(info, info.fps)[0]]
     assert starts[:2] == [0, 1]  # the black first frame, then the film
     assert np.abs(np.array(starts[2:]) - [98, 154, 200]).max() <= 2, starts

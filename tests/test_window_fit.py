@@ -209,12 +209,9 @@ def test_a_persons_fit_does_not_depend_on_who_else_is_in_the_batch():
     from tasks.inference import estimate_sequence
     from tasks.probe import probe_video
     from tasks.shots import Shot
-    from tests.images import opencv_sample_path
+    from tests.images import megamind_path
 
-    path = opencv_sample_path("Megamind.avi")
-    if path is None:
-        pytest.skip("opencv-doc's Megamind.avi is not installed (apt-get install -y opencv-doc)")
-    info = probe_video(str(path))
+    info = probe_video(megamind_path())
     shot = Shot(1, 1, 40)
     frames = detection.detection_frames([shot], 3)
     detector = components.detector("mediapipe", None, None, "cpu")

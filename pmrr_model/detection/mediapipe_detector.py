@@ -33,9 +33,9 @@ in two complementary passes and each box is tightened with MediaPipe Pose:
    at its 224 x 224 input of the quadrants (a basketball player 39 % of the height of a busy
    street photo, ``tests/test_detection.py``), and a photo has no neighbouring frames to find
    them in: on the real photos of ``benchmarks/real_people.py`` a baseball player 83 px (16 %)
-   tall in a 640 x 429 COCO photo was found only so (person recall 0.90 -> 0.93, PCK@0.1 0.75 -> 0.77,
-   precision unchanged). A person found from the grid whose box lies mostly inside one found
-   already is a part of them read as a small body (a seated man's head and shoulders in
+   tall in a 640 x 429 COCO photo was found only so (person recall 0.90 -> 0.93, PCK@0.1 0.75
+   -> 0.77, precision unchanged). A person found from the grid whose box lies mostly inside one
+   found already is a part of them read as a small body (a seated man's head and shoulders in
    another COCO photo) and is dropped. Videos do without (nine more detector runs, +65 ms a
    detected frame): interviewees are not small in the frame.
 3. **Masked pose passes**: Pose on the whole frame finds the most prominent person; that person

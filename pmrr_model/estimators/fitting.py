@@ -281,7 +281,7 @@ class LandmarkFitter:
         with torch.no_grad():  # zero pose: the trunk direction that reads as upright
             rest = self.joints(*(torch.zeros(1, n, dtype=FIT_DTYPE) for n in (10, 69, 3)))[0][0]
         trunk = rest[OP_NECK] - rest[OP_MIDHIP]  # body-model frame: x left, y up, z facing
-        self.rest_trunk = (trunk / trunk.norm()).to(FIT_DTYPE)
+        self.rest_trunk = trunk / trunk.norm()
         self.rest_joints = rest.double().numpy()
 
     def joints(
