@@ -8,14 +8,16 @@ PCK@0.1 of the limb joints (a joint is right when it lies within 0.1 x the perso
 annotation; the size is the longer side of the box around the person's visible annotated
 keypoints; a missed person's joints count as wrong). Two more columns score only the people
 found: the fitted joints ("fit") and the 2D landmarks the landmark fit was given for them
-("landmarks": MediaPipe's, where it has one), so the table shows how much of the PCK the
-landmark model loses and how much the fit adds or loses on top.
+("landmarks": MoveNet's limb joints where it is installed and confident, MediaPipe's otherwise),
+so the table shows how much of the PCK the landmark models lose and how much the fit adds or
+loses on top. ``--no-movenet`` fits MediaPipe's landmarks alone, as videos do.
 
 A predicted person is matched to an annotated one (Hungarian, one to one) by the fraction of the
 annotated person's visible limb joints within 0.2 x size of the prediction's; a match counts when
 that fraction is at least 0.5. Predictions are the pipeline's own: the configured detector's
 boxes (its photo setting, ``create_detector(photos=True)``, as ``pmrr demo --img_file`` uses),
-then the estimator's 2D joints (``joints2d_px``), i.e. the fitted body's projected joints.
+then the estimator's 2D joints (``joints2d_px``), i.e. the fitted body's projected joints, with
+the estimator's photo setting too (``create_estimator(photos=True)``: MoveNet's limb joints).
 
 Sets read from ``--data DIR`` (each optional): ``coco/test_coco.json``,
 ``ochuman/test_ochuman.json``, ``crowdpose/test_crowdpose.json``, ``aic/test_aic.json``,
@@ -228,7 +230,7 @@ def found_limbs(image: np.ndarray, detector, estimator) -> tuple[np.ndarray, np.
 
 def landmark_limbs(estimator, n_people: int) -> np.ndarray | None:
     """(N, 12, 2) the 2D landmarks the landmark fit was given in its last :func:`found_limbs`
-    call (MediaPipe's, mapped onto the OpenPose names; NaN where it had none), or None for an
+    call (MoveNet's or MediaPipe's, on the OpenPose names; NaN where it had none), or None for an
     estimator without landmarks (PMRR). Scored on the same people as the fitted joints, they
     show how much of the PCK the landmark model itself loses and how much the fit does."""
     targets = getattr(estimator, "last_targets", None)
@@ -363,12 +365,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, required=True, help="folder with the sets' folders")
     parser.add_argument("--estimator", default="landmark-fit")
     parser.add_argument("--detector", default="mediapipe")
+    parser.add_argument(
+        "--no-movenet", action="store_true", help="MediaPipe's limb landmarks alone (as videos)"
+    )
     args = parser.parse_args(argv)
     from pmrr_model.detection import create_detector
     from pmrr_model.estimators.factory import create_estimator
 
     detector = create_detector(args.detector, photos=True)
-    estimator = create_estimator(args.estimator)
+    estimator = create_estimator(args.estimator, photos=not args.no_movenet)
     rows, total = [], Tally()
     for name in SETS:
         photos = load(args.data, name)
@@ -388,7 +393,7 @@ def main(argv: list[str] | None = None) -> int:
         if frames:
             scores = evaluate_3d(frames, detector, estimator)
             rows_3d.append((name, {**scores, "floor": definition_floor(frames)}))
-    print(f"detector {args.detector}, estimator {args.estimator}; people with >= 6 visible limbs")
+    print(f"detector {args.detector}, estimator {estimator.name}; people with >= 6 visible limbs")
     print(
         "| set | photos | people | recall | precision | PCK@0.1 | PCK found: fit | "
         "PCK found: landmarks | s/photo |"

@@ -62,7 +62,7 @@ def run_image_demo(
     image = read_image_rgb(img_file)
     if estimator is None or isinstance(estimator, str):
         name = estimator or ("pmrr" if checkpoint else "landmark-fit")
-        estimator = create_estimator(name, checkpoint=checkpoint, data_dir=data_dir)
+        estimator = create_estimator(name, checkpoint=checkpoint, data_dir=data_dir, photos=True)
     detector = detector or create_detector("mediapipe", photos=True)
     boxes, scores = detector.detect(image)
     if len(boxes) == 0:

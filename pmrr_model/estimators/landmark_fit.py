@@ -36,10 +36,16 @@ from pmrr_model.detection.face_pose import (
 )
 from pmrr_model.detection.hands import HANDS_PER_PERSON, HandFollower
 from pmrr_model.detection.landmarks import MP, PoseLandmarker, PoseLandmarks, Roi
+from pmrr_model.detection.movenet import MoveNet
 from pmrr_model.estimators.base import BodyEstimates, Estimator
 from pmrr_model.estimators.common import assemble_estimates, torch_threads
 from pmrr_model.estimators.fitting import FitParams, FitWeights, LandmarkFitter, TemporalLinks
-from pmrr_model.estimators.landmark_targets import FitTargets, build_targets, observed_joints
+from pmrr_model.estimators.landmark_targets import (
+    FitTargets,
+    build_targets,
+    observed_joints,
+    with_limb_keypoints,
+)
 from pmrr_model.estimators.sparse_joints import SparseJoints
 
 logger = logging.getLogger(__name__)
@@ -226,8 +232,15 @@ class LandmarkFitEstimator(Estimator):
         focal_px: float | None = None,
         weights: FitWeights | None = None,
         threads: int | None = 1,
+        limb_keypoints: MoveNet | None = None,
     ) -> None:
         self.assets = assets or resolve_assets(data_dir)
+        # Photos only (:func:`pmrr_model.estimators.factory.create_estimator`): MoveNet's limb
+        # joints replace MediaPipe's in :meth:`estimate`, the single-image path; the outputs
+        # say so in their estimator name.
+        self.limb_keypoints = limb_keypoints
+        if limb_keypoints is not None:
+            self.name = "landmark-fit+movenet"
         self.body_model = BodyModel(self.assets).eval()
         self.fitter = LandmarkFitter(self.body_model, start_body_pose(), weights)
         self.joints49 = SparseJoints(self.body_model, n_joints=49)  # with_vertices=False
@@ -409,6 +422,9 @@ class LandmarkFitEstimator(Estimator):
         focal = self.focal_px or default_focal_px(size)
         t0 = time.perf_counter()
         targets = self.landmark_targets(frame_rgb, boxes, focal)
+        if self.limb_keypoints is not None:
+            for person, box in zip(targets, boxes, strict=True):
+                with_limb_keypoints(person, self.limb_keypoints.keypoints(frame_rgb, box))
         t1 = time.perf_counter()
         fitted = self._fit(targets, boxes, focal, size, track_ids, init)
         t2 = time.perf_counter()

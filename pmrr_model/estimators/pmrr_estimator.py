@@ -184,7 +184,7 @@ class RefinedPMRREstimator(Estimator):
     def __init__(self, pmrr: PMRREstimator, fit) -> None:
         self.pmrr = pmrr
         self.fit = fit
-        self.name = f"{pmrr.name}+landmark-fit"
+        self.name = f"{pmrr.name}+{fit.name}"
         # the bodies are the fit's: its body model, joints and crop margin
         self.body_model, self.joints49, self.rescale = fit.body_model, fit.joints49, fit.rescale
 
