@@ -96,6 +96,11 @@ def test_damaged_files_are_named(model_dir: Path, tmp_path: Path) -> None:
         TfjsGraph(odd)
     with pytest.raises(TfjsModelError, match="missing.json: model file not found"):
         TfjsGraph(tmp_path / "missing.json")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert not movenet.installed(empty)
+    with pytest.raises(TfjsModelError, match="movenet-thunder.json: not found; install it with"):
+        movenet.MoveNet(empty)
 
 
 def test_photos_fit_movenets_limbs_and_videos_do_not(thunder: movenet.MoveNet) -> None:
