@@ -106,9 +106,9 @@ def test_damaged_files_are_named(model_dir: Path, tmp_path: Path) -> None:
 def test_photos_fit_movenets_limbs_and_videos_do_not(thunder: movenet.MoveNet) -> None:
     from pmrr_model.estimators.factory import create_estimator
     from pmrr_model.estimators.landmark_targets import (
-        _OP_OF_MP,
+        JOINT_OF_MP,
         LIMB_KEYPOINT_MIN_SCORE,
-        OP_FROM_MP,
+        LIMB_LANDMARKS,
     )
 
     assert create_estimator("landmark-fit").name == "landmark-fit"  # videos: MediaPipe alone
@@ -119,10 +119,8 @@ def test_photos_fit_movenets_limbs_and_videos_do_not(thunder: movenet.MoveNet) -
     found = thunder.keypoints(image, ASTRONAUT_BOX)
     targets = photos.last_targets[0]
     used = 0
-    for k, name in enumerate(movenet.KEYPOINTS):
-        if name not in OP_FROM_MP.values() or name.split("_")[-1] in ("eye", "ear", "nose"):
-            continue
-        op = _OP_OF_MP[name]
+    for name in LIMB_LANDMARKS:
+        k, op = movenet.KEYPOINTS.index(name), JOINT_OF_MP[name]
         if found.scores[k] >= LIMB_KEYPOINT_MIN_SCORE:
             np.testing.assert_allclose(targets.joints2d_px[op], found.points_px[k])
             assert targets.seen2d[op] and targets.weights2d[op] >= found.scores[k]

@@ -79,11 +79,12 @@ def _bone_point_matrix(names: list[str], index: dict[str, int], size: int) -> np
 
 
 # Joint-space versions of the bone endpoints, using the OP joint names via OP_FROM_MP.
-_MP_TO_JOINT = {mp_name: JOINT_NAMES.index(op) for op, mp_name in OP_FROM_MP.items()}
+#: MediaPipe landmark name -> its joint's index in the 49
+JOINT_OF_MP = {mp_name: JOINT_NAMES.index(op) for op, mp_name in OP_FROM_MP.items()}
 BONE_FROM_MP = _bone_point_matrix([b[0] for b in BONES], MP, 33)
 BONE_TO_MP = _bone_point_matrix([b[1] for b in BONES], MP, 33)
-BONE_FROM_J = _bone_point_matrix([b[0] for b in BONES], _MP_TO_JOINT, 25)
-BONE_TO_J = _bone_point_matrix([b[1] for b in BONES], _MP_TO_JOINT, 25)
+BONE_FROM_J = _bone_point_matrix([b[0] for b in BONES], JOINT_OF_MP, 25)
+BONE_TO_J = _bone_point_matrix([b[1] for b in BONES], JOINT_OF_MP, 25)
 
 
 def ray_rotation(
@@ -341,12 +342,12 @@ def observed_joints(targets: FitTargets) -> np.ndarray:
 #: Not tuned: on the real photos 0.2 read about the same (PCK@0.1 0.84 against 0.83, both
 #: measured before the crop's half-pixel fix in :class:`pmrr_model.detection.movenet.MoveNet`).
 LIMB_KEYPOINT_MIN_SCORE = 0.3
-_LIMBS = tuple(
+#: the limb joints :func:`with_limb_keypoints` takes from MoveNet (named as MediaPipe's)
+LIMB_LANDMARKS = tuple(
     f"{side}_{joint}"
     for side in ("left", "right")
     for joint in ("shoulder", "elbow", "wrist", "hip", "knee", "ankle")
 )
-_OP_OF_MP = {mp_name: JOINT_NAMES.index(op) for op, mp_name in OP_FROM_MP.items()}
 
 
 def with_limb_keypoints(
@@ -362,11 +363,11 @@ def with_limb_keypoints(
     bone directions where the two disagree by more than 0.1 of the box was tried: the found
     people's joints gained (0.87 -> 0.89) but a person was lost (recall 0.95 -> 0.93; both
     before the half-pixel fix)."""
-    for name in _LIMBS:
+    for name in LIMB_LANDMARKS:
         k = MOVENET_KEYPOINTS.index(name)
         if keypoints.scores[k] < min_score:
             continue
-        op = _OP_OF_MP[name]
+        op = JOINT_OF_MP[name]
         targets.joints2d_px[op] = keypoints.points_px[k]
         targets.weights2d[op] = max(targets.weights2d[op], float(keypoints.scores[k]))
         targets.seen2d[op] = True
