@@ -112,6 +112,12 @@ class TfjsGraph:
         unknown = sorted({n["op"] for n in self.nodes} - SUPPORTED_OPS)
         if unknown:
             raise TfjsModelError(f"{self.path}: operations not implemented here: {unknown}")
+        for node in self.nodes:
+            attr = node.get("attr", {})
+            if node["op"] == "ResizeBilinear" and not attr.get("half_pixel_centers", {}).get("b"):
+                raise TfjsModelError(
+                    f"{self.path}: {node['name']} resizes without half-pixel centres"
+                )
         self.output = output
         self.constants = {
             name: torch.from_numpy(np.array(array))
@@ -214,9 +220,7 @@ class TfjsGraph:
             return args[0].sqrt()
         if op == "Sigmoid":
             return args[0].sigmoid()
-        if op == "ResizeBilinear":
-            if not attr.get("half_pixel_centers", {}).get("b", False):
-                raise TfjsModelError("ResizeBilinear without half-pixel centres")
+        if op == "ResizeBilinear":  # half-pixel centres, as checked on loading
             size = [int(s) for s in args[1]]
             x = args[0].permute(0, 3, 1, 2)
             return F.interpolate(x, size=size, mode="bilinear", align_corners=False).permute(
