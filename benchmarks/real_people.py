@@ -45,6 +45,11 @@ how large it is: the stand-in posed and shaped to the motion-capture joints them
 
     git clone --depth 1 https://github.com/open-mmlab/mmpose /tmp/mmpose
     python3 benchmarks/real_people.py --data /tmp/mmpose/tests/data
+
+Your own annotated photos, in COCO's person-keypoints format (:func:`load_coco_file`; recall and
+PCK, no precision):
+
+    python3 benchmarks/real_people.py --coco person_keypoints.json --images val2017 --limit 200
 """
 
 from __future__ import annotations
@@ -185,6 +190,37 @@ def load(root: Path, name: str) -> list[Photo]:
         )
         for image in data["images"]
     ]
+
+
+def load_coco_file(path: Path, images: Path, limit: int | None = None) -> list[Photo]:
+    """A COCO person-keypoints file of your own (e.g. ``person_keypoints_val2017.json``) with
+    its images under ``images``: the photos with at least one person with
+    :data:`MIN_LIMB_JOINTS` visible limb joints, the first ``limit`` of them. Crowd regions are
+    left out. Precision is not scored: COCO files hold people too small to have keypoints, whom
+    a found person could not be matched to."""
+    try:
+        data = json.loads(path.read_text())
+        annotations, entries = data["annotations"], data["images"]
+    except FileNotFoundError:
+        raise ValueError(f"{path}: file not found") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path}: not a COCO keypoints file ({error})") from None
+    people: dict[int, list[Person]] = {}
+    for ann in annotations:
+        if ann.get("iscrowd") or "keypoints" not in ann:
+            continue
+        kp = np.asarray(ann["keypoints"], float).reshape(-1, 3)
+        if len(kp) != 17:
+            raise ValueError(f"{path}: annotation {ann.get('id')} has {len(kp)} keypoints, not 17")
+        people.setdefault(ann["image_id"], []).append(_person(kp[:, :2], kp[:, 2] > 0, COCO_ORDER))
+    photos = []
+    for image in entries:
+        persons = people.get(image["id"], [])
+        if any(p.visible.sum() >= MIN_LIMB_JOINTS for p in persons):
+            photos.append(Photo(images / image["file_name"], persons, complete=False))
+            if limit is not None and len(photos) >= limit:
+                break
+    return photos
 
 
 @dataclass
@@ -362,21 +398,30 @@ def evaluate(photos: list[Photo], detector, estimator, tally: Tally) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, required=True, help="folder with the sets' folders")
+    parser.add_argument("--data", type=Path, help="folder with the sets' folders")
+    parser.add_argument("--coco", type=Path, help="your own COCO person-keypoints file ...")
+    parser.add_argument("--images", type=Path, help="... and the folder of its images")
+    parser.add_argument("--limit", type=int, default=None, help="--coco: its first N photos")
     parser.add_argument("--estimator", default="landmark-fit")
     parser.add_argument("--detector", default="mediapipe")
     parser.add_argument(
         "--no-movenet", action="store_true", help="MediaPipe's limb landmarks alone (as videos)"
     )
     args = parser.parse_args(argv)
+    if (args.data is None) == (args.coco is None) or (args.coco is None) != (args.images is None):
+        parser.error("give --data DIR, or --coco FILE with --images DIR")
     from pmrr_model.detection import create_detector
     from pmrr_model.estimators.factory import create_estimator
 
     detector = create_detector(args.detector, photos=True)
     estimator = create_estimator(args.estimator, photos=not args.no_movenet)
     rows, total = [], Tally()
-    for name in SETS:
-        photos = load(args.data, name)
+    if args.coco is not None:
+        sets = {args.coco.name: lambda: load_coco_file(args.coco, args.images, args.limit)}
+    else:
+        sets = {name: lambda name=name: load(args.data, name) for name in SETS}
+    for name, read in sets.items():
+        photos = read()
         if not photos:
             continue
         tally = Tally()
@@ -384,11 +429,12 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, len(photos), tally))
         total.add(tally)
     if not rows:
-        print(f"no annotated sets under {args.data} (see this file's docstring)", file=sys.stderr)
+        where = args.data or args.coco
+        print(f"no annotated people in {where} (see this file's docstring)", file=sys.stderr)
         return 1
     rows.append(("all", sum(r[1] for r in rows), total))
     rows_3d = []
-    for name in SETS_3D:
+    for name in SETS_3D if args.data is not None else ():
         frames = load_3d(args.data, name)
         if frames:
             scores = evaluate_3d(frames, detector, estimator)

@@ -11,6 +11,7 @@ gives a non-zero error."""
 from __future__ import annotations
 
 import importlib.util
+import json
 import sys
 from pathlib import Path
 
@@ -154,3 +155,38 @@ def test_found_people_are_scored_on_fitted_joints_and_on_their_landmarks(bench, 
     apart = np.linalg.norm(fitted[0] - landmarks[0], axis=1)[seen] >= bench.PCK_RADIUS * size
     assert tallies["fit"].found_right_landmarks == seen.sum() - apart.sum()
     assert tallies["landmarks"].found_right == seen.sum() - apart.sum()
+
+
+def test_your_own_coco_file_is_read_as_coco_lays_it_out(bench, tmp_path):
+    """``--coco FILE --images DIR``: COCO's 17 keypoints in its order, crowd regions and photos
+    without a person with 6 visible limb joints left out, ``--limit`` photos, no precision;
+    a file that is not one is named."""
+
+    def person(image_id, visible_limbs, crowd=0):
+        kp = np.zeros((17, 3))
+        kp[:, :2] = np.arange(34).reshape(17, 2) + 10.0  # x, y distinct per keypoint
+        kp[5 : 5 + visible_limbs, 2] = 2
+        return {"image_id": image_id, "keypoints": kp.ravel().tolist(), "iscrowd": crowd, "id": 0}
+
+    images = [{"id": i, "file_name": f"{i}.jpg"} for i in (1, 2, 3, 4)]
+    annotations = [person(1, 6), person(2, 5), person(3, 12), person(4, 12, crowd=1)]
+    path = tmp_path / "keypoints.json"
+    path.write_text(json.dumps({"images": images, "annotations": annotations}))
+    photos = bench.load_coco_file(path, tmp_path / "imgs")
+    assert [p.path.name for p in photos] == ["1.jpg", "3.jpg"]  # 5 limbs too few; 4 is a crowd
+    assert all(not p.complete for p in photos)
+    first = photos[0].people[0]
+    # COCO's left shoulder is keypoint 5 (x 20, y 21), its right shoulder 6 (x 22, y 23)
+    assert first.limbs[bench.LIMBS.index("l_shoulder")].tolist() == [20.0, 21.0]
+    assert first.limbs[bench.LIMBS.index("r_shoulder")].tolist() == [22.0, 23.0]
+    assert first.visible.sum() == 6
+    assert len(bench.load_coco_file(path, tmp_path, limit=1)) == 1
+    annotations[0]["keypoints"] = annotations[0]["keypoints"][:-3]
+    path.write_text(json.dumps({"images": images, "annotations": annotations}))
+    with pytest.raises(ValueError, match="keypoints.json: annotation 0 has 16 keypoints"):
+        bench.load_coco_file(path, tmp_path)
+    path.write_text("[]")
+    with pytest.raises(ValueError, match="keypoints.json: not a COCO keypoints file"):
+        bench.load_coco_file(path, tmp_path)
+    with pytest.raises(ValueError, match="missing.json: file not found"):
+        bench.load_coco_file(tmp_path / "missing.json", tmp_path)
