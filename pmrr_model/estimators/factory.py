@@ -32,7 +32,8 @@ def create_estimator(
     gives the landmark fit MoveNet's limb joints where ``scripts/install_movenet.sh`` installed
     it (:mod:`pmrr_model.detection.movenet`; two more passes per person, too slow for videos).
 
-    ``precision`` ("fp32" or "bf16") is the PMRR network's; the landmark fit is always fp32.
+    ``precision`` ("fp32" or "bf16") is the PMRR network's; the landmark fit runs in float64
+    (:data:`pmrr_model.estimators.fitting.FIT_DTYPE`).
     ``refine=True`` with ``pmrr`` starts the landmark fit from the network's estimate.
     Wrong or missing checkpoints raise :class:`CheckpointError` naming the file, a device
     torch cannot use here :class:`~pmrr_model.devices.DeviceError`.
