@@ -417,11 +417,10 @@ def main(argv: list[str] | None = None) -> int:
     estimator = create_estimator(args.estimator, photos=not args.no_movenet)
     rows, total = [], Tally()
     if args.coco is not None:
-        sets = {args.coco.name: lambda: load_coco_file(args.coco, args.images, args.limit)}
+        sets = {args.coco.name: load_coco_file(args.coco, args.images, args.limit)}
     else:
-        sets = {name: lambda name=name: load(args.data, name) for name in SETS}
-    for name, read in sets.items():
-        photos = read()
+        sets = {name: load(args.data, name) for name in SETS}
+    for name, photos in sets.items():
         if not photos:
             continue
         tally = Tally()
