@@ -1,11 +1,13 @@
 """PMRR network throughput on person crops: crops per second by batch size and precision.
 
     python benchmarks/pmrr_inference.py [--device cuda] [--batch-sizes 1 8 32] [--repeats 3]
-        [--precisions fp32 bf16] [--variants eager unfolded channels_last compile]
+        [--precisions fp32 bf16] [--variants eager unfolded full_mesh channels_last compile]
 
 Variants: ``eager`` as the pipeline runs it (BatchNorm folded into the convolutions,
-:mod:`pmrr_model.network.fold`); ``unfolded`` the same network with its BatchNorms run as layers
-(as before the folding, for comparison); ``channels_last`` (NHWC memory format for the
+:mod:`pmrr_model.network.fold`; only the vertices the mesh-aligned features and the joints read
+are skinned, ``PMRRPredictor.sparse_body``); ``unfolded`` the same network with its BatchNorms
+run as layers and ``full_mesh`` with the whole mesh skinned in every evaluation (each as before
+that change, for comparison); ``channels_last`` (NHWC memory format for the
 convolutions, usually faster with bf16 on tensor cores); ``compile`` (``torch.compile`` of the
 network; compilation time is in the warm-up, not in the rate).
 
@@ -60,6 +62,8 @@ def main() -> None:
             predictor = PMRRPredictor(device=args.device, precision=precision)
             if variant == "unfolded":
                 predictor.model = build_pmrr(predictor.assets).eval().to(predictor.device)
+            elif variant == "full_mesh":
+                predictor.sparse_body = None
             elif variant == "channels_last":
                 predictor.model.to(memory_format=torch.channels_last)
             elif variant == "compile":

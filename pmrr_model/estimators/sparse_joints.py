@@ -6,7 +6,9 @@ Skinning every vertex would dominate both (13k vertices for the stand-in: ~12 ms
 core, far more with two threads on a busy machine: 29 % of the estimate stage in a profile of
 the two-person sample), so this module evaluates
 SMPL's linear-blend skinning on just the vertices the wanted joints read: the keypoint vertices,
-and for the 9 joints of ``J_regressor_extra`` the few hundred vertices its rows weight. Same shape
+and for the 9 joints of ``J_regressor_extra`` the few hundred vertices its rows weight; with
+``mesh_map`` also the vertices that map reads (PMRR's inference: its mesh-aligned features
+read 431 of the mesh's vertices, :mod:`pmrr_model.inference`). Same shape
 blend, pose blend and kinematic chain as ``smplx``: the result equals ``BodyModel(...).joints``
 on the selected joints up to float error (a test checks all 49).
 
@@ -21,6 +23,8 @@ rotation, which the fit's head term needs (:meth:`SparseJoints.posed`).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from torch import nn
 
@@ -34,13 +38,29 @@ N_KINEMATIC = 24
 HAND_JOINTS = (22, 23)
 
 
+@dataclass
+class SparseBody:
+    """One evaluation of :meth:`SparseJoints.skin`, body frame."""
+
+    joints: torch.Tensor  # (B, n_joints (+2), 3) the selected joints
+    rotations: torch.Tensor  # (B, 24, 3, 3) every kinematic joint's global rotation
+    kinematic: torch.Tensor  # (B, 24, 3) the posed kinematic joints (smplx's first 24)
+    mesh: torch.Tensor  # (B, P, 3) ``mesh_map`` applied to the posed vertices; P = 0 without
+
+
 class SparseJoints(nn.Module):
     """(betas, axis-angle pose) -> the first ``n_joints`` of the seed's 49 joints, body frame;
     with ``hands`` SMPL's two hand joints follow (:data:`HAND_JOINTS`: none of the 49 lies past
-    the wrist, and the landmark fit needs them to turn the wrists)."""
+    the wrist, and the landmark fit needs them to turn the wrists). ``mesh_map`` (P, V): a
+    linear map of the posed mesh to evaluate too (:attr:`SparseBody.mesh`), skinning only the
+    vertices it weights."""
 
     def __init__(
-        self, body_model: BodyModel, n_joints: int = N_OPENPOSE, hands: bool = False
+        self,
+        body_model: BodyModel,
+        n_joints: int = N_OPENPOSE,
+        hands: bool = False,
+        mesh_map: torch.Tensor | None = None,
     ) -> None:
         super().__init__()
         smpl = body_model.smpl
@@ -51,8 +71,12 @@ class SparseJoints(nn.Module):
         if int(wanted.max()) < n_smplx:
             extra = extra[:0]  # no regressed joint wanted: skin none of its vertices
         extra_vids = torch.nonzero(extra.abs().sum(0) > 0).flatten()
-        vids = torch.cat([keypoint_vids, extra_vids])
         n_verts = smpl.v_template.shape[0]
+        if mesh_map is None:
+            mesh_map = torch.zeros(0, n_verts)
+        mesh_map = mesh_map.detach().float().cpu()
+        mesh_vids = torch.nonzero(mesh_map.abs().sum(0) > 0).flatten()
+        vids = torch.cat([keypoint_vids, extra_vids, mesh_vids])
         shapedirs = smpl.shapedirs.float()  # (V, 3, n_betas)
         j_reg = smpl.J_regressor.float()  # (24, V)
         self.register_buffer("j_template", j_reg @ smpl.v_template.float())
@@ -63,12 +87,14 @@ class SparseJoints(nn.Module):
         self.register_buffer("v_posedirs", posedirs.reshape(posedirs.shape[0], -1))
         self.register_buffer("v_weights", smpl.lbs_weights.float()[vids])
         self.register_buffer("extra_regressor", extra[:, extra_vids])  # (9 or 0, len(extra_vids))
+        self.register_buffer("mesh_map", mesh_map[:, mesh_vids])  # (P, len(mesh_vids))
         self._register_levels(smpl.parents.long())
         # posed kinematic joints come first in forward's concatenation, so the hand joints'
         # kinematic indices select them there
         hand_joints = torch.tensor(HAND_JOINTS if hands else (), dtype=wanted.dtype)
         self.register_buffer("select", torch.cat([wanted, hand_joints]))
         self.n_keypoints = len(keypoint_vids)
+        self.n_regressed_from = len(extra_vids)  # the vertices after the keypoints' that it reads
         self.n_betas = shapedirs.shape[-1]
 
     def _register_levels(self, parents: torch.Tensor) -> None:
@@ -133,10 +159,17 @@ class SparseJoints(nn.Module):
         """(B, 10), (B, 69), (B, 3) -> the selected joints (B, n_joints (+2), 3), body frame,
         and every kinematic joint's global rotation (B, 24, 3, 3)."""
         batch = betas.shape[0]
-        betas = betas[:, : self.n_betas]
         rot = axis_angle_to_rotmat(
             torch.cat([global_orient, body_pose], dim=1).reshape(batch, 24, 3)
         )
+        body = self.skin(betas, rot)
+        return body.joints, body.rotations
+
+    def skin(self, betas: torch.Tensor, rot: torch.Tensor) -> SparseBody:
+        """(B, 10) shape and (B, 24, 3, 3) local rotations (global orient first) -> the
+        selected joints, rotations, kinematic joints and ``mesh_map``'s points."""
+        batch = betas.shape[0]
+        betas = betas[:, : self.n_betas]
         joints = self.j_template + torch.einsum("jcb,nb->njc", self.j_shapedirs, betas)
         eye = torch.eye(3, dtype=rot.dtype, device=rot.device)
         pose_feature = (rot[:, 1:] - eye).reshape(batch, -1)
@@ -149,9 +182,15 @@ class SparseJoints(nn.Module):
         blend_shift = torch.einsum("vj,nja->nva", self.v_weights, shift)
         verts = (blend_rot @ verts[..., None]).squeeze(-1) + blend_shift
         keypoints = verts[:, : self.n_keypoints]
-        regressed = self.extra_regressor @ verts[:, self.n_keypoints :]
+        mesh_from = self.n_keypoints + self.n_regressed_from
+        regressed = self.extra_regressor @ verts[:, self.n_keypoints : mesh_from]
         selected = torch.cat([posed_joints, keypoints, regressed], dim=1)[:, self.select]
-        return selected, rotations
+        mesh = (
+            self.mesh_map.to(verts.dtype) @ verts[:, mesh_from:]
+            if len(self.mesh_map)
+            else verts[:, :0]
+        )
+        return SparseBody(selected, rotations, posed_joints, mesh)
 
     def forward(
         self, betas: torch.Tensor, body_pose: torch.Tensor, global_orient: torch.Tensor
