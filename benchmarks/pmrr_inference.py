@@ -1,14 +1,14 @@
 """PMRR network throughput on person crops: crops per second by batch size and precision.
 
     python benchmarks/pmrr_inference.py [--device cuda] [--batch-sizes 1 8 32] [--repeats 3]
-        [--precisions fp32 bf16] [--variants eager unfolded full_mesh channels_last compile]
+        [--precisions fp32 bf16] [--variants eager unfolded full_mesh contiguous compile]
 
 Variants: ``eager`` as the pipeline runs it (BatchNorm folded into the convolutions,
 :mod:`pmrr_model.network.fold`; only the vertices the mesh-aligned features and the joints read
-are skinned, ``PMRRPredictor.sparse_body``); ``unfolded`` the same network with its BatchNorms
-run as layers and ``full_mesh`` with the whole mesh skinned in every evaluation (each as before
-that change, for comparison); ``channels_last`` (NHWC memory format for the
-convolutions, usually faster with bf16 on tensor cores); ``compile`` (``torch.compile`` of the
+are skinned, ``PMRRPredictor.sparse_body``; NHWC ("channels_last") memory format for the
+convolutions); for comparison, each as before that change: ``unfolded`` with the BatchNorms run
+as layers, ``full_mesh`` with the whole mesh skinned in every evaluation, ``contiguous`` in
+NCHW memory format; ``compile`` (``torch.compile`` of the
 network; compilation time is in the warm-up, not in the rate).
 
 Weights are the untrained initial ones (speed does not depend on their values); the body model
@@ -61,11 +61,12 @@ def main() -> None:
         for precision in args.precisions:
             predictor = PMRRPredictor(device=args.device, precision=precision)
             if variant == "unfolded":
-                predictor.model = build_pmrr(predictor.assets).eval().to(predictor.device)
+                unfolded = build_pmrr(predictor.assets).eval().to(predictor.device)
+                predictor.model = unfolded.to(memory_format=torch.channels_last)
             elif variant == "full_mesh":
                 predictor.sparse_body = None
-            elif variant == "channels_last":
-                predictor.model.to(memory_format=torch.channels_last)
+            elif variant == "contiguous":
+                predictor.model.to(memory_format=torch.contiguous_format)
             elif variant == "compile":
                 predictor.model = torch.compile(predictor.model)
             for batch_size in args.batch_sizes:
