@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from pmrr_model.detection import DetectorError, create_detector
-from pmrr_model.detection.base import box_iou, box_overlap_min, clip_boxes
+from pmrr_model.detection.base import box_iou, box_overlap_min, clip_boxes, mean_colour
 from tests.images import (
     astronaut,
     astronaut_available,
@@ -232,6 +232,14 @@ def test_box_helpers():
     np.testing.assert_allclose(box_iou(a, b), [[50 / 150, 4 / 100]])
     np.testing.assert_allclose(box_overlap_min(a, b), [[0.5, 1.0]])
     np.testing.assert_allclose(clip_boxes(np.array([-5, 3, 50, 70]), 60, 40), [[0, 3, 40, 60]])
+    # the painting-out colour: OpenCV's mean, the same as numpy's per-channel mean, truncated
+    rng = np.random.default_rng(5)
+    for shape in ((360, 640, 3), (7, 13, 3), (1, 1, 3)):
+        image = rng.integers(0, 256, shape, dtype=np.uint8)
+        expected = image.reshape(-1, 3).mean(axis=0).astype(np.uint8)
+        np.testing.assert_array_equal(mean_colour(image), expected)
+        np.testing.assert_array_equal(mean_colour(image[:, ::-1]), expected)  # a strided view
+    assert mean_colour(np.full((4, 4, 3), (10, 200, 255), np.uint8)).tolist() == [10, 200, 255]
 
 
 def test_body_proposals_cover_each_person_and_mirror(detector):
