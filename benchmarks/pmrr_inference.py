@@ -26,8 +26,10 @@ import time
 import numpy as np
 import torch
 
-from pmrr_model.inference import PMRRPredictor
+from pmrr_model.inference import PRECISIONS, PMRRPredictor
 from pmrr_model.network import build_pmrr
+
+VARIANTS = ("eager", "unfolded", "full_mesh", "contiguous", "compile")
 
 
 def measure(predictor: PMRRPredictor, batch_size: int, repeats: int) -> float:
@@ -51,9 +53,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 8, 32])
-    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
+    parser.add_argument("--precisions", nargs="+", default=["fp32", "bf16"], choices=PRECISIONS)
     parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--variants", nargs="+", default=["eager"])
+    parser.add_argument("--variants", nargs="+", default=["eager"], choices=VARIANTS)
     args = parser.parse_args()
     print(f"device={args.device} torch={torch.__version__} threads={torch.get_num_threads()}")
     print(f"{'variant':>13} {'precision':>9} {'batch':>5} {'crops/s':>9} {'ms/crop':>8}")

@@ -80,10 +80,11 @@ class PMRRPredictor:
         self.checkpoint = str(checkpoint) if checkpoint is not None else None
         self.model.eval().to(self.device)
         fold_batchnorm(self.model)  # inference only: the predictor never trains or saves it
-        # NHWC convolutions: faster on every device measured (an H200: 3,316 -> 3,863 crops/s
-        # fp32 and 4,284 -> 5,158 bf16 at batch 512, README; this project's 2-core CPU: 9.4 ->
-        # 12.9-13.9 fp32 at batch 32, 21.8 -> 26.4-27.4 bf16 at batch 8); the same estimates
-        # within float rounding (tests/test_network.py)
+        # NHWC convolutions: faster on an H200 at every batch size (3,316 -> 3,863 crops/s
+        # fp32 and 4,284 -> 5,158 bf16 at batch 512, 51 -> 84 fp32 at batch 1; README) and on
+        # this project's 2-core CPU at the pipeline's batches (9.2-9.3 -> 12.1-13.3 fp32 at
+        # batch 32), though not for one crop there (10.6-11.3 -> 8.9-9.7 crops/s); the same
+        # estimates within float rounding (tests/test_network.py)
         self.model.to(memory_format=torch.channels_last)
         self.body_model = BodyModel(self.assets).eval().to(self.device)
         # the 49 joints and the points the mesh-aligned features read, for estimates that
