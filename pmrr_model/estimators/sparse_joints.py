@@ -74,7 +74,8 @@ class SparseJoints(nn.Module):
         n_verts = smpl.v_template.shape[0]
         if mesh_map is None:
             mesh_map = torch.zeros(0, n_verts)
-        mesh_map = mesh_map.detach().float().cpu()
+        # on the body model's device, as the other vertex indices are (a GPU predictor's)
+        mesh_map = mesh_map.detach().float().to(keypoint_vids.device)
         mesh_vids = torch.nonzero(mesh_map.abs().sum(0) > 0).flatten()
         vids = torch.cat([keypoint_vids, extra_vids, mesh_vids])
         shapedirs = smpl.shapedirs.float()  # (V, 3, n_betas)
