@@ -16,13 +16,31 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 Estimator = Literal["landmark-fit", "pmrr", "pmrr+fit"]
 Detector = Literal["mediapipe", "mmdet"]
 Smoothing = Literal["offline", "gaussian", "online", "none"]
 Precision = Literal["fp32", "bf16"]
 Role = Literal["interviewer", "interviewee", "other"]
+
+#: ``chunk_size`` when none is given. The landmark fit warm-starts a chunk's frames from the
+#: solution before it, so its chunks stay short.
+CHUNK_FRAMES = 32
+#: ... and for ``--estimator pmrr`` on a GPU, which sends a chunk's crops through the network
+#: together: 256 frames of two people fill one batch of
+#: :data:`pmrr_model.estimators.pmrr_estimator.GPU_BATCH` (512) crops, where 32 frames gave 64
+#: crops a batch, at which the H200 ran about half as fast (README, "On a GPU"). Memory: one
+#: chunk of decoded frames is 256 x H x W x 3 bytes (180 MB at 640x360, 1.6 GB at 1080p).
+GPU_CHUNK_FRAMES = 256
 
 # One roles override per video: the key is the video's id (content hash) or its file name.
 RolesByVideo = dict[str, dict[int, Role]]
@@ -86,7 +104,15 @@ class PipelineConfig(BaseModel):
         description="tracks of different shots whose clothing and head colours are closer than "
         "this (0-1) are one person (the tracks table's person_id); 0: every track its own person",
     )
-    chunk_size: int = Field(32, ge=1, le=4096, description="frames per decode/estimate batch")
+    chunk_size: int | None = Field(
+        None,
+        ge=1,
+        le=4096,
+        validate_default=True,
+        description=f"frames per decode/estimate batch (unset: {GPU_CHUNK_FRAMES} for estimator "
+        f"pmrr on a cuda device, whose crops go through the network together; {CHUNK_FRAMES} "
+        "otherwise)",
+    )
     unit_s: float = Field(
         60.0,
         ge=1,
@@ -131,6 +157,16 @@ class PipelineConfig(BaseModel):
         "(AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ENDPOINT_URL) or AWS config files",
     )
 
+    @field_validator("chunk_size")
+    @classmethod
+    def _chunk_for_the_device(cls, value: int | None, info: ValidationInfo) -> int:
+        """The number itself, also where the default was taken, so that it is what the run's
+        fingerprints, its recorded configuration and the stages read."""
+        if value is not None:
+            return value
+        on_gpu = str(info.data.get("device", "")).startswith("cuda")
+        return GPU_CHUNK_FRAMES if on_gpu and info.data.get("estimator") == "pmrr" else CHUNK_FRAMES
+
     @model_validator(mode="after")
     def _consistent(self) -> PipelineConfig:
         if self.estimator in ("pmrr", "pmrr+fit") and not self.checkpoint:
@@ -162,8 +198,13 @@ class PipelineConfig(BaseModel):
 def load_config(values: PipelineConfig | dict | None = None, **overrides) -> PipelineConfig:
     """A validated config from a model, a dict (Prefect parameters, JSON) and/or keywords.
 
-    Raises :class:`ConfigError` with one line per bad field (pydantic's own wording)."""
-    base = values.model_dump() if isinstance(values, PipelineConfig) else dict(values or {})
+    Raises :class:`ConfigError` with one line per bad field (pydantic's own wording). Of a model
+    only the fields set in it are kept, so a default that depends on other fields
+    (``chunk_size``) follows the overrides."""
+    if isinstance(values, PipelineConfig):
+        base = values.model_dump(exclude_unset=True)
+    else:
+        base = dict(values or {})
     try:
         return PipelineConfig(**{**base, **overrides})
     except ValidationError as error:

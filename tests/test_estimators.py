@@ -254,7 +254,12 @@ def test_pmrr_estimator_runs_the_network_through_the_predictor(pmrr, photo, monk
 
 
 def test_pmrr_batches_people_and_frames(pmrr, photo):
-    """Crops are independent: one batch of two equals two frames of one crop each."""
+    """Crops are independent: one batch of two equals two frames of one crop each. So the batch
+    can be sized to the device (512 crops on a GPU) without changing a number."""
+    from pmrr_model.estimators.pmrr_estimator import network_batch_size
+
+    assert pmrr.batch_size == 32 == network_batch_size(torch.device("cpu"))
+    assert network_batch_size(torch.device("cuda", 1)) == 512
     image, boxes = photo
     shrunk = boxes + np.array([10.0, 10.0, -10.0, -10.0])
     whole = pmrr.estimate(image, np.concatenate([boxes, shrunk]))
