@@ -20,7 +20,7 @@ from pmrr_model.body_model import BodyModel
 from pmrr_model.checkpoint import KeyReport, load_into
 from pmrr_model.constants import IMG_RES
 from pmrr_model.crop import normalize_crops
-from pmrr_model.devices import checked_device
+from pmrr_model.devices import DeviceError, checked_device
 from pmrr_model.estimators.sparse_joints import SparseJoints
 from pmrr_model.network import PMRROutput, build_pmrr
 from pmrr_model.network.fold import fold_batchnorm
@@ -53,6 +53,16 @@ def network_input(
     return normalize_crops(crops.to(device))
 
 
+def _check_bf16(device: torch.device) -> None:
+    """:class:`DeviceError` where the GPU has no bfloat16 arithmetic of its own (before
+    compute capability 8.0): torch would emulate it, slower than fp32, so say so instead."""
+    if not torch.cuda.is_bf16_supported(including_emulation=False):
+        raise DeviceError(
+            f"device {str(device)!r}: {torch.cuda.get_device_name(device)} has no bf16 "
+            "arithmetic (compute capability 8.0 or later); use --precision fp32"
+        )
+
+
 class PMRRPredictor:
     """PMRR + body model on one device. ``checkpoint=None`` keeps the initial weights (for tests,
     benchmarks and training starts only: the output is then meaningless, and a warning says so).
@@ -69,6 +79,8 @@ class PMRRPredictor:
             raise ValueError(f"precision must be one of {sorted(PRECISIONS)}, got {precision!r}")
         self.assets = assets or resolve_assets()
         self.device = checked_device(device)
+        if precision == "bf16" and self.device.type == "cuda":
+            _check_bf16(self.device)
         self.precision = precision
         self.model = build_pmrr(self.assets)
         self.report: KeyReport | None = None

@@ -38,10 +38,13 @@ def test_defaults_validate_and_unknown_or_bad_fields_are_named() -> None:
             load_config(bad)
 
 
-def test_chunk_size_default_fills_a_gpu_batch_for_pmrr_and_follows_overrides(tmp_path) -> None:
+def test_pmrr_on_a_gpu_defaults_to_full_batches_in_bf16_and_defaults_follow_overrides(
+    tmp_path,
+) -> None:
     """PMRR on a GPU gets chunks of 256 frames (512 crops of two people a network batch, where
-    32 frames gave 64); everything else keeps 32, the landmark fit's warm-start span. The number
-    itself is what the config holds, so fingerprints are those of an explicit 32."""
+    32 frames gave 64) in bf16; everything else keeps 32 frames, the landmark fit's warm-start
+    span, in fp32. The values themselves are what the config holds, so fingerprints are those
+    of the same values given explicitly."""
     from flows import identity
     from pmrr_model.estimators.pmrr_estimator import GPU_BATCH
 
@@ -54,14 +57,18 @@ def test_chunk_size_default_fills_a_gpu_batch_for_pmrr_and_follows_overrides(tmp
     on_gpu = load_config(pmrr, device="cuda:1")
     assert on_gpu.chunk_size == 256 == GPU_BATCH // 2 and on_gpu.model_dump()["chunk_size"] == 256
     assert load_config(pmrr, estimator="pmrr+fit", device="cuda").chunk_size == 32
+    assert on_gpu.precision == "bf16" and load_config(pmrr).precision == "fp32"
+    assert load_config(pmrr, estimator="pmrr+fit", device="cuda").precision == "fp32"
+    assert load_config(pmrr, device="cuda", precision="fp32").precision == "fp32"
     assert load_config(pmrr, device="cuda", chunk_size=8).chunk_size == 8
     # a model given again with other settings: the default follows them, a set value stays
     assert load_config(on_gpu, device="cpu").chunk_size == 32
+    assert load_config(on_gpu, device="cpu").precision == "fp32"
     assert load_config(load_config(chunk_size=8), **pmrr, device="cuda").chunk_size == 8
     with pytest.raises(ConfigError, match="chunk_size"):
         load_config(chunk_size=0)
     stages = identity.fingerprints("0" * 16, load_config(), "standin:a", files={}).to_dict()
-    explicit = load_config(chunk_size=32)
+    explicit = load_config(chunk_size=32, precision="fp32")
     assert identity.fingerprints("0" * 16, explicit, "standin:a", files={}).to_dict() == stages
 
 
