@@ -274,6 +274,30 @@ def test_pmrr_batches_people_and_frames(pmrr, photo):
         np.testing.assert_allclose(bodies.vertices_m[0], whole.vertices_m[i], atol=1e-4)
 
 
+def test_pmrr_rows_do_not_depend_on_the_chunk_size(pmrr, detector):
+    """A GPU gets chunks of 256 frames where a CPU gets 32 (flows.config): PMRR's rows are the
+    same either way. The two-person sample's first 24 frames as two shots, in chunks of 5
+    (batches of up to 10 crops, split at the cut) and of 24."""
+    from pmrr_interviews import samples
+    from tasks import detection, tracking
+    from tasks.inference import estimate_sequence
+    from tasks.probe import probe_video
+    from tasks.shots import Shot
+
+    info = probe_video(str(samples.interview_clip(samples.cache_dir())))
+    shots = [Shot(0, 0, 9), Shot(1, 10, 23)]
+    found = detection.detect_people(info, detection.detection_frames(shots, 3), detector)
+    tracked = tracking.track_detections(found, shots, info.fps, 3)
+    small = estimate_sequence(info, tracked, pmrr, chunk_size=5)
+    large = estimate_sequence(info, tracked, pmrr, chunk_size=24)
+    assert len(small) == len(tracked) >= 40
+    for name in ("frame", "track_id", "shot_id"):
+        np.testing.assert_array_equal(getattr(small, name), getattr(large, name), err_msg=name)
+    for name in ("body_pose", "betas", "transl_m"):  # measured 1.2e-7 apart at most
+        np.testing.assert_allclose(getattr(small, name), getattr(large, name), atol=1e-5)
+    np.testing.assert_allclose(small.joints2d_px, large.joints2d_px, atol=1e-3)  # pixels
+
+
 def test_refined_pmrr_aligns_the_network_start(pmrr_checkpoint, photo):
     image, boxes = photo
     refined = create_estimator("pmrr", checkpoint=str(pmrr_checkpoint), refine=True)
