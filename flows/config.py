@@ -38,7 +38,8 @@ CHUNK_FRAMES = 32
 #: ... and for ``--estimator pmrr`` on a GPU, which sends a chunk's crops through the network
 #: together: 256 frames of two people fill one batch of
 #: :data:`pmrr_model.estimators.pmrr_estimator.GPU_BATCH` (512) crops, where 32 frames gave 64
-#: crops a batch, at which the H200 ran about half as fast (README, "On a GPU"). Memory: one
+#: crops a batch, between the H200's batch-32 and batch-128 speeds, a third and seven tenths of
+#: its batch-512 speed (README, "On a GPU"). Memory: one
 #: chunk of decoded frames is 256 x H x W x 3 bytes (180 MB at 640x360, 1.6 GB at 1080p).
 GPU_CHUNK_FRAMES = 256
 
@@ -169,8 +170,7 @@ class PipelineConfig(BaseModel):
         with bf16 instructions. As for ``chunk_size``, the config holds the value taken."""
         if value is not None:
             return value
-        on_gpu = str(info.data.get("device", "")).startswith("cuda")
-        return "bf16" if on_gpu and info.data.get("estimator") == "pmrr" else "fp32"
+        return "bf16" if _pmrr_on_a_gpu(info) else "fp32"
 
     @field_validator("chunk_size")
     @classmethod
@@ -179,8 +179,7 @@ class PipelineConfig(BaseModel):
         fingerprints, its recorded configuration and the stages read."""
         if value is not None:
             return value
-        on_gpu = str(info.data.get("device", "")).startswith("cuda")
-        return GPU_CHUNK_FRAMES if on_gpu and info.data.get("estimator") == "pmrr" else CHUNK_FRAMES
+        return GPU_CHUNK_FRAMES if _pmrr_on_a_gpu(info) else CHUNK_FRAMES
 
     @model_validator(mode="after")
     def _consistent(self) -> PipelineConfig:
@@ -208,6 +207,13 @@ class PipelineConfig(BaseModel):
         """The override of one video, looked up by id first, then by file name."""
         found = self.roles.get(video_id) or self.roles.get(Path(source).name)
         return dict(found) if found else None
+
+
+def _pmrr_on_a_gpu(info: ValidationInfo) -> bool:
+    """The fields validated so far ask for the PMRR network on a CUDA device (where the device
+    defaults of ``precision`` and ``chunk_size`` differ)."""
+    on_gpu = str(info.data.get("device", "")).startswith("cuda")
+    return on_gpu and info.data.get("estimator") == "pmrr"
 
 
 def load_config(values: PipelineConfig | dict | None = None, **overrides) -> PipelineConfig:

@@ -56,7 +56,7 @@ def network_input(
 def _check_bf16(device: torch.device) -> None:
     """:class:`DeviceError` where the GPU has no bfloat16 arithmetic of its own (before
     compute capability 8.0): torch would emulate it, slower than fp32, so say so instead."""
-    if not torch.cuda.is_bf16_supported(including_emulation=False):
+    if torch.cuda.get_device_capability(device) < (8, 0):
         raise DeviceError(
             f"device {str(device)!r}: {torch.cuda.get_device_name(device)} has no bf16 "
             "arithmetic (compute capability 8.0 or later); use --precision fp32"

@@ -274,10 +274,14 @@ def test_bf16_on_a_gpu_without_bf16_arithmetic_is_refused_by_name(monkeypatch):
     from pmrr_model.devices import DeviceError
     from pmrr_model.inference import _check_bf16
 
-    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation: False)
+    capability = {0: (8, 0), 1: (7, 0)}  # an A100 and a V100 in one host
+    monkeypatch.setattr(
+        torch.cuda, "get_device_capability", lambda device: capability[device.index]
+    )
     monkeypatch.setattr(torch.cuda, "get_device_name", lambda device: "Tesla V100-SXM2-16GB")
-    with pytest.raises(DeviceError, match="'cuda:0': Tesla V100.* use --precision fp32"):
-        _check_bf16(torch.device("cuda", 0))
+    _check_bf16(torch.device("cuda", 0))
+    with pytest.raises(DeviceError, match="'cuda:1': Tesla V100.* use --precision fp32"):
+        _check_bf16(torch.device("cuda", 1))
 
 
 def test_body_model_reads_nothing_back_from_its_device(smpl_sized):
