@@ -206,6 +206,32 @@ def test_estimates_without_vertices_keep_the_same_joints(landmark_fit, pmrr, pho
     assert pmrr.predictor.sparse_body.v_template.shape[0] < pmrr.body_model.num_vertices / 10
 
 
+def test_pmrr_without_vertices_keeps_the_networks_own_joints(pmrr, photo, monkeypatch):
+    """The joints of ``with_vertices=False`` are those the network evaluated with its last
+    estimate: no second body-model evaluation per frame (on a GPU a round trip a frame)."""
+    image, boxes = photo
+
+    def second_evaluation(*args):
+        raise AssertionError("the joints were evaluated again")
+
+    monkeypatch.setitem(pmrr.__dict__, "joints49", second_evaluation)
+    frames = pmrr.estimate_batch([image, image], [boxes, boxes], with_vertices=False)
+    final = pmrr.predictor.predict_final(
+        np.stack([pmrr_crop(image, box, pmrr.rescale) for box in boxes]), with_vertices=False
+    )
+    for bodies in frames:
+        np.testing.assert_allclose(
+            bodies.joints3d_m - bodies.transl_m[:, None], final.joints.numpy(), atol=1e-6
+        )
+
+
+def pmrr_crop(image: np.ndarray, box: np.ndarray, rescale: float) -> np.ndarray:
+    from pmrr_model.crop import box_to_center_scale, crop_image
+
+    (center,), (scale,) = box_to_center_scale(box[None], rescale)
+    return crop_image(image, center, scale)
+
+
 def test_no_boxes_give_no_bodies(landmark_fit, pmrr, photo):
     image, _ = photo
     for estimator in (landmark_fit, pmrr):

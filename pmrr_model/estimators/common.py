@@ -53,12 +53,15 @@ def assemble_estimates(
     estimator: str,
     rescale: float,
     joints_fn: SparseJoints | None = None,
+    joints_m: np.ndarray | None = None,
 ) -> BodyEstimates:
     """Run the full body model once and express everything in the image's camera frame.
 
     With ``joints_fn`` (a 49-joint :class:`SparseJoints`) only the joints are evaluated and
     ``vertices_m`` is empty (N, 0, 3): for callers that keep no vertices (the pipeline's
-    estimate stage), skinning every vertex of every frame was wasted work.
+    estimate stage), skinning every vertex of every frame was wasted work. ``joints_m`` (N, 49,
+    3), body frame: joints already evaluated for these parameters (PMRR's network returns
+    them), used as they are, vertices empty too.
 
     ``cam`` is the weak-perspective camera of each person's crop that reproduces the same image
     projection (the inverse of the crop-to-full conversion), so the ``smpl`` table's ``cam`` means
@@ -74,7 +77,10 @@ def assemble_estimates(
                              z(0, 49, 2), z(0, nv, 3), z(0), focal_px, estimator,
                              body_model.asset_id)  # fmt: skip
     t = np.asarray(transl, np.float64)
-    if joints_fn is None:
+    if joints_m is not None:
+        joints = np.asarray(joints_m, np.float64) + t[:, None]
+        vertices = np.zeros((n, 0, 3))
+    elif joints_fn is None:
         out = body_model(as_t(betas), as_t(body_pose), as_t(global_orient))
         joints = out.joints.cpu().numpy() + t[:, None]
         vertices = out.vertices.cpu().numpy() + t[:, None]

@@ -9,6 +9,7 @@ are used as predicted (no extra flip).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
@@ -45,9 +46,18 @@ def network_batch_size(device: torch.device) -> int:
     return GPU_BATCH if device.type == "cuda" else CPU_BATCH
 
 
-def _empty_params() -> tuple[FitParams, np.ndarray]:
-    empty = FitParams(np.zeros((0, 3)), np.zeros((0, 69)), np.zeros((0, 10)), np.zeros((0, 3)))
-    return empty, np.zeros((0, 3))
+@dataclass
+class _FramePrediction:
+    """The network's estimate of one frame's people."""
+
+    params: FitParams  # full-image camera frame
+    cam: np.ndarray  # (N, 3) the crops' weak-perspective cameras
+    joints: np.ndarray  # (N, 49, 3) the 49 joints the network evaluated for them, body frame
+
+    @staticmethod
+    def empty() -> _FramePrediction:
+        none = FitParams(np.zeros((0, 3)), np.zeros((0, 69)), np.zeros((0, 10)), np.zeros((0, 3)))
+        return _FramePrediction(none, np.zeros((0, 3)), np.zeros((0, 49, 3)))
 
 
 class PMRREstimator(Estimator):
@@ -90,7 +100,8 @@ class PMRREstimator(Estimator):
 
     @cached_property
     def joints49(self) -> SparseJoints:
-        """All 49 joints without the mesh, for ``with_vertices=False``."""
+        """All 49 joints without the mesh, for parameters the network did not give (the
+        interpolated frames of ``estimate_every_k``, :func:`tasks.inference.fill_between`)."""
         return SparseJoints(self.body_model, n_joints=49).to(self.device)
 
     @property
@@ -113,6 +124,11 @@ class PMRREstimator(Estimator):
         """:meth:`predict_params` for several frames, their crops sent through the network
         together (``batch_size`` at a time), so a GPU sees full batches even with one person
         per frame."""
+        return [(p.params, p.cam) for p in self._predict_frames(frames_rgb, boxes_xyxy)]
+
+    def _predict_frames(
+        self, frames_rgb: list[np.ndarray], boxes_xyxy: list[np.ndarray]
+    ) -> list[_FramePrediction]:
         boxes = [np.asarray(b, np.float64).reshape(-1, 4) for b in boxes_xyxy]
         crops, geometry = [], []
         for frame, frame_boxes in zip(frames_rgb, boxes, strict=True):
@@ -120,24 +136,25 @@ class PMRREstimator(Estimator):
             crops += [crop_image(frame, c, s) for c, s in zip(centers, scales, strict=True)]
             geometry.append((centers, scales, frame.shape[:2]))
         if not crops:
-            return [_empty_params() for _ in boxes]
+            return [_FramePrediction.empty() for _ in boxes]
         final = self.predictor.predict_final(
             np.stack(crops), batch_size=self.batch_size, with_vertices=False
         )
         aa = rotmat_to_axis_angle(final.rotmat).reshape(-1, 72).double().numpy()
         cams = final.cam.double().numpy()
         betas = final.betas.double().numpy()
+        joints = final.joints.double().numpy()
         results, start = [], 0
         for centers, scales, size in geometry:
             rows = slice(start, start + len(centers))
             start += len(centers)
             if len(centers) == 0:
-                results.append(_empty_params())
+                results.append(_FramePrediction.empty())
                 continue
             focal = self.focal_px or default_focal_px(size)
             transl = crop_cam_to_full_translation(cams[rows], centers, scales, size, focal)
             params = FitParams(aa[rows, :3], aa[rows, 3:], betas[rows], transl)
-            results.append((params, cams[rows]))
+            results.append(_FramePrediction(params, cams[rows], joints[rows]))
         return results
 
     def estimate_batch(
@@ -148,21 +165,25 @@ class PMRREstimator(Estimator):
         with_vertices: bool = True,
     ) -> list[BodyEstimates]:
         """Several frames with one pass of the network over all their crops."""
-        params = self.predict_params_batch(frames_rgb, boxes_xyxy)
+        predictions = self._predict_frames(frames_rgb, boxes_xyxy)
         return [
-            self._assemble(frame, boxes, frame_params, with_vertices)
-            for frame, boxes, (frame_params, _) in zip(frames_rgb, boxes_xyxy, params, strict=True)
+            self._assemble(frame, boxes, prediction, with_vertices)
+            for frame, boxes, prediction in zip(frames_rgb, boxes_xyxy, predictions, strict=True)
         ]
 
     def _assemble(
         self,
         frame_rgb: np.ndarray,
         boxes_xyxy: np.ndarray,
-        params: FitParams,
+        prediction: _FramePrediction,
         with_vertices: bool = True,
     ):
+        """Without vertices the joints are the network's own (its last body-model evaluation),
+        not a second evaluation per frame: on a GPU that was a round trip per frame, 256 a
+        chunk there (:data:`flows.config.GPU_CHUNK_FRAMES`)."""
         boxes = np.asarray(boxes_xyxy, np.float64).reshape(-1, 4)
         size = frame_rgb.shape[:2]
+        params = prediction.params
         return assemble_estimates(
             self.body_model,
             global_orient=params.global_orient,
@@ -175,7 +196,7 @@ class PMRREstimator(Estimator):
             confidence=np.ones(len(boxes)),  # the network gives no per-person confidence
             estimator=self.name,
             rescale=self.rescale,
-            joints_fn=None if with_vertices else self.joints49,
+            joints_m=None if with_vertices else prediction.joints,
         )
 
     def estimate(
@@ -185,8 +206,7 @@ class PMRREstimator(Estimator):
         track_ids: np.ndarray | None = None,
         with_vertices: bool = True,
     ) -> BodyEstimates:
-        params, _ = self.predict_params(frame_rgb, boxes_xyxy)
-        return self._assemble(frame_rgb, boxes_xyxy, params, with_vertices)
+        return self.estimate_batch([frame_rgb], [boxes_xyxy], with_vertices=with_vertices)[0]
 
 
 class RefinedPMRREstimator(Estimator):
