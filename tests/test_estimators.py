@@ -225,6 +225,20 @@ def test_pmrr_without_vertices_keeps_the_networks_own_joints(pmrr, photo, monkey
         )
 
 
+def test_pmrr_cuts_its_crops_when_it_observes(pmrr, photo):
+    """The crops are cut in ``observe_batch``, which the estimate stage runs for the next chunk
+    in a helper thread while the network runs on this one; finishing from them gives what
+    ``estimate_batch`` gives."""
+    image, boxes = photo
+    observed = pmrr.observe_batch([image, image], [boxes, np.zeros((0, 4))])
+    assert observed.crops.shape == (1, 224, 224, 3) and observed.crops.dtype == np.uint8
+    np.testing.assert_array_equal(observed.crops[0], pmrr_crop(image, boxes[0], pmrr.rescale))
+    got = pmrr.estimate_observed(observed, with_vertices=False)
+    want = pmrr.estimate_batch([image, image], [boxes, np.zeros((0, 4))], with_vertices=False)
+    assert [len(b) for b in got] == [1, 0]
+    np.testing.assert_array_equal(got[0].joints2d_px, want[0].joints2d_px)
+
+
 def pmrr_crop(image: np.ndarray, box: np.ndarray, rescale: float) -> np.ndarray:
     from pmrr_model.crop import box_to_center_scale, crop_image
 
