@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The GPU measurements of the README, as one run that fits 10 minutes on one H100/H200:
 #   crops  PMRR crops/s by batch size, precision (fp32, bf16) and variant (eager, unfolded
-#          BatchNorm, full_mesh skinning and contiguous (NCHW) memory for comparison;
+#          BatchNorm, full_mesh skinning and contiguous (NCHW) memory for comparison; and
+#          `estimator`, the estimate stage's path: crops cut from 640x360 frames in its helper
+#          thread, bodies assembled from the network's output);
 #          torch.compile for bf16 at batch 256 only: each batch size is a new compilation);
 #   bf16   bf16 against fp32 on the same crops (largest vertex difference, mm);
 #   train  training (`pmrr train`, the seed's batch 64) on a generated stand-in set for
@@ -25,7 +27,7 @@ want() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if want crops; then
   python3 benchmarks/pmrr_inference.py --device cuda --batch-sizes 1 32 128 512 1024 \
-    --repeats 5 --precisions fp32 bf16 --variants eager unfolded full_mesh contiguous | tee "$OUT/crops.txt"
+    --repeats 5 --precisions fp32 bf16 --variants eager unfolded full_mesh contiguous estimator | tee "$OUT/crops.txt"
   timeout 150 python3 benchmarks/pmrr_inference.py --device cuda --batch-sizes 256 \
     --repeats 10 --precisions bf16 --variants compile | tee -a "$OUT/crops.txt" \
     || echo "compile: did not finish in 150 s" | tee -a "$OUT/crops.txt"

@@ -76,13 +76,14 @@ class _FramePrediction:
 class PMRREstimator(Estimator):
     """Person boxes -> crops -> :class:`~pmrr_model.inference.PMRRPredictor` -> SMPL in the full
     image's camera frame. The network itself is run only by the predictor, so the pipeline, the
-    demos and the benchmarks share its device, precision and no-grad handling."""
+    demos and the benchmarks share its device, precision and no-grad handling. ``checkpoint``
+    None keeps the initial weights (speed benchmarks only; the factory requires a file)."""
 
     name = "pmrr"
 
     def __init__(
         self,
-        checkpoint: str | Path,
+        checkpoint: str | Path | None,
         assets: AssetSet | None = None,
         data_dir: str | None = None,
         device: str = "cpu",
