@@ -266,8 +266,9 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         flags = [f"--{name.replace('_', '-')}"] + ([f"--{name}"] if "_" in name else [])
         default = field.get_default(call_default_factory=True)
         kwargs: dict = {"dest": name, "default": argparse.SUPPRESS}
-        kwargs["help"] = f"{field.description} (default: {default})"
-        annotation = field.annotation
+        shown = "unset" if default is None else default
+        kwargs["help"] = f"{field.description} (default: {shown})"
+        annotation = _given_type(field.annotation)
         if annotation is bool:
             kwargs["action"] = argparse.BooleanOptionalAction
         elif typing.get_origin(annotation) is typing.Literal:
@@ -277,6 +278,19 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         elif annotation in (int, float):
             kwargs["type"] = annotation
         parser.add_argument(*flags, **kwargs)
+
+
+def _given_type(annotation):
+    """What an option takes: ``X`` of an optional field ``X | None`` (unset = not given), so
+    ``--precision`` keeps its choices and ``--chunk-size`` its int check."""
+    import types
+    import typing
+
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        given = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(given) == 1:
+            return given[0]
+    return annotation
 
 
 def _argument(parse):

@@ -86,6 +86,9 @@ def test_cli_has_an_option_for_every_field_with_the_model_choices() -> None:
         assert name in by_dest, f"no CLI option for {name}"
         if typing.get_origin(field.annotation) is typing.Literal:
             assert list(by_dest[name].choices) == list(typing.get_args(field.annotation))
+    # optional fields (unset: a default that depends on others) keep their type's choices/check
+    assert list(by_dest["precision"].choices) == ["fp32", "bf16"]
+    assert by_dest["chunk_size"].type is int and "(default: unset)" in by_dest["precision"].help
     args = build_parser().parse_args(
         ["process", "a.mp4", "--out", "o", "--smoothing", "online", "--detect_every_k", "5",
          "--no-analytics", "--roles", '{"a.mp4": {"1": "interviewee"}}']
