@@ -149,10 +149,16 @@ class PMRR(nn.Module):
         return prediction, mesh
 
     def mesh_map(self) -> torch.Tensor:
-        """(431 x levels, V): every extractor's ``Dmap``, in level order, for a
+        """(431, V): the mesh-aligned features' ``Dmap``, for a
         :class:`~pmrr_model.estimators.sparse_joints.SparseJoints` that skins only the vertices
-        the mesh-aligned features read (:meth:`forward`'s ``sparse``)."""
-        return torch.cat([extractor.Dmap for extractor in self.maf_extractor])
+        they read (:meth:`forward`'s ``sparse``). Every extractor holds the same one (built from
+        one ``mesh_downsampling.npz``; a checkpoint's copies load into that one tensor), so one
+        map serves every level: stacking the three read each point three times, and level 0's
+        copy not at all (that level samples a grid)."""
+        dmap = self.maf_extractor[0].Dmap
+        if any(not torch.equal(e.Dmap, dmap) for e in self.maf_extractor):
+            raise ValueError("the mesh-aligned feature extractors' Dmaps differ")
+        return dmap
 
     def forward(
         self,
@@ -190,8 +196,7 @@ class PMRR(nn.Module):
             elif sparse is None:
                 features = extractor(s_feat, mesh.detach().to(s_feat.dtype), cam.to(s_feat.dtype))
             else:
-                rows = slice(level * N_DOWNSAMPLED_VERTICES, (level + 1) * N_DOWNSAMPLED_VERTICES)
-                points = mesh[:, rows].detach().to(s_feat.dtype)
+                points = mesh.detach().to(s_feat.dtype)  # the Dmap's points (mesh_map)
                 features = extractor.sample(s_feat, project_to_crop(points, cam.to(s_feat.dtype)))
             estimate, mesh = self._evaluate(
                 body_model, *self.regressor[level](features, pose, betas, cam), sparse
