@@ -455,6 +455,11 @@ def main(argv: list[str] | None = None) -> int:
             f"| {name} | {n} | {t.eligible} | {recall:.2f} | {precision:.2f} | {pck:.2f} "
             f"| {fit:.2f} | {marks_text} | {np.mean(t.seconds):.2f} |"
         )
+    # the table rounds; a goal such as PCK >= 0.85 is read off the counts
+    print(
+        f"all: {total.found} of {total.eligible} people found, {total.joints_right} of "
+        f"{total.joints} limb joints right (PCK@0.1 {total.joints_right / total.joints:.3f})"
+    )
     if rows_3d:
         print_3d(rows_3d)
     return 0

@@ -126,3 +126,62 @@ def test_photos_fit_movenets_limbs_and_videos_do_not(thunder: movenet.MoveNet) -
             assert targets.seen2d[op] and targets.weights2d[op] >= found.scores[k]
             used += 1
     assert used >= 4  # shoulders, the raised elbow and wrist at least
+
+
+def test_a_person_read_facing_the_other_way_is_named_by_movenet(
+    thunder: movenet.MoveNet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MediaPipe reads some people seen from behind as facing the camera, every left point
+    named right; MoveNet's sides win (:func:`facing_reversed`), so the photo fit gets the
+    body it gets from correctly named landmarks. Simulated on the astronaut by renaming
+    MediaPipe's sides before the targets are built."""
+    import pmrr_model.estimators.landmark_fit as landmark_fit
+    from pmrr_model.estimators.factory import create_estimator
+    from pmrr_model.estimators.landmark_targets import facing_reversed
+
+    image = astronaut()
+    found = thunder.keypoints(image, ASTRONAUT_BOX)
+    photos = create_estimator("landmark-fit", photos=True)
+    read = []
+    owned = landmark_fit.first_owned
+    monkeypatch.setattr(landmark_fit, "first_owned", lambda *a: read.append(owned(*a)) or read[-1])
+    right = photos.estimate(image, ASTRONAUT_BOX[None])
+    size = float(np.max(ASTRONAUT_BOX[2:] - ASTRONAUT_BOX[:2]))
+    assert not facing_reversed(read[0], found, size)
+    wrong = read[0].relabelled()
+    assert facing_reversed(wrong, found, size)
+    np.testing.assert_array_equal(wrong.relabelled().image_px, read[0].image_px)
+
+    monkeypatch.setattr(landmark_fit, "first_owned", lambda *a: owned(*a).relabelled())
+    renamed = photos.estimate(image, ASTRONAUT_BOX[None])
+    np.testing.assert_allclose(renamed.joints2d_px, right.joints2d_px, atol=1e-6)
+    np.testing.assert_allclose(renamed.joints3d_m, right.joints3d_m, atol=1e-9)
+
+
+def test_facing_needs_both_sides_of_a_pair_apart() -> None:
+    """No decision from a pair MoveNet does not score on both sides, nor in profile, where the
+    two sides nearly coincide and the exchanged pairing is not nearer by a tenth of the
+    person's size; every scored pair must be exchanged."""
+    from pmrr_model.detection.landmarks import MP, PoseLandmarks
+    from pmrr_model.estimators.landmark_targets import facing_reversed
+
+    def reads(mp_x: tuple[float, float], movenet_x: tuple[float, float], score: float = 0.9):
+        image, points, scores = np.zeros((33, 2)), np.zeros((17, 2)), np.zeros(17)
+        for side, a, b in zip(("left", "right"), mp_x, movenet_x, strict=True):
+            for y, joint in ((50.0, "shoulder"), (120.0, "hip")):
+                image[MP[f"{side}_{joint}"]] = (a, y)
+                k = movenet.KEYPOINTS.index(f"{side}_{joint}")
+                points[k], scores[k] = (b, y), score
+        return PoseLandmarks(image, np.ones(33), np.zeros((33, 3))), movenet.Keypoints(
+            points, scores
+        )
+
+    size = 100.0  # the person's box
+    assert facing_reversed(*reads((100.0, 60.0), (60.0, 100.0)), size)
+    assert not facing_reversed(*reads((100.0, 60.0), (100.0, 60.0)), size)
+    assert not facing_reversed(*reads((100.0, 60.0), (60.0, 100.0), score=0.2), size)
+    assert not facing_reversed(*reads((82.0, 78.0), (79.0, 83.0)), size)  # profile
+    landmarks, keypoints = reads((100.0, 60.0), (60.0, 100.0))
+    for side, x in (("left", 100.0), ("right", 60.0)):  # hips as named, shoulders exchanged
+        keypoints.points_px[movenet.KEYPOINTS.index(f"{side}_hip"), 0] = x
+    assert not facing_reversed(landmarks, keypoints, size)

@@ -156,6 +156,16 @@ class PoseLandmarks:
         roi = self.next_roi.mirrored(width_px) if self.next_roi is not None else None
         return PoseLandmarks(image, self.visibility[swap].copy(), world, roi)
 
+    def relabelled(self) -> PoseLandmarks:
+        """The same points with left and right names exchanged: the person read as facing the
+        other way (towards the camera instead of away, or back). Image and world positions
+        stay where they are; only which side each point belongs to changes."""
+        swap = list(MP_SWAP)
+        return PoseLandmarks(
+            self.image_px[swap].copy(), self.visibility[swap].copy(),
+            self.world_m[swap].copy(), self.next_roi,
+        )  # fmt: skip
+
     def box_xyxy(
         self,
         min_visibility: float = 0.5,

@@ -43,6 +43,7 @@ from pmrr_model.estimators.fitting import FitParams, FitWeights, LandmarkFitter,
 from pmrr_model.estimators.landmark_targets import (
     FitTargets,
     build_targets,
+    facing_reversed,
     observed_joints,
     with_limb_keypoints,
 )
@@ -236,8 +237,8 @@ class LandmarkFitEstimator(Estimator):
     ) -> None:
         self.assets = assets or resolve_assets(data_dir)
         # Photos only (:func:`pmrr_model.estimators.factory.create_estimator`): MoveNet's limb
-        # joints replace MediaPipe's in :meth:`estimate`, the single-image path; the outputs
-        # say so in their estimator name.
+        # joints replace MediaPipe's where the targets are built (:meth:`_targets`); the
+        # outputs say so in their estimator name.
         self.limb_keypoints = limb_keypoints
         if limb_keypoints is not None:
             self.name = "landmark-fit+movenet"
@@ -337,8 +338,16 @@ class LandmarkFitEstimator(Estimator):
         """Box ``i``'s targets from its person's landmarks ``lm`` (None: none found), and the
         face region to follow their face to in the next frame (:meth:`_head`)."""
         center, _ = _crop(boxes[i])
+        keypoints = None
+        if self.limb_keypoints is not None:  # photos: MoveNet's limb joints (__init__)
+            keypoints = self.limb_keypoints.keypoints(frame, boxes[i])
+            size = float(np.max(boxes[i, 2:] - boxes[i, :2]))
+            if lm is not None and facing_reversed(lm, keypoints, size):
+                lm = lm.relabelled()
         head, next_face = self._head(frame, boxes, i, lm, followed_face)
         targets = build_targets(lm, frame.shape[:2], focal_px, center, box_xyxy=boxes[i], head=head)
+        if keypoints is not None:
+            with_limb_keypoints(targets, keypoints)
         return targets, next_face
 
     def _head(
@@ -422,9 +431,6 @@ class LandmarkFitEstimator(Estimator):
         focal = self.focal_px or default_focal_px(size)
         t0 = time.perf_counter()
         targets = self.landmark_targets(frame_rgb, boxes, focal)
-        if self.limb_keypoints is not None:
-            for person, box in zip(targets, boxes, strict=True):
-                with_limb_keypoints(person, self.limb_keypoints.keypoints(frame_rgb, box))
         t1 = time.perf_counter()
         fitted = self._fit(targets, boxes, focal, size, track_ids, init)
         t2 = time.perf_counter()

@@ -350,6 +350,49 @@ LIMB_LANDMARKS = tuple(
 )
 
 
+#: the pairs whose sides decide which way a person faces (:func:`facing_reversed`)
+FACING_PAIRS = ("shoulder", "hip")
+#: :func:`facing_reversed` needs the pairing as named to be this fraction of the person's size
+#: (the box's longer side) farther than the exchanged one: as far as PCK@0.1 calls a joint wrong
+FACING_MARGIN = 0.1
+
+
+def facing_reversed(
+    landmarks: PoseLandmarks,
+    keypoints: Keypoints,
+    size_px: float,
+    min_score: float = LIMB_KEYPOINT_MIN_SCORE,
+) -> bool:
+    """Whether MoveNet reads the person as facing the other way from MediaPipe: for every
+    shoulder and hip pair MoveNet scores on both sides (at least one pair), MediaPipe's left
+    point lies at MoveNet's right one and its right at the left, the exchanged pairing under
+    half the distance of the pairing as named and :data:`FACING_MARGIN` x ``size_px`` nearer.
+
+    Why: MediaPipe reads some people seen from behind as facing the camera, naming every left
+    point right (a J-HMDB goalkeeper). MoveNet's 2D points then replace the limb targets with
+    the sides right, while MediaPipe's 3D bone directions still say front: the fit met both by
+    crossing the legs (ankles 0.43 of the person's size from MoveNet's points). The points are
+    the same either way; only their names are wrong (:meth:`PoseLandmarks.relabelled`). In
+    profile, where the two sides nearly coincide, neither pairing wins by the margin and
+    nothing changes."""
+    decided = 0
+    for joint in FACING_PAIRS:
+        left, right = (MOVENET_KEYPOINTS.index(f"{side}_{joint}") for side in ("left", "right"))
+        if min(keypoints.scores[left], keypoints.scores[right]) < min_score:
+            continue
+        mp_left, mp_right = (landmarks.image_px[MP[f"{s}_{joint}"]] for s in ("left", "right"))
+        named = np.linalg.norm(mp_left - keypoints.points_px[left]) + np.linalg.norm(
+            mp_right - keypoints.points_px[right]
+        )
+        exchanged = np.linalg.norm(mp_left - keypoints.points_px[right]) + np.linalg.norm(
+            mp_right - keypoints.points_px[left]
+        )
+        if not (exchanged < 0.5 * named and named - exchanged > FACING_MARGIN * size_px):
+            return False
+        decided += 1
+    return decided > 0
+
+
 def with_limb_keypoints(
     targets: FitTargets, keypoints: Keypoints, min_score: float = LIMB_KEYPOINT_MIN_SCORE
 ) -> FitTargets:
