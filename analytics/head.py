@@ -57,8 +57,9 @@ def reference_trunk(
     trunk = trunk_frame(j)
     if trunk_seen is None:
         return trunk
-    seen = np.asarray(trunk_seen, dtype=bool)[:, None, None]
-    return np.where(seen, trunk, facing_camera_trunk(neutral))
+    # frames without joints stay NaN: they have no head to measure either
+    keep = np.asarray(trunk_seen, dtype=bool) | ~np.isfinite(j).all(axis=(1, 2))
+    return np.where(keep[:, None, None], trunk, facing_camera_trunk(neutral))
 
 
 def head_angles_deg(

@@ -294,3 +294,6 @@ def test_head_angles_without_shoulders_are_against_a_trunk_facing_the_camera(res
     np.testing.assert_allclose(head_angles_deg(both, STANDIN_NEUTRAL), seen)  # default: seen
     in_place = head_angles_in_place_deg(both, STANDIN_NEUTRAL, np.array([False, False]))
     np.testing.assert_allclose(in_place, unseen, atol=1e-6)
+    gap = np.concatenate([both, np.full((1, *facing.shape), np.nan)])  # a frame without data
+    angles = head_angles_deg(gap, STANDIN_NEUTRAL, np.array([False, False, False]))
+    assert np.isnan(angles[2]).all() and np.isfinite(angles[:2]).all()
