@@ -341,8 +341,7 @@ class LandmarkFitEstimator(Estimator):
         keypoints = None
         if self.limb_keypoints is not None:  # photos: MoveNet's limb joints (__init__)
             keypoints = self.limb_keypoints.keypoints(frame, boxes[i])
-            size = float(np.max(boxes[i, 2:] - boxes[i, :2]))
-            if lm is not None and facing_reversed(lm, keypoints, size):
+            if lm is not None and facing_reversed(lm, keypoints, _longer_side(boxes[i])):
                 lm = lm.relabelled()
         head, next_face = self._head(frame, boxes, i, lm, followed_face)
         targets = build_targets(lm, frame.shape[:2], focal_px, center, box_xyxy=boxes[i], head=head)

@@ -380,13 +380,10 @@ def facing_reversed(
         left, right = (MOVENET_KEYPOINTS.index(f"{side}_{joint}") for side in ("left", "right"))
         if min(keypoints.scores[left], keypoints.scores[right]) < min_score:
             continue
-        mp_left, mp_right = (landmarks.image_px[MP[f"{s}_{joint}"]] for s in ("left", "right"))
-        named = np.linalg.norm(mp_left - keypoints.points_px[left]) + np.linalg.norm(
-            mp_right - keypoints.points_px[right]
-        )
-        exchanged = np.linalg.norm(mp_left - keypoints.points_px[right]) + np.linalg.norm(
-            mp_right - keypoints.points_px[left]
-        )
+        ours = landmarks.image_px[[MP[f"{side}_{joint}"] for side in ("left", "right")]]
+        # distance[a, b]: MediaPipe's side a to MoveNet's side b (0 left, 1 right)
+        distance = np.linalg.norm(ours[:, None] - keypoints.points_px[[left, right]][None], axis=-1)
+        named, exchanged = np.trace(distance), np.trace(distance[:, ::-1])
         if not (exchanged < 0.5 * named and named - exchanged > FACING_MARGIN * size_px):
             return False
         decided += 1
